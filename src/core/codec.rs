@@ -1,0 +1,523 @@
+//! The wire format: every byte herd puts on the network is made here.
+//!
+//! A datagram is an envelope around one payload:
+//!
+//! ```text
+//! offset  size  field
+//! 0       2     magic "HD"
+//! 2       1     protocol version (PROTOCOL_VERSION)
+//! 3       1     flags: bit 0 sealed (reserved for the AEAD keyring),
+//!               bit 1 the sender sees a quorum; other bits must be zero
+//! 4       1     kind: 0 a foca message, 1 a herd control message
+//! 5       1     cluster name length n (at most MAX_CLUSTER_LEN)
+//! 6       n     cluster name, UTF-8
+//! 6+n     ...   payload
+//! ```
+//!
+//! Payloads are serde + bincode 2.0.1 (`standard()` varint encoding with a
+//! decode limit). bincode's maintainers have stopped work on it, so it stays
+//! in this one module, behind [`foca::Codec`] and the functions below, where
+//! it can be swapped for another format with a protocol version bump.
+//!
+//! Anything that does not decode is refused with a [`DropReason`], which the
+//! node counts; nothing from the wire can panic the decoder.
+
+use std::net::SocketAddr;
+
+use bytes::{Buf, BufMut};
+use serde::{Deserialize, Serialize};
+
+use super::health::HealthRecord;
+use super::identity::NodeId;
+
+/// Version of the envelope and of every payload in it. Peers drop packets of
+/// any other version.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Longest cluster name, in bytes.
+pub const MAX_CLUSTER_LEN: usize = 64;
+
+/// Largest datagram herd sends or accepts. 1400 bytes fits a 1500-byte
+/// Ethernet MTU with IP and UDP headers to spare (RFC 8085 advice).
+pub const MAX_DATAGRAM: usize = 1400;
+
+/// Room kept for the envelope (and later the AEAD nonce and tag) when foca
+/// sizes its messages.
+pub const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 64;
+
+const MAGIC: [u8; 2] = *b"HD";
+const FLAG_SEALED: u8 = 0b01;
+const FLAG_QUORATE: u8 = 0b10;
+const KNOWN_FLAGS: u8 = FLAG_SEALED | FLAG_QUORATE;
+
+/// Decoding limit: no payload may make the decoder allocate more than this.
+const DECODE_LIMIT: usize = 64 * 1024;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+}
+
+/// What an envelope carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKind {
+    /// A SWIM message for foca.
+    Foca,
+    /// A herd control message ([`Control`]).
+    Control,
+}
+
+/// Why a received datagram was dropped. Every reason is counted separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// Too short, or no herd magic: not a herd packet at all.
+    NotHerd,
+    /// A herd packet of another protocol version.
+    Version,
+    /// A herd packet of another cluster.
+    ForeignCluster,
+    /// Sealed with a key, and this node has no keyring.
+    Sealed,
+    /// Larger than [`MAX_DATAGRAM`].
+    TooLarge,
+    /// The envelope or the payload does not decode.
+    Malformed,
+    /// foca refused the message (see the log for its reason).
+    Refused,
+}
+
+impl DropReason {
+    /// Every reason, for metrics that list them all.
+    pub const ALL: [DropReason; 7] = [
+        Self::NotHerd,
+        Self::Version,
+        Self::ForeignCluster,
+        Self::Sealed,
+        Self::TooLarge,
+        Self::Malformed,
+        Self::Refused,
+    ];
+
+    /// Snake-case label, as in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotHerd => "not_herd",
+            Self::Version => "version",
+            Self::ForeignCluster => "foreign_cluster",
+            Self::Sealed => "sealed",
+            Self::TooLarge => "too_large",
+            Self::Malformed => "malformed",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// The parts of a received envelope.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Opened<'a> {
+    /// What the payload is.
+    pub kind: PayloadKind,
+    /// Whether the sender saw a quorum when it sent this.
+    pub sender_quorate: bool,
+    /// The payload bytes.
+    pub payload: &'a [u8],
+}
+
+/// Writes an envelope header for `cluster` into `out` (which is cleared).
+pub fn seal(out: &mut Vec<u8>, cluster: &str, kind: PayloadKind, quorate: bool, payload: &[u8]) {
+    debug_assert!(cluster.len() <= MAX_CLUSTER_LEN);
+    out.clear();
+    out.extend_from_slice(&MAGIC);
+    out.push(PROTOCOL_VERSION);
+    out.push(if quorate { FLAG_QUORATE } else { 0 });
+    out.push(match kind {
+        PayloadKind::Foca => 0,
+        PayloadKind::Control => 1,
+    });
+    // Checked by the configuration: cluster names are at most 64 bytes.
+    out.push(cluster.len() as u8);
+    out.extend_from_slice(cluster.as_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Checks a received datagram's envelope against this node's cluster.
+pub fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, DropReason> {
+    if datagram.len() > MAX_DATAGRAM {
+        return Err(DropReason::TooLarge);
+    }
+    if datagram.len() < 6 || datagram[..2] != MAGIC {
+        return Err(DropReason::NotHerd);
+    }
+    if datagram[2] != PROTOCOL_VERSION {
+        return Err(DropReason::Version);
+    }
+    let flags = datagram[3];
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(DropReason::Malformed);
+    }
+    if flags & FLAG_SEALED != 0 {
+        return Err(DropReason::Sealed);
+    }
+    let kind = match datagram[4] {
+        0 => PayloadKind::Foca,
+        1 => PayloadKind::Control,
+        _ => return Err(DropReason::Malformed),
+    };
+    let len = usize::from(datagram[5]);
+    let Some(name) = datagram.get(6..6 + len) else {
+        return Err(DropReason::Malformed);
+    };
+    if name != cluster.as_bytes() {
+        return Err(DropReason::ForeignCluster);
+    }
+    Ok(Opened {
+        kind,
+        sender_quorate: flags & FLAG_QUORATE != 0,
+        payload: &datagram[6 + len..],
+    })
+}
+
+/// A codec error: a payload that does not encode or decode.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// bincode could not encode the value.
+    #[error("encode: {0}")]
+    Encode(#[from] bincode::error::EncodeError),
+    /// bincode could not decode the bytes.
+    #[error("decode: {0}")]
+    Decode(#[from] bincode::error::DecodeError),
+    /// The encoded value does not fit the space foca offered.
+    #[error("encoded value does not fit the packet")]
+    NoRoom,
+}
+
+/// foca's codec: serde + bincode, nothing else.
+#[derive(Debug, Default)]
+pub struct WireCodec {
+    scratch: Vec<u8>,
+}
+
+impl WireCodec {
+    fn put<T: Serialize>(&mut self, value: &T, mut buf: impl BufMut) -> Result<(), CodecError> {
+        self.scratch.clear();
+        bincode::serde::encode_into_std_write(value, &mut self.scratch, config())?;
+        // foca requires that a failed encode leaves the buffer untouched.
+        if buf.remaining_mut() < self.scratch.len() {
+            return Err(CodecError::NoRoom);
+        }
+        buf.put_slice(&self.scratch);
+        Ok(())
+    }
+
+    fn take<T: for<'de> Deserialize<'de>>(mut buf: impl Buf) -> Result<T, CodecError> {
+        // foca guarantees the buffer is contiguous.
+        let (value, used) = bincode::serde::decode_from_slice(buf.chunk(), config())?;
+        buf.advance(used);
+        Ok(value)
+    }
+}
+
+impl foca::Codec<NodeId> for WireCodec {
+    type Error = CodecError;
+
+    fn encode_header(
+        &mut self,
+        header: &foca::Header<NodeId>,
+        buf: impl BufMut,
+    ) -> Result<(), Self::Error> {
+        self.put(header, buf)
+    }
+
+    fn decode_header(&mut self, buf: impl Buf) -> Result<foca::Header<NodeId>, Self::Error> {
+        Self::take(buf)
+    }
+
+    fn encode_member(
+        &mut self,
+        member: &foca::Member<NodeId>,
+        buf: impl BufMut,
+    ) -> Result<(), Self::Error> {
+        self.put(member, buf)
+    }
+
+    fn decode_member(&mut self, buf: impl Buf) -> Result<foca::Member<NodeId>, Self::Error> {
+        Self::take(buf)
+    }
+}
+
+/// What a foca payload holds, read without handing it to foca: lets the node
+/// skip rescanning membership after packets that cannot have changed it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FocaPeek {
+    /// The sender.
+    pub src: NodeId,
+    /// The sender's SWIM incarnation.
+    pub src_incarnation: foca::Incarnation,
+    /// How many membership updates ride along.
+    pub updates: u16,
+}
+
+/// Reads the header of a foca payload and the count of updates after it.
+pub fn peek_foca(payload: &[u8]) -> Result<FocaPeek, CodecError> {
+    let (header, used): (foca::Header<NodeId>, usize) =
+        bincode::serde::decode_from_slice(payload, config())?;
+    let rest = &payload[used..];
+    let updates = if rest.len() >= 2 && header.message != foca::Message::Broadcast {
+        u16::from_be_bytes([rest[0], rest[1]])
+    } else {
+        0
+    };
+    Ok(FocaPeek {
+        src: header.src,
+        src_incarnation: header.src_incarnation,
+        updates,
+    })
+}
+
+/// herd's own messages, outside SWIM: joining with a full state sync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Control {
+    /// A node asks a seed to join; the seed answers with [`Control::SyncPart`]s
+    /// or [`Control::JoinRefused`].
+    JoinRequest {
+        /// Who asks.
+        joiner: NodeId,
+        /// Echoed in the answer so stale answers are recognised.
+        request: u64,
+        /// On a retry: which parts of a previous answer are still missing.
+        wanted: Option<WantedParts>,
+    },
+    /// One part of a seed's state.
+    SyncPart(SyncPart),
+    /// The seed will not take the joiner now.
+    JoinRefused {
+        /// The request this answers.
+        request: u64,
+        /// Why.
+        reason: Refusal,
+    },
+}
+
+/// Parts of a sync still missing at the joiner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedParts {
+    /// How many parts the state was cut into.
+    pub total: u16,
+    /// Which ones are wanted.
+    pub parts: Vec<u16>,
+}
+
+/// A slice of a seed's view: the members and records whose name hashes to
+/// `part` modulo `total`, so a retry can ask for exactly the missing slices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncPart {
+    /// The request this answers.
+    pub request: u64,
+    /// The seed.
+    pub responder: NodeId,
+    /// This slice's number.
+    pub part: u16,
+    /// How many slices there are.
+    pub total: u16,
+    /// The slice did not fit one datagram and was cut short (the rest
+    /// arrives by gossip).
+    pub truncated: bool,
+    /// foca's membership entries, down ones included.
+    pub members: Vec<foca::Member<NodeId>>,
+    /// Health records.
+    pub records: Vec<HealthRecord>,
+}
+
+/// Why a seed refused a join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// A live member already uses the joiner's name from another address.
+    NameTaken {
+        /// Where the live member with that name is.
+        addr: SocketAddr,
+    },
+    /// The seed has not joined a cluster itself yet.
+    NotJoined,
+    /// The seed is leaving the cluster.
+    Leaving,
+}
+
+/// Encodes a control message.
+pub fn encode_control(message: &Control) -> Result<Vec<u8>, CodecError> {
+    Ok(bincode::serde::encode_to_vec(message, config())?)
+}
+
+/// Decodes a control message; trailing bytes are an error.
+pub fn decode_control(payload: &[u8]) -> Result<Control, CodecError> {
+    decode_exact(payload)
+}
+
+/// Encodes a health record for foca's broadcast queue.
+pub fn encode_record(record: &HealthRecord) -> Result<Vec<u8>, CodecError> {
+    Ok(bincode::serde::encode_to_vec(record, config())?)
+}
+
+/// Decodes a health record; trailing bytes are an error.
+pub fn decode_record(bytes: &[u8]) -> Result<HealthRecord, CodecError> {
+    decode_exact(bytes)
+}
+
+/// Size of a value once encoded, to cut sync parts to datagram size.
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    let mut counter = ByteCounter(0);
+    match bincode::serde::encode_into_std_write(value, &mut counter, config()) {
+        Ok(len) => len,
+        Err(_) => usize::MAX,
+    }
+}
+
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn decode_exact<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config())?;
+    if used != bytes.len() {
+        return Err(CodecError::Decode(
+            bincode::error::DecodeError::OtherString(format!(
+                "{} trailing bytes",
+                bytes.len() - used
+            )),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::health::HealthStatus;
+    use foca::Codec;
+
+    fn node(name: &str) -> NodeId {
+        NodeId::new(name, SocketAddr::from(([10, 0, 0, 1], 7946)), 42).unwrap()
+    }
+
+    #[test]
+    fn envelope_round_trips_and_carries_the_quorum_flag() {
+        let mut out = Vec::new();
+        seal(&mut out, "prod", PayloadKind::Control, true, b"xyz");
+        let opened = open(&out, "prod").unwrap();
+        assert_eq!(opened.kind, PayloadKind::Control);
+        assert!(opened.sender_quorate);
+        assert_eq!(opened.payload, b"xyz");
+    }
+
+    #[test]
+    fn packets_of_another_cluster_or_version_are_refused() {
+        let mut out = Vec::new();
+        seal(&mut out, "prod", PayloadKind::Foca, false, b"x");
+        assert_eq!(open(&out, "test"), Err(DropReason::ForeignCluster));
+        assert_eq!(open(&out, "pro"), Err(DropReason::ForeignCluster));
+        let mut other_version = out.clone();
+        other_version[2] = PROTOCOL_VERSION + 1;
+        assert_eq!(open(&other_version, "prod"), Err(DropReason::Version));
+        let mut sealed = out.clone();
+        sealed[3] |= FLAG_SEALED;
+        assert_eq!(open(&sealed, "prod"), Err(DropReason::Sealed));
+        let mut bad_flags = out.clone();
+        bad_flags[3] = 0x80;
+        assert_eq!(open(&bad_flags, "prod"), Err(DropReason::Malformed));
+        assert_eq!(open(b"GET / HTTP/1.1", "prod"), Err(DropReason::NotHerd));
+        assert_eq!(open(&out[..7], "prod"), Err(DropReason::Malformed));
+        assert_eq!(open(&[0; MAX_DATAGRAM + 1], "prod"), Err(DropReason::TooLarge));
+    }
+
+    #[test]
+    fn foca_header_round_trips_and_is_peekable() {
+        let mut codec = WireCodec::default();
+        let header = foca::Header {
+            src: node("a"),
+            src_incarnation: 3,
+            dst: node("b"),
+            message: foca::Message::Ping(9),
+        };
+        let mut buf = Vec::new();
+        codec.encode_header(&header, &mut buf).unwrap();
+        buf.extend_from_slice(&2u16.to_be_bytes());
+        let peek = peek_foca(&buf).unwrap();
+        assert_eq!(peek.src, node("a"));
+        assert_eq!(peek.src_incarnation, 3);
+        assert_eq!(peek.updates, 2);
+        let mut slice = &buf[..];
+        assert_eq!(codec.decode_header(&mut slice).unwrap(), header);
+        assert_eq!(slice.len(), 2);
+    }
+
+    #[test]
+    fn encoding_into_a_full_buffer_leaves_it_untouched() {
+        let mut codec = WireCodec::default();
+        let mut storage = Vec::new();
+        let member = foca::Member::alive(node("a"));
+        let mut limited = bytes::BufMut::limit(&mut storage, 3);
+        assert!(matches!(
+            codec.encode_member(&member, &mut limited),
+            Err(CodecError::NoRoom)
+        ));
+        assert!(storage.is_empty());
+    }
+
+    #[test]
+    fn invalid_names_from_the_wire_are_rejected() {
+        let bad = bincode::serde::encode_to_vec(
+            foca::Member::alive(("bad name", SocketAddr::from(([1, 1, 1, 1], 1)), 1u64)),
+            config(),
+        )
+        .unwrap();
+        let mut codec = WireCodec::default();
+        assert!(codec.decode_member(&bad[..]).is_err());
+    }
+
+    #[test]
+    fn records_and_control_messages_round_trip() {
+        let mut record = HealthRecord::new("a".into(), 5, 10, true);
+        record.status = HealthStatus::Warning;
+        record.seniority = Some(3);
+        let bytes = encode_record(&record).unwrap();
+        assert_eq!(encoded_len(&record), bytes.len());
+        assert_eq!(decode_record(&bytes).unwrap(), record);
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_record(&trailing).is_err());
+
+        let control = Control::JoinRefused {
+            request: 7,
+            reason: Refusal::NameTaken {
+                addr: SocketAddr::from(([10, 0, 0, 2], 1)),
+            },
+        };
+        let bytes = encode_control(&control).unwrap();
+        assert_eq!(decode_control(&bytes).unwrap(), control);
+    }
+
+    #[test]
+    fn garbage_never_panics_the_decoders() {
+        let mut state = 0x1234_5678_u32;
+        for len in 0..200 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    state as u8
+                })
+                .collect();
+            let _ = decode_control(&bytes);
+            let _ = decode_record(&bytes);
+            let _ = peek_foca(&bytes);
+            let _ = open(&bytes, "c");
+        }
+    }
+}

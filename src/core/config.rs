@@ -1,0 +1,255 @@
+//! The protocol's settings, with where every default comes from.
+//!
+//! These are the numbers the core needs; the agent's configuration file
+//! (`src/agent/config.rs`) fills them in. Every error is collected and
+//! reported together, naming the field.
+
+use std::num::{NonZeroU8, NonZeroUsize};
+use std::time::Duration;
+
+use super::codec::{ENVELOPE_RESERVE, MAX_CLUSTER_LEN, MAX_DATAGRAM};
+use super::view::{ElectionRules, QuorumPolicy};
+
+/// Settings of one node's protocol state machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    /// Cluster name, in every packet: packets of other clusters are dropped.
+    pub cluster: String,
+    /// Higher priority wins the primary role and takes it over from a lower
+    /// one (as VRRP's preempt does).
+    pub priority: i32,
+    /// Whether this node may be primary at all.
+    pub primary_eligible: bool,
+    /// The quorum guard of the election.
+    pub quorum: QuorumPolicy,
+    /// A fixed expected cluster size for the quorum, instead of counting the
+    /// members that have not left.
+    pub expected_members: Option<usize>,
+    /// How often a random member is probed. 1 s: the SWIM paper's protocol
+    /// period and memberlist's LAN `ProbeInterval`.
+    pub probe_period: Duration,
+    /// How long to wait for a direct ack before asking others to probe.
+    /// 500 ms: memberlist's LAN `ProbeTimeout`.
+    pub probe_timeout: Duration,
+    /// How many members are asked to probe indirectly. 3: memberlist's
+    /// `IndirectChecks`.
+    pub indirect_probes: usize,
+    /// Suspicion lasts `suspicion_mult * max(1, log10(members)) *
+    /// probe_period` before a suspect is declared down. memberlist uses 4;
+    /// herd uses 3 so that a 100-member cluster fails over in under 10 s
+    /// (see `simulations/README.md` for what this costs at 10 % loss).
+    pub suspicion_mult: u32,
+    /// How often pending updates are gossiped. 200 ms: memberlist's LAN
+    /// `GossipInterval`.
+    pub gossip_interval: Duration,
+    /// How many members each gossip round goes to. 3: memberlist's
+    /// `GossipNodes`.
+    pub gossip_fanout: usize,
+    /// An update is sent `retransmit_mult * log10(members + 1)` times. 4:
+    /// memberlist's `RetransmitMult`.
+    pub retransmit_mult: u32,
+    /// How often a random member is asked for its members (foca's periodic
+    /// announce), so views converge after loss. 30 s: memberlist's
+    /// `PushPullInterval`.
+    pub sync_interval: Duration,
+    /// How often members believed down (and the seeds, when nothing else is
+    /// reachable) are contacted, so partitions heal. 15 s, a quarter of
+    /// foca's LAN default: a healed partition should not wait a minute.
+    pub reconnect_interval: Duration,
+    /// How often this node re-sends its own health record, so a member that
+    /// missed an update catches up. 15 s.
+    pub record_refresh: Duration,
+    /// How long a member that is down or left is remembered (and counted
+    /// towards the quorum, if down). 24 h: Serf's `reconnect_timeout`.
+    pub reap_after: Duration,
+    /// First delay between join attempts; it doubles up to
+    /// `join_retry_max`.
+    pub join_retry_min: Duration,
+    /// Longest delay between join attempts.
+    pub join_retry_max: Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            cluster: "herd".to_owned(),
+            priority: 0,
+            primary_eligible: true,
+            quorum: QuorumPolicy::Majority,
+            expected_members: None,
+            probe_period: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            indirect_probes: 3,
+            suspicion_mult: 3,
+            gossip_interval: Duration::from_millis(200),
+            gossip_fanout: 3,
+            retransmit_mult: 4,
+            sync_interval: Duration::from_secs(30),
+            reconnect_interval: Duration::from_secs(15),
+            record_refresh: Duration::from_secs(15),
+            reap_after: Duration::from_secs(24 * 3600),
+            join_retry_min: Duration::from_millis(500),
+            join_retry_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One invalid setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ConfigError {
+    /// The setting, as named in the configuration file.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl NodeConfig {
+    /// Checks every setting and returns all problems at once.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut fail = |field, problem: String| errors.push(ConfigError { field, problem });
+        if self.cluster.is_empty() || self.cluster.len() > MAX_CLUSTER_LEN {
+            fail(
+                "cluster",
+                format!("must be 1 to {MAX_CLUSTER_LEN} bytes long"),
+            );
+        }
+        if !self
+            .cluster
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            fail(
+                "cluster",
+                "may only hold letters, digits, '.', '_' and '-'".into(),
+            );
+        }
+        if self.probe_period.is_zero() {
+            fail("probe_period", "must be more than zero".into());
+        }
+        if self.probe_timeout.is_zero() || self.probe_timeout >= self.probe_period {
+            fail(
+                "probe_timeout",
+                "must be more than zero and less than probe_period".into(),
+            );
+        }
+        if self.indirect_probes == 0 {
+            fail("indirect_probes", "must be at least 1".into());
+        }
+        if self.suspicion_mult == 0 {
+            fail("suspicion_mult", "must be at least 1".into());
+        }
+        if self.gossip_interval.is_zero() {
+            fail("gossip_interval", "must be more than zero".into());
+        }
+        if self.gossip_fanout == 0 {
+            fail("gossip_fanout", "must be at least 1".into());
+        }
+        if self.retransmit_mult == 0 {
+            fail("retransmit_mult", "must be at least 1".into());
+        }
+        for (field, value) in [
+            ("sync_interval", self.sync_interval),
+            ("reconnect_interval", self.reconnect_interval),
+            ("record_refresh", self.record_refresh),
+            ("reap_after", self.reap_after),
+            ("join_retry_min", self.join_retry_min),
+        ] {
+            if value.is_zero() {
+                fail(field, "must be more than zero".into());
+            }
+        }
+        if self.join_retry_max < self.join_retry_min {
+            fail("join_retry_max", "must not be less than join_retry_min".into());
+        }
+        if self.expected_members == Some(0) {
+            fail("expected_members", "must be at least 1".into());
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The election parameters.
+    pub fn election_rules(&self) -> ElectionRules {
+        ElectionRules {
+            quorum: self.quorum,
+            expected_members: self.expected_members,
+        }
+    }
+
+    /// How long a suspect has to refute before it is declared down, in a
+    /// cluster of `members`.
+    pub fn suspicion_timeout(&self, members: usize) -> Duration {
+        let scale = (members.max(1) as f64).log10().max(1.0);
+        self.probe_period
+            .mul_f64(f64::from(self.suspicion_mult) * scale)
+    }
+
+    /// How many times an update is passed on, in a cluster of `members`.
+    pub fn max_transmissions(&self, members: usize) -> NonZeroU8 {
+        let times = (f64::from(self.retransmit_mult) * ((members + 1) as f64).log10()).ceil();
+        NonZeroU8::new(times.clamp(1.0, 255.0) as u8).unwrap_or(NonZeroU8::MIN)
+    }
+
+    /// foca's settings for a cluster of `members`.
+    pub(crate) fn foca_config(&self, members: usize) -> foca::Config {
+        let every = |frequency, num_members: usize| {
+            Some(foca::PeriodicParams {
+                frequency,
+                num_members: NonZeroUsize::new(num_members).unwrap_or(NonZeroUsize::MIN),
+            })
+        };
+        foca::Config {
+            probe_period: self.probe_period,
+            probe_rtt: self.probe_timeout,
+            num_indirect_probes: NonZeroUsize::new(self.indirect_probes)
+                .unwrap_or(NonZeroUsize::MIN),
+            max_transmissions: self.max_transmissions(members),
+            suspect_to_down_after: self.suspicion_timeout(members),
+            remove_down_after: Some(self.reap_after),
+            max_packet_size: NonZeroUsize::new(MAX_DATAGRAM - ENVELOPE_RESERVE)
+                .unwrap_or(NonZeroUsize::MIN),
+            notify_down_members: true,
+            periodic_announce: every(self.sync_interval, 1),
+            periodic_announce_to_down_members: every(self.reconnect_interval, 2),
+            periodic_gossip: every(self.gossip_interval, self.gossip_fanout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(NodeConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let config = NodeConfig {
+            cluster: "bad cluster".into(),
+            probe_timeout: Duration::from_secs(2),
+            gossip_fanout: 0,
+            ..NodeConfig::default()
+        };
+        let errors = config.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["cluster", "probe_timeout", "gossip_fanout"]);
+    }
+
+    #[test]
+    fn suspicion_and_retransmissions_grow_with_the_cluster() {
+        let config = NodeConfig::default();
+        assert_eq!(config.suspicion_timeout(5), Duration::from_secs(3));
+        assert_eq!(config.suspicion_timeout(100), Duration::from_secs(6));
+        assert_eq!(config.suspicion_timeout(1000), Duration::from_secs(9));
+        assert_eq!(config.max_transmissions(1).get(), 2);
+        assert_eq!(config.max_transmissions(100).get(), 9);
+    }
+}

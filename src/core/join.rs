@@ -1,0 +1,365 @@
+//! Joining through seeds, with a full state sync.
+//!
+//! A starting node asks one seed at a time to take it (`JoinRequest`),
+//! backing off from `join_retry_min` to `join_retry_max` while no seed
+//! answers. A seed that has joined a cluster itself answers with its whole
+//! view (members, down ones included, and every health record) cut into
+//! slices by a hash of the member name, so a lost slice can be asked for
+//! again by number. Only when every slice arrived has the node "joined": it
+//! then knows every seniority in the cluster and may rank behind them.
+//!
+//! A seed refuses a joiner whose name a live member at another address
+//! already uses; the joiner logs it and keeps retrying (the old holder of
+//! the name may be a crashed life not yet declared down).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::RngExt;
+
+use super::codec::{self, Control, Refusal, SyncPart, WantedParts};
+use super::health::HealthRecord;
+use super::identity::NodeId;
+use super::node::{Event, Node, NodeTimer, Phase};
+use super::records;
+use super::timer::Time;
+
+/// Most parts a seed cuts its state into.
+const MAX_PARTS: u16 = 4096;
+/// Most missing parts one retry asks for (keeps the request one datagram).
+const MAX_WANTED: usize = 300;
+/// Retries without a new slice before the joiner gives up on a seed.
+const PATIENCE: u32 = 2;
+
+/// The joiner's side of the protocol.
+#[derive(Debug, Default)]
+pub(crate) struct Joining {
+    seeds: Vec<SocketAddr>,
+    cursor: usize,
+    /// Current attempt; older retry timers are stale.
+    attempt: u64,
+    delay: Duration,
+    /// The request id answers must echo.
+    request: u64,
+    sync: Option<SyncProgress>,
+}
+
+#[derive(Debug)]
+struct SyncProgress {
+    responder: SocketAddr,
+    total: u16,
+    received: Vec<bool>,
+    missing: usize,
+    idle_retries: u32,
+}
+
+impl SyncProgress {
+    fn wanted(&self) -> WantedParts {
+        WantedParts {
+            total: self.total,
+            parts: (0..self.total)
+                .filter(|part| !self.received[usize::from(*part)])
+                .take(MAX_WANTED)
+                .collect(),
+        }
+    }
+}
+
+/// Which slice a member's data belongs to.
+fn part_of(name: &str, total: u16) -> u16 {
+    // FNV-1a: stable across processes, versions and platforms.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % u64::from(total.max(1))) as u16
+}
+
+impl Node {
+    pub(crate) fn set_seeds(&mut self, now: Time, seeds: Vec<SocketAddr>) {
+        let own = self.id().socket_addr();
+        let given = !seeds.is_empty();
+        let mut others: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != own).collect();
+        others.dedup();
+        let was_empty = self.join.seeds.is_empty();
+        self.join.seeds = others;
+        if self.phase != Phase::Joining {
+            return;
+        }
+        if given && self.join.seeds.is_empty() {
+            // Every seed is this node itself: it founds the cluster.
+            tracing::info!("every seed is this node itself; founding a new cluster");
+            self.become_joined(now, None);
+        } else if was_empty && !self.join.seeds.is_empty() {
+            self.join.delay = self.cfg.join_retry_min;
+            self.join_attempt(now);
+        }
+    }
+
+    pub(crate) fn join_retry(&mut self, now: Time, attempt: u64) {
+        if attempt == self.join.attempt && self.phase == Phase::Joining {
+            self.join_attempt(now);
+        }
+    }
+
+    fn join_attempt(&mut self, now: Time) {
+        if self.join.seeds.is_empty() {
+            return;
+        }
+        let (to, wanted) = match &mut self.join.sync {
+            Some(sync) if sync.idle_retries < PATIENCE => {
+                sync.idle_retries += 1;
+                (sync.responder, Some(sync.wanted()))
+            }
+            _ => {
+                self.join.sync = None;
+                let seed = self.join.seeds[self.join.cursor % self.join.seeds.len()];
+                self.join.cursor = self.join.cursor.wrapping_add(1);
+                self.join.request = self.rng.random();
+                (seed, None)
+            }
+        };
+        tracing::debug!(seed = %to, "asking to join");
+        let request = Control::JoinRequest {
+            joiner: self.id().clone(),
+            request: self.join.request,
+            wanted,
+        };
+        self.send_control(to, &request);
+        self.join.attempt += 1;
+        let delay = self.jitter(self.join.delay.max(self.cfg.join_retry_min));
+        self.schedule(now + delay, NodeTimer::JoinRetry(self.join.attempt));
+        self.join.delay = (self.join.delay * 2).min(self.cfg.join_retry_max);
+    }
+
+    /// Asks every seed for its state: used to find the cluster again when no
+    /// member is reachable.
+    pub(crate) fn request_sync_from_seeds(&mut self, _now: Time) {
+        if self.join.seeds.is_empty() {
+            return;
+        }
+        self.join.request = self.rng.random();
+        let request = Control::JoinRequest {
+            joiner: self.id().clone(),
+            request: self.join.request,
+            wanted: None,
+        };
+        for seed in self.join.seeds.clone() {
+            self.send_control(seed, &request);
+        }
+    }
+
+    pub(crate) fn join_refused(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        request: u64,
+        reason: Refusal,
+    ) {
+        if request != self.join.request || self.phase != Phase::Joining {
+            return;
+        }
+        match &reason {
+            Refusal::NameTaken { addr } => tracing::error!(
+                seed = %from,
+                holder = %addr,
+                name = %self.id().name(),
+                "this name is used by a live member at another address; retrying. \
+                 If that is another node, give this one a different --name"
+            ),
+            Refusal::NotJoined => {
+                tracing::info!(seed = %from, "seed has not joined a cluster yet")
+            }
+            Refusal::Leaving => tracing::info!(seed = %from, "seed is leaving"),
+        }
+        self.events.push_back(Event::JoinRefused { seed: from, reason });
+        self.join.sync = None;
+        let _ = now;
+    }
+
+    pub(crate) fn serve_join(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        joiner: NodeId,
+        request: u64,
+        wanted: Option<WantedParts>,
+    ) {
+        let own = self.id().clone();
+        if joiner == own {
+            return;
+        }
+        let refusal = match self.phase {
+            Phase::Left => Some(Refusal::Leaving),
+            Phase::Joining => Some(Refusal::NotJoined),
+            Phase::Joined if joiner.name() == own.name() => Some(Refusal::NameTaken {
+                addr: own.socket_addr(),
+            }),
+            Phase::Joined => self.members.get(joiner.name()).and_then(|known| {
+                let holder = known.id.as_ref()?;
+                let live = known.state.is_some_and(|s| s.is_live());
+                (live && holder.socket_addr() != joiner.socket_addr() && *holder != joiner)
+                    .then(|| Refusal::NameTaken {
+                        addr: holder.socket_addr(),
+                    })
+            }),
+        };
+        if let Some(reason) = refusal {
+            self.stats.joins_refused += 1;
+            self.send_control(from, &Control::JoinRefused { request, reason });
+            return;
+        }
+        self.stats.joins_served += 1;
+        let welcome = std::iter::once(foca::Member::alive(joiner));
+        if let Err(err) = self.foca.apply_many(welcome, true, &mut self.rt) {
+            tracing::debug!(error = %err, "adding a joiner");
+        }
+        self.absorb_foca(now);
+        self.send_state(from, request, wanted);
+    }
+
+    fn send_state(&mut self, to: SocketAddr, request: u64, wanted: Option<WantedParts>) {
+        let own = self.id().clone();
+        let mut members: Vec<foca::Member<NodeId>> =
+            self.foca.iter_membership_state().cloned().collect();
+        members.push(foca::Member::alive(own.clone()));
+        let mut records: Vec<HealthRecord> = self
+            .members
+            .values()
+            .filter_map(|known| known.record.clone())
+            .collect();
+        records.push(self.record.clone());
+
+        let budget = codec::MAX_DATAGRAM - 6 - self.cfg.cluster.len();
+        let (total, parts): (u16, Vec<u16>) = match wanted {
+            Some(wanted) if wanted.total > 0 => (
+                wanted.total.min(MAX_PARTS),
+                wanted
+                    .parts
+                    .into_iter()
+                    .filter(|p| *p < wanted.total.min(MAX_PARTS))
+                    .collect(),
+            ),
+            _ => {
+                let bytes: usize = members.iter().map(codec::encoded_len).sum::<usize>()
+                    + records.iter().map(codec::encoded_len).sum::<usize>();
+                // A third of a datagram per slice on average, so an unlucky
+                // hash spread still fits.
+                let overhead = 32 + codec::encoded_len(&own);
+                let per_part = (budget.saturating_sub(overhead) / 3).max(1);
+                let total = bytes.div_ceil(per_part).clamp(1, usize::from(MAX_PARTS)) as u16;
+                (total, (0..total).collect())
+            }
+        };
+        for part in parts {
+            let mut slice = SyncPart {
+                request,
+                responder: own.clone(),
+                part,
+                total,
+                truncated: false,
+                members: members
+                    .iter()
+                    .filter(|m| part_of(m.id().name(), total) == part)
+                    .cloned()
+                    .collect(),
+                records: records
+                    .iter()
+                    .filter(|r| part_of(&r.name, total) == part)
+                    .cloned()
+                    .collect(),
+            };
+            // One more byte for the `Control` variant tag.
+            while codec::encoded_len(&slice) + 1 > budget
+                && !(slice.members.is_empty() && slice.records.is_empty())
+            {
+                slice.truncated = true;
+                if slice.records.len() > slice.members.len() {
+                    slice.records.pop();
+                } else {
+                    slice.members.pop();
+                }
+            }
+            if slice.truncated {
+                tracing::debug!(part, total, "a sync slice was cut to fit a datagram");
+            }
+            self.send_control(to, &Control::SyncPart(slice));
+        }
+    }
+
+    pub(crate) fn receive_sync(&mut self, now: Time, from: SocketAddr, part: SyncPart) {
+        if part.request != self.join.request || part.total == 0 || part.part >= part.total {
+            return;
+        }
+        self.merge_state(now, part.members, part.records);
+        if self.phase != Phase::Joining {
+            return;
+        }
+        let sync = self.join.sync.get_or_insert_with(|| SyncProgress {
+            responder: from,
+            total: part.total,
+            received: vec![false; usize::from(part.total)],
+            missing: usize::from(part.total),
+            idle_retries: 0,
+        });
+        if sync.total != part.total || sync.responder != from {
+            return;
+        }
+        let slot = &mut sync.received[usize::from(part.part)];
+        if !*slot {
+            *slot = true;
+            sync.missing -= 1;
+            sync.idle_retries = 0;
+        }
+        if sync.missing == 0 {
+            let responder = part.responder;
+            self.join.sync = None;
+            tracing::info!(seed = %from, "joined the cluster");
+            self.become_joined(now, Some(from));
+            if let Err(err) = self.foca.announce(responder, &mut self.rt) {
+                tracing::debug!(error = %err, "announce to seed");
+            }
+            self.absorb_foca(now);
+        }
+    }
+
+    /// Takes members and records learned outside gossip.
+    pub(crate) fn merge_state(
+        &mut self,
+        now: Time,
+        members: Vec<foca::Member<NodeId>>,
+        records: Vec<HealthRecord>,
+    ) {
+        if let Err(err) = self
+            .foca
+            .apply_many(members.into_iter(), false, &mut self.rt)
+        {
+            tracing::debug!(error = %err, "applying a state sync");
+        }
+        {
+            let mut inbox = records::lock(&self.inbox);
+            for record in records {
+                inbox.offer(record);
+            }
+        }
+        self.mark_membership_changed();
+        self.absorb_foca(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_of;
+
+    #[test]
+    fn slices_are_stable_and_spread() {
+        assert_eq!(part_of("node-1", 7), part_of("node-1", 7));
+        let mut counts = [0usize; 4];
+        for i in 0..400 {
+            counts[usize::from(part_of(&format!("node-{i}"), 4))] += 1;
+        }
+        assert!(counts.iter().all(|c| (60..140).contains(c)), "{counts:?}");
+        assert_eq!(part_of("anything", 1), 0);
+    }
+}

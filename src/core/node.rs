@@ -1,0 +1,1081 @@
+//! One member's whole protocol state, as a state machine with no IO.
+//!
+//! Inputs are `handle_packet`, `handle_timeout` and `handle_command`, each
+//! given `now`; outputs are drained with `poll_transmit`, `poll_event` and
+//! `poll_timeout` after every input. Inside, foca runs SWIM; the node adds
+//! the health records, the join with a full state sync, the membership view
+//! and the election.
+//!
+//! The view is kept incrementally: foca's membership is rescanned only after
+//! an input that can have changed it (a packet carrying updates or from a
+//! sender in an unexpected state, a probe or suspicion timer), and the
+//! [`Roster`] re-elects in logarithmic time.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use foca::{AccumulatingRuntime, Foca, OwnedNotification};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+
+use super::codec::{self, Control, DropReason, PayloadKind, Refusal, WireCodec};
+use super::config::{ConfigError, NodeConfig};
+use super::health::{HealthRecord, HealthStatus};
+use super::identity::NodeId;
+use super::join::Joining;
+use super::records::{self, RecordGossip, RecordInbox};
+use super::timer::{Time, TimerQueue};
+use super::view::{Election, MemberState, Roster};
+
+pub(crate) type Swim = Foca<NodeId, WireCodec, ChaCha8Rng, RecordGossip>;
+
+/// Bound on timers handled in one `handle_timeout`, against livelock.
+const MAX_TIMERS_PER_CALL: usize = 10_000;
+
+/// Where this node is in its life in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Started with seeds, not yet joined through one of them: no
+    /// candidate, `/health` answers 503.
+    Joining,
+    /// A member of the cluster.
+    Joined,
+    /// Left gracefully; the process is about to exit.
+    Left,
+}
+
+/// How a node starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Found a new cluster: no seeds to wait for.
+    Bootstrap,
+    /// Join an existing cluster through these seeds (more may come with
+    /// [`Command::Seeds`]).
+    Join(Vec<SocketAddr>),
+}
+
+/// What an operator or the driver asks of the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Replace the seed list (the agent resolves host names again on every
+    /// attempt).
+    Seeds(Vec<SocketAddr>),
+    /// Set the aggregate result of the local checks.
+    SetHealth(HealthStatus),
+    /// Take the node out of service: `/health` 503, the role hands over.
+    Drain,
+    /// Put a drained node back into service.
+    Resume,
+    /// Leave the cluster gracefully.
+    Leave,
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub to: SocketAddr,
+    /// The whole datagram, envelope included.
+    pub payload: Vec<u8>,
+}
+
+/// Something the driver may want to log, count or act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// This node joined the cluster through `via`.
+    Joined {
+        /// The seed that answered.
+        via: SocketAddr,
+    },
+    /// A seed refused this node.
+    JoinRefused {
+        /// The seed.
+        seed: SocketAddr,
+        /// Why.
+        reason: Refusal,
+    },
+    /// The cluster declared this node down and it came back as a new life.
+    Rejoined {
+        /// The new identity incarnation.
+        incarnation: u64,
+        /// Whether the seniority was given up (the declaration came from a
+        /// member that saw a quorum, so the cluster has moved on).
+        lost_seniority: bool,
+    },
+    /// This node left the cluster.
+    Left,
+    /// A member changed state in this view.
+    MemberState {
+        /// The member.
+        name: Arc<str>,
+        /// Its state before (`None`: first seen).
+        previous: Option<MemberState>,
+        /// Its state now.
+        current: MemberState,
+    },
+    /// A member was forgotten (reaped after `reap_after`).
+    MemberReaped {
+        /// The member.
+        name: Arc<str>,
+    },
+    /// A member's gossiped health changed.
+    MemberHealth {
+        /// The member.
+        name: Arc<str>,
+        /// Its new status.
+        status: HealthStatus,
+    },
+    /// This view names another primary.
+    PrimaryChanged {
+        /// Before.
+        previous: Option<Arc<str>>,
+        /// Now.
+        current: Option<Arc<str>>,
+    },
+    /// This node started (`true`) or stopped claiming the primary role.
+    RoleChanged {
+        /// Whether it claims now.
+        primary: bool,
+    },
+}
+
+/// Counters the driver exports as metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeStats {
+    /// Datagrams handed to `handle_packet`.
+    pub packets_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+    /// Datagrams produced.
+    pub packets_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Dropped datagrams, by reason (order of [`DropReason::ALL`]).
+    pub dropped: [u64; DropReason::ALL.len()],
+    /// Health records in gossip that did not decode.
+    pub records_rejected: u64,
+    /// Join requests this node answered with its state.
+    pub joins_served: u64,
+    /// Join requests this node refused.
+    pub joins_refused: u64,
+    /// Times the cluster declared this node down and it rejoined.
+    pub rejoins: u64,
+}
+
+impl NodeStats {
+    /// Dropped datagrams for one reason.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+
+    /// Dropped datagrams, all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+}
+
+/// One member as the snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberInfo {
+    /// Name.
+    pub name: Arc<str>,
+    /// Gossip address.
+    pub addr: SocketAddr,
+    /// State in this view.
+    pub state: MemberState,
+    /// Gossiped health (`None`: no record received yet).
+    pub health: Option<HealthStatus>,
+    /// Being drained.
+    pub draining: bool,
+    /// Priority.
+    pub priority: i32,
+    /// Seniority this view honours.
+    pub seniority: Option<u64>,
+    /// `primary_eligible`.
+    pub eligible: bool,
+    /// This view names it primary.
+    pub primary: bool,
+    /// Identity incarnation.
+    pub incarnation: u64,
+    /// It is this node.
+    pub local: bool,
+}
+
+/// Everything the HTTP side shows, copied out of the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    /// This node's name.
+    pub name: Arc<str>,
+    /// Its gossip address.
+    pub addr: SocketAddr,
+    /// The cluster name.
+    pub cluster: String,
+    /// Its identity incarnation.
+    pub incarnation: u64,
+    /// Where it is in its life.
+    pub phase: Phase,
+    /// Its checks' aggregate.
+    pub health: HealthStatus,
+    /// Being drained.
+    pub draining: bool,
+    /// Its seniority.
+    pub seniority: Option<u64>,
+    /// Its priority.
+    pub priority: i32,
+    /// The primary this view names.
+    pub primary: Option<Arc<str>>,
+    /// This node claims the role.
+    pub claiming: bool,
+    /// The election's quorum figures.
+    pub quorate: bool,
+    /// Members alive or suspect.
+    pub live: usize,
+    /// Members alive.
+    pub alive: usize,
+    /// Expected cluster size.
+    pub expected: usize,
+    /// Every known member, this node included, by name.
+    pub members: Vec<MemberInfo>,
+    /// Counters.
+    pub stats: NodeStats,
+}
+
+impl Snapshot {
+    /// Whether the node should get traffic: joined, checks pass, not
+    /// draining.
+    pub fn serving(&self) -> bool {
+        self.phase == Phase::Joined && self.health.serves() && !self.draining
+    }
+}
+
+/// What this node knows of another member.
+#[derive(Debug)]
+pub(crate) struct Known {
+    /// Latest identity (`None` while only a record is known).
+    pub(crate) id: Option<NodeId>,
+    /// foca's SWIM incarnation and state; `None` while only a record is
+    /// known.
+    pub(crate) swim: Option<(foca::Incarnation, foca::State)>,
+    /// Latest record.
+    pub(crate) record: Option<HealthRecord>,
+    /// Seniorities of records from lives up to this identity incarnation
+    /// are not honoured: the member was declared down in that life, and its
+    /// old rank must not bring it back ahead of the primary that replaced it.
+    pub(crate) void_through: Option<u64>,
+    /// State in this view (`None` while only a record is known).
+    pub(crate) state: Option<MemberState>,
+}
+
+impl Known {
+    fn seniority(&self) -> Option<u64> {
+        let record = self.record.as_ref()?;
+        match self.void_through {
+            Some(through) if record.incarnation <= through => None,
+            _ => record.seniority,
+        }
+    }
+
+    fn derive_state(&self) -> Option<MemberState> {
+        let (_, swim) = self.swim?;
+        Some(match swim {
+            foca::State::Alive => MemberState::Alive,
+            foca::State::Suspect => MemberState::Suspect,
+            foca::State::Down => {
+                let life = self.id.as_ref().map_or(0, NodeId::incarnation);
+                let leaving = self
+                    .record
+                    .as_ref()
+                    .is_some_and(|r| r.leaving && r.incarnation >= life);
+                if leaving {
+                    MemberState::Left
+                } else {
+                    MemberState::Down
+                }
+            }
+        })
+    }
+}
+
+/// Timers the node sets for itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NodeTimer {
+    Foca(foca::Timer<NodeId>),
+    /// Retry joining; stale if the number is not the current attempt.
+    JoinRetry(u64),
+    RecordRefresh,
+    Reconnect,
+}
+
+/// A member's protocol state machine.
+pub struct Node {
+    pub(crate) cfg: NodeConfig,
+    pub(crate) foca: Swim,
+    pub(crate) rt: AccumulatingRuntime<NodeId>,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) timers: TimerQueue<NodeTimer>,
+    pub(crate) inbox: Arc<Mutex<RecordInbox>>,
+    pub(crate) members: BTreeMap<Arc<str>, Known>,
+    /// foca's membership at the last scan, in foca's order.
+    scanned: Vec<(NodeId, foca::Incarnation, foca::State)>,
+    scan_needed: bool,
+    roster: Roster,
+    pub(crate) record: HealthRecord,
+    /// Highest seniority seen in any record.
+    max_seniority: u64,
+    pub(crate) phase: Phase,
+    pub(crate) join: Joining,
+    election: Election,
+    claiming: bool,
+    /// Set while foca handles a packet from a sender that saw a quorum.
+    sender_quorate: bool,
+    /// foca's settings were last sized for this many members.
+    sized_for: usize,
+    transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) stats: NodeStats,
+    /// Bumped on every change a snapshot would show.
+    changes: u64,
+    envelope: Vec<u8>,
+}
+
+impl Node {
+    /// A node with identity `id`, its randomness drawn from `seed`.
+    pub fn new(
+        cfg: NodeConfig,
+        id: NodeId,
+        seed: u64,
+        start: Start,
+        now: Time,
+    ) -> Result<Self, Vec<ConfigError>> {
+        cfg.validate()?;
+        let inbox = Arc::new(Mutex::new(RecordInbox::new(id.name().clone())));
+        let foca = Foca::with_custom_broadcast(
+            id.clone(),
+            cfg.foca_config(1),
+            ChaCha8Rng::seed_from_u64(seed),
+            WireCodec::default(),
+            RecordGossip::new(inbox.clone()),
+        );
+        let record = HealthRecord::new(
+            id.name().clone(),
+            id.incarnation(),
+            cfg.priority,
+            cfg.primary_eligible,
+        );
+        let mut node = Self {
+            roster: Roster::new(cfg.election_rules()),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
+            join: Joining::default(),
+            cfg,
+            foca,
+            rt: AccumulatingRuntime::new(),
+            timers: TimerQueue::new(),
+            inbox,
+            members: BTreeMap::new(),
+            scanned: Vec::new(),
+            scan_needed: false,
+            record,
+            max_seniority: 0,
+            phase: Phase::Joining,
+            election: Election::default(),
+            claiming: false,
+            sender_quorate: false,
+            sized_for: 1,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: NodeStats::default(),
+            changes: 0,
+            envelope: Vec::with_capacity(codec::MAX_DATAGRAM),
+        };
+        node.update_self_in_roster();
+        match start {
+            Start::Bootstrap => node.become_joined(now, None),
+            Start::Join(seeds) => node.set_seeds(now, seeds),
+        }
+        node.settle(now);
+        Ok(node)
+    }
+
+    // ---- inputs -----------------------------------------------------------
+
+    /// Handles a datagram from `from`.
+    pub fn handle_packet(&mut self, now: Time, from: SocketAddr, datagram: &[u8]) {
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += datagram.len() as u64;
+        let opened = match codec::open(datagram, &self.cfg.cluster) {
+            Ok(opened) => opened,
+            Err(reason) => return self.drop_packet(reason, from),
+        };
+        match opened.kind {
+            PayloadKind::Foca => {
+                if self.phase == Phase::Left {
+                    return;
+                }
+                let peek = match codec::peek_foca(opened.payload) {
+                    Ok(peek) => peek,
+                    Err(_) => return self.drop_packet(DropReason::Malformed, from),
+                };
+                if peek.updates > 0 || !self.sender_as_expected(&peek) {
+                    self.scan_needed = true;
+                }
+                self.sender_quorate = opened.sender_quorate;
+                let result = self.foca.handle_data(opened.payload, &mut self.rt);
+                if let Err(err) = result {
+                    self.scan_needed = true;
+                    let reason = match err {
+                        foca::Error::Decode(_) | foca::Error::MalformedPacket => {
+                            DropReason::Malformed
+                        }
+                        _ => DropReason::Refused,
+                    };
+                    tracing::debug!(%from, error = %err, "foca refused a packet");
+                    self.count_drop(reason);
+                }
+                self.absorb_foca(now);
+                self.sender_quorate = false;
+            }
+            PayloadKind::Control => match codec::decode_control(opened.payload) {
+                Ok(message) => self.handle_control(now, from, message),
+                Err(_) => return self.drop_packet(DropReason::Malformed, from),
+            },
+        }
+        self.settle(now);
+    }
+
+    /// Handles every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        let mut handled = 0;
+        while let Some((_, timer)) = self.timers.pop_due(now) {
+            handled += 1;
+            if handled > MAX_TIMERS_PER_CALL {
+                tracing::warn!("timer livelock guard: more than {MAX_TIMERS_PER_CALL} timers due");
+                break;
+            }
+            match timer {
+                NodeTimer::Foca(timer) => {
+                    if self.phase == Phase::Left {
+                        continue;
+                    }
+                    if matches!(
+                        timer,
+                        foca::Timer::ProbeRandomMember(_)
+                            | foca::Timer::ChangeSuspectToDown { .. }
+                            | foca::Timer::RemoveDown(_)
+                    ) {
+                        self.scan_needed = true;
+                    }
+                    if let Err(err) = self.foca.handle_timer(timer, &mut self.rt) {
+                        tracing::debug!(error = %err, "foca timer");
+                    }
+                    self.absorb_foca(now);
+                }
+                NodeTimer::JoinRetry(attempt) => self.join_retry(now, attempt),
+                NodeTimer::RecordRefresh => self.refresh_record(now),
+                NodeTimer::Reconnect => self.reconnect(now),
+            }
+        }
+        self.settle(now);
+    }
+
+    /// Handles a command.
+    pub fn handle_command(&mut self, now: Time, command: Command) {
+        match command {
+            Command::Seeds(seeds) => self.set_seeds(now, seeds),
+            Command::SetHealth(status) => {
+                if self.record.status != status {
+                    self.record.status = status;
+                    self.publish_record(now);
+                }
+            }
+            Command::Drain => {
+                if !self.record.draining {
+                    self.record.draining = true;
+                    self.publish_record(now);
+                }
+            }
+            Command::Resume => {
+                if self.record.draining && !self.record.leaving {
+                    self.record.draining = false;
+                    self.publish_record(now);
+                }
+            }
+            Command::Leave => self.leave(now),
+        }
+        self.settle(now);
+    }
+
+    // ---- outputs ----------------------------------------------------------
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers.next_deadline()
+    }
+
+    // ---- queries ----------------------------------------------------------
+
+    /// This node's current identity.
+    pub fn id(&self) -> &NodeId {
+        self.foca.identity()
+    }
+
+    /// Where this node is in its life.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The primary this view names.
+    pub fn primary(&self) -> Option<&Arc<str>> {
+        self.election.primary.as_ref()
+    }
+
+    /// Whether this node claims the primary role (`/health/primary` 200).
+    pub fn is_claiming(&self) -> bool {
+        self.claiming
+    }
+
+    /// The latest election in this view.
+    pub fn election(&self) -> &Election {
+        &self.election
+    }
+
+    /// This node's own health record.
+    pub fn record(&self) -> &HealthRecord {
+        &self.record
+    }
+
+    /// A member's state in this view.
+    pub fn member_state(&self, name: &str) -> Option<MemberState> {
+        if name == &*self.record.name {
+            return Some(self.own_state());
+        }
+        self.members.get(name).and_then(|known| known.state)
+    }
+
+    /// Number of other members known to foca.
+    pub fn known_members(&self) -> usize {
+        self.scanned.len()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NodeStats {
+        let mut stats = self.stats.clone();
+        stats.records_rejected = records::lock(&self.inbox).rejected;
+        stats
+    }
+
+    /// A number that changes whenever [`Node::snapshot`] would.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Everything the HTTP side shows.
+    pub fn snapshot(&self) -> Snapshot {
+        let id = self.id();
+        let primary = self.election.primary.as_ref();
+        let mut members: Vec<MemberInfo> = self
+            .members
+            .iter()
+            .filter_map(|(name, known)| {
+                let state = known.state?;
+                let id = known.id.as_ref()?;
+                let record = known.record.as_ref();
+                Some(MemberInfo {
+                    name: name.clone(),
+                    addr: id.socket_addr(),
+                    state,
+                    health: record.map(|r| r.status),
+                    draining: record.is_some_and(|r| r.draining),
+                    priority: record.map_or(0, |r| r.priority),
+                    seniority: known.seniority(),
+                    eligible: record.is_some_and(|r| r.eligible),
+                    primary: primary == Some(name),
+                    incarnation: id.incarnation(),
+                    local: false,
+                })
+            })
+            .collect();
+        members.push(MemberInfo {
+            name: id.name().clone(),
+            addr: id.socket_addr(),
+            state: self.own_state(),
+            health: Some(self.record.status),
+            draining: self.record.draining,
+            priority: self.record.priority,
+            seniority: self.record.seniority,
+            eligible: self.record.eligible,
+            primary: primary == Some(id.name()),
+            incarnation: id.incarnation(),
+            local: true,
+        });
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        Snapshot {
+            name: id.name().clone(),
+            addr: id.socket_addr(),
+            cluster: self.cfg.cluster.clone(),
+            incarnation: id.incarnation(),
+            phase: self.phase,
+            health: self.record.status,
+            draining: self.record.draining,
+            seniority: self.record.seniority,
+            priority: self.record.priority,
+            primary: self.election.primary.clone(),
+            claiming: self.claiming,
+            quorate: self.election.quorate,
+            live: self.election.live,
+            alive: self.election.alive,
+            expected: self.election.expected,
+            members,
+            stats: self.stats(),
+        }
+    }
+
+    // ---- internals --------------------------------------------------------
+
+    pub(crate) fn mark_membership_changed(&mut self) {
+        self.scan_needed = true;
+    }
+
+    fn own_state(&self) -> MemberState {
+        if self.phase == Phase::Left {
+            MemberState::Left
+        } else {
+            MemberState::Alive
+        }
+    }
+
+    pub(crate) fn drop_packet(&mut self, reason: DropReason, from: SocketAddr) {
+        tracing::debug!(%from, reason = reason.as_str(), "dropped a packet");
+        self.count_drop(reason);
+    }
+
+    fn count_drop(&mut self, reason: DropReason) {
+        self.stats.dropped[reason as usize] += 1;
+        self.changes += 1;
+    }
+
+    /// Whether foca's handling of a packet from this sender cannot change
+    /// its state: we already know this identity, alive or suspect at this
+    /// SWIM incarnation or later, or down (which only a new identity ends).
+    fn sender_as_expected(&self, peek: &codec::FocaPeek) -> bool {
+        let Some(known) = self.members.get(peek.src.name()) else {
+            return false;
+        };
+        match known.swim {
+            Some((incarnation, state)) if known.id.as_ref() == Some(&peek.src) => match state {
+                foca::State::Alive | foca::State::Suspect => incarnation >= peek.src_incarnation,
+                foca::State::Down => true,
+            },
+            _ => false,
+        }
+    }
+
+    pub(crate) fn send_control(&mut self, to: SocketAddr, message: &Control) {
+        match codec::encode_control(message) {
+            Ok(payload) => self.push_transmit(to, PayloadKind::Control, &payload),
+            Err(err) => tracing::warn!(error = %err, "could not encode a control message"),
+        }
+    }
+
+    fn push_transmit(&mut self, to: SocketAddr, kind: PayloadKind, payload: &[u8]) {
+        codec::seal(
+            &mut self.envelope,
+            &self.cfg.cluster,
+            kind,
+            self.election.quorate,
+            payload,
+        );
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += self.envelope.len() as u64;
+        self.transmits.push_back(Transmit {
+            to,
+            payload: self.envelope.clone(),
+        });
+    }
+
+    pub(crate) fn schedule(&mut self, at: Time, timer: NodeTimer) {
+        self.timers.push(at, timer);
+    }
+
+    /// Drains what foca produced: datagrams, timers, notifications.
+    pub(crate) fn absorb_foca(&mut self, now: Time) {
+        while let Some((to, data)) = self.rt.to_send() {
+            self.push_transmit(to.socket_addr(), PayloadKind::Foca, &data);
+        }
+        while let Some((after, timer)) = self.rt.to_schedule() {
+            self.timers.push(now + after, NodeTimer::Foca(timer));
+        }
+        while let Some(notification) = self.rt.to_notify() {
+            match notification {
+                OwnedNotification::Rejoin(id) => self.rejoined(now, id),
+                OwnedNotification::Defunct => {
+                    // Only reachable after leaving: every identity renews.
+                    tracing::debug!("foca reports this identity defunct");
+                }
+                OwnedNotification::Idle => {
+                    tracing::info!("no other member is reachable");
+                    self.scan_needed = true;
+                }
+                _ => self.scan_needed = true,
+            }
+        }
+    }
+
+    /// Brings the view, the candidacy and the election up to date.
+    fn settle(&mut self, now: Time) {
+        self.absorb_foca(now);
+        if self.scan_needed {
+            self.scan(now);
+        }
+        self.apply_news(now);
+        // Picking or dropping a seniority changes our own record, which can
+        // change the election: two rounds reach the fixed point.
+        for _ in 0..3 {
+            let election = self.roster.elect();
+            let may_rank = self.phase == Phase::Joined
+                && self.record.serves()
+                && self.record.eligible
+                && election.quorate;
+            match (may_rank, self.record.seniority) {
+                (true, None) => {
+                    self.record.seniority = Some(self.max_seniority + 1);
+                    self.publish_record(now);
+                }
+                (false, Some(_)) => {
+                    self.record.seniority = None;
+                    self.publish_record(now);
+                }
+                _ => break,
+            }
+        }
+        let election = self.roster.elect();
+        let claiming = self.phase == Phase::Joined
+            && election.claim_quorate
+            && election.primary.as_ref() == Some(&self.record.name);
+        if election.primary != self.election.primary {
+            self.events.push_back(Event::PrimaryChanged {
+                previous: self.election.primary.clone(),
+                current: election.primary.clone(),
+            });
+        }
+        if claiming != self.claiming {
+            self.events.push_back(Event::RoleChanged { primary: claiming });
+        }
+        if election != self.election || claiming != self.claiming {
+            self.changes += 1;
+        }
+        self.election = election;
+        self.claiming = claiming;
+        self.absorb_foca(now);
+    }
+
+    /// Compares foca's membership with the last scan and applies changes.
+    fn scan(&mut self, _now: Time) {
+        self.scan_needed = false;
+        let unchanged = self.foca.iter_membership_state().len() == self.scanned.len()
+            && self
+                .foca
+                .iter_membership_state()
+                .zip(&self.scanned)
+                .all(|(member, (id, incarnation, state))| {
+                    member.id() == id
+                        && member.incarnation() == *incarnation
+                        && member.state() == *state
+                });
+        if unchanged {
+            return;
+        }
+        let current: Vec<_> = self
+            .foca
+            .iter_membership_state()
+            .map(|m| (m.id().clone(), m.incarnation(), m.state()))
+            .collect();
+        for (id, incarnation, state) in &current {
+            self.observe_member(id, *incarnation, *state);
+        }
+        // Members foca no longer holds were reaped.
+        let present: std::collections::BTreeSet<&Arc<str>> =
+            current.iter().map(|(id, _, _)| id.name()).collect();
+        let reaped: Vec<Arc<str>> = self
+            .members
+            .iter()
+            .filter(|(name, known)| known.swim.is_some() && !present.contains(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in reaped {
+            self.members.remove(&name);
+            self.roster.remove(&name);
+            records::lock(&self.inbox).forget(&name);
+            self.events.push_back(Event::MemberReaped { name });
+        }
+        self.scanned = current;
+        self.changes += 1;
+        self.resize_foca();
+    }
+
+    fn observe_member(&mut self, id: &NodeId, incarnation: foca::Incarnation, swim: foca::State) {
+        let known = self
+            .members
+            .entry(id.name().clone())
+            .or_insert_with(|| Known {
+                id: None,
+                swim: None,
+                record: None,
+                void_through: None,
+                state: None,
+            });
+        if known.id.as_ref() != Some(id) {
+            known.id = Some(id.clone());
+        }
+        known.swim = Some((incarnation, swim));
+        let previous = known.state;
+        let current = known.derive_state();
+        if current == Some(MemberState::Down) && previous != Some(MemberState::Down) {
+            known.void_through = Some(known.void_through.unwrap_or(0).max(id.incarnation()));
+        }
+        known.state = current;
+        if let Some(current) = current
+            && previous != Some(current)
+        {
+            self.events.push_back(Event::MemberState {
+                name: id.name().clone(),
+                previous,
+                current,
+            });
+        }
+        self.update_roster(id.name());
+    }
+
+    fn update_roster(&mut self, name: &Arc<str>) {
+        let Some(known) = self.members.get(name) else {
+            return;
+        };
+        let Some(state) = known.state else {
+            return;
+        };
+        match (&known.record, known.seniority()) {
+            (Some(record), seniority) if seniority == record.seniority => {
+                self.roster.upsert(name, state, Some(record));
+            }
+            (Some(record), seniority) => {
+                let mut honoured = record.clone();
+                honoured.seniority = seniority;
+                self.roster.upsert(name, state, Some(&honoured));
+            }
+            (None, _) => self.roster.upsert(name, state, None),
+        }
+    }
+
+    fn update_self_in_roster(&mut self) {
+        let name = self.record.name.clone();
+        let state = self.own_state();
+        self.roster.upsert(&name, state, Some(&self.record.clone()));
+    }
+
+    /// Applies health records that gossip or a sync brought.
+    fn apply_news(&mut self, _now: Time) {
+        let news = std::mem::take(&mut records::lock(&self.inbox).news);
+        for record in news {
+            if let Some(seniority) = record.seniority {
+                self.max_seniority = self.max_seniority.max(seniority);
+            }
+            let name = record.name.clone();
+            let known = self.members.entry(name.clone()).or_insert_with(|| Known {
+                id: None,
+                swim: None,
+                record: None,
+                void_through: None,
+                state: None,
+            });
+            let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
+            known.record = Some(record.clone());
+            let previous = known.state;
+            known.state = known.derive_state();
+            if status_changed && known.state.is_some() {
+                self.events.push_back(Event::MemberHealth {
+                    name: name.clone(),
+                    status: record.status,
+                });
+            }
+            if let (Some(previous), Some(current)) = (previous, known.state)
+                && previous != current
+            {
+                self.events.push_back(Event::MemberState {
+                    name: name.clone(),
+                    previous: Some(previous),
+                    current,
+                });
+            }
+            self.update_roster(&name);
+            self.changes += 1;
+        }
+    }
+
+    /// Sends our record (again) and re-elects with it.
+    pub(crate) fn publish_record(&mut self, now: Time) {
+        self.record.version += 1;
+        if let Some(seniority) = self.record.seniority {
+            self.max_seniority = self.max_seniority.max(seniority);
+        }
+        self.update_self_in_roster();
+        self.changes += 1;
+        self.broadcast_record();
+        if self.phase == Phase::Joined
+            && let Err(err) = self.foca.gossip(&mut self.rt)
+        {
+            tracing::debug!(error = %err, "gossip");
+        }
+        self.absorb_foca(now);
+    }
+
+    fn broadcast_record(&mut self) {
+        match codec::encode_record(&self.record) {
+            Ok(bytes) => {
+                if let Err(err) = self.foca.add_broadcast(&bytes) {
+                    tracing::warn!(error = %err, "could not queue our health record");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not encode our health record"),
+        }
+    }
+
+    fn refresh_record(&mut self, now: Time) {
+        if self.phase == Phase::Left {
+            return;
+        }
+        self.broadcast_record();
+        let jitter = self.jitter(self.cfg.record_refresh);
+        self.schedule(now + jitter, NodeTimer::RecordRefresh);
+    }
+
+    /// A duration between 75 % and 125 % of `base`, so periodic work of many
+    /// nodes does not line up.
+    pub(crate) fn jitter(&mut self, base: Duration) -> Duration {
+        base.mul_f64(self.rng.random_range(0.75..1.25))
+    }
+
+    /// Marks this node a member: from here on it may rank and claim.
+    pub(crate) fn become_joined(&mut self, now: Time, via: Option<SocketAddr>) {
+        self.phase = Phase::Joined;
+        self.update_self_in_roster();
+        if let Some(via) = via {
+            self.events.push_back(Event::Joined { via });
+        }
+        self.publish_record(now);
+        let refresh = self.jitter(self.cfg.record_refresh);
+        self.schedule(now + refresh, NodeTimer::RecordRefresh);
+        let reconnect = self.jitter(self.cfg.reconnect_interval);
+        self.schedule(now + reconnect, NodeTimer::Reconnect);
+    }
+
+    /// foca renewed our identity after the cluster declared us down.
+    fn rejoined(&mut self, now: Time, id: NodeId) {
+        self.stats.rejoins += 1;
+        self.record.incarnation = id.incarnation();
+        self.record.version = 0;
+        // Declared down by a member that sees a quorum: the cluster has moved
+        // on (maybe elected another primary), so our old rank must go.
+        // Declared down only by a minority (a healing partition), we keep it.
+        let lost_seniority = self.sender_quorate && self.record.seniority.is_some();
+        if lost_seniority {
+            self.record.seniority = None;
+        }
+        tracing::info!(
+            incarnation = id.incarnation(),
+            lost_seniority,
+            "the cluster declared this node down; rejoined as a new life"
+        );
+        self.events.push_back(Event::Rejoined {
+            incarnation: id.incarnation(),
+            lost_seniority,
+        });
+        self.publish_record(now);
+    }
+
+    fn leave(&mut self, now: Time) {
+        if self.phase == Phase::Left {
+            return;
+        }
+        self.record.leaving = true;
+        self.record.draining = true;
+        self.record.seniority = None;
+        self.publish_record(now);
+        // The leaving record rides with foca's own leave gossip.
+        if let Err(err) = self.foca.leave_cluster(&mut self.rt) {
+            tracing::warn!(error = %err, "leaving the cluster");
+        }
+        self.absorb_foca(now);
+        self.phase = Phase::Left;
+        self.update_self_in_roster();
+        self.timers.retain(|_| false);
+        self.events.push_back(Event::Left);
+        self.changes += 1;
+    }
+
+    /// Keeps foca's cluster-size-dependent settings in line with the view.
+    fn resize_foca(&mut self) {
+        let members = self.scanned.len() + 1;
+        let stale = self.cfg.max_transmissions(members) != self.cfg.max_transmissions(self.sized_for)
+            || self.cfg.suspicion_timeout(members) != self.cfg.suspicion_timeout(self.sized_for);
+        if stale {
+            if let Err(err) = self.foca.set_config(self.cfg.foca_config(members)) {
+                tracing::warn!(error = %err, "could not resize foca's settings");
+            }
+            self.sized_for = members;
+        }
+    }
+
+    /// Answers (or refuses) anything a control message asks.
+    fn handle_control(&mut self, now: Time, from: SocketAddr, message: Control) {
+        match message {
+            Control::JoinRequest {
+                joiner,
+                request,
+                wanted,
+            } => self.serve_join(now, from, joiner, request, wanted),
+            Control::SyncPart(part) => self.receive_sync(now, from, part),
+            Control::JoinRefused { request, reason } => {
+                self.join_refused(now, from, request, reason)
+            }
+        }
+    }
+
+    fn reconnect(&mut self, now: Time) {
+        if self.phase != Phase::Joined {
+            return;
+        }
+        // foca heals partitions itself while it has someone to talk to; when
+        // it has nobody (all others down), it stops, so we knock instead.
+        if self.foca.num_members() == 0 {
+            let down: Vec<NodeId> = self
+                .members
+                .values()
+                .filter(|k| matches!(k.swim, Some((_, foca::State::Down))))
+                .filter_map(|k| k.id.clone())
+                .collect();
+            for _ in 0..3.min(down.len()) {
+                let pick = down[self.rng.random_range(0..down.len())].clone();
+                if let Err(err) = self.foca.announce(pick, &mut self.rt) {
+                    tracing::debug!(error = %err, "announce");
+                }
+            }
+            self.request_sync_from_seeds(now);
+            self.absorb_foca(now);
+        }
+        let next = self.jitter(self.cfg.reconnect_interval);
+        self.schedule(now + next, NodeTimer::Reconnect);
+    }
+}

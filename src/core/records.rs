@@ -1,0 +1,199 @@
+//! Health records as foca custom broadcasts.
+//!
+//! foca owns its broadcast handler and offers no way back to it, so the
+//! handler and the node share a small [`RecordInbox`]: the handler decides
+//! whether a record is news (and so worth passing on) by its freshness, and
+//! queues the news for the node to apply after every foca call. The lock is
+//! never contended: one node, one thread.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::codec::{self, CodecError};
+use super::health::HealthRecord;
+use super::identity::{self, NameError, NodeId};
+
+/// What the handler and the node share.
+#[derive(Debug)]
+pub(crate) struct RecordInbox {
+    /// This node's name: gossip about ourselves is never taken.
+    own: Arc<str>,
+    /// Freshness of the newest record seen per member.
+    latest: BTreeMap<Arc<str>, (u64, u64)>,
+    /// Records that were news, in arrival order.
+    pub(crate) news: Vec<HealthRecord>,
+    /// Broadcast items that did not decode.
+    pub(crate) rejected: u64,
+}
+
+impl RecordInbox {
+    pub(crate) fn new(own: Arc<str>) -> Self {
+        Self {
+            own,
+            latest: BTreeMap::new(),
+            news: Vec::new(),
+            rejected: 0,
+        }
+    }
+
+    /// Takes a record learned outside gossip (a join's state sync). Returns
+    /// whether it was news.
+    pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
+        if record.name == self.own {
+            return false;
+        }
+        let fresh = record.freshness();
+        if self
+            .latest
+            .get(&record.name)
+            .is_some_and(|seen| *seen >= fresh)
+        {
+            return false;
+        }
+        self.latest.insert(record.name.clone(), fresh);
+        self.news.push(record);
+        true
+    }
+
+    /// Forgets a member whose membership entry is gone for good.
+    pub(crate) fn forget(&mut self, name: &str) {
+        self.latest.remove(name);
+    }
+}
+
+/// Locks the inbox; a poisoned lock only means a panic elsewhere, and the
+/// data stays usable.
+pub(crate) fn lock(inbox: &Mutex<RecordInbox>) -> MutexGuard<'_, RecordInbox> {
+    inbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Identifies a record in foca's broadcast queue: a fresher record of the
+/// same member replaces an older one still waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordKey {
+    name: Arc<str>,
+    freshness: (u64, u64),
+}
+
+impl foca::Invalidates for RecordKey {
+    fn invalidates(&self, other: &Self) -> bool {
+        self.name == other.name && self.freshness >= other.freshness
+    }
+}
+
+/// A broadcast item that was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// It did not decode.
+    #[error("health record: {0}")]
+    Codec(#[from] CodecError),
+    /// It names no valid member.
+    #[error("health record: {0}")]
+    Name(#[from] NameError),
+}
+
+/// foca's broadcast handler for health records.
+#[derive(Debug)]
+pub(crate) struct RecordGossip {
+    inbox: Arc<Mutex<RecordInbox>>,
+}
+
+impl RecordGossip {
+    pub(crate) fn new(inbox: Arc<Mutex<RecordInbox>>) -> Self {
+        Self { inbox }
+    }
+}
+
+impl foca::BroadcastHandler<NodeId> for RecordGossip {
+    type Key = RecordKey;
+    type Error = RecordError;
+
+    fn receive_item(
+        &mut self,
+        data: &[u8],
+        sender: Option<&NodeId>,
+    ) -> Result<Option<RecordKey>, RecordError> {
+        let record = match codec::decode_record(data) {
+            Ok(record) => record,
+            Err(err) => {
+                lock(&self.inbox).rejected += 1;
+                return Err(err.into());
+            }
+        };
+        if let Err(err) = identity::validate_name(&record.name) {
+            lock(&self.inbox).rejected += 1;
+            return Err(err.into());
+        }
+        let key = RecordKey {
+            name: record.name.clone(),
+            freshness: record.freshness(),
+        };
+        // `None` is the node adding its own record: always (re)send it.
+        if sender.is_none() {
+            return Ok(Some(key));
+        }
+        Ok(lock(&self.inbox).offer(record).then_some(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use foca::BroadcastHandler;
+    use std::net::SocketAddr;
+
+    fn sender() -> NodeId {
+        NodeId::new("peer", SocketAddr::from(([127, 0, 0, 1], 1)), 1).unwrap()
+    }
+
+    fn record(name: &str, incarnation: u64, version: u64) -> Vec<u8> {
+        let mut record = HealthRecord::new(name.into(), incarnation, 0, true);
+        record.version = version;
+        codec::encode_record(&record).unwrap()
+    }
+
+    #[test]
+    fn only_fresher_records_are_news() {
+        let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
+        let mut handler = RecordGossip::new(inbox.clone());
+        let from = sender();
+        assert!(handler.receive_item(&record("a", 1, 1), Some(&from)).unwrap().is_some());
+        assert!(handler.receive_item(&record("a", 1, 1), Some(&from)).unwrap().is_none());
+        assert!(handler.receive_item(&record("a", 1, 0), Some(&from)).unwrap().is_none());
+        assert!(handler.receive_item(&record("a", 1, 2), Some(&from)).unwrap().is_some());
+        // A later life wins even with a lower version.
+        assert!(handler.receive_item(&record("a", 2, 0), Some(&from)).unwrap().is_some());
+        assert_eq!(lock(&inbox).news.len(), 3);
+    }
+
+    #[test]
+    fn gossip_about_ourselves_is_ignored_but_our_own_records_are_sent() {
+        let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
+        let mut handler = RecordGossip::new(inbox.clone());
+        assert!(handler.receive_item(&record("me", 9, 9), Some(&sender())).unwrap().is_none());
+        assert!(handler.receive_item(&record("me", 1, 1), None).unwrap().is_some());
+        assert!(lock(&inbox).news.is_empty());
+    }
+
+    #[test]
+    fn garbage_is_refused_and_counted() {
+        let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
+        let mut handler = RecordGossip::new(inbox.clone());
+        assert!(handler.receive_item(&[0xff, 0xff, 0xff], Some(&sender())).is_err());
+        let bad_name = record("bad name", 1, 1);
+        assert!(handler.receive_item(&bad_name, Some(&sender())).is_err());
+        assert_eq!(lock(&inbox).rejected, 2);
+    }
+
+    #[test]
+    fn a_fresher_key_invalidates_an_older_one_of_the_same_member() {
+        use foca::Invalidates;
+        let key = |name: &str, v| RecordKey {
+            name: name.into(),
+            freshness: (1, v),
+        };
+        assert!(key("a", 2).invalidates(&key("a", 1)));
+        assert!(!key("a", 1).invalidates(&key("a", 2)));
+        assert!(!key("b", 2).invalidates(&key("a", 1)));
+    }
+}
