@@ -23,4 +23,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod core;
+pub mod http;
+pub mod metrics;
+pub mod sim;

@@ -1,1 +1,257 @@
-fn main() {}
+//! The `herd` command: the agent, and small clients of its HTTP API.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use herd::agent::{self, AgentArgs, AgentConfig, Bound, Stop};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// herd: a gossip-based node agent for clustered servers.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the agent beside this node.
+    Agent(Box<AgentArgs>),
+    /// List the members a running agent knows.
+    Members(ClientArgs),
+    /// Show the primary a running agent's view names.
+    Primary(ClientArgs),
+}
+
+#[derive(clap::Args)]
+struct ClientArgs {
+    /// The agent's HTTP address
+    #[arg(long, env = "HERD_HTTP_ADDR", default_value = "127.0.0.1:7947")]
+    http: SocketAddr,
+    /// Print the agent's JSON instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit status for a configuration error (EX_CONFIG would be 78; linkerd
+/// and BSD tools use EX_USAGE, 64, for bad arguments and configuration).
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Agent(args) => run_agent(*args),
+        Commands::Members(args) => report(members(&args)),
+        Commands::Primary(args) => report(primary(&args)),
+    }
+}
+
+fn report(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("herd: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HERD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run_agent(args: AgentArgs) -> ExitCode {
+    init_logging();
+    // Parse and check everything before binding a port.
+    let config = match AgentConfig::load(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("herd: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("herd: starting the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(agent_main(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("herd: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn agent_main(config: AgentConfig) -> Result<()> {
+    let bound = Bound::bind(&config).await?;
+    let (stop_tx, stop_rx) = mpsc::channel(4);
+    tokio::spawn(forward_signals(stop_tx));
+    agent::run(config, bound, stop_rx, |_| {})
+        .await
+        .context("agent")
+}
+
+/// SIGTERM or SIGINT once: drain; twice: leave now.
+async fn forward_signals(stop: mpsc::Sender<Stop>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::error!(error = %err, "cannot listen for signals");
+            return;
+        }
+    };
+    let mut request = Stop::Drain;
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+        if stop.send(request).await.is_err() {
+            return;
+        }
+        request = Stop::Now;
+    }
+}
+
+fn get_json(http: SocketAddr, path: &str) -> Result<Value> {
+    let url = format!("http://{http}{path}");
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent.get(&url).call().with_context(|| {
+        format!(
+            "cannot reach the agent at {url} (is `herd agent` running? --http sets its address)"
+        )
+    })?;
+    let status = response.status();
+    let body: Value = response
+        .body_mut()
+        .read_json()
+        .with_context(|| format!("{url} answered {status} without JSON"))?;
+    if !status.is_success() {
+        bail!("{url} answered {status}: {body}");
+    }
+    Ok(body)
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn members(args: &ClientArgs) -> Result<()> {
+    let body = get_json(args.http, "/v1/members")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    let empty = Vec::new();
+    let members = body["members"].as_array().unwrap_or(&empty);
+    let header = [
+        "NAME",
+        "ADDRESS",
+        "STATE",
+        "HEALTH",
+        "PRIORITY",
+        "SENIORITY",
+        "ROLE",
+    ];
+    let rows: Vec<[String; 7]> = members
+        .iter()
+        .map(|m| {
+            let mut name = text(&m["name"]);
+            if m["local"] == Value::Bool(true) {
+                name.push_str(" *");
+            }
+            let health = if m["draining"] == Value::Bool(true) {
+                format!("{} (draining)", text(&m["health"]))
+            } else {
+                text(&m["health"])
+            };
+            let role = if m["primary"] == Value::Bool(true) {
+                "primary"
+            } else {
+                ""
+            };
+            [
+                name,
+                text(&m["addr"]),
+                text(&m["state"]),
+                health,
+                text(&m["priority"]),
+                text(&m["seniority"]),
+                role.to_owned(),
+            ]
+        })
+        .collect();
+    print_table(&header, &rows);
+    Ok(())
+}
+
+fn primary(args: &ClientArgs) -> Result<()> {
+    let body = get_json(args.http, "/v1/primary")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    match body["primary"].as_str() {
+        Some(name) => println!("{name}"),
+        None => println!(
+            "no primary (quorum: {}, live {} of {} expected)",
+            text(&body["quorum"]),
+            text(&body["live"]),
+            text(&body["expected"])
+        ),
+    }
+    Ok(())
+}
+
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

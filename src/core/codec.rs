@@ -432,7 +432,10 @@ mod tests {
         assert_eq!(open(&bad_flags, "prod"), Err(DropReason::Malformed));
         assert_eq!(open(b"GET / HTTP/1.1", "prod"), Err(DropReason::NotHerd));
         assert_eq!(open(&out[..7], "prod"), Err(DropReason::Malformed));
-        assert_eq!(open(&[0; MAX_DATAGRAM + 1], "prod"), Err(DropReason::TooLarge));
+        assert_eq!(
+            open(&[0; MAX_DATAGRAM + 1], "prod"),
+            Err(DropReason::TooLarge)
+        );
     }
 
     #[test]

@@ -45,8 +45,8 @@ pub struct NodeConfig {
     /// How many members each gossip round goes to. 3: memberlist's
     /// `GossipNodes`.
     pub gossip_fanout: usize,
-    /// An update is sent `retransmit_mult * log10(members + 1)` times. 4:
-    /// memberlist's `RetransmitMult`.
+    /// An update is sent `retransmit_mult * ceil(log10(members + 1))` times.
+    /// 4: memberlist's `RetransmitMult`.
     pub retransmit_mult: u32,
     /// How often a random member is asked for its members (foca's periodic
     /// announce), so views converge after loss. 30 s: memberlist's
@@ -161,7 +161,10 @@ impl NodeConfig {
             }
         }
         if self.join_retry_max < self.join_retry_min {
-            fail("join_retry_max", "must not be less than join_retry_min".into());
+            fail(
+                "join_retry_max",
+                "must not be less than join_retry_min".into(),
+            );
         }
         if self.expected_members == Some(0) {
             fail("expected_members", "must be at least 1".into());
@@ -191,7 +194,10 @@ impl NodeConfig {
 
     /// How many times an update is passed on, in a cluster of `members`.
     pub fn max_transmissions(&self, members: usize) -> NonZeroU8 {
-        let times = (f64::from(self.retransmit_mult) * ((members + 1) as f64).log10()).ceil();
+        // memberlist's retransmitLimit: the logarithm is rounded up first, so
+        // even a two-member cluster passes every update on several times.
+        let scale = ((members + 1) as f64).log10().ceil();
+        let times = f64::from(self.retransmit_mult) * scale;
         NonZeroU8::new(times.clamp(1.0, 255.0) as u8).unwrap_or(NonZeroU8::MIN)
     }
 
@@ -249,7 +255,8 @@ mod tests {
         assert_eq!(config.suspicion_timeout(5), Duration::from_secs(3));
         assert_eq!(config.suspicion_timeout(100), Duration::from_secs(6));
         assert_eq!(config.suspicion_timeout(1000), Duration::from_secs(9));
-        assert_eq!(config.max_transmissions(1).get(), 2);
-        assert_eq!(config.max_transmissions(100).get(), 9);
+        assert_eq!(config.max_transmissions(1).get(), 4);
+        assert_eq!(config.max_transmissions(9).get(), 4);
+        assert_eq!(config.max_transmissions(100).get(), 12);
     }
 }

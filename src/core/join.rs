@@ -173,7 +173,8 @@ impl Node {
             }
             Refusal::Leaving => tracing::info!(seed = %from, "seed is leaving"),
         }
-        self.events.push_back(Event::JoinRefused { seed: from, reason });
+        self.events
+            .push_back(Event::JoinRefused { seed: from, reason });
         self.join.sync = None;
         let _ = now;
     }
@@ -199,10 +200,11 @@ impl Node {
             Phase::Joined => self.members.get(joiner.name()).and_then(|known| {
                 let holder = known.id.as_ref()?;
                 let live = known.state.is_some_and(|s| s.is_live());
-                (live && holder.socket_addr() != joiner.socket_addr() && *holder != joiner)
-                    .then(|| Refusal::NameTaken {
+                (live && holder.socket_addr() != joiner.socket_addr() && *holder != joiner).then(
+                    || Refusal::NameTaken {
                         addr: holder.socket_addr(),
-                    })
+                    },
+                )
             }),
         };
         if let Some(reason) = refusal {

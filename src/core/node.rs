@@ -342,6 +342,17 @@ pub struct Node {
     envelope: Vec<u8>,
 }
 
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", self.id())
+            .field("phase", &self.phase)
+            .field("primary", &self.election.primary)
+            .field("claiming", &self.claiming)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Node {
     /// A node with identity `id`, its randomness drawn from `seed`.
     pub fn new(
@@ -772,7 +783,8 @@ impl Node {
             });
         }
         if claiming != self.claiming {
-            self.events.push_back(Event::RoleChanged { primary: claiming });
+            self.events
+                .push_back(Event::RoleChanged { primary: claiming });
         }
         if election != self.election || claiming != self.claiming {
             self.changes += 1;
@@ -786,15 +798,13 @@ impl Node {
     fn scan(&mut self, _now: Time) {
         self.scan_needed = false;
         let unchanged = self.foca.iter_membership_state().len() == self.scanned.len()
-            && self
-                .foca
-                .iter_membership_state()
-                .zip(&self.scanned)
-                .all(|(member, (id, incarnation, state))| {
+            && self.foca.iter_membership_state().zip(&self.scanned).all(
+                |(member, (id, incarnation, state))| {
                     member.id() == id
                         && member.incarnation() == *incarnation
                         && member.state() == *state
-                });
+                },
+            );
         if unchanged {
             return;
         }
@@ -1028,7 +1038,8 @@ impl Node {
     /// Keeps foca's cluster-size-dependent settings in line with the view.
     fn resize_foca(&mut self) {
         let members = self.scanned.len() + 1;
-        let stale = self.cfg.max_transmissions(members) != self.cfg.max_transmissions(self.sized_for)
+        let stale = self.cfg.max_transmissions(members)
+            != self.cfg.max_transmissions(self.sized_for)
             || self.cfg.suspicion_timeout(members) != self.cfg.suspicion_timeout(self.sized_for);
         if stale {
             if let Err(err) = self.foca.set_config(self.cfg.foca_config(members)) {

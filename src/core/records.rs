@@ -64,7 +64,9 @@ impl RecordInbox {
 /// Locks the inbox; a poisoned lock only means a panic elsewhere, and the
 /// data stays usable.
 pub(crate) fn lock(inbox: &Mutex<RecordInbox>) -> MutexGuard<'_, RecordInbox> {
-    inbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    inbox
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Identifies a record in foca's broadcast queue: a fresher record of the
@@ -157,12 +159,37 @@ mod tests {
         let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
         let mut handler = RecordGossip::new(inbox.clone());
         let from = sender();
-        assert!(handler.receive_item(&record("a", 1, 1), Some(&from)).unwrap().is_some());
-        assert!(handler.receive_item(&record("a", 1, 1), Some(&from)).unwrap().is_none());
-        assert!(handler.receive_item(&record("a", 1, 0), Some(&from)).unwrap().is_none());
-        assert!(handler.receive_item(&record("a", 1, 2), Some(&from)).unwrap().is_some());
+        assert!(
+            handler
+                .receive_item(&record("a", 1, 1), Some(&from))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            handler
+                .receive_item(&record("a", 1, 1), Some(&from))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            handler
+                .receive_item(&record("a", 1, 0), Some(&from))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            handler
+                .receive_item(&record("a", 1, 2), Some(&from))
+                .unwrap()
+                .is_some()
+        );
         // A later life wins even with a lower version.
-        assert!(handler.receive_item(&record("a", 2, 0), Some(&from)).unwrap().is_some());
+        assert!(
+            handler
+                .receive_item(&record("a", 2, 0), Some(&from))
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(lock(&inbox).news.len(), 3);
     }
 
@@ -170,8 +197,18 @@ mod tests {
     fn gossip_about_ourselves_is_ignored_but_our_own_records_are_sent() {
         let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
         let mut handler = RecordGossip::new(inbox.clone());
-        assert!(handler.receive_item(&record("me", 9, 9), Some(&sender())).unwrap().is_none());
-        assert!(handler.receive_item(&record("me", 1, 1), None).unwrap().is_some());
+        assert!(
+            handler
+                .receive_item(&record("me", 9, 9), Some(&sender()))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            handler
+                .receive_item(&record("me", 1, 1), None)
+                .unwrap()
+                .is_some()
+        );
         assert!(lock(&inbox).news.is_empty());
     }
 
@@ -179,7 +216,11 @@ mod tests {
     fn garbage_is_refused_and_counted() {
         let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
         let mut handler = RecordGossip::new(inbox.clone());
-        assert!(handler.receive_item(&[0xff, 0xff, 0xff], Some(&sender())).is_err());
+        assert!(
+            handler
+                .receive_item(&[0xff, 0xff, 0xff], Some(&sender()))
+                .is_err()
+        );
         let bad_name = record("bad name", 1, 1);
         assert!(handler.receive_item(&bad_name, Some(&sender())).is_err());
         assert_eq!(lock(&inbox).rejected, 2);

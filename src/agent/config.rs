@@ -1,0 +1,444 @@
+//! The agent's configuration: defaults, then the TOML file, then `HERD_*`
+//! environment variables, then flags, each overriding the one before.
+//!
+//! The whole configuration is read and checked before any port is bound,
+//! and every problem is reported at once, naming the field.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::core::view::QuorumPolicy;
+use crate::core::{ConfigError, NodeConfig, identity};
+
+/// Default gossip port: memberlist's and Serf's, so firewalls already know it.
+pub const DEFAULT_GOSSIP_PORT: u16 = 7946;
+/// Default HTTP port, next to the gossip port.
+pub const DEFAULT_HTTP_PORT: u16 = 7947;
+
+/// Everything `herd agent` needs, as in the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Member name, unique in the cluster. Default: the host name.
+    pub name: Option<String>,
+    /// Cluster name; agents of other clusters are ignored.
+    pub cluster: String,
+    /// UDP address to gossip on.
+    pub bind: SocketAddr,
+    /// Address other members reach this one at. Default: `bind`, or when
+    /// that is a wildcard, the address of the interface of the default route.
+    pub advertise: Option<SocketAddr>,
+    /// TCP address of the health endpoint, JSON API and metrics.
+    pub http: SocketAddr,
+    /// Seeds to join through, `host:port` (host names resolve through DNS on
+    /// every attempt). Empty: found a new cluster.
+    pub join: Vec<String>,
+    /// Higher priority wins the primary role.
+    pub priority: i32,
+    /// Whether this node may be primary.
+    pub primary_eligible: bool,
+    /// `"majority"` (default) or `"off"` (two-node clusters that prefer
+    /// availability to a second primary during a partition).
+    pub quorum: QuorumPolicy,
+    /// Fixed expected cluster size for the quorum.
+    pub expected_members: Option<usize>,
+    /// On SIGTERM: how long to drain before leaving; the process exits
+    /// within this time.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+    /// Protocol tuning; the defaults suit a LAN.
+    pub gossip: GossipTuning,
+}
+
+/// Protocol timings, `[gossip]` in the file. See [`NodeConfig`] for what
+/// each one does and where its default comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)]
+pub struct GossipTuning {
+    #[serde(with = "humantime_serde")]
+    pub probe_period: Duration,
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
+    pub indirect_probes: usize,
+    pub suspicion_mult: u32,
+    #[serde(with = "humantime_serde")]
+    pub gossip_interval: Duration,
+    pub gossip_fanout: usize,
+    pub retransmit_mult: u32,
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reconnect_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub record_refresh: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reap_after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub join_retry_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub join_retry_max: Duration,
+}
+
+impl Default for GossipTuning {
+    fn default() -> Self {
+        let n = NodeConfig::default();
+        Self {
+            probe_period: n.probe_period,
+            probe_timeout: n.probe_timeout,
+            indirect_probes: n.indirect_probes,
+            suspicion_mult: n.suspicion_mult,
+            gossip_interval: n.gossip_interval,
+            gossip_fanout: n.gossip_fanout,
+            retransmit_mult: n.retransmit_mult,
+            sync_interval: n.sync_interval,
+            reconnect_interval: n.reconnect_interval,
+            record_refresh: n.record_refresh,
+            reap_after: n.reap_after,
+            join_retry_min: n.join_retry_min,
+            join_retry_max: n.join_retry_max,
+        }
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            cluster: NodeConfig::default().cluster,
+            bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_GOSSIP_PORT)),
+            advertise: None,
+            http: SocketAddr::from(([0, 0, 0, 0], DEFAULT_HTTP_PORT)),
+            join: Vec::new(),
+            priority: 0,
+            primary_eligible: true,
+            quorum: QuorumPolicy::Majority,
+            expected_members: None,
+            // Long enough for a balancer polling every second or two to see
+            // the 503 and for the role to hand over; short enough for
+            // systemd's and Kubernetes' default stop timeouts (90 s, 30 s).
+            drain_timeout: Duration::from_secs(5),
+            gossip: GossipTuning::default(),
+        }
+    }
+}
+
+/// `herd agent`'s flags; each also reads a `HERD_*` variable.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AgentArgs {
+    /// Member name, unique in the cluster [default: the host name]
+    #[arg(long, env = "HERD_NAME")]
+    pub name: Option<String>,
+    /// UDP address to gossip on [default: 0.0.0.0:7946]
+    #[arg(long, env = "HERD_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Address other members reach this one at [default: the bind address,
+    /// or the default route's interface when binding a wildcard]
+    #[arg(long, env = "HERD_ADVERTISE")]
+    pub advertise: Option<SocketAddr>,
+    /// TCP address of the health endpoint and API [default: 0.0.0.0:7947]
+    #[arg(long, env = "HERD_HTTP")]
+    pub http: Option<SocketAddr>,
+    /// Seed to join through, host:port; repeat for several (the variable
+    /// takes a comma-separated list)
+    #[arg(long = "join", env = "HERD_JOIN", value_delimiter = ',')]
+    pub join: Vec<String>,
+    /// Priority for the primary role (higher wins) [default: 0]
+    #[arg(long, env = "HERD_PRIORITY", allow_negative_numbers = true)]
+    pub priority: Option<i32>,
+    /// Cluster name [default: herd]
+    #[arg(long, env = "HERD_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Configuration file (TOML)
+    #[arg(long, env = "HERD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Quorum guard: majority or off [default: majority]
+    #[arg(long, env = "HERD_QUORUM", value_parser = parse_quorum)]
+    pub quorum: Option<QuorumPolicy>,
+    /// Fixed expected cluster size for the quorum
+    #[arg(long, env = "HERD_EXPECTED_MEMBERS")]
+    pub expected_members: Option<usize>,
+    /// Never take the primary role
+    #[arg(long, env = "HERD_NOT_PRIMARY_ELIGIBLE")]
+    pub not_primary_eligible: bool,
+    /// How long SIGTERM drains before leaving, e.g. 5s [default: 5s]
+    #[arg(long, env = "HERD_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Option<Duration>,
+}
+
+fn parse_quorum(value: &str) -> Result<QuorumPolicy, String> {
+    match value {
+        "majority" => Ok(QuorumPolicy::Majority),
+        "off" => Ok(QuorumPolicy::Off),
+        other => Err(format!("expected majority or off, not {other:?}")),
+    }
+}
+
+/// Everything wrong with a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    /// Where the configuration came from, for the message.
+    pub source: String,
+    /// Each problem.
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration ({}):", self.source)?;
+        for error in &self.errors {
+            write!(f, "\n  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl AgentConfig {
+    /// Reads the file (if any), applies environment and flags, and checks
+    /// the result.
+    pub fn load(args: &AgentArgs) -> Result<Self, ConfigErrors> {
+        let mut config = match &args.config {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        config.apply(args);
+        let source = match &args.config {
+            Some(path) => format!("{}, environment and flags", path.display()),
+            None => "environment and flags".to_owned(),
+        };
+        config
+            .validate()
+            .map_err(|errors| ConfigErrors { source, errors })?;
+        Ok(config)
+    }
+
+    /// Parses a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigErrors> {
+        let fail = |problem: String| ConfigErrors {
+            source: path.display().to_string(),
+            errors: vec![ConfigError {
+                field: "file",
+                problem,
+            }],
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        Self::from_toml(&text).map_err(|mut errors| {
+            errors.source = path.display().to_string();
+            errors
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigErrors> {
+        toml::from_str(text).map_err(|e| ConfigErrors {
+            source: "TOML".to_owned(),
+            errors: vec![ConfigError {
+                field: "file",
+                problem: e.to_string().trim_end().replace('\n', "\n    "),
+            }],
+        })
+    }
+
+    /// Lets flags and environment variables override the file.
+    pub fn apply(&mut self, args: &AgentArgs) {
+        if let Some(name) = &args.name {
+            self.name = Some(name.clone());
+        }
+        if let Some(bind) = args.bind {
+            self.bind = bind;
+        }
+        if let Some(advertise) = args.advertise {
+            self.advertise = Some(advertise);
+        }
+        if let Some(http) = args.http {
+            self.http = http;
+        }
+        if !args.join.is_empty() {
+            self.join = args.join.clone();
+        }
+        if let Some(priority) = args.priority {
+            self.priority = priority;
+        }
+        if let Some(cluster) = &args.cluster {
+            self.cluster = cluster.clone();
+        }
+        if let Some(quorum) = args.quorum {
+            self.quorum = quorum;
+        }
+        if let Some(expected) = args.expected_members {
+            self.expected_members = Some(expected);
+        }
+        if args.not_primary_eligible {
+            self.primary_eligible = false;
+        }
+        if let Some(drain) = args.drain_timeout {
+            self.drain_timeout = drain;
+        }
+    }
+
+    /// The protocol settings for the core.
+    pub fn node_config(&self) -> NodeConfig {
+        let g = &self.gossip;
+        NodeConfig {
+            cluster: self.cluster.clone(),
+            priority: self.priority,
+            primary_eligible: self.primary_eligible,
+            quorum: self.quorum,
+            expected_members: self.expected_members,
+            probe_period: g.probe_period,
+            probe_timeout: g.probe_timeout,
+            indirect_probes: g.indirect_probes,
+            suspicion_mult: g.suspicion_mult,
+            gossip_interval: g.gossip_interval,
+            gossip_fanout: g.gossip_fanout,
+            retransmit_mult: g.retransmit_mult,
+            sync_interval: g.sync_interval,
+            reconnect_interval: g.reconnect_interval,
+            record_refresh: g.record_refresh,
+            reap_after: g.reap_after,
+            join_retry_min: g.join_retry_min,
+            join_retry_max: g.join_retry_max,
+        }
+    }
+
+    /// Checks every field and returns all problems.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut errors = self.node_config().validate().err().unwrap_or_default();
+        if let Some(name) = &self.name
+            && let Err(e) = identity::validate_name(name)
+        {
+            errors.push(ConfigError {
+                field: "name",
+                problem: e.to_string(),
+            });
+        }
+        for seed in &self.join {
+            if let Err(problem) = split_host_port(seed) {
+                errors.push(ConfigError {
+                    field: "join",
+                    problem,
+                });
+            }
+        }
+        if let Some(advertise) = self.advertise
+            && (advertise.ip().is_unspecified() || advertise.port() == 0)
+        {
+            errors.push(ConfigError {
+                field: "advertise",
+                problem: format!("{advertise} is not an address others can reach"),
+            });
+        }
+        if self.drain_timeout.is_zero() {
+            errors.push(ConfigError {
+                field: "drain_timeout",
+                problem: "must be more than zero".into(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Splits `host:port` (or `[v6]:port`), checking both parts.
+pub fn split_host_port(seed: &str) -> Result<(&str, u16), String> {
+    let (host, port) = seed
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{seed:?} is not host:port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("{seed:?} has no host"));
+    }
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{seed:?} has no valid port"))?;
+    if port == 0 {
+        return Err(format!("{seed:?}: port 0 cannot be joined"));
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses() {
+        let config = AgentConfig::from_toml(
+            r#"
+            name = "web-1"
+            cluster = "prod"
+            bind = "10.0.0.5:7946"
+            http = "0.0.0.0:8080"
+            join = ["10.0.0.6:7946", "web-3.internal:7946"]
+            priority = 10
+            primary_eligible = false
+            quorum = "off"
+            expected_members = 3
+            drain_timeout = "10s"
+            [gossip]
+            probe_period = "2s"
+            probe_timeout = "800ms"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.name.as_deref(), Some("web-1"));
+        assert_eq!(config.quorum, QuorumPolicy::Off);
+        assert_eq!(config.drain_timeout, Duration::from_secs(10));
+        assert_eq!(config.gossip.probe_timeout, Duration::from_millis(800));
+        assert_eq!(config.gossip.gossip_fanout, 3);
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        let err = AgentConfig::from_toml("prority = 3").unwrap_err();
+        assert!(err.to_string().contains("prority"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let mut config = AgentConfig::from_toml("priority = 1\ncluster = \"a\"").unwrap();
+        config.apply(&AgentArgs {
+            priority: Some(5),
+            join: vec!["x:1".into()],
+            ..AgentArgs::default()
+        });
+        assert_eq!(config.priority, 5);
+        assert_eq!(config.cluster, "a");
+        assert_eq!(config.join, ["x:1"]);
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported() {
+        let mut config = AgentConfig::from_toml(
+            "name = \"bad name\"\njoin = [\"nohost\", \"h:0\"]\n[gossip]\nprobe_timeout = \"5s\"",
+        )
+        .unwrap();
+        config.advertise = Some("0.0.0.0:7946".parse().unwrap());
+        let errors = config.validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            ["probe_timeout", "name", "join", "join", "advertise"]
+        );
+    }
+
+    #[test]
+    fn host_port_pairs_are_checked() {
+        assert_eq!(split_host_port("a.b:7946"), Ok(("a.b", 7946)));
+        assert_eq!(split_host_port("[::1]:1"), Ok(("::1", 1)));
+        assert!(split_host_port("a.b").is_err());
+        assert!(split_host_port(":1").is_err());
+        assert!(split_host_port("a:x").is_err());
+    }
+}

@@ -1,0 +1,481 @@
+//! The tokio driver: one task owns the [`Node`] and feeds it.
+//!
+//! The gossip task `select!`s over the UDP socket, the node's next deadline,
+//! commands and stop requests; after every input it sends what the node
+//! produced, logs its events and publishes a [`Snapshot`] on a `watch`
+//! channel. The HTTP server only reads that snapshot.
+//!
+//! Shutdown is one bounded sequence: on the first stop request the node
+//! drains (`/health` 503 at once, the role hands over), leaves shortly
+//! before `drain_timeout` expires, flushes its last datagrams and returns.
+//! A second request leaves at once.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::RngExt;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+pub use config::{AgentArgs, AgentConfig};
+
+use crate::core::{Command, Event, MemberState, Node, NodeId, Snapshot, Start, Time};
+use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
+
+/// Why the agent could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The configuration is invalid (nothing was started).
+    #[error("{0}")]
+    Config(#[from] config::ConfigErrors),
+    /// A socket could not be bound or read.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The metrics registry refused a metric (a bug).
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A request to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Drain for the drain timeout, then leave (SIGTERM, first Ctrl-C).
+    Drain,
+    /// Leave now (a second signal).
+    Now,
+}
+
+/// The sockets an agent runs on, bound before it starts so tests can bind
+/// port 0 and read the real ports.
+pub struct Bound {
+    /// The gossip socket.
+    pub gossip: UdpSocket,
+    /// The HTTP listener.
+    pub http: TcpListener,
+}
+
+impl Bound {
+    /// Binds both sockets as configured.
+    pub async fn bind(config: &AgentConfig) -> Result<Self, AgentError> {
+        let gossip = UdpSocket::bind(config.bind)
+            .await
+            .map_err(|source| AgentError::Io {
+                context: format!("binding gossip socket {}", config.bind),
+                source,
+            })?;
+        let http = TcpListener::bind(config.http)
+            .await
+            .map_err(|source| AgentError::Io {
+                context: format!("binding HTTP listener {}", config.http),
+                source,
+            })?;
+        Ok(Self { gossip, http })
+    }
+}
+
+/// The one place the agent reads the monotonic clock: time since start.
+struct Clock(Instant);
+
+impl Clock {
+    #[allow(clippy::disallowed_methods)]
+    fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    fn now(&self) -> Time {
+        self.0.elapsed()
+    }
+
+    fn instant(&self, at: Time) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.0 + at)
+    }
+}
+
+/// Milliseconds since the Unix epoch: each start of the agent gets a larger
+/// identity incarnation than the last, so its new life wins everywhere.
+#[allow(clippy::disallowed_methods)]
+fn start_incarnation() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The node's RNG seed, from the operating system: the one place the agent
+/// draws randomness that a simulation would instead fix.
+#[allow(clippy::disallowed_methods)]
+fn os_seed() -> u64 {
+    rand::make_rng::<rand::rngs::ChaCha8Rng>().random()
+}
+
+/// The address to advertise when none is configured.
+fn advertise_addr(config: &AgentConfig, bound: SocketAddr) -> SocketAddr {
+    if let Some(advertise) = config.advertise {
+        return advertise;
+    }
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    // Connecting a UDP socket sends nothing; it only asks the kernel which
+    // interface would route to a documentation address (RFC 5737).
+    let probe = std::net::UdpSocket::bind(("0.0.0.0", 0))
+        .and_then(|s| s.connect(("192.0.2.1", 9)).map(|()| s))
+        .and_then(|s| s.local_addr());
+    match probe {
+        Ok(local) => SocketAddr::new(local.ip(), bound.port()),
+        Err(err) => {
+            tracing::warn!(
+                error = %err,
+                "no default route to find an address to advertise; using 127.0.0.1 \
+                 (set --advertise for a multi-host cluster)"
+            );
+            SocketAddr::from(([127, 0, 0, 1], bound.port()))
+        }
+    }
+}
+
+fn host_name() -> String {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    // Host names may carry characters member names do not.
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(crate::core::identity::MAX_NAME_LEN)
+        .collect();
+    if cleaned.is_empty() {
+        "herd".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// A running agent's handles, for the code that started it.
+pub struct Running {
+    /// The snapshot the HTTP side reads.
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
+    /// Commands for the node.
+    pub commands: mpsc::Sender<Command>,
+}
+
+/// Runs an agent until `stop` asks it to leave (or closes). Returns after
+/// the node left the cluster and the HTTP server stopped.
+pub async fn run(
+    config: AgentConfig,
+    bound: Bound,
+    stop: mpsc::Receiver<Stop>,
+    started: impl FnOnce(Running),
+) -> Result<(), AgentError> {
+    config.validate().map_err(|errors| config::ConfigErrors {
+        source: "agent".into(),
+        errors,
+    })?;
+    let clock = Clock::start();
+    let gossip_addr = bound.gossip.local_addr().map_err(|source| AgentError::Io {
+        context: "reading the gossip socket's address".into(),
+        source,
+    })?;
+    let http_addr = bound.http.local_addr().map_err(|source| AgentError::Io {
+        context: "reading the HTTP listener's address".into(),
+        source,
+    })?;
+    let name = config.name.clone().unwrap_or_else(host_name);
+    let advertise = advertise_addr(&config, gossip_addr);
+    let id =
+        NodeId::new(&name, advertise, start_incarnation()).map_err(|e| config::ConfigErrors {
+            source: "agent".into(),
+            errors: vec![crate::core::ConfigError {
+                field: "name",
+                problem: format!("{e} (set --name)"),
+            }],
+        })?;
+    let start = if config.join.is_empty() {
+        Start::Bootstrap
+    } else {
+        Start::Join(Vec::new())
+    };
+    let seed = os_seed();
+    let node = Node::new(config.node_config(), id, seed, start, clock.now()).map_err(|errors| {
+        config::ConfigErrors {
+            source: "agent".into(),
+            errors,
+        }
+    })?;
+
+    let mut metrics = Metrics::new()?;
+    let first = Arc::new(node.snapshot());
+    metrics.update(&first);
+    let (snapshot_tx, snapshot_rx) = watch::channel(first);
+    let (command_tx, command_rx) = mpsc::channel(64);
+
+    let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let router = http::router(HttpState {
+        snapshot: snapshot_rx.clone(),
+        registry: metrics.registry().clone(),
+    });
+    let server = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = http_stop_rx.await;
+        };
+        if let Err(err) = axum::serve(bound.http, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %err, "HTTP server stopped");
+        }
+    });
+
+    let resolver = (!config.join.is_empty()).then(|| {
+        tokio::spawn(resolve_seeds(
+            config.join.clone(),
+            gossip_addr,
+            command_tx.clone(),
+            snapshot_rx.clone(),
+        ))
+    });
+
+    tracing::info!(
+        node = %name,
+        cluster = %config.cluster,
+        gossip = %gossip_addr,
+        advertise = %advertise,
+        "herd agent started; health endpoint at http://{http_addr}/health"
+    );
+    if config.join.is_empty() {
+        tracing::info!("no --join given: founding a new cluster");
+    }
+    started(Running {
+        snapshot: snapshot_rx,
+        commands: command_tx,
+    });
+
+    let mut driver = Driver {
+        node,
+        clock,
+        socket: bound.gossip,
+        snapshot: snapshot_tx,
+        metrics,
+        published: 0,
+        published_at: Duration::ZERO,
+    };
+    driver.run(stop, command_rx, config.drain_timeout).await;
+
+    if let Some(resolver) = resolver {
+        resolver.abort();
+    }
+    let _ = http_stop_tx.send(());
+    // In-flight requests get a moment; the HTTP side holds no state to lose.
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    tracing::info!("herd agent stopped");
+    Ok(())
+}
+
+/// The gossip task's state.
+struct Driver {
+    node: Node,
+    clock: Clock,
+    socket: UdpSocket,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+    metrics: Metrics,
+    published: u64,
+    published_at: Time,
+}
+
+/// How often the snapshot is republished even when nothing changed, so
+/// counters in `/metrics` stay fresh.
+const REPUBLISH: Duration = Duration::from_secs(1);
+
+impl Driver {
+    async fn run(
+        &mut self,
+        mut stop: mpsc::Receiver<Stop>,
+        mut commands: mpsc::Receiver<Command>,
+        drain_timeout: Duration,
+    ) {
+        // Large enough to read any UDP datagram whole, so oversize ones are
+        // seen (and counted) rather than silently truncated.
+        let mut buf = vec![0u8; 65_536];
+        let mut leave_at: Option<Time> = None;
+        let mut stop_open = true;
+        self.flush().await;
+        loop {
+            let deadline = self.node.poll_timeout();
+            let wake = [deadline, leave_at, Some(self.clock.now() + REPUBLISH)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(REPUBLISH);
+            let sleep_until = self.clock.instant(wake);
+            tokio::select! {
+                request = stop.recv(), if stop_open => {
+                    let now = self.clock.now();
+                    match request {
+                        Some(Stop::Drain) if leave_at.is_none() => {
+                            let margin = (drain_timeout / 10).min(Duration::from_millis(500));
+                            tracing::info!(
+                                ?drain_timeout,
+                                "draining: /health answers 503, the primary role hands over; \
+                                 leaving in {:?} (signal again to leave now)",
+                                drain_timeout - margin,
+                            );
+                            self.node.handle_command(now, Command::Drain);
+                            leave_at = Some(now + drain_timeout - margin);
+                        }
+                        Some(_) => break,
+                        None => {
+                            stop_open = false;
+                            if leave_at.is_none() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((len, from)) => {
+                        let now = self.clock.now();
+                        self.node.handle_packet(now, from, &buf[..len]);
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, "receiving a datagram");
+                    }
+                },
+                Some(command) = commands.recv() => {
+                    let now = self.clock.now();
+                    self.node.handle_command(now, command);
+                }
+                () = tokio::time::sleep_until(sleep_until) => {
+                    let now = self.clock.now();
+                    if leave_at.is_some_and(|at| at <= now) {
+                        break;
+                    }
+                    if deadline.is_some_and(|at| at <= now) {
+                        self.node.handle_timeout(now);
+                    }
+                }
+            }
+            self.flush().await;
+        }
+        let now = self.clock.now();
+        self.node.handle_command(now, Command::Leave);
+        self.flush().await;
+        self.publish(true);
+    }
+
+    /// Sends what the node produced, logs its events, publishes a snapshot.
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.node.poll_transmit() {
+            if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
+                tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
+            }
+        }
+        while let Some(event) = self.node.poll_event() {
+            log_event(&event);
+        }
+        self.publish(false);
+    }
+
+    fn publish(&mut self, force: bool) {
+        let now = self.clock.now();
+        let changed = self.node.changes() != self.published;
+        if force || changed || now >= self.published_at + REPUBLISH {
+            let snapshot = Arc::new(self.node.snapshot());
+            self.metrics.update(&snapshot);
+            self.snapshot.send_replace(snapshot);
+            self.published = self.node.changes();
+            self.published_at = now;
+        }
+    }
+}
+
+fn log_event(event: &Event) {
+    match event {
+        Event::Joined { via } => tracing::info!(seed = %via, "joined the cluster"),
+        Event::JoinRefused { .. } => {}
+        Event::Rejoined {
+            incarnation,
+            lost_seniority,
+        } => tracing::warn!(
+            incarnation,
+            lost_seniority,
+            "the cluster had declared this node down; rejoined"
+        ),
+        Event::Left => tracing::info!("left the cluster"),
+        Event::MemberState {
+            name,
+            previous,
+            current,
+        } => match current {
+            MemberState::Suspect => tracing::debug!(member = %name, "member suspected"),
+            MemberState::Alive if *previous == Some(MemberState::Suspect) => {
+                tracing::debug!(member = %name, "member refuted suspicion")
+            }
+            _ => tracing::info!(member = %name, state = %current, "member state changed"),
+        },
+        Event::MemberReaped { name } => tracing::info!(member = %name, "member forgotten"),
+        Event::MemberHealth { name, status } => {
+            tracing::info!(member = %name, health = %status, "member health changed")
+        }
+        Event::PrimaryChanged { previous, current } => tracing::info!(
+            previous = previous.as_deref().unwrap_or("none"),
+            current = current.as_deref().unwrap_or("none"),
+            "primary changed"
+        ),
+        Event::RoleChanged { primary: true } => tracing::info!("this node is now the primary"),
+        Event::RoleChanged { primary: false } => {
+            tracing::info!("this node is no longer the primary")
+        }
+    }
+}
+
+/// Resolves the seeds again and again (DNS may change, seeds may not exist
+/// yet) and hands every new set to the node.
+async fn resolve_seeds(
+    seeds: Vec<String>,
+    local: SocketAddr,
+    commands: mpsc::Sender<Command>,
+    snapshot: watch::Receiver<Arc<Snapshot>>,
+) {
+    let mut last: Option<Vec<SocketAddr>> = None;
+    loop {
+        let mut addrs = Vec::new();
+        for seed in &seeds {
+            match tokio::net::lookup_host(seed.as_str()).await {
+                Ok(found) => addrs.extend(found.filter(|a| {
+                    // An IPv4 socket cannot reach IPv6 seeds and vice versa,
+                    // except a wildcard IPv6 socket (dual stack).
+                    a.is_ipv4() == local.is_ipv4()
+                        || (local.is_ipv6() && local.ip().is_unspecified())
+                })),
+                Err(err) => tracing::warn!(seed, error = %err, "cannot resolve seed"),
+            }
+        }
+        addrs.sort();
+        addrs.dedup();
+        if last.as_ref() != Some(&addrs) && !addrs.is_empty() {
+            if commands.send(Command::Seeds(addrs.clone())).await.is_err() {
+                return;
+            }
+            last = Some(addrs);
+        }
+        let joined = snapshot.borrow().phase != crate::core::Phase::Joining;
+        let pause = if joined && last.is_some() {
+            Duration::from_secs(60)
+        } else {
+            Duration::from_secs(2)
+        };
+        tokio::time::sleep(pause).await;
+    }
+}

@@ -1,0 +1,190 @@
+//! Prometheus metrics of one agent.
+//!
+//! The gossip task updates them from each published snapshot; `/metrics`
+//! only encodes the registry, so a scrape never waits on gossip. Metric
+//! names are a contract with `dashboards/`: a test scrapes `/metrics` and
+//! checks every name the dashboards and alert rules use.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use crate::core::codec::DropReason;
+use crate::core::{MemberState, NodeStats, Snapshot};
+
+/// The agent's metrics and the registry that holds them.
+pub struct Metrics {
+    registry: Registry,
+    info: IntGaugeVec,
+    members: IntGaugeVec,
+    healthy: IntGauge,
+    primary: IntGauge,
+    has_primary: IntGauge,
+    quorum: IntGauge,
+    expected: IntGauge,
+    packets_received: IntCounter,
+    packets_sent: IntCounter,
+    bytes_received: IntCounter,
+    bytes_sent: IntCounter,
+    dropped: IntCounterVec,
+    joins_served: IntCounter,
+    rejoins: IntCounter,
+    last: NodeStats,
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+    let metric = IntGauge::new(name, help)?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    let metric = IntCounter::new(name, help)?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let info = IntGaugeVec::new(
+            Opts::new("herd_info", "Always 1; labels name this agent."),
+            &["name", "cluster", "version"],
+        )?;
+        registry.register(Box::new(info.clone()))?;
+        let members = IntGaugeVec::new(
+            Opts::new("herd_members", "Members in this agent's view, by state."),
+            &["state"],
+        )?;
+        registry.register(Box::new(members.clone()))?;
+        let dropped = IntCounterVec::new(
+            Opts::new(
+                "herd_packets_dropped_total",
+                "Received datagrams dropped, by reason.",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(dropped.clone()))?;
+        for reason in DropReason::ALL {
+            dropped.with_label_values(&[reason.as_str()]);
+        }
+        Ok(Self {
+            healthy: gauge(
+                &registry,
+                "herd_healthy",
+                "1 when /health answers 200: joined, checks pass, not draining.",
+            )?,
+            primary: gauge(
+                &registry,
+                "herd_primary",
+                "1 when this agent claims the primary role (/health/primary 200).",
+            )?,
+            has_primary: gauge(
+                &registry,
+                "herd_view_has_primary",
+                "1 when this agent's view names a primary.",
+            )?,
+            quorum: gauge(
+                &registry,
+                "herd_quorum",
+                "1 when this agent's view holds a quorum of live members.",
+            )?,
+            expected: gauge(
+                &registry,
+                "herd_expected_members",
+                "Cluster size the quorum is measured against.",
+            )?,
+            packets_received: counter(
+                &registry,
+                "herd_packets_received_total",
+                "Datagrams received.",
+            )?,
+            packets_sent: counter(&registry, "herd_packets_sent_total", "Datagrams sent.")?,
+            bytes_received: counter(
+                &registry,
+                "herd_received_bytes_total",
+                "Bytes of datagrams received.",
+            )?,
+            bytes_sent: counter(
+                &registry,
+                "herd_sent_bytes_total",
+                "Bytes of datagrams sent.",
+            )?,
+            joins_served: counter(
+                &registry,
+                "herd_joins_served_total",
+                "Join requests answered with this agent's state.",
+            )?,
+            rejoins: counter(
+                &registry,
+                "herd_rejoins_total",
+                "Times the cluster declared this agent down and it rejoined.",
+            )?,
+            registry,
+            info,
+            members,
+            dropped,
+            last: NodeStats::default(),
+        })
+    }
+
+    /// Brings every metric in line with a snapshot.
+    pub fn update(&mut self, snapshot: &Snapshot) {
+        self.info
+            .with_label_values(&[
+                &*snapshot.name,
+                &snapshot.cluster,
+                env!("CARGO_PKG_VERSION"),
+            ])
+            .set(1);
+        for state in [
+            MemberState::Alive,
+            MemberState::Suspect,
+            MemberState::Down,
+            MemberState::Left,
+        ] {
+            let count = snapshot.members.iter().filter(|m| m.state == state).count();
+            self.members
+                .with_label_values(&[state.as_str()])
+                .set(count as i64);
+        }
+        self.healthy.set(i64::from(snapshot.serving()));
+        self.primary.set(i64::from(snapshot.claiming));
+        self.has_primary.set(i64::from(snapshot.primary.is_some()));
+        self.quorum.set(i64::from(snapshot.quorate));
+        self.expected.set(snapshot.expected as i64);
+
+        let (now, last) = (&snapshot.stats, &self.last);
+        let delta = |a: u64, b: u64| a.saturating_sub(b);
+        self.packets_received
+            .inc_by(delta(now.packets_received, last.packets_received));
+        self.packets_sent
+            .inc_by(delta(now.packets_sent, last.packets_sent));
+        self.bytes_received
+            .inc_by(delta(now.bytes_received, last.bytes_received));
+        self.bytes_sent
+            .inc_by(delta(now.bytes_sent, last.bytes_sent));
+        self.joins_served
+            .inc_by(delta(now.joins_served, last.joins_served));
+        self.rejoins.inc_by(delta(now.rejoins, last.rejoins));
+        for reason in DropReason::ALL {
+            self.dropped
+                .with_label_values(&[reason.as_str()])
+                .inc_by(delta(now.dropped(reason), last.dropped(reason)));
+        }
+        self.last = now.clone();
+    }
+
+    /// The registry, for encoding.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+/// Encodes a registry in the Prometheus text format.
+pub fn encode(registry: &Registry) -> String {
+    let mut out = Vec::new();
+    if let Err(err) = prometheus::TextEncoder::new().encode(&registry.gather(), &mut out) {
+        tracing::warn!(error = %err, "encoding metrics");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}

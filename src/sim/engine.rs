@@ -1,0 +1,375 @@
+//! The simulation engine: many [`Node`]s, one virtual clock, one event queue,
+//! one simulated network, one seed.
+//!
+//! The engine steps from one event to the next (a datagram arriving, a node's
+//! timer, a fault) and never sleeps. Every random draw (latency, loss, node
+//! seeds) comes from one `ChaCha8Rng`, and the queue breaks ties in insertion
+//! order, so a seed replays byte for byte.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
+use super::net::{Fate, NetworkModel, Partition};
+use crate::core::{Command, Event, Node, NodeConfig, NodeId, Start, Time, TimerQueue};
+
+/// Most datagrams a frozen node's socket buffer holds; later ones are lost,
+/// as in a kernel receive buffer.
+const FROZEN_BACKLOG: usize = 256;
+
+/// Everything that happens at an instant.
+#[derive(Debug)]
+enum Occurrence {
+    Deliver {
+        to: usize,
+        from: SocketAddr,
+        payload: Vec<u8>,
+    },
+    Wake(usize),
+    Thaw(usize),
+}
+
+/// One simulated host.
+#[derive(Debug)]
+struct Host {
+    name: Arc<str>,
+    addr: SocketAddr,
+    /// `None` while crashed or not started.
+    node: Option<Node>,
+    /// The earliest wake-up in the queue for this host.
+    wake: Option<Time>,
+    /// Frozen until then; datagrams wait in `backlog`.
+    frozen_until: Option<Time>,
+    backlog: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Lives started so far (restarts use a larger identity incarnation).
+    lives: u64,
+}
+
+/// Something a node emitted, stamped with when and who.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    /// When.
+    pub at: Time,
+    /// Which host.
+    pub host: usize,
+    /// What.
+    pub event: Event,
+}
+
+/// The simulation.
+pub struct Sim {
+    now: Time,
+    queue: TimerQueue<Occurrence>,
+    hosts: Vec<Host>,
+    by_addr: HashMap<SocketAddr, usize>,
+    rng: ChaCha8Rng,
+    config: NodeConfig,
+    /// The links.
+    pub network: NetworkModel,
+    /// Which links are cut.
+    pub partition: Partition,
+    emitted: Vec<Emitted>,
+    /// Datagrams sent (including lost ones).
+    pub datagrams: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Events processed.
+    pub steps: u64,
+}
+
+/// The address of host `index`: 10.x.y.z, port 7946.
+pub fn host_addr(index: usize) -> SocketAddr {
+    let n = index as u32 + 1;
+    SocketAddr::from((Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff)), 7946))
+}
+
+impl Sim {
+    /// An empty simulation.
+    pub fn new(seed: u64, config: NodeConfig, network: NetworkModel) -> Self {
+        Self {
+            now: Duration::ZERO,
+            queue: TimerQueue::new(),
+            hosts: Vec::new(),
+            by_addr: HashMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            config,
+            network,
+            partition: Partition::default(),
+            emitted: Vec::new(),
+            datagrams: 0,
+            bytes: 0,
+            steps: 0,
+        }
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Number of hosts (running or not).
+    pub fn len(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Whether there are no hosts.
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+
+    /// Host `index`'s node, if it runs.
+    pub fn node(&self, index: usize) -> Option<&Node> {
+        self.hosts.get(index)?.node.as_ref()
+    }
+
+    /// Host `index`'s name.
+    pub fn name(&self, index: usize) -> &Arc<str> {
+        &self.hosts[index].name
+    }
+
+    /// Whether host `index` runs and is not frozen.
+    pub fn is_running(&self, index: usize) -> bool {
+        self.hosts
+            .get(index)
+            .is_some_and(|h| h.node.is_some() && h.frozen_until.is_none())
+    }
+
+    /// Whether host `index` is frozen.
+    pub fn is_frozen(&self, index: usize) -> bool {
+        self.hosts
+            .get(index)
+            .is_some_and(|h| h.frozen_until.is_some())
+    }
+
+    /// Takes what nodes emitted since the last call.
+    pub fn take_emitted(&mut self) -> Vec<Emitted> {
+        std::mem::take(&mut self.emitted)
+    }
+
+    /// The protocol settings every node gets.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Adds a host named `name` (not started).
+    pub fn add_host(&mut self, name: &str) -> usize {
+        let index = self.hosts.len();
+        let addr = host_addr(index);
+        self.hosts.push(Host {
+            name: Arc::from(name),
+            addr,
+            node: None,
+            wake: None,
+            frozen_until: None,
+            backlog: VecDeque::new(),
+            lives: 0,
+        });
+        self.by_addr.insert(addr, index);
+        index
+    }
+
+    /// Starts host `index` (again, after a crash: a new life). It founds a
+    /// cluster when `seeds` is empty, else joins through them.
+    pub fn start(&mut self, index: usize, seeds: &[usize]) {
+        let host = &mut self.hosts[index];
+        host.lives += 1;
+        // Later lives must win over earlier ones, as wall-clock start times do.
+        let incarnation = self.now.as_millis() as u64 * 16 + host.lives;
+        let id = match NodeId::new(&host.name, host.addr, incarnation) {
+            Ok(id) => id,
+            Err(err) => panic!("simulated host name {:?}: {err}", host.name),
+        };
+        let start = if seeds.is_empty() {
+            Start::Bootstrap
+        } else {
+            Start::Join(seeds.iter().map(|s| host_addr(*s)).collect())
+        };
+        let seed = self.rng.random();
+        let node = match Node::new(self.config.clone(), id, seed, start, self.now) {
+            Ok(node) => node,
+            Err(errors) => panic!("simulation config: {errors:?}"),
+        };
+        let host = &mut self.hosts[index];
+        host.node = Some(node);
+        host.frozen_until = None;
+        host.backlog.clear();
+        self.after_input(index);
+    }
+
+    /// Kills host `index` at once, as SIGKILL or a power cut does.
+    pub fn crash(&mut self, index: usize) {
+        let host = &mut self.hosts[index];
+        host.node = None;
+        host.frozen_until = None;
+        host.backlog.clear();
+    }
+
+    /// Freezes host `index` for `duration` (a stalled VM, a long GC pause):
+    /// it neither runs timers nor reads datagrams until then.
+    pub fn freeze(&mut self, index: usize, duration: Duration) {
+        let until = self.now + duration;
+        let host = &mut self.hosts[index];
+        if host.node.is_none() {
+            return;
+        }
+        host.frozen_until = Some(host.frozen_until.map_or(until, |t| t.max(until)));
+        self.queue.push(until, Occurrence::Thaw(index));
+    }
+
+    /// Gives host `index` a command.
+    pub fn command(&mut self, index: usize, command: Command) {
+        let now = self.now;
+        if let Some(node) = self.hosts[index].node.as_mut() {
+            node.handle_command(now, command);
+            self.after_input(index);
+        }
+    }
+
+    /// Runs until virtual time `until`.
+    pub fn run_until(&mut self, until: Time) {
+        while let Some(at) = self.queue.next_deadline() {
+            if at > until {
+                break;
+            }
+            self.step();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs until `done` holds (checked after every event) or `deadline`
+    /// passes; returns whether `done` held.
+    pub fn run_until_condition(
+        &mut self,
+        deadline: Time,
+        mut done: impl FnMut(&Sim) -> bool,
+    ) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            match self.queue.next_deadline() {
+                Some(at) if at <= deadline => self.step(),
+                _ => {
+                    self.now = self.now.max(deadline);
+                    return done(self);
+                }
+            }
+        }
+    }
+
+    /// Handles the next occurrence.
+    fn step(&mut self) {
+        let Some((at, occurrence)) = self.queue.pop() else {
+            return;
+        };
+        self.now = self.now.max(at);
+        self.steps += 1;
+        match occurrence {
+            Occurrence::Deliver { to, from, payload } => self.deliver(to, from, payload),
+            Occurrence::Wake(index) => {
+                let now = self.now;
+                let host = &mut self.hosts[index];
+                if host.wake == Some(at) {
+                    host.wake = None;
+                }
+                if host.frozen_until.is_some() {
+                    return;
+                }
+                if let Some(node) = host.node.as_mut() {
+                    if node.poll_timeout().is_some_and(|t| t <= now) {
+                        node.handle_timeout(now);
+                    }
+                    self.after_input(index);
+                }
+            }
+            Occurrence::Thaw(index) => {
+                let now = self.now;
+                let host = &mut self.hosts[index];
+                if host.frozen_until.is_some_and(|t| t <= now) {
+                    host.frozen_until = None;
+                    let backlog = std::mem::take(&mut host.backlog);
+                    if let Some(node) = host.node.as_mut() {
+                        for (from, payload) in backlog {
+                            node.handle_packet(now, from, &payload);
+                        }
+                        node.handle_timeout(now);
+                    }
+                    self.after_input(index);
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: usize, from: SocketAddr, payload: Vec<u8>) {
+        let now = self.now;
+        let host = &mut self.hosts[to];
+        if host.node.is_none() {
+            return;
+        }
+        if host.frozen_until.is_some() {
+            if host.backlog.len() < FROZEN_BACKLOG {
+                host.backlog.push_back((from, payload));
+            }
+            return;
+        }
+        if let Some(node) = host.node.as_mut() {
+            node.handle_packet(now, from, &payload);
+        }
+        self.after_input(to);
+    }
+
+    /// Drains a node's outputs and schedules its next wake-up.
+    fn after_input(&mut self, index: usize) {
+        let now = self.now;
+        let from = self.hosts[index].addr;
+        let Some(node) = self.hosts[index].node.as_mut() else {
+            return;
+        };
+        let mut transmits = Vec::new();
+        while let Some(transmit) = node.poll_transmit() {
+            transmits.push(transmit);
+        }
+        while let Some(event) = node.poll_event() {
+            self.emitted.push(Emitted {
+                at: now,
+                host: index,
+                event,
+            });
+        }
+        let next = node.poll_timeout();
+        if let Some(next) = next {
+            let host = &mut self.hosts[index];
+            if host.wake.is_none_or(|w| next < w) {
+                host.wake = Some(next);
+                self.queue.push(next.max(now), Occurrence::Wake(index));
+            }
+        }
+        for transmit in transmits {
+            self.datagrams += 1;
+            self.bytes += transmit.payload.len() as u64;
+            let Some(&to) = self.by_addr.get(&transmit.to) else {
+                continue;
+            };
+            if !self.partition.allows(index, to) {
+                continue;
+            }
+            if let Fate::Arrives(delays) = self.network.fate(&mut self.rng) {
+                let mut payload = Some(transmit.payload);
+                let copies = delays.len();
+                for (i, delay) in delays.into_iter().enumerate() {
+                    let payload = if i + 1 == copies {
+                        payload.take().unwrap_or_default()
+                    } else {
+                        payload.clone().unwrap_or_default()
+                    };
+                    self.queue
+                        .push(now + delay, Occurrence::Deliver { to, from, payload });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Five real `herd agent` processes on 127.0.0.1: join, one primary,
+//! failover after SIGKILL, graceful leave on SIGTERM, and a restart that
+//! does not take the role back.
+
+#![allow(clippy::disallowed_methods)] // tests live in real time
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use support::{Agent, log_dir, wait_until};
+
+fn claimants(agents: &[&Agent]) -> Vec<String> {
+    agents
+        .iter()
+        .filter(|a| a.status("/health/primary") == Some(200))
+        .map(|a| a.name.clone())
+        .collect()
+}
+
+/// Every listed agent names `primary` and exactly that one claims it.
+fn agreed_on(agents: &[&Agent]) -> Option<String> {
+    let named: BTreeSet<Option<String>> = agents.iter().map(|a| a.primary()).collect();
+    let mut named = named.into_iter();
+    let (Some(Some(primary)), None) = (named.next(), named.next()) else {
+        return None;
+    };
+    (claimants(agents) == [primary.clone()]).then_some(primary)
+}
+
+/// The member the election rule picks among `candidates`, from one agent's
+/// view: highest priority, then lowest seniority, then name.
+fn next_by_rule(view: &Agent, candidates: &[&Agent]) -> String {
+    let mut ranked: Vec<(i64, u64, String)> = candidates
+        .iter()
+        .map(|a| {
+            let m = view.member(&a.name).expect("member in view");
+            (
+                -m["priority"].as_i64().expect("priority"),
+                m["seniority"].as_u64().expect("seniority"),
+                a.name.clone(),
+            )
+        })
+        .collect();
+    ranked.sort();
+    ranked[0].2.clone()
+}
+
+#[test]
+fn five_agents_elect_one_primary_fail_over_leave_and_rejoin_without_failback() {
+    let dir = log_dir("cluster");
+    let first = Agent::start(&dir, "n1", &[], &[]);
+    let mut agents = vec![first];
+    for i in 2..=5 {
+        let seeds = [agents[0].gossip];
+        agents.push(Agent::start(
+            &dir,
+            &format!("n{i}"),
+            &seeds,
+            &["--drain-timeout", "3s"],
+        ));
+    }
+
+    // All join: every agent sees five alive, ranked members and answers 200
+    // on /health.
+    let everyone: Vec<&Agent> = agents.iter().collect();
+    let ranked = |a: &Agent| {
+        a.get("/v1/members").is_some_and(|(_, body)| {
+            body["members"].as_array().is_some_and(|ms| {
+                ms.len() == 5
+                    && ms
+                        .iter()
+                        .all(|m| m["state"] == "alive" && m["seniority"].is_u64())
+            })
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || everyone.iter().all(|a| ranked(
+            a
+        ) && a
+            .status("/health")
+            == Some(200))),
+        "the five agents did not all join"
+    );
+
+    // Exactly one primary, named by everyone.
+    let mut primary = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            primary = agreed_on(&everyone);
+            primary.is_some()
+        }),
+        "no single primary agreed: claimants {:?}",
+        claimants(&everyone)
+    );
+    let primary = primary.unwrap_or_default();
+    assert_eq!(primary, "n1", "the founding node is the most senior");
+
+    // SIGKILL the primary: the survivors agree on the next node by the rule.
+    let old = agents
+        .iter()
+        .position(|a| a.name == primary)
+        .unwrap_or_default();
+    let survivors: Vec<usize> = (0..agents.len()).filter(|i| *i != old).collect();
+    let expected_next = {
+        let view = &agents[survivors[0]];
+        let candidates: Vec<&Agent> = survivors.iter().map(|i| &agents[*i]).collect();
+        next_by_rule(view, &candidates)
+    };
+    let killed_at = Instant::now();
+    agents[old].kill();
+    let mut next = None;
+    {
+        let living: Vec<&Agent> = survivors.iter().map(|i| &agents[*i]).collect();
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                next = agreed_on(&living).filter(|p| *p != primary);
+                next.is_some()
+            }),
+            "the survivors did not agree on a new primary"
+        );
+    }
+    let next = next.unwrap_or_default();
+    eprintln!(
+        "failover: {} -> {} in {:?}",
+        primary,
+        next,
+        killed_at.elapsed()
+    );
+    assert_eq!(
+        next, expected_next,
+        "the new primary is the next by the rule"
+    );
+
+    // SIGTERM a secondary: its /health turns 503 while it still runs, it
+    // exits 0, and the others list it as left.
+    let leaver = *survivors
+        .iter()
+        .find(|i| agents[**i].name != next)
+        .expect("a secondary");
+    agents[leaver].signal(Signal::SIGTERM);
+    let mut saw_503_while_running = false;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let status = agents[leaver].status("/health");
+            if status == Some(503) && agents[leaver].is_running() {
+                saw_503_while_running = true;
+            }
+            saw_503_while_running || !agents[leaver].is_running()
+        }),
+        "the leaving agent never answered"
+    );
+    assert!(
+        saw_503_while_running,
+        "/health did not turn 503 before exit"
+    );
+    let status = agents[leaver].wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the leaving agent did not exit 0: {status:?}"
+    );
+    let leaver_name = agents[leaver].name.clone();
+    let remaining: Vec<usize> = survivors.iter().copied().filter(|i| *i != leaver).collect();
+    assert!(
+        wait_until(Duration::from_secs(10), || remaining.iter().all(|i| agents
+            [*i]
+            .member_state(&leaver_name)
+            .as_deref()
+            == Some("left"))),
+        "the others do not list {leaver_name} as left"
+    );
+
+    // Restart the killed node: it rejoins and does not take the role back.
+    let seeds: Vec<_> = remaining.iter().map(|i| agents[*i].gossip).collect();
+    agents[old].restart(&seeds);
+    let old_name = agents[old].name.clone();
+    let mut back: Vec<usize> = remaining.clone();
+    back.push(old);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            agents[old].status("/health") == Some(200)
+                && back.iter().all(|i| {
+                    agents[*i].member_state(&old_name).as_deref() == Some("alive")
+                        && agents[*i]
+                            .member(&old_name)
+                            .is_some_and(|m| m["seniority"].is_u64())
+                })
+        }),
+        "the restarted node did not rejoin"
+    );
+    let rejoined: Vec<&Agent> = back.iter().map(|i| &agents[*i]).collect();
+    assert_eq!(agreed_on(&rejoined), Some(next.clone()));
+    // It ranks behind the working primary in every view, so the rule can
+    // never hand the role back to it.
+    for view in &rejoined {
+        let theirs = view.member(&old_name).expect("old in view")["seniority"].as_u64();
+        let primary_rank = view.member(&next).expect("primary in view")["seniority"].as_u64();
+        assert!(
+            theirs > primary_rank,
+            "{} ranks the restarted node {theirs:?} ahead of the primary {primary_rank:?}",
+            view.name
+        );
+    }
+    assert_eq!(agents[old].status("/health/primary"), Some(503));
+}
