@@ -1,0 +1,325 @@
+//! One or two real agents at a time: bad input, name clashes, freezes,
+//! configuration errors, the HTTP methods and the CLI clients.
+
+#![allow(clippy::disallowed_methods)] // tests live in real time
+
+mod support;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::{Agent, log_dir, wait_until};
+
+fn herd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_herd"))
+}
+
+fn metric(agent: &Agent, name: &str) -> Option<f64> {
+    let text = ureq::get(&format!("http://{}/metrics", agent.http))
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    text.lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn garbage_and_foreign_packets_are_counted_and_change_nothing() {
+    let dir = log_dir("garbage");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &[]);
+    assert!(wait_until(Duration::from_secs(15), || a.alive_members() == 2
+        && b.alive_members() == 2
+        && a.primary().as_deref() == Some("a")));
+
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut foreign = b"HD\x01\x00\x00\x05other".to_vec();
+    foreign.extend_from_slice(&[0u8; 20]);
+    let mut wrong_version = b"HD\x09\x00\x00\x04herd".to_vec();
+    wrong_version.extend_from_slice(&[1u8; 20]);
+    let mut bad_payload = b"HD\x01\x00\x00\x04herd".to_vec();
+    bad_payload.extend_from_slice(&[0xffu8; 40]);
+    let mut bad_control = b"HD\x01\x00\x01\x04herd".to_vec();
+    bad_control.extend_from_slice(&[0x07u8; 40]);
+    let oversize = vec![0x41u8; 2000];
+    // Few enough that the agent's receive buffer never overflows.
+    for _ in 0..5 {
+        for packet in [
+            &b"hello"[..],
+            &foreign,
+            &wrong_version,
+            &bad_payload,
+            &bad_control,
+            &oversize,
+            &[],
+        ] {
+            socket.send_to(packet, a.gossip).expect("send");
+        }
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let dropped = |reason: &str| {
+                metric(&a, &format!("herd_packets_dropped_total{{reason=\"{reason}\"}}"))
+                    .unwrap_or(0.0)
+            };
+            dropped("not_herd") >= 10.0
+                && dropped("foreign_cluster") >= 5.0
+                && dropped("version") >= 5.0
+                && dropped("malformed") >= 10.0
+                && dropped("too_large") >= 5.0
+        }),
+        "drops were not counted by reason"
+    );
+    // The agent still works and its view is intact.
+    assert_eq!(a.status("/health"), Some(200));
+    assert_eq!(a.status("/health/primary"), Some(200));
+    assert_eq!(a.member_state("b").as_deref(), Some("alive"));
+    assert_eq!(b.primary().as_deref(), Some("a"));
+}
+
+#[test]
+fn a_second_agent_with_a_taken_name_is_refused_and_harms_nobody() {
+    let dir = log_dir("clash");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &[]);
+    assert!(wait_until(Duration::from_secs(15), || a.alive_members() == 2));
+    let impostor = Agent::start(&dir, "b", &[a.gossip], &[]);
+    assert!(
+        wait_until(Duration::from_secs(10), || impostor
+            .log_tail(200)
+            .contains("this name is used by a live member at another address")),
+        "the clash was not reported"
+    );
+    assert_eq!(impostor.status("/health"), Some(503));
+    let (_, body) = impostor.get("/health").expect("impostor answers");
+    assert_eq!(body["phase"], "joining");
+    // The real b is untouched.
+    assert_eq!(a.member("b").expect("b")["addr"], b.gossip.to_string());
+    assert_eq!(b.status("/health"), Some(200));
+    assert_eq!(a.alive_members(), 2);
+}
+
+#[test]
+fn a_frozen_member_is_declared_down_and_rejoins_when_it_thaws() {
+    let dir = log_dir("freeze");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &[]);
+    let c = Agent::start(&dir, "c", &[a.gossip], &[]);
+    assert!(wait_until(Duration::from_secs(15), || [&a, &b, &c]
+        .iter()
+        .all(|x| x.alive_members() == 3)));
+    c.signal(Signal::SIGSTOP);
+    let declared = wait_until(Duration::from_secs(20), || {
+        a.member_state("c").as_deref() == Some("down")
+            && b.member_state("c").as_deref() == Some("down")
+    });
+    c.signal(Signal::SIGCONT);
+    assert!(declared, "the frozen member was not declared down");
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            [&a, &b, &c].iter().all(|x| x.alive_members() == 3)
+                && metric(&c, "herd_rejoins_total").unwrap_or(0.0) >= 1.0
+        }),
+        "the thawed member did not rejoin"
+    );
+    assert_eq!(a.primary().as_deref(), Some("a"));
+    assert_eq!(c.primary().as_deref(), Some("a"));
+}
+
+#[test]
+fn health_routes_answer_get_and_head_and_refuse_other_methods() {
+    let dir = log_dir("routes");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    assert!(wait_until(Duration::from_secs(10), || a.status("/health") == Some(200)));
+    let http = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = |path: &str| format!("http://{}{}", a.http, path);
+    for (path, expected) in [
+        ("/health", 200),
+        ("/readyz", 200),
+        ("/livez", 200),
+        ("/health/primary", 200),
+        ("/health/secondary", 503),
+        ("/v1/members", 200),
+        ("/v1/primary", 200),
+        ("/metrics", 200),
+        ("/nope", 404),
+    ] {
+        let get = http.get(&url(path)).call().expect("GET");
+        assert_eq!(get.status().as_u16(), expected, "GET {path}");
+        let head = http.head(&url(path)).call().expect("HEAD");
+        assert_eq!(head.status().as_u16(), expected, "HEAD {path}");
+    }
+    let post = http.post(&url("/health")).send("").expect("POST");
+    assert_eq!(post.status().as_u16(), 405);
+    let (_, primary) = a.get("/v1/primary").expect("primary");
+    assert_eq!(primary["primary"], "a");
+    assert_eq!(primary["is_primary"], true);
+}
+
+#[test]
+fn the_cli_prints_members_and_primary_as_tables_or_json() {
+    let dir = log_dir("cli");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &[]);
+    assert!(wait_until(Duration::from_secs(15), || b.alive_members() == 2
+        && b.primary().as_deref() == Some("a")));
+    let run = |args: &[&str]| {
+        let out = herd()
+            .args(args)
+            .args(["--http", &b.http.to_string()])
+            .output()
+            .expect("run herd");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let table = run(&["members"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{table}");
+    assert!(lines.iter().any(|l| l.starts_with("a ") && l.ends_with("primary")), "{table}");
+    assert!(lines.iter().any(|l| l.starts_with("b *")), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&run(&["members", "--json"])).expect("json");
+    assert_eq!(json["members"].as_array().map(Vec::len), Some(2));
+    assert_eq!(run(&["primary"]).trim(), "a");
+    let json: serde_json::Value = serde_json::from_str(&run(&["primary", "--json"])).expect("json");
+    assert_eq!(json["primary"], "a");
+
+    // No agent there: a clear error, non-zero exit.
+    let out = herd()
+        .args(["members", "--http", "127.0.0.1:9"])
+        .output()
+        .expect("run herd");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the agent"), "{err}");
+}
+
+#[test]
+fn a_bad_configuration_lists_every_problem_and_exits_64_before_binding() {
+    let dir = log_dir("badconfig");
+    let file = dir.join("herd.toml");
+    std::fs::write(
+        &file,
+        "name = \"bad name\"\njoin = [\"no-port\"]\n[gossip]\nprobe_timeout = \"3s\"\n",
+    )
+    .expect("write config");
+    let out = herd()
+        .args(["agent", "--config"])
+        .arg(&file)
+        .args(["--cluster", "has space"])
+        .output()
+        .expect("run herd");
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for field in ["name:", "join:", "probe_timeout:", "cluster:"] {
+        assert!(err.contains(field), "{field} missing from: {err}");
+    }
+
+    std::fs::write(&file, "priorty = 1\n").expect("write config");
+    let out = herd()
+        .args(["agent", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run herd");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("priorty"));
+
+    let out = herd()
+        .args(["agent", "--priority", "high"])
+        .output()
+        .expect("run herd");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--priority"));
+}
+
+#[test]
+fn environment_variables_configure_the_agent() {
+    let dir = log_dir("env");
+    let gossip = format!("127.0.0.1:{}", support::free_port());
+    let http = format!("127.0.0.1:{}", support::free_port());
+    let log = std::fs::File::create(dir.join("env.log")).expect("log");
+    let mut child = herd()
+        .arg("agent")
+        .env("HERD_NAME", "from-env")
+        .env("HERD_BIND", &gossip)
+        .env("HERD_HTTP", &http)
+        .env("HERD_CLUSTER", "envcluster")
+        .env("HERD_PRIORITY", "7")
+        .stderr(log)
+        .spawn()
+        .expect("start");
+    let client = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut body = serde_json::Value::Null;
+    let answered = wait_until(Duration::from_secs(10), || {
+        let Ok(mut response) = client.get(&format!("http://{http}/v1/members")).call() else {
+            return false;
+        };
+        body = response.body_mut().read_json().unwrap_or_default();
+        body["members"][0]["seniority"].is_u64()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answered);
+    assert_eq!(body["node"], "from-env");
+    assert_eq!(body["cluster"], "envcluster");
+    assert_eq!(body["members"][0]["priority"], 7);
+    assert_eq!(body["members"][0]["addr"], gossip);
+}
+
+#[test]
+fn with_no_flags_the_agent_founds_a_one_node_cluster_and_says_where_its_health_endpoint_is() {
+    let dir = log_dir("noflags");
+    let log_path = dir.join("agent.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut command = herd();
+    command.arg("agent");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HERD_") {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command.stderr(log).spawn().expect("start");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let client = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let status = |path: &str| {
+        client
+            .get(&format!("http://127.0.0.1:7947{path}"))
+            .call()
+            .ok()
+            .map(|r| r.status().as_u16())
+    };
+    let up = wait_until(Duration::from_secs(10), || {
+        status("/health") == Some(200) && status("/health/primary") == Some(200)
+    });
+    // Ctrl-C twice: drain, then leave at once.
+    let _ = nix::sys::signal::kill(pid, Signal::SIGINT);
+    let drained = wait_until(Duration::from_secs(5), || status("/health") == Some(503));
+    let _ = nix::sys::signal::kill(pid, Signal::SIGINT);
+    let exited = wait_until(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let _ = child.kill();
+    let exit = child.wait().expect("wait");
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(up, "no one-node primary on the default ports:\n{text}");
+    assert!(drained, "Ctrl-C did not drain:\n{text}");
+    assert!(exited && exit.success(), "did not exit 0 after a second Ctrl-C: {exit:?}");
+    assert!(
+        text.contains("health endpoint at http://0.0.0.0:7947/health"),
+        "{text}"
+    );
+}
