@@ -34,7 +34,8 @@ fn garbage_and_foreign_packets_are_counted_and_change_nothing() {
     let dir = log_dir("garbage");
     let a = Agent::start(&dir, "a", &[], &[]);
     let b = Agent::start(&dir, "b", &[a.gossip], &[]);
-    assert!(wait_until(Duration::from_secs(15), || a.alive_members() == 2
+    assert!(wait_until(Duration::from_secs(15), || a.alive_members()
+        == 2
         && b.alive_members() == 2
         && a.primary().as_deref() == Some("a")));
 
@@ -65,8 +66,11 @@ fn garbage_and_foreign_packets_are_counted_and_change_nothing() {
     assert!(
         wait_until(Duration::from_secs(5), || {
             let dropped = |reason: &str| {
-                metric(&a, &format!("herd_packets_dropped_total{{reason=\"{reason}\"}}"))
-                    .unwrap_or(0.0)
+                metric(
+                    &a,
+                    &format!("herd_packets_dropped_total{{reason=\"{reason}\"}}"),
+                )
+                .unwrap_or(0.0)
             };
             dropped("not_herd") >= 10.0
                 && dropped("foreign_cluster") >= 5.0
@@ -170,7 +174,8 @@ fn the_cli_prints_members_and_primary_as_tables_or_json() {
     let dir = log_dir("cli");
     let a = Agent::start(&dir, "a", &[], &[]);
     let b = Agent::start(&dir, "b", &[a.gossip], &[]);
-    assert!(wait_until(Duration::from_secs(15), || b.alive_members() == 2
+    assert!(wait_until(Duration::from_secs(15), || b.alive_members()
+        == 2
         && b.primary().as_deref() == Some("a")));
     let run = |args: &[&str]| {
         let out = herd()
@@ -184,7 +189,12 @@ fn the_cli_prints_members_and_primary_as_tables_or_json() {
     let table = run(&["members"]);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{table}");
-    assert!(lines.iter().any(|l| l.starts_with("a ") && l.ends_with("primary")), "{table}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("a ") && l.ends_with("primary")),
+        "{table}"
+    );
     assert!(lines.iter().any(|l| l.starts_with("b *")), "{table}");
     let json: serde_json::Value = serde_json::from_str(&run(&["members", "--json"])).expect("json");
     assert_eq!(json["members"].as_array().map(Vec::len), Some(2));
@@ -317,7 +327,10 @@ fn with_no_flags_the_agent_founds_a_one_node_cluster_and_says_where_its_health_e
     let text = std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(up, "no one-node primary on the default ports:\n{text}");
     assert!(drained, "Ctrl-C did not drain:\n{text}");
-    assert!(exited && exit.success(), "did not exit 0 after a second Ctrl-C: {exit:?}");
+    assert!(
+        exited && exit.success(),
+        "did not exit 0 after a second Ctrl-C: {exit:?}"
+    );
     assert!(
         text.contains("health endpoint at http://0.0.0.0:7947/health"),
         "{text}"

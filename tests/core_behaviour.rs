@@ -49,8 +49,12 @@ fn a_frozen_primary_that_was_declared_down_does_not_take_the_role_back() {
     sim.freeze(0, secs(12));
     let t = sim.now();
     let moved = sim.run_until_condition(t + secs(12), |s| {
-        primaries(s, 1..5).iter().all(|p| p.as_deref() == Some("n1"))
-            || primaries(s, 1..5).iter().all(|p| p.is_some() && p.as_deref() != Some("n0"))
+        primaries(s, 1..5)
+            .iter()
+            .all(|p| p.as_deref() == Some("n1"))
+            || primaries(s, 1..5)
+                .iter()
+                .all(|p| p.is_some() && p.as_deref() != Some("n0"))
     });
     assert!(moved, "the role did not move off the frozen primary");
     let successor = primaries(&sim, 1..2)[0].clone();
@@ -75,7 +79,8 @@ fn a_restarted_member_rejoins_behind_the_working_primary() {
     let t = sim.now();
     assert!(sim.run_until_condition(t + secs(30), |s| {
         let p = primaries(s, 1..5);
-        p.iter().all(|x| x.is_some() && *x == p[0] && x.as_deref() != Some("n0"))
+        p.iter()
+            .all(|x| x.is_some() && *x == p[0] && x.as_deref() != Some("n0"))
     }));
     let successor = primaries(&sim, 1..2)[0].clone();
     sim.start(0, &[1, 2]);
@@ -102,7 +107,9 @@ fn a_minority_partition_stops_claiming_and_the_cluster_heals_to_one_primary() {
     let mut overlap = Duration::ZERO;
     let mut last = t;
     let split = sim.run_until_condition(t + secs(30), |s| {
-        primaries(s, 2..5).iter().all(|p| p.as_deref() == Some("n2"))
+        primaries(s, 2..5)
+            .iter()
+            .all(|p| p.as_deref() == Some("n2"))
             && s.node(2).is_some_and(|n| n.is_claiming())
     });
     assert!(split, "the majority did not elect a primary of its own");
@@ -117,8 +124,16 @@ fn a_minority_partition_stops_claiming_and_the_cluster_heals_to_one_primary() {
         }
         last = sim.now();
     }
-    assert_eq!(overlap, Duration::ZERO, "two claimants during the partition");
-    assert_eq!(primaries(&sim, 0..2), vec![None, None], "the minority elects nobody");
+    assert_eq!(
+        overlap,
+        Duration::ZERO,
+        "two claimants during the partition"
+    );
+    assert_eq!(
+        primaries(&sim, 0..2),
+        vec![None, None],
+        "the minority elects nobody"
+    );
 
     sim.partition.heal();
     let t = sim.now();

@@ -43,9 +43,9 @@ fn five(dir: &std::path::Path) -> Vec<Agent> {
     for i in 2..=5 {
         agents.push(Agent::start(dir, &format!("n{i}"), &[seed], &[]));
     }
-    assert!(wait_until(Duration::from_secs(20), || agents.iter().all(|a| {
-        a.alive_members() == 5 && a.primary().as_deref() == Some("n1")
-    })));
+    assert!(wait_until(Duration::from_secs(20), || agents.iter().all(
+        |a| { a.alive_members() == 5 && a.primary().as_deref() == Some("n1") }
+    )));
     agents
 }
 
@@ -66,7 +66,10 @@ fn failover_time_of_five_agents() {
             let deadline = killed + Duration::from_secs(60);
             loop {
                 let named: Vec<Option<String>> = survivors.iter().map(|a| a.primary()).collect();
-                if named.iter().all(|p| p.is_some() && *p == named[0] && p.as_deref() != Some("n1")) {
+                if named
+                    .iter()
+                    .all(|p| p.is_some() && *p == named[0] && p.as_deref() != Some("n1"))
+                {
                     agreed = Some(killed.elapsed());
                     break true;
                 }
