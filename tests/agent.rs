@@ -336,3 +336,23 @@ fn with_no_flags_the_agent_founds_a_one_node_cluster_and_says_where_its_health_e
         "{text}"
     );
 }
+
+#[test]
+fn a_seed_given_by_host_name_that_starts_later_is_joined() {
+    let dir = log_dir("late-seed");
+    let seed_port = support::free_port();
+    let seed_name = format!("localhost:{seed_port}");
+    let b = Agent::start_with(&dir, "b", &[&seed_name], &[]);
+    assert!(wait_until(Duration::from_secs(10), || {
+        b.get("/health")
+            .is_some_and(|(status, body)| status == 503 && body["phase"] == "joining")
+    }));
+    let a = Agent::start_on(&dir, "a", seed_port, &[], &[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || b.status("/health") == Some(200)
+            && b.alive_members() == 2
+            && a.alive_members() == 2),
+        "b did not join the late seed"
+    );
+    assert_eq!(b.primary().as_deref(), Some("a"));
+}

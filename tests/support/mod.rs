@@ -69,7 +69,29 @@ fn client() -> ureq::Agent {
 impl Agent {
     /// Starts an agent named `name` on fresh ports, joining `join`.
     pub fn start(dir: &std::path::Path, name: &str, join: &[SocketAddr], extra: &[&str]) -> Self {
-        let gossip = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::start_on(dir, name, free_port(), join, extra)
+    }
+
+    /// Starts an agent joining seeds given as text (host names allowed).
+    pub fn start_with(dir: &std::path::Path, name: &str, join: &[&str], extra: &[&str]) -> Self {
+        let mut args: Vec<&str> = Vec::new();
+        for seed in join {
+            args.push("--join");
+            args.push(seed);
+        }
+        args.extend_from_slice(extra);
+        Self::start_on(dir, name, free_port(), &[], &args)
+    }
+
+    /// Starts an agent whose gossip port is `port`.
+    pub fn start_on(
+        dir: &std::path::Path,
+        name: &str,
+        port: u16,
+        join: &[SocketAddr],
+        extra: &[&str],
+    ) -> Self {
+        let gossip = SocketAddr::from(([127, 0, 0, 1], port));
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let mut agent = Self {
             name: name.to_owned(),
