@@ -26,6 +26,27 @@ enum Commands {
     Members(ClientArgs),
     /// Show the primary a running agent's view names.
     Primary(ClientArgs),
+    /// Run a scenario in the deterministic simulator.
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// The scenario file (TOML; see simulations/README.md)
+    scenario: std::path::PathBuf,
+    /// Seed of every random draw [default: the scenario's]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Cluster size [default: the scenario's]; ranges and scale targets
+    /// scale with it
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    /// Draw an SVG timeline of the run to this file
+    #[arg(long)]
+    plot: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -48,6 +69,7 @@ fn main() -> ExitCode {
         Commands::Agent(args) => run_agent(*args),
         Commands::Members(args) => report(members(&args)),
         Commands::Primary(args) => report(primary(&args)),
+        Commands::Simulate(args) => simulate(&args),
     }
 }
 
@@ -134,6 +156,66 @@ async fn forward_signals(stop: mpsc::Sender<Stop>) {
             return;
         }
         request = Stop::Now;
+    }
+}
+
+fn simulate(args: &SimulateArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    let scenario = match herd::sim::Scenario::load(&args.scenario) {
+        Ok(scenario) => scenario,
+        Err(err) => {
+            eprintln!("herd: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let options = herd::sim::RunOptions {
+        seed: args.seed,
+        nodes: args.nodes,
+        plot: args.plot.is_some(),
+        progress: std::io::stderr().is_terminal() && !args.json,
+    };
+    let outcome = herd::sim::run(&scenario, &options);
+    let report = &outcome.report;
+    if args.json {
+        let json = serde_json::json!({
+            "report": report,
+            "performance": outcome.performance,
+        });
+        match serde_json::to_string_pretty(&json) {
+            Ok(text) => println!("{text}"),
+            Err(err) => {
+                eprintln!("herd: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        println!("{report}");
+    }
+    let perf = &outcome.performance;
+    eprintln!(
+        "simulated {:.0} virtual s in {:.2} s wall: {:.1} virtual s per wall s, {} events",
+        report.duration_s, perf.wall_s, perf.virtual_per_wall, perf.events
+    );
+    if let (Some(path), Some(timeline)) = (&args.plot, &outcome.timeline) {
+        match herd::sim::plot::render_svg(timeline, path) {
+            Ok(()) => eprintln!("timeline drawn to {}", path.display()),
+            Err(err) => {
+                eprintln!("herd: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if report.breaches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "herd: {} invariant(s) breached; replay with: herd simulate {} --seed {} --nodes {}",
+            report.breaches.len(),
+            args.scenario.display(),
+            report.seed,
+            report.nodes
+        );
+        ExitCode::FAILURE
     }
 }
 

@@ -254,9 +254,6 @@ pub async fn run(
         advertise = %advertise,
         "herd agent started; health endpoint at http://{http_addr}/health"
     );
-    if config.join.is_empty() {
-        tracing::info!("no --join given: founding a new cluster");
-    }
     started(Running {
         snapshot: snapshot_rx,
         commands: command_tx,
@@ -402,7 +399,8 @@ impl Driver {
 
 fn log_event(event: &Event) {
     match event {
-        Event::Joined { via } => tracing::info!(seed = %via, "joined the cluster"),
+        Event::Joined { via: Some(via) } => tracing::info!(seed = %via, "joined the cluster"),
+        Event::Joined { via: None } => tracing::info!("founded a new cluster"),
         Event::JoinRefused { .. } => {}
         Event::Rejoined {
             incarnation,
@@ -417,6 +415,7 @@ fn log_event(event: &Event) {
             name,
             previous,
             current,
+            ..
         } => match current {
             MemberState::Suspect => tracing::debug!(member = %name, "member suspected"),
             MemberState::Alive if *previous == Some(MemberState::Suspect) => {

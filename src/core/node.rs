@@ -86,10 +86,11 @@ pub struct Transmit {
 /// Something the driver may want to log, count or act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// This node joined the cluster through `via`.
+    /// This node became a member: through the seed `via`, or by founding
+    /// the cluster (`None`).
     Joined {
         /// The seed that answered.
-        via: SocketAddr,
+        via: Option<SocketAddr>,
     },
     /// A seed refused this node.
     JoinRefused {
@@ -112,6 +113,8 @@ pub enum Event {
     MemberState {
         /// The member.
         name: Arc<str>,
+        /// The identity incarnation (life) of the member the change is about.
+        incarnation: u64,
         /// Its state before (`None`: first seen).
         previous: Option<MemberState>,
         /// Its state now.
@@ -519,6 +522,23 @@ impl Node {
         self.settle(now);
     }
 
+    /// Makes this node a member of a running cluster whose whole state is
+    /// given, with `seniority` as its own rank: the simulator's warm start
+    /// for steady-state runs, which skips thousands of joins.
+    #[doc(hidden)]
+    pub fn preload(
+        &mut self,
+        now: Time,
+        members: Vec<foca::Member<NodeId>>,
+        records: Vec<HealthRecord>,
+        seniority: u64,
+    ) {
+        self.merge_state(now, members, records);
+        self.record.seniority = Some(seniority);
+        self.become_joined(now, None);
+        self.settle(now);
+    }
+
     // ---- outputs ----------------------------------------------------------
 
     /// The next datagram to send.
@@ -862,6 +882,7 @@ impl Node {
         {
             self.events.push_back(Event::MemberState {
                 name: id.name().clone(),
+                incarnation: id.incarnation(),
                 previous,
                 current,
             });
@@ -923,8 +944,10 @@ impl Node {
             if let (Some(previous), Some(current)) = (previous, known.state)
                 && previous != current
             {
+                let incarnation = known.id.as_ref().map_or(0, NodeId::incarnation);
                 self.events.push_back(Event::MemberState {
                     name: name.clone(),
+                    incarnation,
                     previous: Some(previous),
                     current,
                 });
@@ -981,9 +1004,7 @@ impl Node {
     pub(crate) fn become_joined(&mut self, now: Time, via: Option<SocketAddr>) {
         self.phase = Phase::Joined;
         self.update_self_in_roster();
-        if let Some(via) = via {
-            self.events.push_back(Event::Joined { via });
-        }
+        self.events.push_back(Event::Joined { via });
         self.publish_record(now);
         let refresh = self.jitter(self.cfg.record_refresh);
         self.schedule(now + refresh, NodeTimer::RecordRefresh);

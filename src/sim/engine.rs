@@ -49,7 +49,25 @@ struct Host {
     lives: u64,
 }
 
-/// Something a node emitted, stamped with when and who.
+/// What happened to a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Happening {
+    /// Its node emitted an event.
+    Node(Event),
+    /// It started a new life with this identity incarnation.
+    Started {
+        /// The new life's identity incarnation.
+        incarnation: u64,
+    },
+    /// It crashed (or was stopped after leaving).
+    Stopped,
+    /// It froze.
+    Frozen,
+    /// It thawed; what it does next follows.
+    Thawed,
+}
+
+/// Something that happened, stamped with when and to whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emitted {
     /// When.
@@ -57,7 +75,7 @@ pub struct Emitted {
     /// Which host.
     pub host: usize,
     /// What.
-    pub event: Event,
+    pub what: Happening,
 }
 
 /// The simulation.
@@ -172,9 +190,36 @@ impl Sim {
         index
     }
 
+    /// Starts host `index` already joined, with the whole cluster's state and
+    /// its own seniority given (a warm start; see `Node::preload`).
+    pub fn start_preloaded(
+        &mut self,
+        index: usize,
+        members: Vec<foca::Member<NodeId>>,
+        records: Vec<crate::core::HealthRecord>,
+        seniority: u64,
+    ) {
+        self.start_node(index, Start::Join(Vec::new()));
+        let now = self.now;
+        if let Some(node) = self.hosts[index].node.as_mut() {
+            node.preload(now, members, records, seniority);
+        }
+        self.after_input(index);
+    }
+
     /// Starts host `index` (again, after a crash: a new life). It founds a
     /// cluster when `seeds` is empty, else joins through them.
     pub fn start(&mut self, index: usize, seeds: &[usize]) {
+        let start = if seeds.is_empty() {
+            Start::Bootstrap
+        } else {
+            Start::Join(seeds.iter().map(|s| host_addr(*s)).collect())
+        };
+        self.start_node(index, start);
+        self.after_input(index);
+    }
+
+    fn start_node(&mut self, index: usize, start: Start) {
         let host = &mut self.hosts[index];
         host.lives += 1;
         // Later lives must win over earlier ones, as wall-clock start times do.
@@ -182,11 +227,6 @@ impl Sim {
         let id = match NodeId::new(&host.name, host.addr, incarnation) {
             Ok(id) => id,
             Err(err) => panic!("simulated host name {:?}: {err}", host.name),
-        };
-        let start = if seeds.is_empty() {
-            Start::Bootstrap
-        } else {
-            Start::Join(seeds.iter().map(|s| host_addr(*s)).collect())
         };
         let seed = self.rng.random();
         let node = match Node::new(self.config.clone(), id, seed, start, self.now) {
@@ -197,15 +237,25 @@ impl Sim {
         host.node = Some(node);
         host.frozen_until = None;
         host.backlog.clear();
-        self.after_input(index);
+        self.emit(index, Happening::Started { incarnation });
+    }
+
+    fn emit(&mut self, host: usize, what: Happening) {
+        self.emitted.push(Emitted {
+            at: self.now,
+            host,
+            what,
+        });
     }
 
     /// Kills host `index` at once, as SIGKILL or a power cut does.
     pub fn crash(&mut self, index: usize) {
         let host = &mut self.hosts[index];
-        host.node = None;
-        host.frozen_until = None;
-        host.backlog.clear();
+        if host.node.take().is_some() {
+            host.frozen_until = None;
+            host.backlog.clear();
+            self.emit(index, Happening::Stopped);
+        }
     }
 
     /// Freezes host `index` for `duration` (a stalled VM, a long GC pause):
@@ -216,8 +266,12 @@ impl Sim {
         if host.node.is_none() {
             return;
         }
+        let was_frozen = host.frozen_until.is_some();
         host.frozen_until = Some(host.frozen_until.map_or(until, |t| t.max(until)));
         self.queue.push(until, Occurrence::Thaw(index));
+        if !was_frozen {
+            self.emit(index, Happening::Frozen);
+        }
     }
 
     /// Gives host `index` a command.
@@ -292,6 +346,12 @@ impl Sim {
                 if host.frozen_until.is_some_and(|t| t <= now) {
                     host.frozen_until = None;
                     let backlog = std::mem::take(&mut host.backlog);
+                    self.emitted.push(Emitted {
+                        at: now,
+                        host: index,
+                        what: Happening::Thawed,
+                    });
+                    let host = &mut self.hosts[index];
                     if let Some(node) = host.node.as_mut() {
                         for (from, payload) in backlog {
                             node.handle_packet(now, from, &payload);
@@ -337,7 +397,7 @@ impl Sim {
             self.emitted.push(Emitted {
                 at: now,
                 host: index,
-                event,
+                what: Happening::Node(event),
             });
         }
         let next = node.poll_timeout();

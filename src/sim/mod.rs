@@ -4,13 +4,21 @@
 //!
 //! - [`engine`]: the event loop, hosts and faults;
 //! - [`net`]: latency, loss, duplication, reordering and partitions;
+//! - [`scenario`]: the TOML scenario format;
+//! - [`run`]: runs a scenario and reports;
+//! - [`observe`]: measurements and invariant checks;
 //! - [`timeline`]: what a run looked like over time, for [`plot`].
 
 pub mod engine;
 pub mod net;
+pub mod observe;
 pub mod plot;
+pub mod run;
+pub mod scenario;
 pub mod timeline;
 
-pub use engine::{Emitted, Sim, host_addr};
+pub use engine::{Emitted, Happening, Sim, host_addr};
 pub use net::{Latency, NetworkModel, Partition};
 pub use timeline::{DetectionCurve, FaultMark, Naming, Timeline};
+pub use run::{Outcome, Report, RunOptions, run};
+pub use scenario::Scenario;

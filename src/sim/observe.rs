@@ -1,0 +1,1041 @@
+//! Watches a simulation from outside: measures detection, failover, safety
+//! and joins, and checks DESIGN's invariants, from the ordered log of what
+//! happened ([`Emitted`]) and the faults the runner applied.
+//!
+//! Everything is incremental: one log entry updates a few counters, so the
+//! observer keeps up with a thousand nodes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::engine::{Emitted, Happening};
+use super::timeline::{DetectionCurve, FaultMark, Naming, Timeline};
+use crate::core::{Event, HealthStatus, MemberState, Phase};
+
+/// What a view says of a member, packed in a byte.
+const UNKNOWN: u8 = 0;
+const ALIVE: u8 = 1;
+const SUSPECT: u8 = 2;
+const DOWN: u8 = 3;
+const LEFT: u8 = 4;
+
+fn code(state: MemberState) -> u8 {
+    match state {
+        MemberState::Alive => ALIVE,
+        MemberState::Suspect => SUSPECT,
+        MemberState::Down => DOWN,
+        MemberState::Left => LEFT,
+    }
+}
+
+/// The host index of a simulated member name (`node-17` is 17).
+pub fn host_of(name: &str) -> Option<usize> {
+    name.strip_prefix("node-")?.parse().ok()
+}
+
+/// A broken invariant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breach {
+    /// When, in virtual seconds.
+    pub at_s: f64,
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// The hosts involved.
+    pub nodes: Vec<String>,
+    /// What happened.
+    pub detail: String,
+}
+
+/// Order statistics of a sample, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    /// Samples.
+    pub count: usize,
+    /// Smallest.
+    pub min: f64,
+    /// Median.
+    pub median: f64,
+    /// 99th percentile (nearest rank).
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Stats {
+    /// The statistics of `samples` (seconds), if there are any.
+    pub fn of(samples: &[f64]) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank = |q: f64| {
+            let index = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+            sorted[index]
+        };
+        Some(Self {
+            count: sorted.len(),
+            min: sorted[0],
+            median: rank(0.5),
+            p99: rank(0.99),
+            max: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+/// What a fault is expected to make the others notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The target is down (crash, freeze).
+    Down,
+    /// The target left.
+    Left,
+    /// The target's health is failing.
+    Failing,
+    /// Every host across the partition is down.
+    Partition,
+    /// Nothing to detect.
+    Nothing,
+}
+
+/// One fault's measurements.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultReport {
+    /// When, in virtual seconds.
+    pub at_s: f64,
+    /// What, for example `crash node-3 (primary)`.
+    pub label: String,
+    /// The kind of fault (`crash`, `freeze`, ...).
+    pub kind: String,
+    /// Hosts expected to notice it.
+    pub observers: usize,
+    /// How many did, before the run ended.
+    pub detected: usize,
+    /// Seconds until the first observer noticed.
+    pub first_detection_s: Option<f64>,
+    /// Seconds until each observer noticed.
+    pub detection: Option<Stats>,
+    /// Seconds until every live host named one new primary, if the fault
+    /// took the primary away.
+    pub failover_s: Option<f64>,
+    /// The primary before.
+    pub old_primary: Option<String>,
+    /// The primary every live host agreed on after.
+    pub new_primary: Option<String>,
+}
+
+struct FaultTracker {
+    report: FaultReport,
+    at: Duration,
+    targets: Vec<usize>,
+    /// Each target's life when the fault happened.
+    lives: Vec<u64>,
+    notice: Notice,
+    /// Observer -> number of targets it has noticed so far.
+    progress: BTreeMap<usize, usize>,
+    /// Detection times, per observer, in seconds.
+    times: Vec<(f64, usize)>,
+    failover_from: Option<usize>,
+}
+
+struct JoinTracker {
+    host: usize,
+    started: Duration,
+    joined: Option<Duration>,
+    converged: Option<Duration>,
+}
+
+/// The safety figures of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Safety {
+    /// Seconds during which two or more hosts claimed the role.
+    pub two_claimants_s: f64,
+    /// Seconds during which a host on a minority side of a partition
+    /// claimed the role.
+    pub minority_claim_s: f64,
+    /// Seconds during which claimants sat on different sides of a partition.
+    pub split_brain_s: f64,
+    /// Seconds during which no host claimed the role (after the first
+    /// primary).
+    pub no_primary_s: f64,
+    /// Times a host declared a running, reachable, unfrozen host down.
+    pub false_positive_downs: u64,
+}
+
+/// Join figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Joins {
+    /// Hosts that started and asked to join (founders excluded).
+    pub started: usize,
+    /// Seconds from start to joined.
+    pub joined: Option<Stats>,
+    /// Seconds from start until every running host saw it alive and it saw
+    /// every running host alive.
+    pub converged: Option<Stats>,
+    /// Joins that had not converged when the run ended (or the host
+    /// stopped first).
+    pub unconverged: usize,
+}
+
+/// The observer.
+pub struct Observer {
+    names: Vec<Arc<str>>,
+    /// Configured cluster size the quorum guard uses, if fixed.
+    expected_members: Option<usize>,
+    /// How long a claim by a cut-off minority may last: no majority can
+    /// declare anyone down faster.
+    minority_grace: Duration,
+    running: Vec<bool>,
+    frozen: Vec<bool>,
+    joined: Vec<bool>,
+    left: Vec<bool>,
+    started_ever: Vec<bool>,
+    healthy: Vec<bool>,
+    draining: Vec<bool>,
+    life: Vec<u64>,
+    side: Vec<u16>,
+    /// Running hosts per side.
+    side_running: BTreeMap<u16, usize>,
+    running_count: usize,
+    /// Hosts started and not left: what the quorum counts.
+    member_count: usize,
+    partition_since: Option<Duration>,
+    claiming: Vec<bool>,
+    claimants: BTreeSet<usize>,
+    naming: Vec<Option<usize>>,
+    /// view[observer][target]
+    view: Vec<Vec<u8>>,
+    seen_alive_by: Vec<usize>,
+    sees_alive: Vec<usize>,
+    last: Duration,
+    first_claim: bool,
+    last_claimant: Option<usize>,
+    /// Whether a host was frozen, stopped, failing, draining or cut off
+    /// with a minority since it last started claiming: such a host may lose
+    /// the role; any other losing it is a breach.
+    disrupted: Vec<bool>,
+    /// Hosts thawed at this instant: whether they still claim is known only
+    /// once they handled what queued up while frozen.
+    thawing: Vec<(usize, Duration)>,
+    two_claimants_since: Option<Duration>,
+    minority_breached: bool,
+    safety: Safety,
+    node_seconds: f64,
+    faults: Vec<FaultTracker>,
+    joins: Vec<JoinTracker>,
+    breaches: Vec<Breach>,
+    digest: u64,
+    line: String,
+    timeline: Option<Timeline>,
+    open_claims: BTreeMap<usize, Duration>,
+}
+
+impl Observer {
+    /// An observer for a run; `plot` keeps what the SVG timeline needs.
+    pub fn new(expected_members: Option<usize>, minority_grace: Duration, plot: bool) -> Self {
+        Self {
+            names: Vec::new(),
+            expected_members,
+            minority_grace,
+            running: Vec::new(),
+            frozen: Vec::new(),
+            joined: Vec::new(),
+            left: Vec::new(),
+            started_ever: Vec::new(),
+            healthy: Vec::new(),
+            draining: Vec::new(),
+            life: Vec::new(),
+            side: Vec::new(),
+            side_running: BTreeMap::new(),
+            running_count: 0,
+            member_count: 0,
+            partition_since: None,
+            claiming: Vec::new(),
+            claimants: BTreeSet::new(),
+            naming: Vec::new(),
+            view: Vec::new(),
+            seen_alive_by: Vec::new(),
+            sees_alive: Vec::new(),
+            last: Duration::ZERO,
+            first_claim: false,
+            last_claimant: None,
+            disrupted: Vec::new(),
+            thawing: Vec::new(),
+            two_claimants_since: None,
+            minority_breached: false,
+            safety: Safety::default(),
+            node_seconds: 0.0,
+            faults: Vec::new(),
+            joins: Vec::new(),
+            breaches: Vec::new(),
+            digest: 0xcbf2_9ce4_8422_2325,
+            line: String::new(),
+            timeline: plot.then(Timeline::default),
+            open_claims: BTreeMap::new(),
+        }
+    }
+
+    /// Registers a host (its index is the next one).
+    pub fn add_host(&mut self, name: Arc<str>) {
+        let n = self.names.len() + 1;
+        for row in &mut self.view {
+            row.push(UNKNOWN);
+        }
+        self.view.push(vec![UNKNOWN; n]);
+        self.names.push(name.clone());
+        self.running.push(false);
+        self.frozen.push(false);
+        self.joined.push(false);
+        self.left.push(false);
+        self.started_ever.push(false);
+        self.healthy.push(true);
+        self.draining.push(false);
+        self.life.push(0);
+        self.side.push(0);
+        self.claiming.push(false);
+        self.disrupted.push(false);
+        self.naming.push(None);
+        self.seen_alive_by.push(0);
+        self.sees_alive.push(0);
+        if let Some(timeline) = &mut self.timeline {
+            timeline.names.push(name);
+            timeline.naming.push(vec![(Duration::ZERO, Naming::NotRunning)]);
+        }
+    }
+
+    fn is_live(&self, host: usize) -> bool {
+        self.running[host] && !self.frozen[host]
+    }
+
+    /// Hosts that count towards the quorum: started and not left.
+    fn members(&self) -> usize {
+        self.expected_members.unwrap_or(self.member_count)
+    }
+
+    fn side_size(&self, side: u16) -> usize {
+        self.side_running.get(&side).copied().unwrap_or(0)
+    }
+
+    fn set_running(&mut self, host: usize, running: bool) {
+        if self.running[host] != running {
+            self.running[host] = running;
+            let count = self.side_running.entry(self.side[host]).or_default();
+            if running {
+                *count += 1;
+                self.running_count += 1;
+            } else {
+                *count = count.saturating_sub(1);
+                self.running_count -= 1;
+            }
+        }
+    }
+
+    fn on_minority(&self, host: usize) -> bool {
+        self.partition_since.is_some() && self.side_size(self.side[host]) * 2 <= self.members()
+    }
+
+    /// The host most live hosts name primary.
+    pub fn consensus_primary(&self) -> Option<usize> {
+        let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+        for host in 0..self.names.len() {
+            if self.is_live(host)
+                && let Some(primary) = self.naming[host]
+            {
+                *counts.entry(primary).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(host, count)| (*count, std::cmp::Reverse(*host)))
+            .map(|(host, _)| host)
+    }
+
+    /// Whether `host` is running, not frozen, joined and serving.
+    pub fn is_serving(&self, host: usize) -> bool {
+        self.is_live(host) && self.joined[host] && self.healthy[host] && !self.draining[host]
+    }
+
+    /// Whether a host is running (started and not stopped).
+    pub fn is_running(&self, host: usize) -> bool {
+        self.running[host]
+    }
+
+    /// Whether a host is frozen.
+    pub fn is_frozen(&self, host: usize) -> bool {
+        self.frozen[host]
+    }
+
+    /// Whether a host's checks are (configured) passing.
+    pub fn is_healthy(&self, host: usize) -> bool {
+        self.healthy[host]
+    }
+
+    /// The side a host is on.
+    pub fn side(&self, host: usize) -> u16 {
+        self.side[host]
+    }
+
+    /// Hosts that have left.
+    pub fn has_left(&self, host: usize) -> bool {
+        self.left[host]
+    }
+
+    /// Accumulates time-weighted figures up to `now`.
+    fn advance(&mut self, now: Duration) {
+        if now <= self.last {
+            return;
+        }
+        let span = (now - self.last).as_secs_f64();
+        self.node_seconds += span * self.running_count as f64;
+        let claimants: Vec<usize> = self.claimants.iter().copied().collect();
+        if claimants.len() >= 2 {
+            self.safety.two_claimants_s += span;
+        }
+        if claimants.is_empty() && self.first_claim {
+            self.safety.no_primary_s += span;
+        }
+        if self.partition_since.is_some() {
+            if claimants.iter().any(|c| self.on_minority(*c)) {
+                self.safety.minority_claim_s += span;
+            }
+            let sides: BTreeSet<u16> = claimants.iter().map(|c| self.side[*c]).collect();
+            if sides.len() >= 2 {
+                self.safety.split_brain_s += span;
+            }
+        }
+        self.last = now;
+    }
+
+    fn breach(&mut self, at: Duration, invariant: &'static str, nodes: &[usize], detail: String) {
+        self.breaches.push(Breach {
+            at_s: at.as_secs_f64(),
+            invariant,
+            nodes: nodes.iter().map(|n| self.names[*n].to_string()).collect(),
+            detail,
+        });
+    }
+
+    /// Takes one entry of the log.
+    pub fn observe(&mut self, entry: &Emitted) {
+        self.settle_thaws(entry.at);
+        self.advance(entry.at);
+        self.line.clear();
+        let _ = write!(
+            self.line,
+            "{}|{}|{:?}",
+            entry.at.as_nanos(),
+            entry.host,
+            entry.what
+        );
+        for byte in self.line.bytes() {
+            self.digest ^= u64::from(byte);
+            self.digest = self.digest.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let host = entry.host;
+        match &entry.what {
+            Happening::Started { incarnation } => {
+                self.set_running(host, true);
+                if !self.started_ever[host] || self.left[host] {
+                    self.member_count += 1;
+                }
+                self.frozen[host] = false;
+                self.left[host] = false;
+                self.joined[host] = false;
+                self.started_ever[host] = true;
+                self.draining[host] = false;
+                self.life[host] = *incarnation;
+                self.joins.push(JoinTracker {
+                    host,
+                    started: entry.at,
+                    joined: None,
+                    converged: None,
+                });
+                self.set_naming(entry.at, host, None);
+            }
+            Happening::Stopped => self.stopped(entry.at, host),
+            Happening::Frozen => {
+                self.frozen[host] = true;
+                self.disrupted[host] = true;
+                self.set_claiming(entry.at, host, false, true);
+                self.mark_naming(entry.at, host, Naming::Frozen);
+            }
+            Happening::Thawed => {
+                self.frozen[host] = false;
+                let naming = self.naming_of(host);
+                self.mark_naming(entry.at, host, naming);
+                self.thawing.push((host, entry.at));
+            }
+            Happening::Node(event) => self.node_event(entry.at, host, event),
+        }
+    }
+
+    /// A thawed host that still claims once time moves on counts again.
+    fn settle_thaws(&mut self, now: Duration) {
+        if self.thawing.is_empty() {
+            return;
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            self.thawing.drain(..).partition(|(_, at)| *at < now);
+        self.thawing = waiting;
+        for (host, at) in due {
+            if self.claiming[host] && self.is_live(host) {
+                self.set_claiming(at, host, true, true);
+            }
+        }
+    }
+
+    fn stopped(&mut self, at: Duration, host: usize) {
+        self.disrupted[host] = true;
+        self.set_claiming(at, host, false, false);
+        self.claiming[host] = false;
+        self.set_running(host, false);
+        self.frozen[host] = false;
+        self.naming[host] = None;
+        self.mark_naming(at, host, Naming::NotRunning);
+        // Its view no longer counts.
+        for target in 0..self.names.len() {
+            if self.view[host][target] == ALIVE {
+                self.seen_alive_by[target] = self.seen_alive_by[target].saturating_sub(1);
+            }
+            self.view[host][target] = UNKNOWN;
+        }
+        self.sees_alive[host] = 0;
+    }
+
+    fn naming_of(&self, host: usize) -> Naming {
+        match self.naming[host] {
+            Some(p) => Naming::Primary(p),
+            None => Naming::Nobody,
+        }
+    }
+
+    fn mark_naming(&mut self, at: Duration, host: usize, naming: Naming) {
+        if let Some(timeline) = &mut self.timeline {
+            let row = &mut timeline.naming[host];
+            if row.last().map(|(_, n)| *n) != Some(naming) {
+                row.push((at, naming));
+            }
+        }
+    }
+
+    fn set_naming(&mut self, at: Duration, host: usize, primary: Option<usize>) {
+        self.naming[host] = primary;
+        if !self.frozen[host] && self.running[host] {
+            let naming = self.naming_of(host);
+            self.mark_naming(at, host, naming);
+        }
+        self.check_failovers(at);
+    }
+
+    /// Records a change of claim. `quiet` changes (freezing, thawing) do not
+    /// run the take-over checks: the claim itself did not change.
+    fn set_claiming(&mut self, at: Duration, host: usize, claiming: bool, quiet: bool) {
+        let counted = claiming && self.is_live(host);
+        if counted {
+            if self.claimants.insert(host) {
+                self.open_claims.insert(host, at);
+            }
+        } else if self.claimants.remove(&host) {
+            if !self.is_serving(host) || self.on_minority(host) {
+                self.disrupted[host] = true;
+            }
+            if let Some(from) = self.open_claims.remove(&host)
+                && let Some(timeline) = &mut self.timeline
+            {
+                timeline.claims.push((from, at, host));
+            }
+        }
+        if counted && !quiet {
+            self.first_claim = true;
+            if !self.joined[host] {
+                self.breach(
+                    at,
+                    "claim before join",
+                    &[host],
+                    "a node claimed the role before it joined".into(),
+                );
+            }
+            if let Some(previous) = self.last_claimant
+                && previous != host
+                && !self.disrupted[previous]
+                && self.is_serving(previous)
+                && !self.on_minority(previous)
+            {
+                self.breach(
+                    at,
+                    "working primary lost the role",
+                    &[previous, host],
+                    format!(
+                        "{} took the role while {} was running, healthy and not draining",
+                        self.names[host], self.names[previous]
+                    ),
+                );
+            }
+            self.last_claimant = Some(host);
+            self.disrupted[host] = false;
+        }
+        self.check_claimants(at);
+    }
+
+    fn check_claimants(&mut self, at: Duration) {
+        let claimants: Vec<usize> = self.claimants.iter().copied().collect();
+        if claimants.len() >= 2 {
+            if self.two_claimants_since.is_none() {
+                self.two_claimants_since = Some(at);
+                let sides: BTreeSet<u16> = claimants.iter().map(|c| self.side[*c]).collect();
+                if self.partition_since.is_none() {
+                    self.breach(
+                        at,
+                        "two claimants",
+                        &claimants,
+                        "more than one node claimed the role with no partition".into(),
+                    );
+                } else if sides.len() >= 2 {
+                    self.breach(
+                        at,
+                        "split brain",
+                        &claimants,
+                        "nodes on both sides of a partition claimed the role".into(),
+                    );
+                }
+            }
+        } else {
+            self.two_claimants_since = None;
+        }
+        if let Some(since) = self.partition_since
+            && !self.minority_breached
+            && at > since + self.minority_grace
+            && let Some(c) = claimants.iter().copied().find(|c| self.on_minority(*c))
+        {
+            self.minority_breached = true;
+            self.breach(
+                at,
+                "minority claims",
+                &[c],
+                format!(
+                    "a node cut off with a minority still claimed the role {:?} after the partition",
+                    at - since
+                ),
+            );
+        }
+    }
+
+    fn node_event(&mut self, at: Duration, host: usize, event: &Event) {
+        match event {
+            Event::Joined { .. } => {
+                self.joined[host] = true;
+                if let Some(join) = self
+                    .joins
+                    .iter_mut()
+                    .rev()
+                    .find(|j| j.host == host && j.joined.is_none())
+                {
+                    join.joined = Some(at);
+                }
+                self.check_join(at, host);
+            }
+            Event::Left => {
+                if !self.left[host] {
+                    self.member_count = self.member_count.saturating_sub(1);
+                }
+                self.left[host] = true;
+                self.joined[host] = false;
+            }
+            Event::RoleChanged { primary } => {
+                self.claiming[host] = *primary;
+                self.set_claiming(at, host, *primary, false);
+            }
+            Event::PrimaryChanged { current, .. } => {
+                let primary = current.as_deref().and_then(host_of);
+                self.set_naming(at, host, primary);
+            }
+            Event::MemberState {
+                name,
+                incarnation,
+                current,
+                ..
+            } => {
+                if let Some(target) = host_of(name) {
+                    self.member_state(at, host, target, *incarnation, *current);
+                }
+            }
+            Event::MemberHealth { name, status } => {
+                if *status == HealthStatus::Failing
+                    && let Some(target) = host_of(name)
+                {
+                    self.noticed(at, host, target, Notice::Failing);
+                }
+            }
+            Event::Rejoined { .. }
+            | Event::JoinRefused { .. }
+            | Event::MemberReaped { .. } => {}
+        }
+    }
+
+    fn member_state(
+        &mut self,
+        at: Duration,
+        observer: usize,
+        target: usize,
+        incarnation: u64,
+        state: MemberState,
+    ) {
+        if target >= self.names.len() || !self.running[observer] {
+            return;
+        }
+        let old = self.view[observer][target];
+        let new = code(state);
+        self.view[observer][target] = new;
+        if old != ALIVE && new == ALIVE {
+            self.seen_alive_by[target] += 1;
+            self.sees_alive[observer] += 1;
+        } else if old == ALIVE && new != ALIVE {
+            self.seen_alive_by[target] = self.seen_alive_by[target].saturating_sub(1);
+            self.sees_alive[observer] = self.sees_alive[observer].saturating_sub(1);
+        }
+        if new == DOWN
+            && self.running[target]
+            && !self.frozen[target]
+            && self.life[target] == incarnation
+            && self.side[target] == self.side[observer]
+        {
+            self.safety.false_positive_downs += 1;
+        }
+        match state {
+            MemberState::Down => {
+                self.noticed(at, observer, target, Notice::Down);
+                self.noticed(at, observer, target, Notice::Partition);
+            }
+            MemberState::Left => self.noticed(at, observer, target, Notice::Left),
+            _ => {}
+        }
+        if new == ALIVE {
+            self.check_join(at, target);
+            self.check_join(at, observer);
+        }
+    }
+
+    fn check_join(&mut self, at: Duration, host: usize) {
+        let live = self.running_count;
+        if !self.running[host] || !self.joined[host] {
+            return;
+        }
+        let everyone_sees_it = self.seen_alive_by[host] + 1 >= live;
+        let it_sees_everyone = self.sees_alive[host] + 1 >= live;
+        if everyone_sees_it
+            && it_sees_everyone
+            && let Some(join) = self
+                .joins
+                .iter_mut()
+                .rev()
+                .find(|j| j.host == host && j.converged.is_none())
+        {
+            join.converged = Some(at);
+        }
+    }
+
+    fn noticed(&mut self, at: Duration, observer: usize, target: usize, notice: Notice) {
+        let life = self.life[target];
+        for tracker in &mut self.faults {
+            if tracker.notice != notice {
+                continue;
+            }
+            let Some(position) = tracker.targets.iter().position(|t| *t == target) else {
+                continue;
+            };
+            if notice != Notice::Partition && tracker.lives[position] != life {
+                continue;
+            }
+            let Some(count) = tracker.progress.get_mut(&observer) else {
+                continue;
+            };
+            *count += 1;
+            if *count == tracker.targets.len() {
+                tracker
+                    .times
+                    .push(((at - tracker.at).as_secs_f64(), observer));
+            }
+        }
+    }
+
+    /// Records a fault the runner applies now: what it targets, what the
+    /// others should notice, and whether it takes the primary away.
+    pub fn fault(&mut self, at: Duration, kind: &str, label: String, targets: &[usize], notice: Notice) {
+        self.advance(at);
+        let primary = self.consensus_primary();
+        let observers: BTreeMap<usize, usize> = (0..self.names.len())
+            .filter(|h| self.is_live(*h) && !targets.contains(h) || notice == Notice::Partition && self.is_live(*h))
+            .map(|h| (h, 0))
+            .collect();
+        let takes_primary = primary.filter(|p| {
+            targets.contains(p) && !matches!(kind, "recover" | "resume" | "restart" | "heal")
+        });
+        if let Some(timeline) = &mut self.timeline {
+            timeline.faults.push(FaultMark {
+                at,
+                label: label.clone(),
+            });
+        }
+        let partition_targets: Vec<usize>;
+        let (targets, notice) = if notice == Notice::Partition {
+            // Each observer must see every host on the other sides down.
+            partition_targets = (0..self.names.len())
+                .filter(|h| self.running[*h])
+                .collect();
+            (partition_targets.as_slice(), notice)
+        } else {
+            (targets, notice)
+        };
+        self.faults.push(FaultTracker {
+            report: FaultReport {
+                at_s: at.as_secs_f64(),
+                label,
+                kind: kind.to_owned(),
+                observers: if notice == Notice::Nothing { 0 } else { observers.len() },
+                detected: 0,
+                first_detection_s: None,
+                detection: None,
+                failover_s: None,
+                old_primary: takes_primary.map(|p| self.names[p].to_string()),
+                new_primary: None,
+            },
+            at,
+            targets: targets.to_vec(),
+            lives: targets.iter().map(|t| self.life[*t]).collect(),
+            notice,
+            progress: if notice == Notice::Nothing {
+                BTreeMap::new()
+            } else {
+                observers
+            },
+            times: Vec::new(),
+            failover_from: takes_primary,
+        });
+    }
+
+    /// Puts `host` on a side of a partition (`side` 0 is the default).
+    pub fn place(&mut self, at: Duration, host: usize, side: u16) {
+        self.advance(at);
+        if self.running[host] {
+            let old = self.side_running.entry(self.side[host]).or_default();
+            *old = old.saturating_sub(1);
+            *self.side_running.entry(side).or_default() += 1;
+        }
+        self.side[host] = side;
+    }
+
+    /// A partition starts or ends.
+    pub fn partitioned(&mut self, at: Duration, active: bool) {
+        self.advance(at);
+        if active {
+            self.partition_since.get_or_insert(at);
+            self.minority_breached = false;
+            for host in 0..self.names.len() {
+                if self.on_minority(host) {
+                    self.disrupted[host] = true;
+                }
+            }
+            // A partition tracker counts, per observer, hosts on other sides.
+            let n = self.names.len();
+            let running: Vec<usize> = (0..n).filter(|h| self.running[*h]).collect();
+            if let Some(tracker) = self.faults.last_mut()
+                && tracker.notice == Notice::Partition
+            {
+                tracker.targets = running.clone();
+                tracker.lives = running.iter().map(|h| self.life[*h]).collect();
+                let sides = &self.side;
+                for (observer, count) in tracker.progress.iter_mut() {
+                    // Hosts on its own side will never be seen down: count
+                    // them as noticed already.
+                    *count = running
+                        .iter()
+                        .filter(|h| sides[**h] == sides[*observer])
+                        .count();
+                }
+            }
+        } else {
+            self.partition_since = None;
+            for side in &mut self.side {
+                *side = 0;
+            }
+            self.side_running.clear();
+            self.side_running.insert(0, self.running_count);
+        }
+        let at_now = at;
+        self.check_claimants(at_now);
+    }
+
+    /// Records a configured health or drain change.
+    pub fn set_health(&mut self, host: usize, healthy: bool) {
+        self.healthy[host] = healthy;
+        if !healthy {
+            self.disrupted[host] = true;
+        }
+    }
+
+    /// Records a drain or resume.
+    pub fn set_draining(&mut self, host: usize, draining: bool) {
+        self.draining[host] = draining;
+        if draining {
+            self.disrupted[host] = true;
+        }
+    }
+
+    fn check_failovers(&mut self, at: Duration) {
+        for index in 0..self.faults.len() {
+            let (from, done) = {
+                let tracker = &self.faults[index];
+                (tracker.failover_from, tracker.report.failover_s.is_some())
+            };
+            let Some(from) = from else { continue };
+            if done {
+                continue;
+            }
+            // Every live host on a quorate side names one primary, not the
+            // one the fault took away.
+            let voters: Vec<usize> = (0..self.names.len())
+                .filter(|h| self.is_live(*h) && !self.on_minority(*h) && !self.left[*h])
+                .collect();
+            let Some(first) = voters.first() else { continue };
+            let Some(agreed) = self.naming[*first] else { continue };
+            if agreed == from {
+                continue;
+            }
+            if voters.iter().all(|v| self.naming[*v] == Some(agreed)) {
+                let tracker = &mut self.faults[index];
+                tracker.report.failover_s = Some((at - tracker.at).as_secs_f64());
+                tracker.report.new_primary = Some(self.names[agreed].to_string());
+            }
+        }
+    }
+
+    /// Ends the run at `end`: closes open intervals and checks what never
+    /// happened.
+    pub fn finish(&mut self, end: Duration, failover_limit: Duration) {
+        self.settle_thaws(end + Duration::from_nanos(1));
+        self.advance(end);
+        for index in 0..self.faults.len() {
+            let tracker = &self.faults[index];
+            if tracker.failover_from.is_some()
+                && tracker.report.failover_s.is_none()
+                && end > tracker.at + failover_limit
+            {
+                let from = tracker.failover_from.unwrap_or_default();
+                let at = tracker.at;
+                self.breach(
+                    at + failover_limit,
+                    "no failover",
+                    &[from],
+                    format!(
+                        "the live nodes did not agree on a new primary within {failover_limit:?}"
+                    ),
+                );
+            }
+        }
+        if let Some(timeline) = &mut self.timeline {
+            timeline.end = end;
+            for (host, from) in std::mem::take(&mut self.open_claims) {
+                timeline.claims.push((from, end, host));
+            }
+            timeline.claims.sort_by_key(|(from, _, host)| (*from, *host));
+            for tracker in &self.faults {
+                if tracker.report.observers == 0 {
+                    continue;
+                }
+                let mut times: Vec<f64> = tracker.times.iter().map(|(t, _)| *t).collect();
+                times.sort_by(f64::total_cmp);
+                let total = tracker.report.observers as f64;
+                let mut points = vec![(tracker.at, 0.0)];
+                for (i, t) in times.iter().enumerate() {
+                    points.push((tracker.at + Duration::from_secs_f64(*t), (i + 1) as f64 / total));
+                }
+                timeline.detection.push(DetectionCurve {
+                    label: tracker.report.label.clone(),
+                    fault_at: tracker.at,
+                    points,
+                });
+            }
+        }
+    }
+
+    /// The fault reports.
+    pub fn fault_reports(&self) -> Vec<FaultReport> {
+        self.faults
+            .iter()
+            .map(|tracker| {
+                let mut report = tracker.report.clone();
+                let times: Vec<f64> = tracker.times.iter().map(|(t, _)| *t).collect();
+                report.detected = times.len();
+                report.first_detection_s = times.iter().copied().min_by(f64::total_cmp);
+                report.detection = Stats::of(&times);
+                report
+            })
+            .collect()
+    }
+
+    /// The safety figures.
+    pub fn safety(&self) -> Safety {
+        self.safety.clone()
+    }
+
+    /// Join figures.
+    pub fn joins(&self) -> Joins {
+        let asked: Vec<&JoinTracker> = self.joins.iter().collect();
+        let joined: Vec<f64> = asked
+            .iter()
+            .filter_map(|j| j.joined.map(|t| (t - j.started).as_secs_f64()))
+            .collect();
+        let converged: Vec<f64> = asked
+            .iter()
+            .filter_map(|j| j.converged.map(|t| (t - j.started).as_secs_f64()))
+            .collect();
+        Joins {
+            started: asked.len(),
+            joined: Stats::of(&joined),
+            converged: Stats::of(&converged),
+            unconverged: asked.len() - converged.len(),
+        }
+    }
+
+    /// Broken invariants, in time order.
+    pub fn breaches(&self) -> Vec<Breach> {
+        let mut breaches = self.breaches.clone();
+        breaches.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+        breaches
+    }
+
+    /// Hash of everything observed, in order: equal for equal runs.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// Sum over hosts of the seconds each ran.
+    pub fn node_seconds(&self) -> f64 {
+        self.node_seconds
+    }
+
+    /// The plot data, if kept.
+    pub fn take_timeline(&mut self) -> Option<Timeline> {
+        self.timeline.take()
+    }
+
+    /// The phase a host is in, as the observer tracks it.
+    pub fn phase(&self, host: usize) -> Phase {
+        if self.left[host] {
+            Phase::Left
+        } else if self.joined[host] {
+            Phase::Joined
+        } else {
+            Phase::Joining
+        }
+    }
+
+    /// Number of hosts.
+    pub fn hosts(&self) -> usize {
+        self.names.len()
+    }
+}

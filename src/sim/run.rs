@@ -1,0 +1,737 @@
+//! Runs a [`Scenario`]: builds the cluster, applies its faults at their
+//! virtual times, feeds the [`Observer`], and returns the report.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+
+use super::engine::{Sim, host_addr};
+use super::observe::{Breach, FaultReport, Joins, Notice, Observer, Safety, Stats};
+use super::scenario::{ActionKind, EventSpec, Scenario, StartMode, Target};
+use super::timeline::Timeline;
+use crate::core::{Command, HealthRecord, HealthStatus, NodeId};
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Overrides the scenario's node count (scaling ranges and targets).
+    pub nodes: Option<usize>,
+    /// Keep what the SVG plot needs.
+    pub plot: bool,
+    /// Draw a progress bar on standard error.
+    pub progress: bool,
+}
+
+/// The traffic figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Traffic {
+    /// Datagrams sent per running node per second.
+    pub messages_per_node_s: f64,
+    /// Bytes sent per running node per second.
+    pub bytes_per_node_s: f64,
+    /// Datagrams sent in all.
+    pub datagrams: u64,
+}
+
+/// Detection and failover of all faults of one kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindSummary {
+    /// The kind of fault.
+    pub kind: String,
+    /// How many.
+    pub count: usize,
+    /// Seconds to the first observer, over the faults.
+    pub first_detection: Option<Stats>,
+    /// Seconds to every observer, over the faults.
+    pub all_detection: Option<Stats>,
+    /// Failover seconds, over the faults that took the primary away.
+    pub failover: Option<Stats>,
+}
+
+/// Everything a run measured. Deterministic: the same scenario, seed and
+/// node count give the same report, byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Initial cluster size.
+    pub nodes: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Virtual seconds run.
+    pub duration_s: f64,
+    /// Each fault.
+    pub faults: Vec<FaultReport>,
+    /// Faults summarised by kind.
+    pub summary: Vec<KindSummary>,
+    /// Safety figures.
+    pub safety: Safety,
+    /// Traffic figures.
+    pub traffic: Traffic,
+    /// Join figures.
+    pub joins: Joins,
+    /// Broken invariants.
+    pub breaches: Vec<Breach>,
+    /// Hash of the whole event log, hex.
+    pub digest: String,
+}
+
+/// How fast the simulator ran: not part of the report, since it changes
+/// from one run to the next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Performance {
+    /// Wall-clock seconds.
+    pub wall_s: f64,
+    /// Virtual seconds per wall-clock second.
+    pub virtual_per_wall: f64,
+    /// Events the engine processed.
+    pub events: u64,
+}
+
+/// A finished run.
+pub struct Outcome {
+    /// The report.
+    pub report: Report,
+    /// The simulator's speed.
+    pub performance: Performance,
+    /// The plot data, if asked for.
+    pub timeline: Option<Timeline>,
+}
+
+/// A step of the run, in virtual time.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Apply event `spec` (its `repeat`-th occurrence).
+    Event { spec: usize },
+    /// Start host (first start or restart) joining running members.
+    Start { host: usize },
+    /// Leave now (after draining), then stop.
+    Leave { host: usize },
+    /// Drain, as the first half of a leave or a rolling restart; `report`
+    /// makes it a fault of its own in the report.
+    Drain { host: usize, report: bool },
+    /// Toggle health of a flapping host.
+    Flap { host: usize, failing: bool },
+}
+
+struct Runner<'a> {
+    scenario: &'a Scenario,
+    sim: Sim,
+    observer: Observer,
+    rng: ChaCha8Rng,
+    steps: crate::core::TimerQueue<Step>,
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> Instant {
+    // The simulator's own speed is the one thing measured in real time.
+    Instant::now()
+}
+
+/// Runs `scenario`.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
+    let mut scenario = scenario.clone();
+    if let Some(nodes) = options.nodes {
+        scenario.resize(nodes.max(1));
+    }
+    if let Some(seed) = options.seed {
+        scenario.seed = seed;
+    }
+    let config = scenario.node_config();
+    let grace = config.suspicion_timeout(scenario.nodes) + config.probe_period * 2;
+    let failover_limit = config.suspicion_timeout(scenario.nodes) * 4 + Duration::from_secs(30);
+    let mut runner = Runner {
+        sim: Sim::new(scenario.seed, config, scenario.network),
+        observer: Observer::new(scenario.expected_members, grace, options.plot),
+        rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x7363_656e_6172_696f),
+        steps: crate::core::TimerQueue::new(),
+        scenario: &scenario,
+    };
+    let started = wall_clock();
+    runner.boot();
+    for (index, spec) in scenario.events.iter().enumerate() {
+        let repeats = if spec.action == ActionKind::Flap {
+            1
+        } else {
+            spec.times.unwrap_or(1)
+        };
+        let every = spec.every.unwrap_or_default();
+        for k in 0..repeats {
+            runner
+                .steps
+                .push(spec.at + every * k, Step::Event { spec: index });
+        }
+    }
+    let progress = options.progress.then(|| progress_bar(scenario.duration));
+    let end = scenario.duration;
+    loop {
+        let next_step = runner.steps.next_deadline().filter(|t| *t <= end);
+        let chunk_end = (runner.sim.now() + Duration::from_secs(1)).min(end);
+        let until = next_step.map_or(chunk_end, |t| t.min(chunk_end));
+        runner.sim.run_until(until);
+        runner.drain_log();
+        if let Some(bar) = &progress {
+            bar.set_position(runner.sim.now().as_millis() as u64);
+        }
+        while let Some((_, step)) = runner.steps.pop_due(runner.sim.now()) {
+            runner.apply(step);
+            runner.drain_log();
+        }
+        if runner.sim.now() >= end && runner.steps.next_deadline().is_none_or(|t| t > end) {
+            break;
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    runner.drain_log();
+    runner.observer.finish(end, failover_limit);
+    let wall = started.elapsed().as_secs_f64();
+
+    let faults = runner.observer.fault_reports();
+    let node_seconds = runner.observer.node_seconds().max(f64::MIN_POSITIVE);
+    let report = Report {
+        scenario: scenario.name.clone(),
+        nodes: scenario.nodes,
+        seed: scenario.seed,
+        duration_s: secs(end),
+        summary: summarise(&faults),
+        faults,
+        safety: runner.observer.safety(),
+        traffic: Traffic {
+            messages_per_node_s: runner.sim.datagrams as f64 / node_seconds,
+            bytes_per_node_s: runner.sim.bytes as f64 / node_seconds,
+            datagrams: runner.sim.datagrams,
+        },
+        joins: runner.observer.joins(),
+        breaches: runner.observer.breaches(),
+        digest: format!("{:016x}", runner.observer.digest()),
+    };
+    Outcome {
+        report,
+        performance: Performance {
+            wall_s: wall,
+            virtual_per_wall: secs(end) / wall.max(1e-9),
+            events: runner.sim.steps,
+        },
+        timeline: runner.observer.take_timeline(),
+    }
+}
+
+fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {msg} virtual {pos}/{len} ms",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn summarise(faults: &[FaultReport]) -> Vec<KindSummary> {
+    let mut kinds: BTreeMap<&str, Vec<&FaultReport>> = BTreeMap::new();
+    for fault in faults {
+        kinds.entry(&fault.kind).or_default().push(fault);
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, faults)| {
+            let first: Vec<f64> = faults.iter().filter_map(|f| f.first_detection_s).collect();
+            let all: Vec<f64> = faults
+                .iter()
+                .filter(|f| f.observers > 0 && f.detected == f.observers)
+                .filter_map(|f| f.detection.as_ref().map(|d| d.max))
+                .collect();
+            let failover: Vec<f64> = faults.iter().filter_map(|f| f.failover_s).collect();
+            KindSummary {
+                kind: kind.to_owned(),
+                count: faults.len(),
+                first_detection: Stats::of(&first),
+                all_detection: Stats::of(&all),
+                failover: Stats::of(&failover),
+            }
+        })
+        .collect()
+}
+
+impl Runner<'_> {
+    fn name(index: usize) -> String {
+        format!("node-{index}")
+    }
+
+    fn add_host(&mut self) -> usize {
+        let index = self.sim.add_host(&Self::name(self.sim.len()));
+        self.observer.add_host(self.sim.name(index).clone());
+        index
+    }
+
+    /// Brings the initial cluster up.
+    fn boot(&mut self) {
+        let n = self.scenario.nodes;
+        for _ in 0..n {
+            self.add_host();
+        }
+        match self.scenario.start {
+            StartMode::Warm => self.warm_start(),
+            StartMode::Join => {
+                self.sim.start(0, &[]);
+                let spread = self.scenario.start_over;
+                let mut times: Vec<Duration> = (1..n)
+                    .map(|_| spread.mul_f64(self.rng.random_range(0.0..1.0)))
+                    .collect();
+                times.sort();
+                for (i, at) in times.into_iter().enumerate() {
+                    self.steps.push(at, Step::Start { host: i + 1 });
+                }
+            }
+        }
+    }
+
+    fn warm_start(&mut self) {
+        let n = self.scenario.nodes;
+        let ids: Vec<NodeId> = (0..n)
+            .filter_map(|i| NodeId::new(&Self::name(i), host_addr(i), 1).ok())
+            .collect();
+        let config = self.sim.config().clone();
+        let records: Vec<HealthRecord> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let mut record =
+                    HealthRecord::new(id.name().clone(), 1, config.priority, config.primary_eligible);
+                record.version = 1;
+                record.seniority = Some(i as u64 + 1);
+                record
+            })
+            .collect();
+        let members: Vec<foca::Member<NodeId>> =
+            ids.iter().cloned().map(foca::Member::alive).collect();
+        for i in 0..n {
+            self.sim
+                .start_preloaded(i, members.clone(), records.clone(), i as u64 + 1);
+        }
+        self.drain_log();
+    }
+
+    fn drain_log(&mut self) {
+        for entry in self.sim.take_emitted() {
+            self.observer.observe(&entry);
+        }
+    }
+
+    /// Running, joined hosts to use as seeds.
+    fn seeds(&mut self, except: usize) -> Vec<usize> {
+        let candidates: Vec<usize> = (0..self.sim.len())
+            .filter(|h| {
+                *h != except
+                    && self.sim.is_running(*h)
+                    && self
+                        .sim
+                        .node(*h)
+                        .is_some_and(|n| n.phase() == crate::core::Phase::Joined)
+            })
+            .collect();
+        let mut seeds = Vec::new();
+        for _ in 0..3.min(candidates.len()) {
+            let pick = candidates[self.rng.random_range(0..candidates.len())];
+            if !seeds.contains(&pick) {
+                seeds.push(pick);
+            }
+        }
+        seeds
+    }
+
+    fn resolve(&mut self, target: &Target) -> Vec<usize> {
+        let hosts = self.sim.len();
+        let running: Vec<usize> = (0..hosts).filter(|h| self.sim.is_running(*h)).collect();
+        match target {
+            Target::Primary => self.observer.consensus_primary().into_iter().collect(),
+            Target::Secondary => {
+                let primary = self.observer.consensus_primary();
+                let others: Vec<usize> = running
+                    .into_iter()
+                    .filter(|h| Some(*h) != primary)
+                    .collect();
+                if others.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![others[self.rng.random_range(0..others.len())]]
+                }
+            }
+            Target::Random => {
+                if running.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![running[self.rng.random_range(0..running.len())]]
+                }
+            }
+            Target::All => (0..hosts).collect(),
+            Target::Named(name) => super::observe::host_of(name)
+                .filter(|h| *h < hosts)
+                .into_iter()
+                .collect(),
+            Target::Range(from, to) => {
+                let n = self.scenario.nodes;
+                (from.resolve(n)..to.resolve(n).min(hosts)).collect()
+            }
+        }
+    }
+
+    fn label(&self, kind: ActionKind, targets: &[usize]) -> String {
+        let primary = self.observer.consensus_primary();
+        let names: Vec<String> = targets
+            .iter()
+            .take(3)
+            .map(|t| {
+                if Some(*t) == primary {
+                    format!("{} (primary)", Self::name(*t))
+                } else {
+                    Self::name(*t)
+                }
+            })
+            .collect();
+        let more = targets.len().saturating_sub(3);
+        if more > 0 {
+            format!("{kind} {} +{more}", names.join(", "))
+        } else if names.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind} {}", names.join(", "))
+        }
+    }
+
+    fn apply(&mut self, step: Step) {
+        let now = self.sim.now();
+        match step {
+            Step::Event { spec } => {
+                let spec = self.scenario.events[spec].clone();
+                self.apply_event(&spec);
+            }
+            Step::Start { host } => {
+                let seeds = self.seeds(host);
+                self.sim.start(host, &seeds);
+            }
+            Step::Drain { host, report } => {
+                if report {
+                    let label = self.label(ActionKind::Drain, &[host]);
+                    self.observer
+                        .fault(now, "drain", label, &[host], Notice::Nothing);
+                }
+                self.observer.set_draining(host, true);
+                self.sim.command(host, Command::Drain);
+            }
+            Step::Leave { host } => {
+                self.sim.command(host, Command::Leave);
+                self.drain_log();
+                self.sim.crash(host);
+            }
+            Step::Flap { host, failing } => {
+                let label = format!("flap {} {}", Self::name(host), if failing { "failing" } else { "passing" });
+                let notice = if failing { Notice::Failing } else { Notice::Nothing };
+                let kind = if failing { "fail" } else { "recover" };
+                self.observer.fault(now, kind, label, &[host], notice);
+                self.observer.set_health(host, !failing);
+                let status = if failing {
+                    HealthStatus::Failing
+                } else {
+                    HealthStatus::Passing
+                };
+                self.sim.command(host, Command::SetHealth(status));
+            }
+        }
+    }
+
+    fn apply_event(&mut self, spec: &EventSpec) {
+        use ActionKind as A;
+        let now = self.sim.now();
+        let targets = spec
+            .target
+            .as_deref()
+            .and_then(|t| Target::parse(t).ok())
+            .map(|t| self.resolve(&t))
+            .unwrap_or_default();
+        let label = self.label(spec.action, &targets);
+        let kind = spec.action.to_string();
+        match spec.action {
+            A::Crash => {
+                let targets: Vec<usize> =
+                    targets.into_iter().filter(|h| self.sim.is_running(*h) || self.sim.is_frozen(*h)).collect();
+                self.observer.fault(now, &kind, label, &targets, Notice::Down);
+                for host in targets {
+                    self.sim.crash(host);
+                }
+            }
+            A::Restart => {
+                self.observer.fault(now, &kind, label, &targets, Notice::Nothing);
+                for host in targets {
+                    if self.sim.node(host).is_none() {
+                        self.observer.set_health(host, true);
+                        self.observer.set_draining(host, false);
+                        let seeds = self.seeds(host);
+                        self.sim.start(host, &seeds);
+                    }
+                }
+            }
+            A::Freeze => {
+                let duration = spec.duration.unwrap_or_default();
+                self.observer.fault(now, &kind, label, &targets, Notice::Down);
+                for host in targets {
+                    self.sim.freeze(host, duration);
+                }
+            }
+            A::Leave => {
+                self.observer.fault(now, &kind, label, &targets, Notice::Left);
+                let drain = spec.drain.unwrap_or_default();
+                for host in targets {
+                    self.apply(Step::Drain {
+                        host,
+                        report: false,
+                    });
+                    self.steps.push(now + drain, Step::Leave { host });
+                }
+            }
+            A::Fail | A::Recover => {
+                let failing = spec.action == A::Fail;
+                let notice = if failing { Notice::Failing } else { Notice::Nothing };
+                self.observer.fault(now, &kind, label, &targets, notice);
+                let status = if failing {
+                    HealthStatus::Failing
+                } else {
+                    HealthStatus::Passing
+                };
+                for host in targets {
+                    self.observer.set_health(host, !failing);
+                    self.sim.command(host, Command::SetHealth(status));
+                }
+            }
+            A::Drain | A::Resume => {
+                let draining = spec.action == A::Drain;
+                self.observer.fault(now, &kind, label, &targets, Notice::Nothing);
+                for host in targets {
+                    self.observer.set_draining(host, draining);
+                    let command = if draining { Command::Drain } else { Command::Resume };
+                    self.sim.command(host, command);
+                }
+            }
+            A::Partition => {
+                let sides: Vec<Vec<usize>> = spec
+                    .sides
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| Target::parse(s).ok())
+                    .map(|t| self.resolve(&t))
+                    .collect();
+                let label = format!(
+                    "partition {}",
+                    sides
+                        .iter()
+                        .map(|s| s.len().to_string())
+                        .collect::<Vec<_>>()
+                        .join(if spec.one_way { "->" } else { "/" })
+                );
+                self.observer.fault(now, &kind, label, &[], Notice::Partition);
+                for (side, hosts) in sides.iter().enumerate() {
+                    for host in hosts {
+                        self.sim.partition.place(*host, side as u16);
+                        self.observer.place(now, *host, side as u16);
+                    }
+                }
+                if spec.one_way {
+                    self.sim.partition.cut_one_way(0, 1);
+                } else {
+                    self.sim.partition.cut_between_sides();
+                }
+                self.observer.partitioned(now, true);
+            }
+            A::Heal => {
+                self.observer.fault(now, &kind, "heal".into(), &[], Notice::Nothing);
+                self.sim.partition.heal();
+                self.observer.partitioned(now, false);
+            }
+            A::Network => {
+                if let Some(loss) = spec.loss {
+                    self.sim.network.loss = loss;
+                }
+                if let Some(duplicate) = spec.duplicate {
+                    self.sim.network.duplicate = duplicate;
+                }
+                if let Some(reorder) = spec.reorder {
+                    self.sim.network.reorder = reorder;
+                }
+                let label = format!(
+                    "network loss {:.0}%",
+                    self.sim.network.loss * 100.0
+                );
+                self.observer.fault(now, &kind, label, &[], Notice::Nothing);
+            }
+            A::Scale => self.scale(spec),
+            A::RollingRestart => {
+                self.observer.fault(now, &kind, "rolling restart".into(), &[], Notice::Nothing);
+                let drain = spec.drain.unwrap_or_default();
+                let down = spec.down.unwrap_or_default();
+                let gap = spec.gap.unwrap_or_default();
+                let period = drain + down + gap;
+                let hosts: Vec<usize> = (0..self.sim.len()).filter(|h| self.sim.is_running(*h)).collect();
+                for (i, host) in hosts.into_iter().enumerate() {
+                    let t = now + period * i as u32;
+                    self.steps.push(t, Step::Drain { host, report: true });
+                    self.steps.push(t + drain, Step::Leave { host });
+                    self.steps.push(t + drain + down, Step::Start { host });
+                }
+            }
+            A::Flap => {
+                let every = spec.every.unwrap_or(Duration::from_secs(1));
+                let times = spec.times.unwrap_or(1);
+                for host in targets.into_iter().take(1) {
+                    for k in 0..times {
+                        self.steps.push(
+                            now + every * k,
+                            Step::Flap {
+                                host,
+                                failing: k % 2 == 0,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn scale(&mut self, spec: &EventSpec) {
+        let now = self.sim.now();
+        let to = spec.to.unwrap_or(1);
+        let over = spec.over.unwrap_or_default();
+        let running: Vec<usize> = (0..self.sim.len()).filter(|h| self.sim.is_running(*h)).collect();
+        let label = format!("scale {} -> {to}", running.len());
+        self.observer
+            .fault(now, "scale", label, &[], Notice::Nothing);
+        if to > running.len() {
+            let add = to - running.len();
+            for k in 0..add {
+                let host = self.add_host();
+                let at = now + over.mul_f64(k as f64 / add as f64);
+                self.steps.push(at, Step::Start { host });
+            }
+        } else {
+            let remove = running.len() - to;
+            for (k, host) in running.iter().rev().take(remove).enumerate() {
+                let at = now + over.mul_f64(k as f64 / remove as f64);
+                self.steps.push(
+                    at,
+                    Step::Drain {
+                        host: *host,
+                        report: false,
+                    },
+                );
+                self.steps.push(at, Step::Leave { host: *host });
+            }
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}s"));
+        let stats = |s: &Option<Stats>| {
+            s.as_ref().map_or("-".to_owned(), |s| {
+                format!(
+                    "min {:.2} median {:.2} p99 {:.2} max {:.2} s (n={})",
+                    s.min, s.median, s.p99, s.max, s.count
+                )
+            })
+        };
+        writeln!(
+            f,
+            "scenario {}: {} nodes, {:.0} virtual s, seed {}",
+            self.scenario, self.nodes, self.duration_s, self.seed
+        )?;
+        if !self.faults.is_empty() {
+            writeln!(f, "faults:")?;
+        }
+        for fault in &self.faults {
+            write!(f, "  {:>8.2}s  {}", fault.at_s, fault.label)?;
+            if fault.observers > 0 {
+                write!(
+                    f,
+                    "\n             detection: first {}, all: {} ({}/{} observers)",
+                    opt(fault.first_detection_s),
+                    stats(&fault.detection),
+                    fault.detected,
+                    fault.observers
+                )?;
+            }
+            if let Some(old) = &fault.old_primary {
+                write!(
+                    f,
+                    "\n             failover from {old}: {}{}",
+                    opt(fault.failover_s),
+                    fault
+                        .new_primary
+                        .as_ref()
+                        .map(|p| format!(" to {p}"))
+                        .unwrap_or_default()
+                )?;
+            }
+            writeln!(f)?;
+        }
+        if !self.summary.is_empty() {
+            writeln!(f, "by kind:")?;
+        }
+        for kind in &self.summary {
+            writeln!(f, "  {} x{}", kind.kind, kind.count)?;
+            if kind.first_detection.is_some() {
+                writeln!(f, "    first-node detection: {}", stats(&kind.first_detection))?;
+                writeln!(f, "    all-node detection:   {}", stats(&kind.all_detection))?;
+            }
+            if kind.failover.is_some() {
+                writeln!(f, "    failover:             {}", stats(&kind.failover))?;
+            }
+        }
+        let s = &self.safety;
+        writeln!(
+            f,
+            "safety: two claimants {:.2}s, minority claims {:.2}s, split brain {:.2}s, no primary {:.2}s, false-positive downs {}",
+            s.two_claimants_s, s.minority_claim_s, s.split_brain_s, s.no_primary_s, s.false_positive_downs
+        )?;
+        writeln!(
+            f,
+            "traffic: {:.2} datagrams and {:.0} bytes per node per second ({} datagrams)",
+            self.traffic.messages_per_node_s, self.traffic.bytes_per_node_s, self.traffic.datagrams
+        )?;
+        writeln!(
+            f,
+            "joins: {} started; joined {}; converged {}; unconverged {}",
+            self.joins.started,
+            stats(&self.joins.joined),
+            stats(&self.joins.converged),
+            self.joins.unconverged
+        )?;
+        if self.breaches.is_empty() {
+            writeln!(f, "invariants: all held")?;
+        } else {
+            writeln!(f, "invariants: {} breached", self.breaches.len())?;
+            for breach in &self.breaches {
+                writeln!(
+                    f,
+                    "  {:>8.2}s  {} [{}]: {}",
+                    breach.at_s,
+                    breach.invariant,
+                    breach.nodes.join(", "),
+                    breach.detail
+                )?;
+            }
+        }
+        write!(f, "digest: {}", self.digest)
+    }
+}

@@ -1,0 +1,600 @@
+//! Scenario files: a cluster, its settings, its network, and a timeline of
+//! faults, in TOML. `simulations/README.md` documents the format; this
+//! module parses and checks it and expands it into timed steps.
+//!
+//! Node counts and host ranges scale with `--nodes`: a scenario written for
+//! 100 nodes whose partition puts `0%..60%` on one side runs at 5 nodes with
+//! three on that side, and `scale` targets grow in proportion.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::agent::config::GossipTuning;
+use crate::core::NodeConfig;
+use crate::core::view::QuorumPolicy;
+
+use super::net::NetworkModel;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports.
+    pub name: String,
+    /// What it shows.
+    #[serde(default)]
+    pub description: String,
+    /// Cluster size at the start.
+    pub nodes: usize,
+    /// Virtual time the run lasts.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Seed of every random draw (`--seed` overrides).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// How the cluster starts.
+    #[serde(default)]
+    pub start: StartMode,
+    /// With `start = "join"`: the nodes start spread over this long.
+    #[serde(default = "default_start_over", with = "humantime_serde")]
+    pub start_over: Duration,
+    /// The quorum guard, as in the agent's file.
+    #[serde(default)]
+    pub quorum: QuorumPolicy,
+    /// A fixed expected cluster size, as in the agent's file.
+    #[serde(default)]
+    pub expected_members: Option<usize>,
+    /// Protocol timings: the agent's `[gossip]` table.
+    #[serde(default)]
+    pub gossip: GossipTuning,
+    /// The network at the start.
+    #[serde(default)]
+    pub network: NetworkModel,
+    /// The faults, in any order.
+    #[serde(default, rename = "event")]
+    pub events: Vec<EventSpec>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+fn default_start_over() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// How a scenario's cluster comes up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartMode {
+    /// Node 0 founds the cluster; the others join through seeds that are
+    /// already up, spread over `start_over` (measures join convergence).
+    #[default]
+    Join,
+    /// Every node starts already joined with a full view, as if the cluster
+    /// had run for a while (for steady-state runs of many thousands).
+    Warm,
+}
+
+/// The nodes' protocol settings for a scenario.
+pub fn node_config(quorum: QuorumPolicy, expected: Option<usize>, g: &GossipTuning) -> NodeConfig {
+    NodeConfig {
+        cluster: "sim".into(),
+        quorum,
+        expected_members: expected,
+        probe_period: g.probe_period,
+        probe_timeout: g.probe_timeout,
+        indirect_probes: g.indirect_probes,
+        suspicion_mult: g.suspicion_mult,
+        gossip_interval: g.gossip_interval,
+        gossip_fanout: g.gossip_fanout,
+        retransmit_mult: g.retransmit_mult,
+        sync_interval: g.sync_interval,
+        reconnect_interval: g.reconnect_interval,
+        record_refresh: g.record_refresh,
+        reap_after: g.reap_after,
+        join_retry_min: g.join_retry_min,
+        join_retry_max: g.join_retry_max,
+        ..NodeConfig::default()
+    }
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Kill the target at once (SIGKILL, power loss).
+    Crash,
+    /// Start a crashed or left target again, as a new life joining through
+    /// running members.
+    Restart,
+    /// Freeze the target for `duration` (a stalled VM, a GC pause).
+    Freeze,
+    /// Drain the target for `drain`, then leave gracefully and stop.
+    Leave,
+    /// The target's checks start failing.
+    Fail,
+    /// The target's checks pass again.
+    Recover,
+    /// Put the target into maintenance.
+    Drain,
+    /// Take it out of maintenance.
+    Resume,
+    /// Cut the network between `sides` (both ways, or with `one_way` only
+    /// from the first side to the second).
+    Partition,
+    /// Restore every link.
+    Heal,
+    /// Change the network model from now on (`loss`, `duplicate`,
+    /// `reorder`).
+    Network,
+    /// Grow the cluster by starting new nodes, or shrink it by having the
+    /// newest leave, evenly over `over`, to `to` nodes.
+    Scale,
+    /// Drain, stop and restart every node in turn.
+    RollingRestart,
+    /// Toggle the target's health `times` times, every `every`.
+    Flap,
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Crash => "crash",
+            Self::Restart => "restart",
+            Self::Freeze => "freeze",
+            Self::Leave => "leave",
+            Self::Fail => "fail",
+            Self::Recover => "recover",
+            Self::Drain => "drain",
+            Self::Resume => "resume",
+            Self::Partition => "partition",
+            Self::Heal => "heal",
+            Self::Network => "network",
+            Self::Scale => "scale",
+            Self::RollingRestart => "rolling_restart",
+            Self::Flap => "flap",
+        };
+        f.write_str(name)
+    }
+}
+
+/// One `[[event]]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// When (virtual time since the start).
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    /// What.
+    pub action: ActionKind,
+    /// Which hosts (see [`Target`]).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// `freeze`: how long.
+    #[serde(default, with = "humantime_serde")]
+    pub duration: Option<Duration>,
+    /// `leave`, `rolling_restart`: how long to drain first.
+    #[serde(default, with = "humantime_serde")]
+    pub drain: Option<Duration>,
+    /// `partition`: the sides, each a target.
+    #[serde(default)]
+    pub sides: Option<Vec<String>>,
+    /// `partition`: cut only from the first side to the second.
+    #[serde(default)]
+    pub one_way: bool,
+    /// `network`: the new loss probability.
+    #[serde(default)]
+    pub loss: Option<f64>,
+    /// `network`: the new duplication probability.
+    #[serde(default)]
+    pub duplicate: Option<f64>,
+    /// `network`: the new reordering probability.
+    #[serde(default)]
+    pub reorder: Option<f64>,
+    /// `scale`: the cluster size to reach.
+    #[serde(default)]
+    pub to: Option<usize>,
+    /// `scale`: over how long.
+    #[serde(default, with = "humantime_serde")]
+    pub over: Option<Duration>,
+    /// `rolling_restart`: how long each node stays down.
+    #[serde(default, with = "humantime_serde")]
+    pub down: Option<Duration>,
+    /// `rolling_restart`: pause between one node's restart and the next
+    /// node's drain.
+    #[serde(default, with = "humantime_serde")]
+    pub gap: Option<Duration>,
+    /// Repeat the event this often...
+    #[serde(default, with = "humantime_serde")]
+    pub every: Option<Duration>,
+    /// ...this many times in all (`flap`: toggles).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// Which hosts an event acts on, resolved when it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// The host most running hosts name primary.
+    Primary,
+    /// A random running host that is not the primary.
+    Secondary,
+    /// A random running host.
+    Random,
+    /// Every host.
+    All,
+    /// One host by name (`node-17`).
+    Named(String),
+    /// Hosts by index, `from..to` (end excluded), as counts or percentages
+    /// of the initial cluster size.
+    Range(Bound, Bound),
+}
+
+/// One end of a host range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// A host index.
+    Index(usize),
+    /// A percentage of the scenario's initial node count.
+    Percent(f64),
+}
+
+impl Bound {
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Some(percent) = text.strip_suffix('%') {
+            let value: f64 = percent
+                .trim()
+                .parse()
+                .map_err(|_| format!("{text:?} is not a percentage"))?;
+            if !(0.0..=100.0).contains(&value) {
+                return Err(format!("{text:?} is outside 0%..100%"));
+            }
+            Ok(Self::Percent(value))
+        } else {
+            text.parse()
+                .map(Self::Index)
+                .map_err(|_| format!("{text:?} is not a host index"))
+        }
+    }
+
+    /// The index this bound stands for in a cluster of `nodes`.
+    pub fn resolve(self, nodes: usize) -> usize {
+        match self {
+            Self::Index(i) => i,
+            Self::Percent(p) => ((p / 100.0) * nodes as f64).round() as usize,
+        }
+    }
+}
+
+impl Target {
+    /// Parses a target: `primary`, `secondary`, `random`, `all`, a host
+    /// name, or a range like `0..40` or `0%..60%`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "primary" => Ok(Self::Primary),
+            "secondary" => Ok(Self::Secondary),
+            "random" => Ok(Self::Random),
+            "all" => Ok(Self::All),
+            range if range.contains("..") => {
+                let (from, to) = range.split_once("..").unwrap_or((range, ""));
+                Ok(Self::Range(Bound::parse(from)?, Bound::parse(to)?))
+            }
+            name if name.starts_with("node-") && name[5..].parse::<usize>().is_ok() => {
+                Ok(Self::Named(name.to_owned()))
+            }
+            other => Err(format!(
+                "unknown target {other:?}: expected primary, secondary, random, all, \
+                 node-N, or a range like 0..40 or 0%..60%"
+            )),
+        }
+    }
+}
+
+/// A problem with a scenario file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// The scenario parses but makes no sense.
+    #[error("{path}: invalid scenario:\n  - {}", problems.join("\n  - "))]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Every problem.
+        problems: Vec<String>,
+    },
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks scenario text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let scenario: Self = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let problems = scenario.problems();
+        if problems.is_empty() {
+            Ok(scenario)
+        } else {
+            Err(ScenarioError::Invalid {
+                path: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// The nodes' protocol settings.
+    pub fn node_config(&self) -> NodeConfig {
+        node_config(self.quorum, self.expected_members, &self.gossip)
+    }
+
+    /// Resizes the scenario to `nodes`, scaling `scale` targets in
+    /// proportion.
+    pub fn resize(&mut self, nodes: usize) {
+        let old = self.nodes.max(1);
+        for event in &mut self.events {
+            if let Some(to) = event.to.as_mut() {
+                *to = ((*to as f64) * nodes as f64 / old as f64).round().max(1.0) as usize;
+            }
+        }
+        self.nodes = nodes;
+    }
+
+    /// Every problem with the scenario, described.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.nodes == 0 {
+            problems.push("nodes: must be at least 1".to_owned());
+        }
+        if self.duration.is_zero() {
+            problems.push("duration: must be more than zero".to_owned());
+        }
+        if let Err(errors) = self.node_config().validate() {
+            problems.extend(errors.iter().map(ToString::to_string));
+        }
+        for (field, p) in [
+            ("loss", self.network.loss),
+            ("duplicate", self.network.duplicate),
+            ("reorder", self.network.reorder),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                problems.push(format!("network.{field}: must be between 0 and 1"));
+            }
+        }
+        for (i, event) in self.events.iter().enumerate() {
+            let here = format!("event {} ({} at {:?})", i + 1, event.action, event.at);
+            for problem in event.problems() {
+                problems.push(format!("{here}: {problem}"));
+            }
+            if event.at > self.duration {
+                problems.push(format!("{here}: happens after the run ends"));
+            }
+        }
+        problems
+    }
+}
+
+impl EventSpec {
+    fn problems(&self) -> Vec<String> {
+        use ActionKind as A;
+        let mut problems = Vec::new();
+        let needs_target = matches!(
+            self.action,
+            A::Crash
+                | A::Restart
+                | A::Freeze
+                | A::Leave
+                | A::Fail
+                | A::Recover
+                | A::Drain
+                | A::Resume
+                | A::Flap
+        );
+        match (&self.target, needs_target) {
+            (None, true) => problems.push("needs a target".to_owned()),
+            (Some(_), false) => problems.push("takes no target".to_owned()),
+            (Some(target), true) => {
+                if let Err(e) = Target::parse(target) {
+                    problems.push(e);
+                }
+            }
+            (None, false) => {}
+        }
+        let mut require = |present: bool, field: &str| {
+            if !present {
+                problems.push(format!("needs {field}"));
+            }
+        };
+        match self.action {
+            A::Freeze => require(self.duration.is_some(), "duration"),
+            A::Partition => require(
+                self.sides.as_ref().is_some_and(|s| s.len() >= 2),
+                "sides (two or more targets)",
+            ),
+            A::Network => require(
+                self.loss.is_some() || self.duplicate.is_some() || self.reorder.is_some(),
+                "loss, duplicate or reorder",
+            ),
+            A::Scale => {
+                require(self.to.is_some_and(|t| t > 0), "to (at least 1)");
+                require(self.over.is_some(), "over");
+            }
+            A::RollingRestart => {
+                require(self.down.is_some(), "down");
+                require(self.gap.is_some(), "gap");
+            }
+            A::Flap => {
+                require(self.every.is_some(), "every");
+                require(self.times.is_some_and(|t| t > 0), "times");
+            }
+            _ => {}
+        }
+        if let Some(sides) = &self.sides {
+            for side in sides {
+                if let Err(e) = Target::parse(side) {
+                    problems.push(e);
+                }
+            }
+        }
+        for (field, p) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+        ] {
+            if p.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+                problems.push(format!("{field}: must be between 0 and 1"));
+            }
+        }
+        if self.every.is_some_and(|e| e.is_zero()) {
+            problems.push("every: must be more than zero".to_owned());
+        }
+        if self.action != A::Flap && self.times.is_some() != self.every.is_some() {
+            problems.push("every and times go together".to_owned());
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        name = "example"
+        nodes = 100
+        duration = "10m"
+        quorum = "majority"
+        [gossip]
+        suspicion_mult = 4
+        [network]
+        loss = 0.1
+        latency = { kind = "uniform", min_ms = 1.0, max_ms = 3.0 }
+        [[event]]
+        at = "1m"
+        action = "crash"
+        target = "primary"
+        [[event]]
+        at = "2m"
+        action = "partition"
+        sides = ["0%..60%", "60%..100%"]
+        [[event]]
+        at = "3m"
+        action = "freeze"
+        target = "secondary"
+        duration = "5s"
+        every = "30s"
+        times = 4
+        [[event]]
+        at = "4m"
+        action = "scale"
+        to = 1000
+        over = "5m"
+    "#;
+
+    #[test]
+    fn a_scenario_parses_with_its_events() {
+        let scenario = Scenario::parse(EXAMPLE, "example").unwrap();
+        assert_eq!(scenario.nodes, 100);
+        assert_eq!(scenario.gossip.suspicion_mult, 4);
+        assert_eq!(scenario.network.loss, 0.1);
+        assert_eq!(scenario.events.len(), 4);
+        assert_eq!(scenario.events[1].action, ActionKind::Partition);
+        assert_eq!(scenario.seed, 1);
+    }
+
+    #[test]
+    fn resizing_scales_ranges_and_scale_targets() {
+        let mut scenario = Scenario::parse(EXAMPLE, "example").unwrap();
+        scenario.resize(10);
+        assert_eq!(scenario.events[3].to, Some(100));
+        let side = Target::parse("0%..60%").unwrap();
+        let Target::Range(from, to) = side else {
+            panic!("a range")
+        };
+        assert_eq!((from.resolve(10), to.resolve(10)), (0, 6));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_event() {
+        let text = r#"
+            name = "bad"
+            nodes = 0
+            duration = "1m"
+            [network]
+            loss = 2.0
+            [[event]]
+            at = "2m"
+            action = "crash"
+            [[event]]
+            at = "10s"
+            action = "partition"
+            sides = ["0..2"]
+            [[event]]
+            at = "10s"
+            action = "freeze"
+            target = "nobody"
+        "#;
+        let Err(ScenarioError::Invalid { problems, .. }) = Scenario::parse(text, "bad") else {
+            panic!("expected problems");
+        };
+        let all = problems.join("\n");
+        for expected in [
+            "nodes",
+            "network.loss",
+            "event 1 (crash at 120s): needs a target",
+            "happens after the run ends",
+            "sides",
+            "unknown target \"nobody\"",
+            "needs duration",
+        ] {
+            assert!(all.contains(expected), "{expected:?} missing from:\n{all}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Scenario::parse("name = \"x\"\nnodes = 1\nduration = \"1s\"\nnoise = 1", "x")
+            .unwrap_err();
+        assert!(err.to_string().contains("noise"), "{err}");
+    }
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(Target::parse("primary"), Ok(Target::Primary));
+        assert_eq!(Target::parse("node-3"), Ok(Target::Named("node-3".into())));
+        assert_eq!(
+            Target::parse("5..10"),
+            Ok(Target::Range(Bound::Index(5), Bound::Index(10)))
+        );
+        assert!(Target::parse("node-x").is_err());
+        assert!(Target::parse("0%..120%").is_err());
+    }
+}
