@@ -69,14 +69,11 @@ pub struct GossipTuning {
     pub suspicion_mult: u32,
     #[serde(with = "humantime_serde")]
     pub gossip_interval: Duration,
-    pub gossip_fanout: usize,
     pub retransmit_mult: u32,
     #[serde(with = "humantime_serde")]
     pub sync_interval: Duration,
     #[serde(with = "humantime_serde")]
     pub reconnect_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub record_refresh: Duration,
     #[serde(with = "humantime_serde")]
     pub reap_after: Duration,
     #[serde(with = "humantime_serde")]
@@ -94,14 +91,32 @@ impl Default for GossipTuning {
             indirect_probes: n.indirect_probes,
             suspicion_mult: n.suspicion_mult,
             gossip_interval: n.gossip_interval,
-            gossip_fanout: n.gossip_fanout,
             retransmit_mult: n.retransmit_mult,
             sync_interval: n.sync_interval,
             reconnect_interval: n.reconnect_interval,
-            record_refresh: n.record_refresh,
             reap_after: n.reap_after,
             join_retry_min: n.join_retry_min,
             join_retry_max: n.join_retry_max,
+        }
+    }
+}
+
+impl GossipTuning {
+    /// `base` with these timings.
+    pub fn node_config(&self, base: NodeConfig) -> NodeConfig {
+        NodeConfig {
+            probe_period: self.probe_period,
+            probe_timeout: self.probe_timeout,
+            indirect_probes: self.indirect_probes,
+            suspicion_mult: self.suspicion_mult,
+            gossip_interval: self.gossip_interval,
+            retransmit_mult: self.retransmit_mult,
+            sync_interval: self.sync_interval,
+            reconnect_interval: self.reconnect_interval,
+            reap_after: self.reap_after,
+            join_retry_min: self.join_retry_min,
+            join_retry_max: self.join_retry_max,
+            ..base
         }
     }
 }
@@ -285,27 +300,14 @@ impl AgentConfig {
 
     /// The protocol settings for the core.
     pub fn node_config(&self) -> NodeConfig {
-        let g = &self.gossip;
-        NodeConfig {
+        self.gossip.node_config(NodeConfig {
             cluster: self.cluster.clone(),
             priority: self.priority,
             primary_eligible: self.primary_eligible,
             quorum: self.quorum,
             expected_members: self.expected_members,
-            probe_period: g.probe_period,
-            probe_timeout: g.probe_timeout,
-            indirect_probes: g.indirect_probes,
-            suspicion_mult: g.suspicion_mult,
-            gossip_interval: g.gossip_interval,
-            gossip_fanout: g.gossip_fanout,
-            retransmit_mult: g.retransmit_mult,
-            sync_interval: g.sync_interval,
-            reconnect_interval: g.reconnect_interval,
-            record_refresh: g.record_refresh,
-            reap_after: g.reap_after,
-            join_retry_min: g.join_retry_min,
-            join_retry_max: g.join_retry_max,
-        }
+            ..NodeConfig::default()
+        })
     }
 
     /// Checks every field and returns all problems.
@@ -395,7 +397,7 @@ mod tests {
         assert_eq!(config.quorum, QuorumPolicy::Off);
         assert_eq!(config.drain_timeout, Duration::from_secs(10));
         assert_eq!(config.gossip.probe_timeout, Duration::from_millis(800));
-        assert_eq!(config.gossip.gossip_fanout, 3);
+        assert_eq!(config.gossip.indirect_probes, 3);
         assert_eq!(config.validate(), Ok(()));
     }
 

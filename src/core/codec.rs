@@ -248,28 +248,50 @@ impl foca::Codec<NodeId> for WireCodec {
 /// skip rescanning membership after packets that cannot have changed it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct FocaPeek {
-    /// The sender.
-    pub src: NodeId,
+    /// The sender's key.
+    pub src: super::identity::MemberKey,
+    /// The sender's identity incarnation (its life).
+    pub src_life: u64,
+    /// The sender's gossip address.
+    pub src_addr: SocketAddr,
     /// The sender's SWIM incarnation.
     pub src_incarnation: foca::Incarnation,
     /// How many membership updates ride along.
     pub updates: u16,
+    /// Whether custom broadcasts (health records) may ride along.
+    pub may_carry_records: bool,
+}
+
+/// An identity read in place, without allocating.
+#[derive(Deserialize)]
+struct PeekId<'a> {
+    #[serde(borrow)]
+    name: &'a str,
+    addr: SocketAddr,
+    incarnation: u64,
 }
 
 /// Reads the header of a foca payload and the count of updates after it.
 pub fn peek_foca(payload: &[u8]) -> Result<FocaPeek, CodecError> {
-    let (header, used): (foca::Header<NodeId>, usize) =
-        bincode::serde::decode_from_slice(payload, config())?;
+    let (header, used): (foca::Header<PeekId<'_>>, usize) =
+        bincode::serde::borrow_decode_from_slice(payload, config())?;
     let rest = &payload[used..];
-    let updates = if rest.len() >= 2 && header.message != foca::Message::Broadcast {
-        u16::from_be_bytes([rest[0], rest[1]])
+    let (updates, may_carry_records) = if matches!(header.message, foca::Message::Broadcast) {
+        (0, !rest.is_empty())
+    } else if rest.len() >= 2 {
+        let updates = u16::from_be_bytes([rest[0], rest[1]]);
+        // Records follow the updates; past unknown-length updates, assume so.
+        (updates, updates > 0 || rest.len() > 2)
     } else {
-        0
+        (0, false)
     };
     Ok(FocaPeek {
-        src: header.src,
+        src: super::identity::MemberKey::of(header.src.name),
+        src_life: header.src.incarnation,
+        src_addr: header.src.addr,
         src_incarnation: header.src_incarnation,
         updates,
+        may_carry_records,
     })
 }
 
@@ -451,7 +473,8 @@ mod tests {
         codec.encode_header(&header, &mut buf).unwrap();
         buf.extend_from_slice(&2u16.to_be_bytes());
         let peek = peek_foca(&buf).unwrap();
-        assert_eq!(peek.src, node("a"));
+        assert_eq!(peek.src, node("a").key());
+        assert_eq!(peek.src_life, 42);
         assert_eq!(peek.src_incarnation, 3);
         assert_eq!(peek.updates, 2);
         let mut slice = &buf[..];

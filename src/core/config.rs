@@ -39,26 +39,22 @@ pub struct NodeConfig {
     /// herd uses 3 so that a 100-member cluster fails over in under 10 s
     /// (see `simulations/README.md` for what this costs at 10 % loss).
     pub suspicion_mult: u32,
-    /// How often pending updates are gossiped. 200 ms: memberlist's LAN
-    /// `GossipInterval`.
+    /// How often pending updates are gossiped, to `indirect_probes` random
+    /// members, while there are any. 200 ms: memberlist's LAN
+    /// `GossipInterval` (its `GossipNodes` is 3, as `indirect_probes`).
     pub gossip_interval: Duration,
-    /// How many members each gossip round goes to. 3: memberlist's
-    /// `GossipNodes`.
-    pub gossip_fanout: usize,
     /// An update is sent `retransmit_mult * ceil(log10(members + 1))` times.
     /// 4: memberlist's `RetransmitMult`.
     pub retransmit_mult: u32,
-    /// How often a random member is asked for its members (foca's periodic
-    /// announce), so views converge after loss. 30 s: memberlist's
-    /// `PushPullInterval`.
+    /// How often a random member is asked for its whole state (members and
+    /// health records), so views converge whatever gossip missed. 30 s:
+    /// memberlist's `PushPullInterval`, scaled as memberlist scales it for
+    /// clusters over 32 members (see [`NodeConfig::sync_period`]).
     pub sync_interval: Duration,
     /// How often members believed down (and the seeds, when nothing else is
     /// reachable) are contacted, so partitions heal. 15 s, a quarter of
     /// foca's LAN default: a healed partition should not wait a minute.
     pub reconnect_interval: Duration,
-    /// How often this node re-sends its own health record, so a member that
-    /// missed an update catches up. 15 s.
-    pub record_refresh: Duration,
     /// How long a member that is down or left is remembered (and counted
     /// towards the quorum, if down). 24 h: Serf's `reconnect_timeout`.
     pub reap_after: Duration,
@@ -82,11 +78,9 @@ impl Default for NodeConfig {
             indirect_probes: 3,
             suspicion_mult: 3,
             gossip_interval: Duration::from_millis(200),
-            gossip_fanout: 3,
             retransmit_mult: 4,
             sync_interval: Duration::from_secs(30),
             reconnect_interval: Duration::from_secs(15),
-            record_refresh: Duration::from_secs(15),
             reap_after: Duration::from_secs(24 * 3600),
             join_retry_min: Duration::from_millis(500),
             join_retry_max: Duration::from_secs(10),
@@ -143,16 +137,12 @@ impl NodeConfig {
         if self.gossip_interval.is_zero() {
             fail("gossip_interval", "must be more than zero".into());
         }
-        if self.gossip_fanout == 0 {
-            fail("gossip_fanout", "must be at least 1".into());
-        }
         if self.retransmit_mult == 0 {
             fail("retransmit_mult", "must be at least 1".into());
         }
         for (field, value) in [
             ("sync_interval", self.sync_interval),
             ("reconnect_interval", self.reconnect_interval),
-            ("record_refresh", self.record_refresh),
             ("reap_after", self.reap_after),
             ("join_retry_min", self.join_retry_min),
         ] {
@@ -192,6 +182,18 @@ impl NodeConfig {
             .mul_f64(f64::from(self.suspicion_mult) * scale)
     }
 
+    /// How often the whole state is synced with a random member, in a
+    /// cluster of `members`: `sync_interval` up to 32 members, then one more
+    /// `sync_interval` per doubling (memberlist's `pushPullScale`), so the
+    /// cluster-wide sync traffic grows slower than the cluster.
+    pub fn sync_period(&self, members: usize) -> Duration {
+        if members <= 32 {
+            return self.sync_interval;
+        }
+        let doublings = ((members as f64).log2() - 32f64.log2()).ceil() as u32;
+        self.sync_interval * (doublings + 1)
+    }
+
     /// How many times an update is passed on, in a cluster of `members`.
     pub fn max_transmissions(&self, members: usize) -> NonZeroU8 {
         // memberlist's retransmitLimit: the logarithm is rounded up first, so
@@ -220,9 +222,13 @@ impl NodeConfig {
             max_packet_size: NonZeroUsize::new(MAX_DATAGRAM - ENVELOPE_RESERVE)
                 .unwrap_or(NonZeroUsize::MIN),
             notify_down_members: true,
-            periodic_announce: every(self.sync_interval, 1),
+            // The node syncs whole states itself (`sync_period`), which finds
+            // members as foca's announce does and health records besides.
+            periodic_announce: None,
             periodic_announce_to_down_members: every(self.reconnect_interval, 2),
-            periodic_gossip: every(self.gossip_interval, self.gossip_fanout),
+            // The node gossips itself, only while something is queued: no
+            // timer ticks on an idle cluster.
+            periodic_gossip: None,
         }
     }
 }
@@ -241,12 +247,12 @@ mod tests {
         let config = NodeConfig {
             cluster: "bad cluster".into(),
             probe_timeout: Duration::from_secs(2),
-            gossip_fanout: 0,
+            indirect_probes: 0,
             ..NodeConfig::default()
         };
         let errors = config.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["cluster", "probe_timeout", "gossip_fanout"]);
+        assert_eq!(fields, ["cluster", "probe_timeout", "indirect_probes"]);
     }
 
     #[test]
@@ -258,5 +264,8 @@ mod tests {
         assert_eq!(config.max_transmissions(1).get(), 4);
         assert_eq!(config.max_transmissions(9).get(), 4);
         assert_eq!(config.max_transmissions(100).get(), 12);
+        assert_eq!(config.sync_period(10), Duration::from_secs(30));
+        assert_eq!(config.sync_period(64), Duration::from_secs(60));
+        assert_eq!(config.sync_period(1000), Duration::from_secs(180));
     }
 }

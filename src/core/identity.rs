@@ -8,7 +8,9 @@
 //! conflict with the old one. It is not foca's SWIM incarnation (a `u16`
 //! that refutes suspicion within one life).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,13 +19,119 @@ use serde::{Deserialize, Serialize};
 /// Longest member name accepted, in bytes: names travel in every packet.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// A member's name as a 64-bit key: what foca compares when it looks a
+/// member up (its `Identity::Addr`) and what the node's maps are keyed by.
+///
+/// foca scans its member list linearly on every update, so comparing keys
+/// instead of strings is what keeps a 1,000-member view cheap. The key never
+/// leaves the process. Two names with the same key would be taken for one
+/// member; with a 64-bit mix of FNV-1a that takes about 2^32 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemberKey(u64);
+
+impl MemberKey {
+    /// The key of a name.
+    pub fn of(name: &str) -> Self {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in name.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // splitmix64's finaliser spreads FNV's bits over the whole word, so
+        // the key can be used as its own hash.
+        hash ^= hash >> 30;
+        hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        hash ^= hash >> 27;
+        hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+        Self(hash ^ (hash >> 31))
+    }
+}
+
+/// Hashes a [`MemberKey`] by passing it through: it is a hash already.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A map keyed by member.
+pub type KeyMap<V> = HashMap<MemberKey, V, BuildHasherDefault<KeyHasher>>;
+
 /// A member's identity as foca sees it.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "WireNodeId")]
+///
+/// 24 bytes: the key and the incarnation inline, the rest behind an `Arc`.
+/// foca copies identities into every list it keeps and walks its member list
+/// on every update, and the node compares that list with its own after
+/// changes: what those walks read stays inline, in cache.
+#[derive(Clone)]
 pub struct NodeId {
+    key: MemberKey,
+    incarnation: u64,
+    inner: Arc<IdInner>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct IdInner {
     name: Arc<str>,
     addr: SocketAddr,
+}
+
+impl PartialEq for NodeId {
+    fn eq(&self, other: &Self) -> bool {
+        // The key stands for the name (see `MemberKey`): comparing the names
+        // too would be a string comparison in foca's hottest loop.
+        self.key == other.key
+            && self.incarnation == other.incarnation
+            && (Arc::ptr_eq(&self.inner, &other.inner) || self.inner.addr == other.inner.addr)
+    }
+}
+
+impl Eq for NodeId {}
+
+impl std::hash::Hash for NodeId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+        self.incarnation.hash(state);
+    }
+}
+
+/// The wire form: name, address, identity incarnation.
+#[derive(Serialize)]
+struct WireNodeIdRef<'a> {
+    name: &'a str,
+    addr: SocketAddr,
     incarnation: u64,
+}
+
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireNodeIdRef {
+            name: &self.inner.name,
+            addr: self.inner.addr,
+            incarnation: self.incarnation,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireNodeId::deserialize(deserializer)?;
+        Self::try_from(wire).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The decoded form, checked before it becomes a [`NodeId`]: names arrive
@@ -82,20 +190,44 @@ impl NodeId {
     pub fn new(name: &str, addr: SocketAddr, incarnation: u64) -> Result<Self, NameError> {
         validate_name(name)?;
         Ok(Self {
-            name: Arc::from(name),
-            addr,
+            key: MemberKey::of(name),
             incarnation,
+            inner: Arc::new(IdInner {
+                name: Arc::from(name),
+                addr,
+            }),
         })
     }
 
     /// The member's name, unique in the cluster.
     pub fn name(&self) -> &Arc<str> {
-        &self.name
+        &self.inner.name
+    }
+
+    /// The member's key.
+    pub fn key(&self) -> MemberKey {
+        self.key
+    }
+
+    /// The same identity sharing `name`'s allocation (when they are equal),
+    /// so a view holds each name once.
+    pub(crate) fn with_shared_name(self, name: &Arc<str>) -> Self {
+        if Arc::ptr_eq(&self.inner.name, name) || *self.inner.name != **name {
+            return self;
+        }
+        Self {
+            key: self.key,
+            incarnation: self.incarnation,
+            inner: Arc::new(IdInner {
+                name: name.clone(),
+                addr: self.inner.addr,
+            }),
+        }
     }
 
     /// The address the member gossips on.
     pub fn socket_addr(&self) -> SocketAddr {
-        self.addr
+        self.inner.addr
     }
 
     /// Which life of this name this is.
@@ -106,35 +238,39 @@ impl NodeId {
 
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}#{}", self.name, self.addr, self.incarnation)
+        write!(
+            f,
+            "{}@{}#{}",
+            self.inner.name, self.inner.addr, self.incarnation
+        )
     }
 }
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name, self.addr)
+        write!(f, "{} ({})", self.inner.name, self.inner.addr)
     }
 }
 
 impl foca::Identity for NodeId {
-    type Addr = Arc<str>;
+    type Addr = MemberKey;
 
     fn renew(&self) -> Option<Self> {
         Some(Self {
-            name: self.name.clone(),
-            addr: self.addr,
+            key: self.key,
             incarnation: self.incarnation.wrapping_add(1),
+            inner: self.inner.clone(),
         })
     }
 
-    fn addr(&self) -> Arc<str> {
-        self.name.clone()
+    fn addr(&self) -> MemberKey {
+        self.key
     }
 
     fn win_addr_conflict(&self, adversary: &Self) -> bool {
         // The later life wins; equal incarnations only meet when two processes
         // share a name, and the address then decides so every member agrees.
-        (self.incarnation, self.addr) > (adversary.incarnation, adversary.addr)
+        (self.incarnation, self.inner.addr) > (adversary.incarnation, adversary.inner.addr)
     }
 }
 
@@ -177,5 +313,22 @@ mod tests {
         let new = NodeId::new("a", addr(1), 200).unwrap();
         assert!(new.win_addr_conflict(&old));
         assert_eq!(foca::Identity::addr(&new), foca::Identity::addr(&old));
+    }
+
+    #[test]
+    fn keys_follow_names_and_survive_the_wire() {
+        assert_eq!(MemberKey::of("a"), MemberKey::of("a"));
+        assert_ne!(MemberKey::of("node-1"), MemberKey::of("node-2"));
+        let id = NodeId::new("node-1", addr(1), 3).unwrap();
+        let back: NodeId = serde_json::from_str(&serde_json::to_string(&id).unwrap()).unwrap();
+        assert_eq!(back, id);
+        assert_eq!(back.key(), MemberKey::of("node-1"));
+    }
+
+    #[test]
+    fn distinct_names_get_distinct_keys() {
+        let keys: std::collections::HashSet<_> =
+            (0..100_000).map(|i| MemberKey::of(&format!("node-{i}"))).collect();
+        assert_eq!(keys.len(), 100_000);
     }
 }

@@ -140,14 +140,24 @@ impl Node {
             return;
         }
         self.join.request = self.rng.random();
+        for seed in self.join.seeds.clone() {
+            self.send_sync_request(seed);
+        }
+    }
+
+    /// Asks one member for its whole state.
+    pub(crate) fn request_sync(&mut self, to: SocketAddr) {
+        self.join.request = self.rng.random();
+        self.send_sync_request(to);
+    }
+
+    fn send_sync_request(&mut self, to: SocketAddr) {
         let request = Control::JoinRequest {
             joiner: self.id().clone(),
             request: self.join.request,
             wanted: None,
         };
-        for seed in self.join.seeds.clone() {
-            self.send_control(seed, &request);
-        }
+        self.send_control(to, &request);
     }
 
     pub(crate) fn join_refused(
@@ -197,7 +207,7 @@ impl Node {
             Phase::Joined if joiner.name() == own.name() => Some(Refusal::NameTaken {
                 addr: own.socket_addr(),
             }),
-            Phase::Joined => self.members.get(joiner.name()).and_then(|known| {
+            Phase::Joined => self.members.get(&joiner.key()).and_then(|known| {
                 let holder = known.id.as_ref()?;
                 let live = known.state.is_some_and(|s| s.is_live());
                 (live && holder.socket_addr() != joiner.socket_addr() && *holder != joiner).then(
@@ -254,23 +264,26 @@ impl Node {
                 (total, (0..total).collect())
             }
         };
+        // Deal everything into its slice once, not once per slice.
+        let slices = usize::from(total);
+        let mut member_slices: Vec<Vec<foca::Member<NodeId>>> = vec![Vec::new(); slices];
+        for member in members {
+            member_slices[usize::from(part_of(member.id().name(), total))].push(member);
+        }
+        let mut record_slices: Vec<Vec<HealthRecord>> = vec![Vec::new(); slices];
+        for record in records {
+            record_slices[usize::from(part_of(&record.name, total))].push(record);
+        }
         for part in parts {
+            let index = usize::from(part);
             let mut slice = SyncPart {
                 request,
                 responder: own.clone(),
                 part,
                 total,
                 truncated: false,
-                members: members
-                    .iter()
-                    .filter(|m| part_of(m.id().name(), total) == part)
-                    .cloned()
-                    .collect(),
-                records: records
-                    .iter()
-                    .filter(|r| part_of(&r.name, total) == part)
-                    .cloned()
-                    .collect(),
+                members: std::mem::take(&mut member_slices[index]),
+                records: std::mem::take(&mut record_slices[index]),
             };
             // One more byte for the `Control` variant tag.
             while codec::encoded_len(&slice) + 1 > budget

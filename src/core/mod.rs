@@ -24,13 +24,14 @@ pub mod health;
 pub mod identity;
 mod join;
 pub mod node;
+mod outbox;
 pub(crate) mod records;
 pub mod timer;
 pub mod view;
 
 pub use config::{ConfigError, NodeConfig};
 pub use health::{HealthRecord, HealthStatus};
-pub use identity::NodeId;
+pub use identity::{MemberKey, NodeId};
 pub use node::{Command, Event, MemberInfo, Node, NodeStats, Phase, Snapshot, Start, Transmit};
 pub use timer::{Time, TimerQueue};
 pub use view::{Election, ElectionRules, MemberState, MemberView, QuorumPolicy, elect};

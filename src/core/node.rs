@@ -11,12 +11,12 @@
 //! sender in an unexpected state, a probe or suspicion timer), and the
 //! [`Roster`] re-elects in logarithmic time.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use foca::{AccumulatingRuntime, Foca, OwnedNotification};
+use foca::Foca;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -24,8 +24,9 @@ use serde::Serialize;
 use super::codec::{self, Control, DropReason, PayloadKind, Refusal, WireCodec};
 use super::config::{ConfigError, NodeConfig};
 use super::health::{HealthRecord, HealthStatus};
-use super::identity::NodeId;
+use super::identity::{KeyMap, MemberKey, NodeId};
 use super::join::Joining;
+use super::outbox::{Note, Outbox};
 use super::records::{self, RecordGossip, RecordInbox};
 use super::timer::{Time, TimerQueue};
 use super::view::{Election, MemberState, Roster};
@@ -258,6 +259,8 @@ impl Snapshot {
 /// What this node knows of another member.
 #[derive(Debug)]
 pub(crate) struct Known {
+    /// The member's name (shared with its identity once known).
+    pub(crate) name: Arc<str>,
     /// Latest identity (`None` while only a record is known).
     pub(crate) id: Option<NodeId>,
     /// foca's SWIM incarnation and state; `None` while only a record is
@@ -309,7 +312,10 @@ pub(crate) enum NodeTimer {
     Foca(foca::Timer<NodeId>),
     /// Retry joining; stale if the number is not the current attempt.
     JoinRetry(u64),
-    RecordRefresh,
+    /// Gossip what is queued.
+    Gossip,
+    /// Sync the whole state with a random member.
+    Sync,
     Reconnect,
 }
 
@@ -317,14 +323,24 @@ pub(crate) enum NodeTimer {
 pub struct Node {
     pub(crate) cfg: NodeConfig,
     pub(crate) foca: Swim,
-    pub(crate) rt: AccumulatingRuntime<NodeId>,
+    pub(crate) rt: Outbox,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) timers: TimerQueue<NodeTimer>,
     pub(crate) inbox: Arc<Mutex<RecordInbox>>,
-    pub(crate) members: BTreeMap<Arc<str>, Known>,
-    /// foca's membership at the last scan, in foca's order.
-    scanned: Vec<(NodeId, foca::Incarnation, foca::State)>,
+    pub(crate) members: KeyMap<Known>,
+    /// foca's membership at the last scan, in foca's order: key, identity
+    /// incarnation, SWIM incarnation, state.
+    scanned: Vec<(MemberKey, u64, foca::Incarnation, foca::State)>,
     scan_needed: bool,
+    /// Health records may be waiting in the inbox.
+    news_possible: bool,
+    /// The roster version the last election was held at; `None` forces
+    /// a new one (our own phase or record changed).
+    settled: Option<u64>,
+    /// Members in `members` that foca knows (not only by a record).
+    swim_known: usize,
+    /// A gossip round is scheduled.
+    gossip_pending: bool,
     roster: Roster,
     pub(crate) record: HealthRecord,
     /// Highest seniority seen in any record.
@@ -342,7 +358,6 @@ pub struct Node {
     pub(crate) stats: NodeStats,
     /// Bumped on every change a snapshot would show.
     changes: u64,
-    envelope: Vec<u8>,
 }
 
 impl std::fmt::Debug for Node {
@@ -384,14 +399,18 @@ impl Node {
             roster: Roster::new(cfg.election_rules()),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
             join: Joining::default(),
+            rt: Outbox::new(cfg.cluster.clone()),
             cfg,
             foca,
-            rt: AccumulatingRuntime::new(),
             timers: TimerQueue::new(),
             inbox,
-            members: BTreeMap::new(),
+            members: KeyMap::default(),
             scanned: Vec::new(),
             scan_needed: false,
+            news_possible: false,
+            settled: None,
+            swim_known: 0,
+            gossip_pending: false,
             record,
             max_seniority: 0,
             phase: Phase::Joining,
@@ -403,7 +422,6 @@ impl Node {
             events: VecDeque::new(),
             stats: NodeStats::default(),
             changes: 0,
-            envelope: Vec::with_capacity(codec::MAX_DATAGRAM),
         };
         node.update_self_in_roster();
         match start {
@@ -436,6 +454,7 @@ impl Node {
                 if peek.updates > 0 || !self.sender_as_expected(&peek) {
                     self.scan_needed = true;
                 }
+                self.news_possible |= peek.may_carry_records;
                 self.sender_quorate = opened.sender_quorate;
                 let result = self.foca.handle_data(opened.payload, &mut self.rt);
                 if let Err(err) = result {
@@ -474,12 +493,8 @@ impl Node {
                     if self.phase == Phase::Left {
                         continue;
                     }
-                    if matches!(
-                        timer,
-                        foca::Timer::ProbeRandomMember(_)
-                            | foca::Timer::ChangeSuspectToDown { .. }
-                            | foca::Timer::RemoveDown(_)
-                    ) {
+                    // Probe failures and downs are notified; reaping is not.
+                    if matches!(timer, foca::Timer::RemoveDown(_)) {
                         self.scan_needed = true;
                     }
                     if let Err(err) = self.foca.handle_timer(timer, &mut self.rt) {
@@ -488,7 +503,8 @@ impl Node {
                     self.absorb_foca(now);
                 }
                 NodeTimer::JoinRetry(attempt) => self.join_retry(now, attempt),
-                NodeTimer::RecordRefresh => self.refresh_record(now),
+                NodeTimer::Gossip => self.gossip_round(now),
+                NodeTimer::Sync => self.sync_state(now),
                 NodeTimer::Reconnect => self.reconnect(now),
             }
         }
@@ -593,7 +609,9 @@ impl Node {
         if name == &*self.record.name {
             return Some(self.own_state());
         }
-        self.members.get(name).and_then(|known| known.state)
+        self.members
+            .get(&MemberKey::of(name))
+            .and_then(|known| known.state)
     }
 
     /// Number of other members known to foca.
@@ -619,8 +637,9 @@ impl Node {
         let primary = self.election.primary.as_ref();
         let mut members: Vec<MemberInfo> = self
             .members
-            .iter()
-            .filter_map(|(name, known)| {
+            .values()
+            .filter_map(|known| {
+                let name = &known.name;
                 let state = known.state?;
                 let id = known.id.as_ref()?;
                 let record = known.record.as_ref();
@@ -678,6 +697,7 @@ impl Node {
 
     pub(crate) fn mark_membership_changed(&mut self) {
         self.scan_needed = true;
+        self.news_possible = true;
     }
 
     fn own_state(&self) -> MemberState {
@@ -702,11 +722,15 @@ impl Node {
     /// its state: we already know this identity, alive or suspect at this
     /// SWIM incarnation or later, or down (which only a new identity ends).
     fn sender_as_expected(&self, peek: &codec::FocaPeek) -> bool {
-        let Some(known) = self.members.get(peek.src.name()) else {
+        let Some(known) = self.members.get(&peek.src) else {
             return false;
         };
+        let same_life = known
+            .id
+            .as_ref()
+            .is_some_and(|id| id.incarnation() == peek.src_life && id.socket_addr() == peek.src_addr);
         match known.swim {
-            Some((incarnation, state)) if known.id.as_ref() == Some(&peek.src) => match state {
+            Some((incarnation, state)) if same_life => match state {
                 foca::State::Alive | foca::State::Suspect => incarnation >= peek.src_incarnation,
                 foca::State::Down => true,
             },
@@ -722,19 +746,17 @@ impl Node {
     }
 
     fn push_transmit(&mut self, to: SocketAddr, kind: PayloadKind, payload: &[u8]) {
-        codec::seal(
-            &mut self.envelope,
-            &self.cfg.cluster,
-            kind,
-            self.election.quorate,
-            payload,
-        );
-        self.stats.packets_sent += 1;
-        self.stats.bytes_sent += self.envelope.len() as u64;
-        self.transmits.push_back(Transmit {
-            to,
-            payload: self.envelope.clone(),
-        });
+        self.rt.quorate = self.election.quorate;
+        self.rt.push(to, kind, payload);
+        self.absorb_transmits();
+    }
+
+    fn absorb_transmits(&mut self) {
+        for transmit in self.rt.transmits.drain(..) {
+            self.stats.packets_sent += 1;
+            self.stats.bytes_sent += transmit.payload.len() as u64;
+            self.transmits.push_back(transmit);
+        }
     }
 
     pub(crate) fn schedule(&mut self, at: Time, timer: NodeTimer) {
@@ -743,26 +765,32 @@ impl Node {
 
     /// Drains what foca produced: datagrams, timers, notifications.
     pub(crate) fn absorb_foca(&mut self, now: Time) {
-        while let Some((to, data)) = self.rt.to_send() {
-            self.push_transmit(to.socket_addr(), PayloadKind::Foca, &data);
-        }
-        while let Some((after, timer)) = self.rt.to_schedule() {
+        self.absorb_transmits();
+        for (after, timer) in self.rt.timers.drain(..) {
             self.timers.push(now + after, NodeTimer::Foca(timer));
         }
-        while let Some(notification) = self.rt.to_notify() {
-            match notification {
-                OwnedNotification::Rejoin(id) => self.rejoined(now, id),
-                OwnedNotification::Defunct => {
+        if self.rt.notes.is_empty() {
+            return;
+        }
+        for note in std::mem::take(&mut self.rt.notes) {
+            match note {
+                Note::Rejoin(id) => {
+                    self.scan_needed = true;
+                    self.rejoined(now, id);
+                }
+                Note::Defunct => {
                     // Only reachable after leaving: every identity renews.
                     tracing::debug!("foca reports this identity defunct");
                 }
-                OwnedNotification::Idle => {
+                Note::Idle => {
                     tracing::info!("no other member is reachable");
                     self.scan_needed = true;
                 }
-                _ => self.scan_needed = true,
+                Note::Membership => self.scan_needed = true,
             }
         }
+        // Sending our own record inside `rejoined` may have queued more.
+        self.absorb_transmits();
     }
 
     /// Brings the view, the candidacy and the election up to date.
@@ -771,7 +799,15 @@ impl Node {
         if self.scan_needed {
             self.scan(now);
         }
-        self.apply_news(now);
+        if self.news_possible {
+            self.news_possible = false;
+            self.apply_news(now);
+        }
+        if self.settled == Some(self.roster.version()) {
+            self.absorb_foca(now);
+            self.schedule_gossip(now);
+            return;
+        }
         // Picking or dropping a seniority changes our own record, which can
         // change the election: two rounds reach the fixed point.
         for _ in 0..3 {
@@ -809,66 +845,130 @@ impl Node {
         if election != self.election || claiming != self.claiming {
             self.changes += 1;
         }
+        self.rt.quorate = election.quorate;
         self.election = election;
         self.claiming = claiming;
+        self.settled = Some(self.roster.version());
         self.absorb_foca(now);
+        self.schedule_gossip(now);
+    }
+
+    /// Schedules a gossip round if anything waits to be passed on.
+    fn schedule_gossip(&mut self, now: Time) {
+        if !self.gossip_pending
+            && self.phase == Phase::Joined
+            && (self.foca.updates_backlog() > 0 || self.foca.custom_broadcast_backlog() > 0)
+        {
+            self.gossip_pending = true;
+            self.schedule(now + self.cfg.gossip_interval, NodeTimer::Gossip);
+        }
+    }
+
+    fn gossip_round(&mut self, now: Time) {
+        self.gossip_pending = false;
+        if self.phase == Phase::Joined
+            && (self.foca.updates_backlog() > 0 || self.foca.custom_broadcast_backlog() > 0)
+            && let Err(err) = self.foca.gossip(&mut self.rt)
+        {
+            tracing::debug!(error = %err, "gossip");
+        }
+        self.absorb_foca(now);
+    }
+
+    /// Asks a random alive member for its whole state (memberlist's
+    /// push-pull, pull only): heals whatever gossip missed.
+    fn sync_state(&mut self, now: Time) {
+        if self.phase != Phase::Joined {
+            return;
+        }
+        let alive: Vec<SocketAddr> = self
+            .members
+            .values()
+            .filter(|k| k.state == Some(MemberState::Alive))
+            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+            .collect();
+        if !alive.is_empty() {
+            let to = alive[self.rng.random_range(0..alive.len())];
+            self.request_sync(to);
+        }
+        let next = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
+        self.schedule(now + next, NodeTimer::Sync);
     }
 
     /// Compares foca's membership with the last scan and applies changes.
     fn scan(&mut self, _now: Time) {
         self.scan_needed = false;
-        let unchanged = self.foca.iter_membership_state().len() == self.scanned.len()
-            && self.foca.iter_membership_state().zip(&self.scanned).all(
-                |(member, (id, incarnation, state))| {
-                    member.id() == id
-                        && member.incarnation() == *incarnation
-                        && member.state() == *state
-                },
-            );
+        let entry = |m: &foca::Member<NodeId>| {
+            (m.id().key(), m.id().incarnation(), m.incarnation(), m.state())
+        };
+        let count = self.foca.iter_membership_state().len();
+        let unchanged = count == self.scanned.len()
+            && self
+                .foca
+                .iter_membership_state()
+                .zip(&self.scanned)
+                .all(|(member, seen)| entry(member) == *seen);
         if unchanged {
             return;
         }
-        let current: Vec<_> = self
-            .foca
-            .iter_membership_state()
-            .map(|m| (m.id().clone(), m.incarnation(), m.state()))
-            .collect();
-        for (id, incarnation, state) in &current {
-            self.observe_member(id, *incarnation, *state);
+        // Only members whose entry differs from what we hold are re-derived.
+        let mut changed = Vec::new();
+        for (i, member) in self.foca.iter_membership_state().enumerate() {
+            let now = entry(member);
+            if self.scanned.get(i) == Some(&now) {
+                continue;
+            }
+            let same = self.members.get(&now.0).is_some_and(|known| {
+                known.swim == Some((now.2, now.3))
+                    && known.id.as_ref().map(NodeId::incarnation) == Some(now.1)
+            });
+            if !same {
+                changed.push((member.id().clone(), now.2, now.3));
+            }
         }
+        for (id, incarnation, state) in changed {
+            self.observe_member(&id, incarnation, state);
+        }
+        self.scanned.clear();
+        self.scanned
+            .extend(self.foca.iter_membership_state().map(entry));
         // Members foca no longer holds were reaped.
-        let present: std::collections::BTreeSet<&Arc<str>> =
-            current.iter().map(|(id, _, _)| id.name()).collect();
-        let reaped: Vec<Arc<str>> = self
-            .members
-            .iter()
-            .filter(|(name, known)| known.swim.is_some() && !present.contains(name))
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in reaped {
-            self.members.remove(&name);
-            self.roster.remove(&name);
-            records::lock(&self.inbox).forget(&name);
-            self.events.push_back(Event::MemberReaped { name });
+        if self.swim_known > count {
+            let present: std::collections::HashSet<MemberKey> =
+                self.scanned.iter().map(|seen| seen.0).collect();
+            let reaped: Vec<MemberKey> = self
+                .members
+                .iter()
+                .filter(|(key, known)| known.swim.is_some() && !present.contains(key))
+                .map(|(key, _)| *key)
+                .collect();
+            for key in reaped {
+                if let Some(known) = self.members.remove(&key) {
+                    self.swim_known -= 1;
+                    self.roster.remove(&known.name);
+                    records::lock(&self.inbox).forget(&known.name);
+                    self.events.push_back(Event::MemberReaped { name: known.name });
+                }
+            }
         }
-        self.scanned = current;
         self.changes += 1;
         self.resize_foca();
     }
 
     fn observe_member(&mut self, id: &NodeId, incarnation: foca::Incarnation, swim: foca::State) {
-        let known = self
-            .members
-            .entry(id.name().clone())
-            .or_insert_with(|| Known {
-                id: None,
-                swim: None,
-                record: None,
-                void_through: None,
-                state: None,
-            });
+        let known = self.members.entry(id.key()).or_insert_with(|| Known {
+            name: id.name().clone(),
+            id: None,
+            swim: None,
+            record: None,
+            void_through: None,
+            state: None,
+        });
+        if known.swim.is_none() {
+            self.swim_known += 1;
+        }
         if known.id.as_ref() != Some(id) {
-            known.id = Some(id.clone());
+            known.id = Some(id.clone().with_shared_name(&known.name));
         }
         known.swim = Some((incarnation, swim));
         let previous = known.state;
@@ -881,22 +981,23 @@ impl Node {
             && previous != Some(current)
         {
             self.events.push_back(Event::MemberState {
-                name: id.name().clone(),
+                name: known.name.clone(),
                 incarnation: id.incarnation(),
                 previous,
                 current,
             });
         }
-        self.update_roster(id.name());
+        self.update_roster(id.key());
     }
 
-    fn update_roster(&mut self, name: &Arc<str>) {
-        let Some(known) = self.members.get(name) else {
+    fn update_roster(&mut self, key: MemberKey) {
+        let Some(known) = self.members.get(&key) else {
             return;
         };
         let Some(state) = known.state else {
             return;
         };
+        let name = &known.name;
         match (&known.record, known.seniority()) {
             (Some(record), seniority) if seniority == record.seniority => {
                 self.roster.upsert(name, state, Some(record));
@@ -911,6 +1012,7 @@ impl Node {
     }
 
     fn update_self_in_roster(&mut self) {
+        self.settled = None;
         let name = self.record.name.clone();
         let state = self.own_state();
         self.roster.upsert(&name, state, Some(&self.record.clone()));
@@ -923,22 +1025,27 @@ impl Node {
             if let Some(seniority) = record.seniority {
                 self.max_seniority = self.max_seniority.max(seniority);
             }
-            let name = record.name.clone();
-            let known = self.members.entry(name.clone()).or_insert_with(|| Known {
+            let key = MemberKey::of(&record.name);
+            let known = self.members.entry(key).or_insert_with(|| Known {
+                name: record.name.clone(),
                 id: None,
                 swim: None,
                 record: None,
                 void_through: None,
                 state: None,
             });
+            let name = known.name.clone();
             let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
-            known.record = Some(record.clone());
+            let mut record = record;
+            record.name = name.clone();
+            let status = record.status;
+            known.record = Some(record);
             let previous = known.state;
             known.state = known.derive_state();
             if status_changed && known.state.is_some() {
                 self.events.push_back(Event::MemberHealth {
                     name: name.clone(),
-                    status: record.status,
+                    status,
                 });
             }
             if let (Some(previous), Some(current)) = (previous, known.state)
@@ -952,7 +1059,7 @@ impl Node {
                     current,
                 });
             }
-            self.update_roster(&name);
+            self.update_roster(key);
             self.changes += 1;
         }
     }
@@ -985,15 +1092,6 @@ impl Node {
         }
     }
 
-    fn refresh_record(&mut self, now: Time) {
-        if self.phase == Phase::Left {
-            return;
-        }
-        self.broadcast_record();
-        let jitter = self.jitter(self.cfg.record_refresh);
-        self.schedule(now + jitter, NodeTimer::RecordRefresh);
-    }
-
     /// A duration between 75 % and 125 % of `base`, so periodic work of many
     /// nodes does not line up.
     pub(crate) fn jitter(&mut self, base: Duration) -> Duration {
@@ -1006,8 +1104,8 @@ impl Node {
         self.update_self_in_roster();
         self.events.push_back(Event::Joined { via });
         self.publish_record(now);
-        let refresh = self.jitter(self.cfg.record_refresh);
-        self.schedule(now + refresh, NodeTimer::RecordRefresh);
+        let sync = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
+        self.schedule(now + sync, NodeTimer::Sync);
         let reconnect = self.jitter(self.cfg.reconnect_interval);
         self.schedule(now + reconnect, NodeTimer::Reconnect);
     }

@@ -6,20 +6,19 @@
 //! queues the news for the node to apply after every foca call. The lock is
 //! never contended: one node, one thread.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::codec::{self, CodecError};
 use super::health::HealthRecord;
-use super::identity::{self, NameError, NodeId};
+use super::identity::{self, KeyMap, MemberKey, NameError, NodeId};
 
 /// What the handler and the node share.
 #[derive(Debug)]
 pub(crate) struct RecordInbox {
-    /// This node's name: gossip about ourselves is never taken.
-    own: Arc<str>,
+    /// This node's key: gossip about ourselves is never taken.
+    own: MemberKey,
     /// Freshness of the newest record seen per member.
-    latest: BTreeMap<Arc<str>, (u64, u64)>,
+    latest: KeyMap<(u64, u64)>,
     /// Records that were news, in arrival order.
     pub(crate) news: Vec<HealthRecord>,
     /// Broadcast items that did not decode.
@@ -29,8 +28,8 @@ pub(crate) struct RecordInbox {
 impl RecordInbox {
     pub(crate) fn new(own: Arc<str>) -> Self {
         Self {
-            own,
-            latest: BTreeMap::new(),
+            own: MemberKey::of(&own),
+            latest: KeyMap::default(),
             news: Vec::new(),
             rejected: 0,
         }
@@ -39,25 +38,22 @@ impl RecordInbox {
     /// Takes a record learned outside gossip (a join's state sync). Returns
     /// whether it was news.
     pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
-        if record.name == self.own {
+        let key = MemberKey::of(&record.name);
+        if key == self.own {
             return false;
         }
         let fresh = record.freshness();
-        if self
-            .latest
-            .get(&record.name)
-            .is_some_and(|seen| *seen >= fresh)
-        {
+        if self.latest.get(&key).is_some_and(|seen| *seen >= fresh) {
             return false;
         }
-        self.latest.insert(record.name.clone(), fresh);
+        self.latest.insert(key, fresh);
         self.news.push(record);
         true
     }
 
     /// Forgets a member whose membership entry is gone for good.
     pub(crate) fn forget(&mut self, name: &str) {
-        self.latest.remove(name);
+        self.latest.remove(&MemberKey::of(name));
     }
 }
 
@@ -73,13 +69,13 @@ pub(crate) fn lock(inbox: &Mutex<RecordInbox>) -> MutexGuard<'_, RecordInbox> {
 /// same member replaces an older one still waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordKey {
-    name: Arc<str>,
+    member: MemberKey,
     freshness: (u64, u64),
 }
 
 impl foca::Invalidates for RecordKey {
     fn invalidates(&self, other: &Self) -> bool {
-        self.name == other.name && self.freshness >= other.freshness
+        self.member == other.member && self.freshness >= other.freshness
     }
 }
 
@@ -127,7 +123,7 @@ impl foca::BroadcastHandler<NodeId> for RecordGossip {
             return Err(err.into());
         }
         let key = RecordKey {
-            name: record.name.clone(),
+            member: MemberKey::of(&record.name),
             freshness: record.freshness(),
         };
         // `None` is the node adding its own record: always (re)send it.
@@ -230,7 +226,7 @@ mod tests {
     fn a_fresher_key_invalidates_an_older_one_of_the_same_member() {
         use foca::Invalidates;
         let key = |name: &str, v| RecordKey {
-            name: name.into(),
+            member: MemberKey::of(name),
             freshness: (1, v),
         };
         assert!(key("a", 2).invalidates(&key("a", 1)));

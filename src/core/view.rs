@@ -11,13 +11,14 @@
 //! two to the same results.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::health::HealthRecord;
+use super::identity::{KeyMap, MemberKey};
 
 /// A member's state in a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -187,11 +188,12 @@ fn conclude(
 #[derive(Debug, Default)]
 pub struct Roster {
     rules: ElectionRules,
-    members: BTreeMap<Arc<str>, (MemberState, Option<CandidateKey>)>,
+    members: KeyMap<(MemberState, Option<CandidateKey>)>,
     candidates: BTreeSet<CandidateKey>,
     live: usize,
     alive: usize,
     not_left: usize,
+    version: u64,
 }
 
 impl Roster {
@@ -205,8 +207,9 @@ impl Roster {
 
     /// Sets one member's state and record (replacing what was there).
     pub fn upsert(&mut self, name: &Arc<str>, state: MemberState, record: Option<&HealthRecord>) {
+        let member = MemberKey::of(name);
         let key = CandidateKey::of(name, state, record);
-        if let Some((old_state, old_key)) = self.members.get(name)
+        if let Some((old_state, old_key)) = self.members.get(&member)
             && *old_state == state
             && *old_key == key
         {
@@ -217,12 +220,14 @@ impl Roster {
         if let Some(key) = &key {
             self.candidates.insert(key.clone());
         }
-        self.members.insert(name.clone(), (state, key));
+        self.members.insert(member, (state, key));
+        self.version += 1;
     }
 
     /// Forgets a member.
     pub fn remove(&mut self, name: &str) {
-        if let Some((state, key)) = self.members.remove(name) {
+        if let Some((state, key)) = self.members.remove(&MemberKey::of(name)) {
+            self.version += 1;
             self.count(state, -1);
             if let Some(key) = key {
                 self.candidates.remove(&key);
@@ -252,6 +257,11 @@ impl Roster {
             self.alive,
             self.not_left,
         )
+    }
+
+    /// A number that changes whenever the election could.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// How many members the roster holds.
@@ -528,7 +538,8 @@ mod tests {
             rules in arb_rules(),
         ) {
             let mut roster = Roster::new(rules);
-            let mut view: BTreeMap<Arc<str>, MemberView> = BTreeMap::new();
+            let mut view: std::collections::BTreeMap<Arc<str>, MemberView> =
+                std::collections::BTreeMap::new();
             for (member, remove) in steps {
                 if remove {
                     roster.remove(&member.name);

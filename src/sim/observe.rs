@@ -143,7 +143,6 @@ struct FaultTracker {
 }
 
 struct JoinTracker {
-    host: usize,
     started: Duration,
     joined: Option<Duration>,
     converged: Option<Duration>,
@@ -227,6 +226,8 @@ pub struct Observer {
     node_seconds: f64,
     faults: Vec<FaultTracker>,
     joins: Vec<JoinTracker>,
+    /// Per host: its join tracker still waiting to converge.
+    open_join: Vec<Option<usize>>,
     breaches: Vec<Breach>,
     digest: u64,
     line: String,
@@ -271,6 +272,7 @@ impl Observer {
             node_seconds: 0.0,
             faults: Vec::new(),
             joins: Vec::new(),
+            open_join: Vec::new(),
             breaches: Vec::new(),
             digest: 0xcbf2_9ce4_8422_2325,
             line: String::new(),
@@ -301,6 +303,7 @@ impl Observer {
         self.naming.push(None);
         self.seen_alive_by.push(0);
         self.sees_alive.push(0);
+        self.open_join.push(None);
         if let Some(timeline) = &mut self.timeline {
             timeline.names.push(name);
             timeline.naming.push(vec![(Duration::ZERO, Naming::NotRunning)]);
@@ -448,8 +451,8 @@ impl Observer {
                 self.started_ever[host] = true;
                 self.draining[host] = false;
                 self.life[host] = *incarnation;
+                self.open_join[host] = Some(self.joins.len());
                 self.joins.push(JoinTracker {
-                    host,
                     started: entry.at,
                     joined: None,
                     converged: None,
@@ -628,13 +631,10 @@ impl Observer {
         match event {
             Event::Joined { .. } => {
                 self.joined[host] = true;
-                if let Some(join) = self
-                    .joins
-                    .iter_mut()
-                    .rev()
-                    .find(|j| j.host == host && j.joined.is_none())
+                if let Some(index) = self.open_join[host]
+                    && self.joins[index].joined.is_none()
                 {
-                    join.joined = Some(at);
+                    self.joins[index].joined = Some(at);
                 }
                 self.check_join(at, host);
             }
@@ -728,13 +728,9 @@ impl Observer {
         let it_sees_everyone = self.sees_alive[host] + 1 >= live;
         if everyone_sees_it
             && it_sees_everyone
-            && let Some(join) = self
-                .joins
-                .iter_mut()
-                .rev()
-                .find(|j| j.host == host && j.converged.is_none())
+            && let Some(index) = self.open_join[host].take()
         {
-            join.converged = Some(at);
+            self.joins[index].converged = Some(at);
         }
     }
 

@@ -81,25 +81,12 @@ pub enum StartMode {
 
 /// The nodes' protocol settings for a scenario.
 pub fn node_config(quorum: QuorumPolicy, expected: Option<usize>, g: &GossipTuning) -> NodeConfig {
-    NodeConfig {
+    g.node_config(NodeConfig {
         cluster: "sim".into(),
         quorum,
         expected_members: expected,
-        probe_period: g.probe_period,
-        probe_timeout: g.probe_timeout,
-        indirect_probes: g.indirect_probes,
-        suspicion_mult: g.suspicion_mult,
-        gossip_interval: g.gossip_interval,
-        gossip_fanout: g.gossip_fanout,
-        retransmit_mult: g.retransmit_mult,
-        sync_interval: g.sync_interval,
-        reconnect_interval: g.reconnect_interval,
-        record_refresh: g.record_refresh,
-        reap_after: g.reap_after,
-        join_retry_min: g.join_retry_min,
-        join_retry_max: g.join_retry_max,
         ..NodeConfig::default()
-    }
+    })
 }
 
 /// What a fault does.

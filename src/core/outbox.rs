@@ -1,0 +1,89 @@
+//! foca's `Runtime`: where foca's outputs land until the node drains them.
+//!
+//! Datagrams are sealed in their envelope as foca hands them over, so no
+//! intermediate buffer is kept; of foca's notifications only the ones the
+//! node acts on are kept, as small [`Note`]s.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use foca::{Notification, Runtime, Timer};
+
+use super::codec::{self, PayloadKind};
+use super::identity::NodeId;
+use super::node::Transmit;
+
+/// What a foca notification means to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Note {
+    /// Membership may have changed: rescan foca's member list.
+    Membership,
+    /// No other member is reachable.
+    Idle,
+    /// foca renewed our identity after the cluster declared it down.
+    Rejoin(NodeId),
+    /// Our identity is down and cannot renew (only after leaving).
+    Defunct,
+}
+
+/// foca's outputs, waiting for the node.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    /// The cluster name for envelopes.
+    pub(crate) cluster: String,
+    /// Whether this node sees a quorum (the envelope says so).
+    pub(crate) quorate: bool,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) timers: Vec<(Duration, Timer<NodeId>)>,
+    pub(crate) notes: Vec<Note>,
+    scratch: Vec<u8>,
+}
+
+impl Outbox {
+    pub(crate) fn new(cluster: String) -> Self {
+        Self {
+            cluster,
+            quorate: false,
+            transmits: VecDeque::new(),
+            timers: Vec::new(),
+            notes: Vec::new(),
+            scratch: Vec::with_capacity(codec::MAX_DATAGRAM),
+        }
+    }
+
+    /// Seals and queues a datagram of our own making.
+    pub(crate) fn push(&mut self, to: std::net::SocketAddr, kind: PayloadKind, payload: &[u8]) {
+        codec::seal(&mut self.scratch, &self.cluster, kind, self.quorate, payload);
+        self.transmits.push_back(Transmit {
+            to,
+            payload: self.scratch.clone(),
+        });
+    }
+}
+
+impl Runtime<NodeId> for Outbox {
+    fn notify(&mut self, notification: Notification<'_, NodeId>) {
+        let note = match notification {
+            Notification::MemberUp(_)
+            | Notification::MemberDown(_)
+            | Notification::Rename(_, _)
+            | Notification::Active
+            | Notification::ProbeFailed(_, _) => Note::Membership,
+            Notification::Idle => Note::Idle,
+            Notification::Rejoin(id) => Note::Rejoin(id.clone()),
+            Notification::Defunct => Note::Defunct,
+            Notification::DataReceived(_) | Notification::DataSent(_) => return,
+        };
+        if note != Note::Membership || self.notes.last() != Some(&Note::Membership) {
+            self.notes.push(note);
+        }
+    }
+
+    fn send_to(&mut self, to: NodeId, data: &[u8]) {
+        self.push(to.socket_addr(), PayloadKind::Foca, data);
+    }
+
+    fn submit_after(&mut self, event: Timer<NodeId>, after: Duration) {
+        self.timers.push((after, event));
+    }
+}
