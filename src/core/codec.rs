@@ -256,6 +256,8 @@ pub struct FocaPeek {
     pub src_addr: SocketAddr,
     /// The sender's SWIM incarnation.
     pub src_incarnation: foca::Incarnation,
+    /// The identity incarnation (life) the packet is addressed to.
+    pub dst_life: u64,
     /// How many membership updates ride along.
     pub updates: u16,
     /// Whether custom broadcasts (health records) may ride along.
@@ -290,6 +292,7 @@ pub fn peek_foca(payload: &[u8]) -> Result<FocaPeek, CodecError> {
         src_life: header.src.incarnation,
         src_addr: header.src.addr,
         src_incarnation: header.src_incarnation,
+        dst_life: header.dst.incarnation,
         updates,
         may_carry_records,
     })
@@ -310,6 +313,25 @@ pub enum Control {
     },
     /// One part of a seed's state.
     SyncPart(SyncPart),
+    /// "You are down in my view": sent in answer to a packet from an
+    /// identity the sender holds as down, so a frozen or cut-off member
+    /// learns it must rejoin.
+    DownNotice {
+        /// The identity held as down.
+        identity: NodeId,
+    },
+    /// "You are suspected in my view": sent straight to a suspect (as
+    /// Lifeguard's buddy system does), so it refutes in time even when the
+    /// gossip about it never happens to reach it.
+    SuspectNotice {
+        /// The identity suspected.
+        identity: NodeId,
+        /// The SWIM incarnation it is suspected at.
+        incarnation: u16,
+        /// Who asks: the suspect announces itself to it after refuting, so
+        /// the refutation reaches the asker at once.
+        from: NodeId,
+    },
     /// The seed will not take the joiner now.
     JoinRefused {
         /// The request this answers.

@@ -221,7 +221,12 @@ impl NodeConfig {
             remove_down_after: Some(self.reap_after),
             max_packet_size: NonZeroUsize::new(MAX_DATAGRAM - ENVELOPE_RESERVE)
                 .unwrap_or(NonZeroUsize::MIN),
-            notify_down_members: true,
+            // foca 2.0.0 also notifies a suspect whose suspicion it refuted
+            // (its suspicion timer sends TurnUndead whether or not the member
+            // is declared down), which makes live members renew for nothing
+            // under loss. The node sends its own notice instead, only to a
+            // sender it really holds as down.
+            notify_down_members: false,
             // The node syncs whole states itself (`sync_period`), which finds
             // members as foca's announce does and health records besides.
             periodic_announce: None,

@@ -327,8 +327,9 @@ mod tests {
 
     #[test]
     fn distinct_names_get_distinct_keys() {
-        let keys: std::collections::HashSet<_> =
-            (0..100_000).map(|i| MemberKey::of(&format!("node-{i}"))).collect();
+        let keys: std::collections::HashSet<_> = (0..100_000)
+            .map(|i| MemberKey::of(&format!("node-{i}")))
+            .collect();
         assert_eq!(keys.len(), 100_000);
     }
 }

@@ -317,6 +317,19 @@ pub(crate) enum NodeTimer {
     /// Sync the whole state with a random member.
     Sync,
     Reconnect,
+    /// The node may claim again after a stall.
+    StallOver,
+    /// Tell a member our probe of which failed that it is suspected, again.
+    Nudge(NodeId, u32),
+    /// A suspicion learned by gossip ran long: ask the suspect directly
+    /// (`last` false), then declare it down if it is still suspect at that
+    /// life and SWIM incarnation (`last` true).
+    SuspicionOver {
+        key: MemberKey,
+        life: u64,
+        incarnation: foca::Incarnation,
+        last: bool,
+    },
 }
 
 /// A member's protocol state machine.
@@ -341,6 +354,15 @@ pub struct Node {
     swim_known: usize,
     /// A gossip round is scheduled.
     gossip_pending: bool,
+    /// When each member last got a down notice from us.
+    notices: KeyMap<Time>,
+    /// When the node last handled any input.
+    last_input: Option<Time>,
+    /// When the node found it had stalled (its inputs came far later than
+    /// scheduled: a frozen VM, a long pause). It does not claim until a
+    /// member that sees a quorum shows it still holds it alive, or
+    /// `StallOver`: the cluster may have replaced it meanwhile.
+    stalled: Option<Time>,
     roster: Roster,
     pub(crate) record: HealthRecord,
     /// Highest seniority seen in any record.
@@ -411,6 +433,9 @@ impl Node {
             settled: None,
             swim_known: 0,
             gossip_pending: false,
+            notices: KeyMap::default(),
+            last_input: None,
+            stalled: None,
             record,
             max_seniority: 0,
             phase: Phase::Joining,
@@ -436,6 +461,7 @@ impl Node {
 
     /// Handles a datagram from `from`.
     pub fn handle_packet(&mut self, now: Time, from: SocketAddr, datagram: &[u8]) {
+        self.check_stall(now);
         self.stats.packets_received += 1;
         self.stats.bytes_received += datagram.len() as u64;
         let opened = match codec::open(datagram, &self.cfg.cluster) {
@@ -453,6 +479,18 @@ impl Node {
                 };
                 if peek.updates > 0 || !self.sender_as_expected(&peek) {
                     self.scan_needed = true;
+                }
+                self.notify_if_down(now, from, &peek);
+                // Packets queued while we stalled prove nothing; a packet
+                // addressed to this life well after the stall does: its
+                // sender, seeing a quorum, holds us alive.
+                if let Some(since) = self.stalled
+                    && now >= since + self.cfg.probe_timeout
+                    && opened.sender_quorate
+                    && peek.dst_life == self.id().incarnation()
+                {
+                    self.stalled = None;
+                    self.settled = None;
                 }
                 self.news_possible |= peek.may_carry_records;
                 self.sender_quorate = opened.sender_quorate;
@@ -472,6 +510,14 @@ impl Node {
                 self.sender_quorate = false;
             }
             PayloadKind::Control => match codec::decode_control(opened.payload) {
+                Ok(Control::DownNotice { identity }) => {
+                    self.down_notice(now, identity, opened.sender_quorate)
+                }
+                Ok(Control::SuspectNotice {
+                    identity,
+                    incarnation,
+                    from,
+                }) => self.suspect_notice(now, identity, incarnation, from),
                 Ok(message) => self.handle_control(now, from, message),
                 Err(_) => return self.drop_packet(DropReason::Malformed, from),
             },
@@ -481,6 +527,7 @@ impl Node {
 
     /// Handles every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.check_stall(now);
         let mut handled = 0;
         while let Some((_, timer)) = self.timers.pop_due(now) {
             handled += 1;
@@ -506,6 +553,17 @@ impl Node {
                 NodeTimer::Gossip => self.gossip_round(now),
                 NodeTimer::Sync => self.sync_state(now),
                 NodeTimer::Reconnect => self.reconnect(now),
+                NodeTimer::SuspicionOver {
+                    key,
+                    life,
+                    incarnation,
+                    last,
+                } => self.suspicion_over(now, key, life, incarnation, last),
+                NodeTimer::Nudge(id, round) => self.nudge_suspect(now, id, round),
+                NodeTimer::StallOver => {
+                    self.stalled = None;
+                    self.settled = None;
+                }
             }
         }
         self.settle(now);
@@ -513,6 +571,7 @@ impl Node {
 
     /// Handles a command.
     pub fn handle_command(&mut self, now: Time, command: Command) {
+        self.check_stall(now);
         match command {
             Command::Seeds(seeds) => self.set_seeds(now, seeds),
             Command::SetHealth(status) => {
@@ -564,7 +623,13 @@ impl Node {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > 1024 {
+            // A join delivers an event per member once; do not keep room
+            // for thousands of them for the node's whole life.
+            self.events.shrink_to(64);
+        }
+        event
     }
 
     /// When `handle_timeout` must next be called.
@@ -695,6 +760,23 @@ impl Node {
 
     // ---- internals --------------------------------------------------------
 
+    /// While others are around, a node gets a timer at least every probe
+    /// period; a gap of two means the process did not run (or ran far
+    /// behind) and the cluster may have declared it down.
+    fn check_stall(&mut self, now: Time) {
+        let gap = self.cfg.probe_period * 2;
+        if let Some(last) = self.last_input
+            && now > last + gap
+            && self.foca.num_members() > 0
+        {
+            tracing::warn!(stalled_for = ?(now - last), "this node stalled; not claiming the role until it has caught up");
+            self.stalled = Some(now);
+            self.settled = None;
+            self.schedule(now + self.cfg.probe_period * 3, NodeTimer::StallOver);
+        }
+        self.last_input = Some(now);
+    }
+
     pub(crate) fn mark_membership_changed(&mut self) {
         self.scan_needed = true;
         self.news_possible = true;
@@ -725,16 +807,179 @@ impl Node {
         let Some(known) = self.members.get(&peek.src) else {
             return false;
         };
-        let same_life = known
-            .id
-            .as_ref()
-            .is_some_and(|id| id.incarnation() == peek.src_life && id.socket_addr() == peek.src_addr);
+        let same_life = known.id.as_ref().is_some_and(|id| {
+            id.incarnation() == peek.src_life && id.socket_addr() == peek.src_addr
+        });
         match known.swim {
             Some((incarnation, state)) if same_life => match state {
                 foca::State::Alive | foca::State::Suspect => incarnation >= peek.src_incarnation,
                 foca::State::Down => true,
             },
             _ => false,
+        }
+    }
+
+    /// Tells a sender we hold as down that it is, at most once a second:
+    /// the only way a member that was frozen or cut off learns it must
+    /// rejoin.
+    fn notify_if_down(&mut self, now: Time, from: SocketAddr, peek: &codec::FocaPeek) {
+        let Some(known) = self.members.get(&peek.src) else {
+            return;
+        };
+        let Some(id) = known.id.as_ref() else {
+            return;
+        };
+        let down = matches!(known.swim, Some((_, foca::State::Down)));
+        if !down || id.incarnation() != peek.src_life {
+            return;
+        }
+        if self
+            .notices
+            .get(&peek.src)
+            .is_some_and(|last| now < *last + Duration::from_secs(1))
+        {
+            return;
+        }
+        if self.notices.len() > 4096 {
+            self.notices
+                .retain(|_, last| now < *last + Duration::from_secs(60));
+        }
+        self.notices.insert(peek.src, now);
+        let notice = Control::DownNotice {
+            identity: id.clone(),
+        };
+        self.send_control(from, &notice);
+    }
+
+    /// Someone holds our current identity as down: rejoin as a new life.
+    fn down_notice(&mut self, now: Time, identity: NodeId, sender_quorate: bool) {
+        if self.phase != Phase::Joined || identity != *self.id() {
+            return;
+        }
+        self.sender_quorate = sender_quorate;
+        let own = std::iter::once(foca::Member::down(identity));
+        if let Err(err) = self.foca.apply_many(own, false, &mut self.rt) {
+            tracing::debug!(error = %err, "applying a down notice");
+        }
+        self.absorb_foca(now);
+        self.sender_quorate = false;
+    }
+
+    /// Someone suspects our current identity: refute now (foca bumps our
+    /// SWIM incarnation and gossips it).
+    fn suspect_notice(
+        &mut self,
+        now: Time,
+        identity: NodeId,
+        incarnation: foca::Incarnation,
+        from: NodeId,
+    ) {
+        if self.phase != Phase::Joined || identity != *self.id() {
+            return;
+        }
+        let own = std::iter::once(foca::Member::new(
+            identity,
+            incarnation,
+            foca::State::Suspect,
+        ));
+        if let Err(err) = self.foca.apply_many(own, false, &mut self.rt) {
+            tracing::debug!(error = %err, "applying a suspect notice");
+        }
+        // Our next message to the asker carries the refuting incarnation.
+        if from != *self.id()
+            && let Err(err) = self.foca.announce(from, &mut self.rt)
+        {
+            tracing::debug!(error = %err, "answering a suspect notice");
+        }
+        self.absorb_foca(now);
+    }
+
+    fn suspicion_over(
+        &mut self,
+        now: Time,
+        key: MemberKey,
+        life: u64,
+        incarnation: foca::Incarnation,
+        last: bool,
+    ) {
+        let Some(known) = self.members.get(&key) else {
+            return;
+        };
+        let Some(id) = known.id.clone() else {
+            return;
+        };
+        if id.incarnation() != life || known.swim != Some((incarnation, foca::State::Suspect)) {
+            return;
+        }
+        if !last {
+            // One direct question first: a live suspect answers with its
+            // refutation.
+            let notice = Control::SuspectNotice {
+                identity: id.clone(),
+                incarnation,
+                from: self.id().clone(),
+            };
+            self.send_control(id.socket_addr(), &notice);
+            self.schedule(
+                now + self.cfg.probe_period,
+                NodeTimer::SuspicionOver {
+                    key,
+                    life,
+                    incarnation,
+                    last: true,
+                },
+            );
+            return;
+        }
+        let down = std::iter::once(foca::Member::new(id, incarnation, foca::State::Down));
+        if let Err(err) = self.foca.apply_many(down, true, &mut self.rt) {
+            tracing::debug!(error = %err, "declaring a suspect down");
+        }
+        self.scan_needed = true;
+        self.absorb_foca(now);
+    }
+
+    /// Lifeguard's buddy system: the member whose probe failed tells the
+    /// suspect, and again every probe period while the suspicion lasts, so
+    /// a live suspect refutes before it is declared down.
+    fn nudge_suspect(&mut self, now: Time, id: NodeId, round: u32) {
+        let suspicion = self.cfg.suspicion_timeout(self.scanned.len() + 1);
+        if self.phase != Phase::Joined || self.cfg.probe_period * round > suspicion {
+            return;
+        }
+        let incarnation = match self.members.get(&id.key()) {
+            // The first nudge goes before foca has applied the suspicion.
+            None if round == 0 => 0,
+            None => return,
+            Some(known) => match known.swim {
+                Some((incarnation, foca::State::Alive)) if round == 0 => incarnation,
+                Some((incarnation, foca::State::Suspect)) if known.id.as_ref() == Some(&id) => {
+                    incarnation
+                }
+                _ => return,
+            },
+        };
+        let notice = Control::SuspectNotice {
+            identity: id.clone(),
+            incarnation,
+            from: self.id().clone(),
+        };
+        self.send_control(id.socket_addr(), &notice);
+        self.schedule(now + self.cfg.probe_period, NodeTimer::Nudge(id, round + 1));
+    }
+
+    /// Tells a member it is suspected, as about three of all the members
+    /// that learn of the suspicion do.
+    fn notify_suspect(&mut self, id: &NodeId, incarnation: foca::Incarnation) {
+        let others = self.election.live.saturating_sub(1).max(1);
+        let chance = (3.0 / others as f64).min(1.0);
+        if self.rng.random_bool(chance) {
+            let notice = Control::SuspectNotice {
+                identity: id.clone(),
+                incarnation,
+                from: self.id().clone(),
+            };
+            self.send_control(id.socket_addr(), &notice);
         }
     }
 
@@ -787,6 +1032,10 @@ impl Node {
                     self.scan_needed = true;
                 }
                 Note::Membership => self.scan_needed = true,
+                Note::ProbeFailed(id) => {
+                    self.scan_needed = true;
+                    self.nudge_suspect(now, id, 0);
+                }
             }
         }
         // Sending our own record inside `rejoined` may have queued more.
@@ -830,6 +1079,7 @@ impl Node {
         }
         let election = self.roster.elect();
         let claiming = self.phase == Phase::Joined
+            && self.stalled.is_none()
             && election.claim_quorate
             && election.primary.as_ref() == Some(&self.record.name);
         if election.primary != self.election.primary {
@@ -899,7 +1149,12 @@ impl Node {
     fn scan(&mut self, _now: Time) {
         self.scan_needed = false;
         let entry = |m: &foca::Member<NodeId>| {
-            (m.id().key(), m.id().incarnation(), m.incarnation(), m.state())
+            (
+                m.id().key(),
+                m.id().incarnation(),
+                m.incarnation(),
+                m.state(),
+            )
         };
         let count = self.foca.iter_membership_state().len();
         let unchanged = count == self.scanned.len()
@@ -947,7 +1202,8 @@ impl Node {
                     self.swim_known -= 1;
                     self.roster.remove(&known.name);
                     records::lock(&self.inbox).forget(&known.name);
-                    self.events.push_back(Event::MemberReaped { name: known.name });
+                    self.events
+                        .push_back(Event::MemberReaped { name: known.name });
                 }
             }
         }
@@ -973,7 +1229,13 @@ impl Node {
         known.swim = Some((incarnation, swim));
         let previous = known.state;
         let current = known.derive_state();
-        if current == Some(MemberState::Down) && previous != Some(MemberState::Down) {
+        // Only a view that holds a quorum voids: a minority that saw the
+        // majority go down must honour its ranks again when the partition
+        // heals.
+        if current == Some(MemberState::Down)
+            && previous != Some(MemberState::Down)
+            && self.election.claim_quorate
+        {
             known.void_through = Some(known.void_through.unwrap_or(0).max(id.incarnation()));
         }
         known.state = current;
@@ -986,6 +1248,23 @@ impl Node {
                 previous,
                 current,
             });
+        }
+        if swim == foca::State::Suspect && self.phase == Phase::Joined {
+            self.notify_suspect(id, incarnation);
+            // foca times out only the suspicions it raised itself; one learned
+            // by gossip would last until a `down` update happens to arrive.
+            // Each member keeps a slower timer of its own as a backstop
+            // (Lifeguard gives unconfirmed suspicions longer, too).
+            let timeout = self.cfg.suspicion_timeout(self.scanned.len() + 1) * 2;
+            self.schedule(
+                self.last_input.unwrap_or_default() + timeout,
+                NodeTimer::SuspicionOver {
+                    key: id.key(),
+                    life: id.incarnation(),
+                    incarnation,
+                    last: false,
+                },
+            );
         }
         self.update_roster(id.key());
     }
@@ -1180,6 +1459,7 @@ impl Node {
             Control::JoinRefused { request, reason } => {
                 self.join_refused(now, from, request, reason)
             }
+            Control::DownNotice { .. } | Control::SuspectNotice { .. } => {}
         }
     }
 

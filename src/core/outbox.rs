@@ -18,6 +18,8 @@ use super::node::Transmit;
 pub(crate) enum Note {
     /// Membership may have changed: rescan foca's member list.
     Membership,
+    /// Our probe of this member failed: it is about to be suspected.
+    ProbeFailed(NodeId),
     /// No other member is reachable.
     Idle,
     /// foca renewed our identity after the cluster declared it down.
@@ -53,7 +55,13 @@ impl Outbox {
 
     /// Seals and queues a datagram of our own making.
     pub(crate) fn push(&mut self, to: std::net::SocketAddr, kind: PayloadKind, payload: &[u8]) {
-        codec::seal(&mut self.scratch, &self.cluster, kind, self.quorate, payload);
+        codec::seal(
+            &mut self.scratch,
+            &self.cluster,
+            kind,
+            self.quorate,
+            payload,
+        );
         self.transmits.push_back(Transmit {
             to,
             payload: self.scratch.clone(),
@@ -67,8 +75,8 @@ impl Runtime<NodeId> for Outbox {
             Notification::MemberUp(_)
             | Notification::MemberDown(_)
             | Notification::Rename(_, _)
-            | Notification::Active
-            | Notification::ProbeFailed(_, _) => Note::Membership,
+            | Notification::Active => Note::Membership,
+            Notification::ProbeFailed(_, id) => Note::ProbeFailed(id.clone()),
             Notification::Idle => Note::Idle,
             Notification::Rejoin(id) => Note::Rejoin(id.clone()),
             Notification::Defunct => Note::Defunct,

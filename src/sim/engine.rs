@@ -168,6 +168,18 @@ impl Sim {
         std::mem::take(&mut self.emitted)
     }
 
+    /// Passes what nodes emitted since the last call to `each`, in order,
+    /// reusing the buffer.
+    pub fn drain_emitted(&mut self, mut each: impl FnMut(&Emitted)) {
+        for entry in &self.emitted {
+            each(entry);
+        }
+        self.emitted.clear();
+        if self.emitted.capacity() > 1 << 16 {
+            self.emitted.shrink_to(1 << 12);
+        }
+    }
+
     /// The protocol settings every node gets.
     pub fn config(&self) -> &NodeConfig {
         &self.config

@@ -19,6 +19,6 @@ pub mod timeline;
 
 pub use engine::{Emitted, Happening, Sim, host_addr};
 pub use net::{Latency, NetworkModel, Partition};
-pub use timeline::{DetectionCurve, FaultMark, Naming, Timeline};
 pub use run::{Outcome, Report, RunOptions, run};
 pub use scenario::Scenario;
+pub use timeline::{DetectionCurve, FaultMark, Naming, Timeline};

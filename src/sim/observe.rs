@@ -163,6 +163,8 @@ pub struct Safety {
     pub no_primary_s: f64,
     /// Times a host declared a running, reachable, unfrozen host down.
     pub false_positive_downs: u64,
+    /// The first few of them: when, by whom, about whom.
+    pub false_positive_examples: Vec<(f64, String, String)>,
 }
 
 /// Join figures.
@@ -306,7 +308,9 @@ impl Observer {
         self.open_join.push(None);
         if let Some(timeline) = &mut self.timeline {
             timeline.names.push(name);
-            timeline.naming.push(vec![(Duration::ZERO, Naming::NotRunning)]);
+            timeline
+                .naming
+                .push(vec![(Duration::ZERO, Naming::NotRunning)]);
         }
     }
 
@@ -670,9 +674,8 @@ impl Observer {
                     self.noticed(at, host, target, Notice::Failing);
                 }
             }
-            Event::Rejoined { .. }
-            | Event::JoinRefused { .. }
-            | Event::MemberReaped { .. } => {}
+            Event::Rejoined { incarnation, .. } => self.life[host] = *incarnation,
+            Event::JoinRefused { .. } | Event::MemberReaped { .. } => {}
         }
     }
 
@@ -704,6 +707,13 @@ impl Observer {
             && self.side[target] == self.side[observer]
         {
             self.safety.false_positive_downs += 1;
+            if self.safety.false_positive_examples.len() < 10 {
+                self.safety.false_positive_examples.push((
+                    at.as_secs_f64(),
+                    self.names[observer].to_string(),
+                    self.names[target].to_string(),
+                ));
+            }
         }
         match state {
             MemberState::Down => {
@@ -760,11 +770,21 @@ impl Observer {
 
     /// Records a fault the runner applies now: what it targets, what the
     /// others should notice, and whether it takes the primary away.
-    pub fn fault(&mut self, at: Duration, kind: &str, label: String, targets: &[usize], notice: Notice) {
+    pub fn fault(
+        &mut self,
+        at: Duration,
+        kind: &str,
+        label: String,
+        targets: &[usize],
+        notice: Notice,
+    ) {
         self.advance(at);
         let primary = self.consensus_primary();
         let observers: BTreeMap<usize, usize> = (0..self.names.len())
-            .filter(|h| self.is_live(*h) && !targets.contains(h) || notice == Notice::Partition && self.is_live(*h))
+            .filter(|h| {
+                self.is_live(*h) && !targets.contains(h)
+                    || notice == Notice::Partition && self.is_live(*h)
+            })
             .map(|h| (h, 0))
             .collect();
         let takes_primary = primary.filter(|p| {
@@ -779,9 +799,7 @@ impl Observer {
         let partition_targets: Vec<usize>;
         let (targets, notice) = if notice == Notice::Partition {
             // Each observer must see every host on the other sides down.
-            partition_targets = (0..self.names.len())
-                .filter(|h| self.running[*h])
-                .collect();
+            partition_targets = (0..self.names.len()).filter(|h| self.running[*h]).collect();
             (partition_targets.as_slice(), notice)
         } else {
             (targets, notice)
@@ -791,7 +809,11 @@ impl Observer {
                 at_s: at.as_secs_f64(),
                 label,
                 kind: kind.to_owned(),
-                observers: if notice == Notice::Nothing { 0 } else { observers.len() },
+                observers: if notice == Notice::Nothing {
+                    0
+                } else {
+                    observers.len()
+                },
                 detected: 0,
                 first_detection_s: None,
                 detection: None,
@@ -838,9 +860,16 @@ impl Observer {
             // A partition tracker counts, per observer, hosts on other sides.
             let n = self.names.len();
             let running: Vec<usize> = (0..n).filter(|h| self.running[*h]).collect();
+            // The primary cut off with a minority must be replaced.
+            let primary = self.consensus_primary().filter(|p| self.on_minority(*p));
+            let primary_name = primary.map(|p| self.names[p].to_string());
             if let Some(tracker) = self.faults.last_mut()
                 && tracker.notice == Notice::Partition
             {
+                if primary.is_some() {
+                    tracker.failover_from = primary;
+                    tracker.report.old_primary = primary_name;
+                }
                 tracker.targets = running.clone();
                 tracker.lives = running.iter().map(|h| self.life[*h]).collect();
                 let sides = &self.side;
@@ -896,9 +925,14 @@ impl Observer {
             let voters: Vec<usize> = (0..self.names.len())
                 .filter(|h| self.is_live(*h) && !self.on_minority(*h) && !self.left[*h])
                 .collect();
-            let Some(first) = voters.first() else { continue };
-            let Some(agreed) = self.naming[*first] else { continue };
-            if agreed == from {
+            let Some(first) = voters.first() else {
+                continue;
+            };
+            let Some(agreed) = self.naming[*first] else {
+                continue;
+            };
+            // Agreeing on a node that is gone or cut off is no failover.
+            if agreed == from || !voters.contains(&agreed) {
                 continue;
             }
             if voters.iter().all(|v| self.naming[*v] == Some(agreed)) {
@@ -916,7 +950,10 @@ impl Observer {
         self.advance(end);
         for index in 0..self.faults.len() {
             let tracker = &self.faults[index];
-            if tracker.failover_from.is_some()
+            // A short freeze may pass unnoticed, and the role rightly stays.
+            let required = tracker.report.kind != "freeze";
+            if required
+                && tracker.failover_from.is_some()
                 && tracker.report.failover_s.is_none()
                 && end > tracker.at + failover_limit
             {
@@ -937,7 +974,9 @@ impl Observer {
             for (host, from) in std::mem::take(&mut self.open_claims) {
                 timeline.claims.push((from, end, host));
             }
-            timeline.claims.sort_by_key(|(from, _, host)| (*from, *host));
+            timeline
+                .claims
+                .sort_by_key(|(from, _, host)| (*from, *host));
             for tracker in &self.faults {
                 if tracker.report.observers == 0 {
                     continue;
@@ -947,7 +986,10 @@ impl Observer {
                 let total = tracker.report.observers as f64;
                 let mut points = vec![(tracker.at, 0.0)];
                 for (i, t) in times.iter().enumerate() {
-                    points.push((tracker.at + Duration::from_secs_f64(*t), (i + 1) as f64 / total));
+                    points.push((
+                        tracker.at + Duration::from_secs_f64(*t),
+                        (i + 1) as f64 / total,
+                    ));
                 }
                 timeline.detection.push(DetectionCurve {
                     label: tracker.report.label.clone(),
@@ -1002,6 +1044,25 @@ impl Observer {
         let mut breaches = self.breaches.clone();
         breaches.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         breaches
+    }
+
+    /// At the end: the primary every live host names, if they agree.
+    pub fn agreed_primary(&self) -> Option<String> {
+        let mut named = (0..self.names.len())
+            .filter(|h| self.is_live(*h))
+            .map(|h| self.naming[h]);
+        let first = named.next()??;
+        named
+            .all(|n| n == Some(first))
+            .then(|| self.names[first].to_string())
+    }
+
+    /// The hosts that claim the role now.
+    pub fn claimant_names(&self) -> Vec<String> {
+        self.claimants
+            .iter()
+            .map(|c| self.names[*c].to_string())
+            .collect()
     }
 
     /// Hash of everything observed, in order: equal for equal runs.

@@ -78,6 +78,10 @@ pub struct Report {
     pub joins: Joins,
     /// Broken invariants.
     pub breaches: Vec<Breach>,
+    /// At the end: the primary every live node names, if they agree.
+    pub final_primary: Option<String>,
+    /// At the end: the nodes that claim the role.
+    pub final_claimants: Vec<String>,
     /// Hash of the whole event log, hex.
     pub digest: String,
 }
@@ -215,6 +219,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         },
         joins: runner.observer.joins(),
         breaches: runner.observer.breaches(),
+        final_primary: runner.observer.agreed_primary(),
+        final_claimants: runner.observer.claimant_names(),
         digest: format!("{:016x}", runner.observer.digest()),
     };
     Outcome {
@@ -308,8 +314,12 @@ impl Runner<'_> {
             .iter()
             .enumerate()
             .map(|(i, id)| {
-                let mut record =
-                    HealthRecord::new(id.name().clone(), 1, config.priority, config.primary_eligible);
+                let mut record = HealthRecord::new(
+                    id.name().clone(),
+                    1,
+                    config.priority,
+                    config.primary_eligible,
+                );
                 record.version = 1;
                 record.seniority = Some(i as u64 + 1);
                 record
@@ -325,9 +335,8 @@ impl Runner<'_> {
     }
 
     fn drain_log(&mut self) {
-        for entry in self.sim.take_emitted() {
-            self.observer.observe(&entry);
-        }
+        let observer = &mut self.observer;
+        self.sim.drain_emitted(|entry| observer.observe(entry));
     }
 
     /// Running, joined hosts to use as seeds.
@@ -437,8 +446,16 @@ impl Runner<'_> {
                 self.sim.crash(host);
             }
             Step::Flap { host, failing } => {
-                let label = format!("flap {} {}", Self::name(host), if failing { "failing" } else { "passing" });
-                let notice = if failing { Notice::Failing } else { Notice::Nothing };
+                let label = format!(
+                    "flap {} {}",
+                    Self::name(host),
+                    if failing { "failing" } else { "passing" }
+                );
+                let notice = if failing {
+                    Notice::Failing
+                } else {
+                    Notice::Nothing
+                };
                 let kind = if failing { "fail" } else { "recover" };
                 self.observer.fault(now, kind, label, &[host], notice);
                 self.observer.set_health(host, !failing);
@@ -465,15 +482,19 @@ impl Runner<'_> {
         let kind = spec.action.to_string();
         match spec.action {
             A::Crash => {
-                let targets: Vec<usize> =
-                    targets.into_iter().filter(|h| self.sim.is_running(*h) || self.sim.is_frozen(*h)).collect();
-                self.observer.fault(now, &kind, label, &targets, Notice::Down);
+                let targets: Vec<usize> = targets
+                    .into_iter()
+                    .filter(|h| self.sim.is_running(*h) || self.sim.is_frozen(*h))
+                    .collect();
+                self.observer
+                    .fault(now, &kind, label, &targets, Notice::Down);
                 for host in targets {
                     self.sim.crash(host);
                 }
             }
             A::Restart => {
-                self.observer.fault(now, &kind, label, &targets, Notice::Nothing);
+                self.observer
+                    .fault(now, &kind, label, &targets, Notice::Nothing);
                 for host in targets {
                     if self.sim.node(host).is_none() {
                         self.observer.set_health(host, true);
@@ -485,13 +506,15 @@ impl Runner<'_> {
             }
             A::Freeze => {
                 let duration = spec.duration.unwrap_or_default();
-                self.observer.fault(now, &kind, label, &targets, Notice::Down);
+                self.observer
+                    .fault(now, &kind, label, &targets, Notice::Down);
                 for host in targets {
                     self.sim.freeze(host, duration);
                 }
             }
             A::Leave => {
-                self.observer.fault(now, &kind, label, &targets, Notice::Left);
+                self.observer
+                    .fault(now, &kind, label, &targets, Notice::Left);
                 let drain = spec.drain.unwrap_or_default();
                 for host in targets {
                     self.apply(Step::Drain {
@@ -503,7 +526,11 @@ impl Runner<'_> {
             }
             A::Fail | A::Recover => {
                 let failing = spec.action == A::Fail;
-                let notice = if failing { Notice::Failing } else { Notice::Nothing };
+                let notice = if failing {
+                    Notice::Failing
+                } else {
+                    Notice::Nothing
+                };
                 self.observer.fault(now, &kind, label, &targets, notice);
                 let status = if failing {
                     HealthStatus::Failing
@@ -517,10 +544,15 @@ impl Runner<'_> {
             }
             A::Drain | A::Resume => {
                 let draining = spec.action == A::Drain;
-                self.observer.fault(now, &kind, label, &targets, Notice::Nothing);
+                self.observer
+                    .fault(now, &kind, label, &targets, Notice::Nothing);
                 for host in targets {
                     self.observer.set_draining(host, draining);
-                    let command = if draining { Command::Drain } else { Command::Resume };
+                    let command = if draining {
+                        Command::Drain
+                    } else {
+                        Command::Resume
+                    };
                     self.sim.command(host, command);
                 }
             }
@@ -540,7 +572,8 @@ impl Runner<'_> {
                         .collect::<Vec<_>>()
                         .join(if spec.one_way { "->" } else { "/" })
                 );
-                self.observer.fault(now, &kind, label, &[], Notice::Partition);
+                self.observer
+                    .fault(now, &kind, label, &[], Notice::Partition);
                 for (side, hosts) in sides.iter().enumerate() {
                     for host in hosts {
                         self.sim.partition.place(*host, side as u16);
@@ -555,7 +588,8 @@ impl Runner<'_> {
                 self.observer.partitioned(now, true);
             }
             A::Heal => {
-                self.observer.fault(now, &kind, "heal".into(), &[], Notice::Nothing);
+                self.observer
+                    .fault(now, &kind, "heal".into(), &[], Notice::Nothing);
                 self.sim.partition.heal();
                 self.observer.partitioned(now, false);
             }
@@ -569,20 +603,20 @@ impl Runner<'_> {
                 if let Some(reorder) = spec.reorder {
                     self.sim.network.reorder = reorder;
                 }
-                let label = format!(
-                    "network loss {:.0}%",
-                    self.sim.network.loss * 100.0
-                );
+                let label = format!("network loss {:.0}%", self.sim.network.loss * 100.0);
                 self.observer.fault(now, &kind, label, &[], Notice::Nothing);
             }
             A::Scale => self.scale(spec),
             A::RollingRestart => {
-                self.observer.fault(now, &kind, "rolling restart".into(), &[], Notice::Nothing);
+                self.observer
+                    .fault(now, &kind, "rolling restart".into(), &[], Notice::Nothing);
                 let drain = spec.drain.unwrap_or_default();
                 let down = spec.down.unwrap_or_default();
                 let gap = spec.gap.unwrap_or_default();
                 let period = drain + down + gap;
-                let hosts: Vec<usize> = (0..self.sim.len()).filter(|h| self.sim.is_running(*h)).collect();
+                let hosts: Vec<usize> = (0..self.sim.len())
+                    .filter(|h| self.sim.is_running(*h))
+                    .collect();
                 for (i, host) in hosts.into_iter().enumerate() {
                     let t = now + period * i as u32;
                     self.steps.push(t, Step::Drain { host, report: true });
@@ -612,7 +646,9 @@ impl Runner<'_> {
         let now = self.sim.now();
         let to = spec.to.unwrap_or(1);
         let over = spec.over.unwrap_or_default();
-        let running: Vec<usize> = (0..self.sim.len()).filter(|h| self.sim.is_running(*h)).collect();
+        let running: Vec<usize> = (0..self.sim.len())
+            .filter(|h| self.sim.is_running(*h))
+            .collect();
         let label = format!("scale {} -> {to}", running.len());
         self.observer
             .fault(now, "scale", label, &[], Notice::Nothing);
@@ -691,8 +727,16 @@ impl fmt::Display for Report {
         for kind in &self.summary {
             writeln!(f, "  {} x{}", kind.kind, kind.count)?;
             if kind.first_detection.is_some() {
-                writeln!(f, "    first-node detection: {}", stats(&kind.first_detection))?;
-                writeln!(f, "    all-node detection:   {}", stats(&kind.all_detection))?;
+                writeln!(
+                    f,
+                    "    first-node detection: {}",
+                    stats(&kind.first_detection)
+                )?;
+                writeln!(
+                    f,
+                    "    all-node detection:   {}",
+                    stats(&kind.all_detection)
+                )?;
             }
             if kind.failover.is_some() {
                 writeln!(f, "    failover:             {}", stats(&kind.failover))?;
@@ -702,7 +746,11 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "safety: two claimants {:.2}s, minority claims {:.2}s, split brain {:.2}s, no primary {:.2}s, false-positive downs {}",
-            s.two_claimants_s, s.minority_claim_s, s.split_brain_s, s.no_primary_s, s.false_positive_downs
+            s.two_claimants_s,
+            s.minority_claim_s,
+            s.split_brain_s,
+            s.no_primary_s,
+            s.false_positive_downs
         )?;
         writeln!(
             f,
@@ -716,6 +764,12 @@ impl fmt::Display for Report {
             stats(&self.joins.joined),
             stats(&self.joins.converged),
             self.joins.unconverged
+        )?;
+        writeln!(
+            f,
+            "at the end: primary {} named by every live node; claimants [{}]",
+            self.final_primary.as_deref().unwrap_or("(no agreement)"),
+            self.final_claimants.join(", ")
         )?;
         if self.breaches.is_empty() {
             writeln!(f, "invariants: all held")?;

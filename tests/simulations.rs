@@ -1,0 +1,166 @@
+//! Every scenario in `simulations/`, run small, with the properties each one
+//! exists to show. Assertions are about the protocol, never about wall time.
+
+use std::path::Path;
+
+use herd::sim::{Report, RunOptions, Scenario, run};
+
+fn scenario(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("simulations")
+        .join(format!("{name}.toml"));
+    match Scenario::load(&path) {
+        Ok(scenario) => scenario,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+fn simulate(name: &str, nodes: usize, edit: impl FnOnce(&mut Scenario)) -> Report {
+    let mut scenario = scenario(name);
+    edit(&mut scenario);
+    let report = run(
+        &scenario,
+        &RunOptions {
+            nodes: Some(nodes),
+            ..RunOptions::default()
+        },
+    )
+    .report;
+    eprintln!("{report}");
+    report
+}
+
+fn assert_invariants_held(report: &Report) {
+    assert!(
+        report.breaches.is_empty(),
+        "invariants breached (replay: herd simulate simulations/{}.toml --seed {} --nodes {}):\n{:#?}",
+        report.scenario,
+        report.seed,
+        report.nodes,
+        report.breaches
+    );
+}
+
+fn assert_one_primary_at_the_end(report: &Report) {
+    let primary = report
+        .final_primary
+        .clone()
+        .unwrap_or_else(|| panic!("no agreed primary at the end of {}", report.scenario));
+    assert_eq!(report.final_claimants, vec![primary], "{}", report.scenario);
+}
+
+#[test]
+fn steady_state_has_no_false_alarms_and_every_join_converges() {
+    let report = simulate("steady-state", 40, |s| {
+        s.duration = std::time::Duration::from_secs(180)
+    });
+    assert_invariants_held(&report);
+    assert_one_primary_at_the_end(&report);
+    assert_eq!(report.safety.false_positive_downs, 0);
+    assert_eq!(report.safety.two_claimants_s, 0.0);
+    assert_eq!(report.joins.started, 40);
+    assert_eq!(report.joins.unconverged, 0);
+    // Once elected, the primary never went away.
+    assert!(report.safety.no_primary_s < 1.0, "{:?}", report.safety);
+}
+
+#[test]
+fn a_crashed_primary_is_replaced_and_the_survivors_agree() {
+    let report = simulate("primary-crash", 20, |_| {});
+    assert_invariants_held(&report);
+    let crash = &report.faults[0];
+    assert_eq!(crash.kind, "crash");
+    let old = crash.old_primary.clone().expect("the primary crashed");
+    let new = crash.new_primary.clone().expect("a new primary");
+    assert_ne!(old, new);
+    assert!(crash.failover_s.is_some());
+    assert_eq!(crash.detected, crash.observers, "every survivor noticed");
+    assert_eq!(report.final_primary.as_deref(), Some(new.as_str()));
+    assert_one_primary_at_the_end(&report);
+}
+
+#[test]
+fn ten_percent_loss_for_an_hour_declares_no_live_node_down() {
+    let report = simulate("loss-10", 20, |_| {});
+    assert_invariants_held(&report);
+    assert_eq!(report.safety.false_positive_downs, 0, "{:?}", report.safety);
+    assert_eq!(report.safety.two_claimants_s, 0.0);
+    assert_one_primary_at_the_end(&report);
+}
+
+#[test]
+fn a_partitioned_minority_never_claims_alongside_the_majority_and_the_heal_leaves_one_primary() {
+    let report = simulate("partition", 20, |_| {});
+    assert_invariants_held(&report);
+    assert_eq!(report.safety.split_brain_s, 0.0, "{:?}", report.safety);
+    assert_eq!(report.safety.two_claimants_s, 0.0, "{:?}", report.safety);
+    let partition = &report.faults[0];
+    // The primary was on the 40 % side: the majority had to elect another.
+    assert!(partition.old_primary.is_some());
+    assert!(partition.failover_s.is_some(), "{partition:?}");
+    assert_one_primary_at_the_end(&report);
+}
+
+#[test]
+fn a_primary_that_freezes_again_and_again_never_takes_the_role_back() {
+    let report = simulate("slow-node", 10, |_| {});
+    assert_invariants_held(&report);
+    assert_eq!(report.safety.two_claimants_s, 0.0);
+    assert_one_primary_at_the_end(&report);
+}
+
+#[test]
+fn a_rolling_restart_moves_the_role_only_off_drained_nodes_and_never_back() {
+    let report = simulate("rolling-restart", 5, |_| {});
+    assert_invariants_held(&report);
+    let drains: Vec<_> = report.faults.iter().filter(|f| f.kind == "drain").collect();
+    assert_eq!(drains.len(), 5, "every node is drained once");
+    // The role moved exactly when its holder was drained, never otherwise.
+    for drain in &drains {
+        if drain.old_primary.is_some() {
+            assert!(drain.failover_s.is_some(), "{drain:?}");
+        }
+    }
+    assert_eq!(report.safety.two_claimants_s, 0.0);
+    assert_eq!(report.joins.unconverged, 0);
+    assert_one_primary_at_the_end(&report);
+}
+
+#[test]
+fn scaling_out_and_back_in_keeps_one_primary() {
+    let report = simulate("scale-out-in", 4, |_| {});
+    assert_invariants_held(&report);
+    // 4 nodes grow to 400 and shrink back to 4.
+    assert_eq!(report.joins.started, 400);
+    assert_eq!(report.joins.unconverged, 0, "{:?}", report.joins);
+    assert_eq!(report.safety.two_claimants_s, 0.0);
+    assert_eq!(report.safety.false_positive_downs, 0);
+    assert_one_primary_at_the_end(&report);
+}
+
+#[test]
+fn a_flapping_primary_hands_the_role_on_once_and_never_gets_it_back() {
+    let report = simulate("flapping-primary", 5, |_| {});
+    assert_invariants_held(&report);
+    let failovers = report
+        .faults
+        .iter()
+        .filter(|f| f.failover_s.is_some())
+        .count();
+    assert_eq!(failovers, 1, "only the first failure took the role away");
+    assert_eq!(report.safety.two_claimants_s, 0.0);
+    assert_one_primary_at_the_end(&report);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report_and_another_seed_another_run() {
+    let once = simulate("primary-crash", 12, |_| {});
+    let twice = simulate("primary-crash", 12, |_| {});
+    assert_eq!(
+        serde_json::to_string(&once).unwrap_or_default(),
+        serde_json::to_string(&twice).unwrap_or_default()
+    );
+    assert_eq!(once.to_string(), twice.to_string());
+    let other = simulate("primary-crash", 12, |s| s.seed = 99);
+    assert_ne!(once.digest, other.digest);
+}
