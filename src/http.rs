@@ -16,18 +16,33 @@
 //! 405 (another method). Every answer comes from the snapshot the gossip
 //! task publishes, so a request never waits on gossip and a slow client
 //! never slows gossip.
+//!
+//! The admin listener (loopback only, see `admin` in the configuration)
+//! serves the same routes plus the ones that change the node:
+//!
+//! | route                       | does                                        |
+//! |-----------------------------|---------------------------------------------|
+//! | `POST /v1/drain`            | maintenance: `/health` 503, role hands over |
+//! | `POST /v1/resume`           | back into service                           |
+//! | `POST /v1/forget/{name}`    | mark a member that is down as left for good |
+//!
+//! They answer 200, or 404 (no such member), 409 (refused: the member is
+//! alive, or this node is leaving) and 503 (the agent is stopping). On the
+//! public listener they answer 403.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-use crate::core::{MemberInfo, Snapshot};
+use crate::agent::Request;
+use crate::core::{Command, CommandError, MemberInfo, Snapshot};
 use crate::metrics;
 
 /// What the handlers read.
@@ -37,6 +52,11 @@ pub struct HttpState {
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
     /// The metrics registry.
     pub registry: prometheus::Registry,
+    /// Where commands go: set on the admin listener only.
+    pub requests: Option<mpsc::Sender<Request>>,
+    /// The admin listener's address, named when a mutating call reaches the
+    /// public listener.
+    pub admin: SocketAddr,
 }
 
 impl HttpState {
@@ -45,8 +65,28 @@ impl HttpState {
     }
 }
 
-/// The router with every route.
+/// The public router: health, API and metrics; mutating calls answer 403.
 pub fn router(state: HttpState) -> Router {
+    read_routes()
+        .route("/v1/drain", post(admin_only))
+        .route("/v1/resume", post(admin_only))
+        .route("/v1/forget/{name}", post(admin_only))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// The admin router: everything the public one serves, plus drain, resume
+/// and forget.
+pub fn admin_router(state: HttpState) -> Router {
+    read_routes()
+        .route("/v1/drain", post(drain))
+        .route("/v1/resume", post(resume))
+        .route("/v1/forget/{name}", post(forget))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn read_routes() -> Router<HttpState> {
     Router::new()
         .route("/health", get(health))
         .route("/readyz", get(health))
@@ -56,8 +96,92 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/members", get(members))
         .route("/v1/primary", get(primary))
         .route("/metrics", get(metrics_text))
-        .fallback(not_found)
-        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, axum::Json(ErrorBody { error: message })).into_response()
+}
+
+async fn admin_only(State(state): State<HttpState>) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        format!(
+            "calls that change the node are accepted only on the admin listener, {} (herd drain, herd resume, herd forget)",
+            state.admin
+        ),
+    )
+}
+
+async fn command(state: &HttpState, command: Command) -> Result<(), Response> {
+    let unavailable = || {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent is stopping".to_owned(),
+        )
+    };
+    let Some(requests) = &state.requests else {
+        return Err(unavailable());
+    };
+    let (request, answer) = Request::ask(command);
+    requests.send(request).await.map_err(|_| unavailable())?;
+    match answer.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => {
+            let status = match err {
+                CommandError::UnknownMember(_) => StatusCode::NOT_FOUND,
+                CommandError::MemberLive(..) | CommandError::ForgetSelf | CommandError::Leaving => {
+                    StatusCode::CONFLICT
+                }
+            };
+            Err(error(status, err.to_string()))
+        }
+        Err(_) => Err(unavailable()),
+    }
+}
+
+#[derive(Serialize)]
+struct Done<'a> {
+    ok: bool,
+    node: &'a str,
+    action: &'a str,
+}
+
+async fn done(state: &HttpState, action: &str) -> Response {
+    let snapshot = state.current();
+    json_status(
+        true,
+        &Done {
+            ok: true,
+            node: &snapshot.name,
+            action,
+        },
+    )
+}
+
+async fn drain(State(state): State<HttpState>) -> Response {
+    match command(&state, Command::Drain).await {
+        Ok(()) => done(&state, "drain").await,
+        Err(response) => response,
+    }
+}
+
+async fn resume(State(state): State<HttpState>) -> Response {
+    match command(&state, Command::Resume).await {
+        Ok(()) => done(&state, "resume").await,
+        Err(response) => response,
+    }
+}
+
+async fn forget(State(state): State<HttpState>, Path(name): Path<String>) -> Response {
+    match command(&state, Command::Forget(name)).await {
+        Ok(()) => done(&state, "forget").await,
+        Err(response) => response,
+    }
 }
 
 fn role(snapshot: &Snapshot) -> &'static str {

@@ -26,8 +26,31 @@ enum Commands {
     Members(ClientArgs),
     /// Show the primary a running agent's view names.
     Primary(ClientArgs),
+    /// Put the local node into maintenance: /health answers 503 and the
+    /// primary role hands over; it stays a member.
+    Drain(AdminArgs),
+    /// Put a drained node back into service.
+    Resume(AdminArgs),
+    /// Mark a member that is down as left for good, so it no longer counts
+    /// towards the quorum (as `serf force-leave`).
+    Forget(ForgetArgs),
     /// Run a scenario in the deterministic simulator.
     Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The agent's admin address (loopback)
+    #[arg(long, env = "HERD_ADMIN_ADDR", default_value = "127.0.0.1:7948")]
+    admin: SocketAddr,
+}
+
+#[derive(clap::Args)]
+struct ForgetArgs {
+    /// The member to forget
+    name: String,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 #[derive(clap::Args)]
@@ -69,6 +92,9 @@ fn main() -> ExitCode {
         Commands::Agent(args) => run_agent(*args),
         Commands::Members(args) => report(members(&args)),
         Commands::Primary(args) => report(primary(&args)),
+        Commands::Drain(args) => report(admin(&args, "/v1/drain")),
+        Commands::Resume(args) => report(admin(&args, "/v1/resume")),
+        Commands::Forget(args) => report(admin(&args.admin, &format!("/v1/forget/{}", args.name))),
         Commands::Simulate(args) => simulate(&args),
     }
 }
@@ -242,6 +268,30 @@ fn get_json(http: SocketAddr, path: &str) -> Result<Value> {
     Ok(body)
 }
 
+fn admin(args: &AdminArgs, path: &str) -> Result<()> {
+    let url = format!("http://{}{path}", args.admin);
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent.post(&url).send_empty().with_context(|| {
+        format!(
+            "cannot reach the agent's admin API at {url} (is `herd agent` running on this host? --admin sets its address)"
+        )
+    })?;
+    let status = response.status();
+    let body: Value = response
+        .body_mut()
+        .read_json()
+        .with_context(|| format!("{url} answered {status} without JSON"))?;
+    if !status.is_success() {
+        bail!("{}", text(&body["error"]));
+    }
+    println!("{}: {} done", text(&body["node"]), text(&body["action"]));
+    Ok(())
+}
+
 fn text(value: &Value) -> String {
     match value {
         Value::Null => "-".into(),
@@ -296,6 +346,25 @@ fn members(args: &ClientArgs) -> Result<()> {
         })
         .collect();
     print_table(&header, &rows);
+    let with_checks: Vec<&Value> = members
+        .iter()
+        .filter(|m| m["checks"].as_array().is_some_and(|c| !c.is_empty()))
+        .collect();
+    if !with_checks.is_empty() {
+        println!();
+        println!("CHECKS");
+    }
+    for member in with_checks {
+        println!("{}", text(&member["name"]));
+        for check in member["checks"].as_array().into_iter().flatten() {
+            println!(
+                "  {:<9} {}: {}",
+                text(&check["status"]),
+                text(&check["name"]),
+                text(&check["output"])
+            );
+        }
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::checks::CheckConfig;
 use crate::core::view::QuorumPolicy;
 use crate::core::{ConfigError, NodeConfig, identity};
 
@@ -19,6 +20,8 @@ use crate::core::{ConfigError, NodeConfig, identity};
 pub const DEFAULT_GOSSIP_PORT: u16 = 7946;
 /// Default HTTP port, next to the gossip port.
 pub const DEFAULT_HTTP_PORT: u16 = 7947;
+/// Default admin port (on loopback), next to the HTTP port.
+pub const DEFAULT_ADMIN_PORT: u16 = 7948;
 
 /// Everything `herd agent` needs, as in the configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,15 @@ pub struct AgentConfig {
     pub advertise: Option<SocketAddr>,
     /// TCP address of the health endpoint, JSON API and metrics.
     pub http: SocketAddr,
+    /// TCP address of the admin API (drain, resume, forget): a loopback
+    /// address, so only the host itself can change the node.
+    pub admin: SocketAddr,
+    /// Where the agent keeps what it must remember across restarts (the
+    /// members it last knew, to rejoin with no seeds).
+    pub data_dir: Option<PathBuf>,
+    /// Local health checks.
+    #[serde(rename = "check")]
+    pub checks: Vec<CheckConfig>,
     /// Seeds to join through, `host:port` (host names resolve through DNS on
     /// every attempt). Empty: found a new cluster.
     pub join: Vec<String>,
@@ -129,6 +141,9 @@ impl Default for AgentConfig {
             bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_GOSSIP_PORT)),
             advertise: None,
             http: SocketAddr::from(([0, 0, 0, 0], DEFAULT_HTTP_PORT)),
+            admin: SocketAddr::from(([127, 0, 0, 1], DEFAULT_ADMIN_PORT)),
+            data_dir: None,
+            checks: Vec::new(),
             join: Vec::new(),
             priority: 0,
             primary_eligible: true,
@@ -184,6 +199,16 @@ pub struct AgentArgs {
     /// How long SIGTERM drains before leaving, e.g. 5s [default: 5s]
     #[arg(long, env = "HERD_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
     pub drain_timeout: Option<Duration>,
+    /// Loopback TCP address of the admin API [default: 127.0.0.1:7948]
+    #[arg(long, env = "HERD_ADMIN")]
+    pub admin: Option<SocketAddr>,
+    /// Directory to remember members in, to rejoin them after a restart
+    #[arg(long, env = "HERD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Add an HTTP check of this URL with default settings; repeatable
+    /// (the variable takes a comma-separated list)
+    #[arg(long = "check-http", env = "HERD_CHECK_HTTP", value_delimiter = ',')]
+    pub check_http: Vec<String>,
 }
 
 fn parse_quorum(value: &str) -> Result<QuorumPolicy, String> {
@@ -296,6 +321,15 @@ impl AgentConfig {
         if let Some(drain) = args.drain_timeout {
             self.drain_timeout = drain;
         }
+        if let Some(admin) = args.admin {
+            self.admin = admin;
+        }
+        if let Some(dir) = &args.data_dir {
+            self.data_dir = Some(dir.clone());
+        }
+        for url in &args.check_http {
+            self.checks.push(CheckConfig::http(url));
+        }
     }
 
     /// The protocol settings for the core.
@@ -306,6 +340,11 @@ impl AgentConfig {
             primary_eligible: self.primary_eligible,
             quorum: self.quorum,
             expected_members: self.expected_members,
+            initial_health: if self.checks.is_empty() {
+                crate::core::HealthStatus::Passing
+            } else {
+                crate::core::HealthStatus::Failing
+            },
             ..NodeConfig::default()
         })
     }
@@ -342,6 +381,29 @@ impl AgentConfig {
                 field: "drain_timeout",
                 problem: "must be more than zero".into(),
             });
+        }
+        if !self.admin.ip().is_loopback() {
+            errors.push(ConfigError {
+                field: "admin",
+                problem: format!(
+                    "{} is not a loopback address: the admin API changes the node, so only the host may reach it",
+                    self.admin
+                ),
+            });
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (index, check) in self.checks.iter().enumerate() {
+            errors.extend(check.problems(index));
+            if !names.insert(check.display_name()) {
+                errors.push(ConfigError {
+                    field: "check",
+                    problem: format!(
+                        "check {}: the name {:?} is used twice (set name)",
+                        index + 1,
+                        check.display_name()
+                    ),
+                });
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -387,9 +449,22 @@ mod tests {
             quorum = "off"
             expected_members = 3
             drain_timeout = "10s"
+            admin = "127.0.0.1:9000"
+            data_dir = "/var/lib/herd"
             [gossip]
             probe_period = "2s"
             probe_timeout = "800ms"
+            [[check]]
+            http = "http://127.0.0.1:8080/healthz"
+            status = [200]
+            [[check]]
+            name = "db"
+            exec = ["/usr/local/bin/check-db", "--quick"]
+            interval = "5s"
+            timeout = "2s"
+            rise = 1
+            fall = 2
+            grace = "30s"
             "#,
         )
         .unwrap();
@@ -398,6 +473,10 @@ mod tests {
         assert_eq!(config.drain_timeout, Duration::from_secs(10));
         assert_eq!(config.gossip.probe_timeout, Duration::from_millis(800));
         assert_eq!(config.gossip.indirect_probes, 3);
+        assert_eq!(config.checks.len(), 2);
+        assert_eq!(config.checks[1].display_name(), "db");
+        assert_eq!(config.checks[1].grace, Duration::from_secs(30));
+        assert_eq!(config.data_dir, Some(PathBuf::from("/var/lib/herd")));
         assert_eq!(config.validate(), Ok(()));
     }
 
@@ -413,8 +492,10 @@ mod tests {
         config.apply(&AgentArgs {
             priority: Some(5),
             join: vec!["x:1".into()],
+            check_http: vec!["http://127.0.0.1:1/".into()],
             ..AgentArgs::default()
         });
+        assert_eq!(config.checks.len(), 1);
         assert_eq!(config.priority, 5);
         assert_eq!(config.cluster, "a");
         assert_eq!(config.join, ["x:1"]);

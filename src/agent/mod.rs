@@ -10,7 +10,9 @@
 //! before `drain_timeout` expires, flushes its last datagrams and returns.
 //! A second request leaves at once.
 
+pub mod checks;
 pub mod config;
+mod memory;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,11 +20,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::RngExt;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use config::{AgentArgs, AgentConfig};
 
-use crate::core::{Command, Event, MemberState, Node, NodeId, Snapshot, Start, Time};
+use crate::core::{Command, CommandError, Event, MemberState, Node, NodeId, Snapshot, Start, Time};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 
@@ -45,6 +47,37 @@ pub enum AgentError {
     Metrics(#[from] prometheus::Error),
 }
 
+/// A command for the node, with where to send its answer.
+#[derive(Debug)]
+pub struct Request {
+    /// The command.
+    pub command: Command,
+    /// Where the outcome goes, if anyone waits for it.
+    pub reply: Option<oneshot::Sender<Result<(), CommandError>>>,
+}
+
+impl Request {
+    /// A command nobody waits on.
+    pub fn fire(command: Command) -> Self {
+        Self {
+            command,
+            reply: None,
+        }
+    }
+
+    /// A command and the receiver of its outcome.
+    pub fn ask(command: Command) -> (Self, oneshot::Receiver<Result<(), CommandError>>) {
+        let (reply, answer) = oneshot::channel();
+        (
+            Self {
+                command,
+                reply: Some(reply),
+            },
+            answer,
+        )
+    }
+}
+
 /// A request to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -61,6 +94,8 @@ pub struct Bound {
     pub gossip: UdpSocket,
     /// The HTTP listener.
     pub http: TcpListener,
+    /// The admin listener (loopback).
+    pub admin: TcpListener,
 }
 
 impl Bound {
@@ -78,7 +113,17 @@ impl Bound {
                 context: format!("binding HTTP listener {}", config.http),
                 source,
             })?;
-        Ok(Self { gossip, http })
+        let admin = TcpListener::bind(config.admin)
+            .await
+            .map_err(|source| AgentError::Io {
+                context: format!("binding admin listener {}", config.admin),
+                source,
+            })?;
+        Ok(Self {
+            gossip,
+            http,
+            admin,
+        })
     }
 }
 
@@ -168,7 +213,7 @@ pub struct Running {
     /// The snapshot the HTTP side reads.
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
     /// Commands for the node.
-    pub commands: mpsc::Sender<Command>,
+    pub commands: mpsc::Sender<Request>,
 }
 
 /// Runs an agent until `stop` asks it to leave (or closes). Returns after
@@ -202,10 +247,26 @@ pub async fn run(
                 problem: format!("{e} (set --name)"),
             }],
         })?;
-    let start = if config.join.is_empty() {
+    let remembered = match &config.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| AgentError::Io {
+                context: format!("creating the data directory {}", dir.display()),
+                source,
+            })?;
+            memory::load(dir, &config.cluster, &name)
+        }
+        None => Vec::new(),
+    };
+    if !remembered.is_empty() {
+        tracing::info!(
+            members = remembered.len(),
+            "rejoining the members remembered from the last run"
+        );
+    }
+    let start = if config.join.is_empty() && remembered.is_empty() {
         Start::Bootstrap
     } else {
-        Start::Join(Vec::new())
+        Start::Join(remembered.clone())
     };
     let seed = os_seed();
     let node = Node::new(config.node_config(), id, seed, start, clock.now()).map_err(|errors| {
@@ -221,37 +282,61 @@ pub async fn run(
     let (snapshot_tx, snapshot_rx) = watch::channel(first);
     let (command_tx, command_rx) = mpsc::channel(64);
 
-    let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let router = http::router(HttpState {
+    let (http_stop_tx, http_stop_rx) = watch::channel(false);
+    let admin_addr = bound.admin.local_addr().map_err(|source| AgentError::Io {
+        context: "reading the admin listener's address".into(),
+        source,
+    })?;
+    let state = HttpState {
         snapshot: snapshot_rx.clone(),
         registry: metrics.registry().clone(),
-    });
-    let server = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = http_stop_rx.await;
-        };
-        if let Err(err) = axum::serve(bound.http, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %err, "HTTP server stopped");
-        }
+        requests: None,
+        admin: admin_addr,
+    };
+    let servers = [
+        (bound.http, http::router(state.clone())),
+        (
+            bound.admin,
+            http::admin_router(HttpState {
+                requests: Some(command_tx.clone()),
+                ..state
+            }),
+        ),
+    ]
+    .map(|(listener, router)| {
+        let mut stop = http_stop_rx.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(err) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %err, "HTTP server stopped");
+            }
+        })
     });
 
-    let resolver = (!config.join.is_empty()).then(|| {
+    let resolver = (!config.join.is_empty() || !remembered.is_empty()).then(|| {
         tokio::spawn(resolve_seeds(
             config.join.clone(),
+            remembered,
             gossip_addr,
             command_tx.clone(),
             snapshot_rx.clone(),
         ))
     });
+    let checks = (!config.checks.is_empty())
+        .then(|| tokio::spawn(checks::run(config.checks.clone(), command_tx.clone())));
 
     tracing::info!(
         node = %name,
         cluster = %config.cluster,
         gossip = %gossip_addr,
         advertise = %advertise,
+        admin = %admin_addr,
+        checks = config.checks.len(),
         "herd agent started; health endpoint at http://{http_addr}/health"
     );
     started(Running {
@@ -267,18 +352,39 @@ pub async fn run(
         metrics,
         published: 0,
         published_at: Duration::ZERO,
+        memory: config.data_dir.clone().map(|dir| Memory {
+            dir,
+            cluster: config.cluster.clone(),
+            node: name.clone(),
+            saved: Vec::new(),
+            saved_at: None,
+        }),
     };
     driver.run(stop, command_rx, config.drain_timeout).await;
 
-    if let Some(resolver) = resolver {
-        resolver.abort();
+    for task in [resolver, checks].into_iter().flatten() {
+        task.abort();
     }
-    let _ = http_stop_tx.send(());
+    let _ = http_stop_tx.send(true);
     // In-flight requests get a moment; the HTTP side holds no state to lose.
-    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    for server in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    }
     tracing::info!("herd agent stopped");
     Ok(())
 }
+
+/// Where and what the driver last saved with `--data-dir`.
+struct Memory {
+    dir: std::path::PathBuf,
+    cluster: String,
+    node: String,
+    saved: Vec<(String, SocketAddr)>,
+    saved_at: Option<Time>,
+}
+
+/// How often remembered members are written at most.
+const SAVE_EVERY: Duration = Duration::from_secs(5);
 
 /// The gossip task's state.
 struct Driver {
@@ -289,6 +395,7 @@ struct Driver {
     metrics: Metrics,
     published: u64,
     published_at: Time,
+    memory: Option<Memory>,
 }
 
 /// How often the snapshot is republished even when nothing changed, so
@@ -299,7 +406,7 @@ impl Driver {
     async fn run(
         &mut self,
         mut stop: mpsc::Receiver<Stop>,
-        mut commands: mpsc::Receiver<Command>,
+        mut commands: mpsc::Receiver<Request>,
         drain_timeout: Duration,
     ) {
         // Large enough to read any UDP datagram whole, so oversize ones are
@@ -328,7 +435,8 @@ impl Driver {
                                  leaving in {:?} (signal again to leave now)",
                                 drain_timeout - margin,
                             );
-                            self.node.handle_command(now, Command::Drain);
+                            // Draining only fails once the node has left.
+                            let _ = self.node.handle_command(now, Command::Drain);
                             leave_at = Some(now + drain_timeout - margin);
                         }
                         Some(_) => break,
@@ -349,9 +457,12 @@ impl Driver {
                         tracing::debug!(error = %err, "receiving a datagram");
                     }
                 },
-                Some(command) = commands.recv() => {
+                Some(request) = commands.recv() => {
                     let now = self.clock.now();
-                    self.node.handle_command(now, command);
+                    let outcome = self.node.handle_command(now, request.command);
+                    if let Some(reply) = request.reply {
+                        let _ = reply.send(outcome);
+                    }
                 }
                 () = tokio::time::sleep_until(sleep_until) => {
                     let now = self.clock.now();
@@ -366,9 +477,36 @@ impl Driver {
             self.flush().await;
         }
         let now = self.clock.now();
-        self.node.handle_command(now, Command::Leave);
+        self.remember(true);
+        // Leaving cannot be refused.
+        let _ = self.node.handle_command(now, Command::Leave);
         self.flush().await;
         self.publish(true);
+    }
+
+    /// Writes the members to the data directory when they changed (at most
+    /// every `SAVE_EVERY` unless `now`).
+    fn remember(&mut self, force: bool) {
+        let now = self.clock.now();
+        let Some(memory) = self.memory.as_mut() else {
+            return;
+        };
+        if !force && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) {
+            return;
+        }
+        let members = memory::members_of(self.snapshot.borrow().as_ref());
+        if members == memory.saved || members.is_empty() {
+            return;
+        }
+        match memory::save(&memory.dir, &memory.cluster, &memory.node, &members) {
+            Ok(_) => {
+                memory.saved = members;
+                memory.saved_at = Some(now);
+            }
+            Err(err) => {
+                tracing::warn!(dir = %memory.dir.display(), error = %err, "cannot remember members")
+            }
+        }
     }
 
     /// Sends what the node produced, logs its events, publishes a snapshot.
@@ -393,6 +531,7 @@ impl Driver {
             self.snapshot.send_replace(snapshot);
             self.published = self.node.changes();
             self.published_at = now;
+            self.remember(false);
         }
     }
 }
@@ -443,13 +582,14 @@ fn log_event(event: &Event) {
 /// yet) and hands every new set to the node.
 async fn resolve_seeds(
     seeds: Vec<String>,
+    remembered: Vec<SocketAddr>,
     local: SocketAddr,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Request>,
     snapshot: watch::Receiver<Arc<Snapshot>>,
 ) {
     let mut last: Option<Vec<SocketAddr>> = None;
     loop {
-        let mut addrs = Vec::new();
+        let mut addrs = remembered.clone();
         for seed in &seeds {
             match tokio::net::lookup_host(seed.as_str()).await {
                 Ok(found) => addrs.extend(found.filter(|a| {
@@ -464,7 +604,11 @@ async fn resolve_seeds(
         addrs.sort();
         addrs.dedup();
         if last.as_ref() != Some(&addrs) && !addrs.is_empty() {
-            if commands.send(Command::Seeds(addrs.clone())).await.is_err() {
+            if commands
+                .send(Request::fire(Command::Seeds(addrs.clone())))
+                .await
+                .is_err()
+            {
                 return;
             }
             last = Some(addrs);

@@ -332,6 +332,21 @@ pub enum Control {
         /// the refutation reaches the asker at once.
         from: NodeId,
     },
+    /// A primary that saw trouble asks every member whether it still holds
+    /// it alive (Raft's check quorum).
+    QuorumPing {
+        /// Who asks.
+        from: NodeId,
+        /// Which check this is.
+        round: u64,
+    },
+    /// "I hold you alive": the answer to a [`Control::QuorumPing`].
+    QuorumAck {
+        /// Who answers.
+        from: NodeId,
+        /// The check answered.
+        round: u64,
+    },
     /// The seed will not take the joiner now.
     JoinRefused {
         /// The request this answers.
@@ -383,6 +398,9 @@ pub enum Refusal {
     NotJoined,
     /// The seed is leaving the cluster.
     Leaving,
+    /// The seed sees no quorum: its view is the one cut off, and its state
+    /// would mislead.
+    NoQuorum,
 }
 
 /// Encodes a control message.

@@ -8,6 +8,7 @@ use std::num::{NonZeroU8, NonZeroUsize};
 use std::time::Duration;
 
 use super::codec::{ENVELOPE_RESERVE, MAX_CLUSTER_LEN, MAX_DATAGRAM};
+use super::health::HealthStatus;
 use super::view::{ElectionRules, QuorumPolicy};
 
 /// Settings of one node's protocol state machine.
@@ -20,6 +21,10 @@ pub struct NodeConfig {
     pub priority: i32,
     /// Whether this node may be primary at all.
     pub primary_eligible: bool,
+    /// The node's health until its checks report: `Failing` when checks
+    /// are configured (a node gets no traffic, and no rank, before its
+    /// server has proved itself), `Passing` when there are none.
+    pub initial_health: HealthStatus,
     /// The quorum guard of the election.
     pub quorum: QuorumPolicy,
     /// A fixed expected cluster size for the quorum, instead of counting the
@@ -71,6 +76,7 @@ impl Default for NodeConfig {
             cluster: "herd".to_owned(),
             priority: 0,
             primary_eligible: true,
+            initial_health: HealthStatus::Passing,
             quorum: QuorumPolicy::Majority,
             expected_members: None,
             probe_period: Duration::from_secs(1),

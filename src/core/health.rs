@@ -46,6 +46,90 @@ impl fmt::Display for HealthStatus {
     }
 }
 
+/// Most checks a record carries, and most bytes of a check's name and of
+/// its output: a record rides in datagrams beside SWIM updates.
+pub const MAX_CHECKS: usize = 8;
+/// See [`MAX_CHECKS`].
+pub const MAX_CHECK_NAME: usize = 32;
+/// See [`MAX_CHECKS`].
+pub const MAX_CHECK_OUTPUT: usize = 64;
+
+/// One check's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Within its start-up grace period and not yet passed `rise` times.
+    Starting,
+    /// Passed `rise` times in a row (and not failed `fall` times since).
+    Passing,
+    /// Passing, with a warning (an exec check that exited 1).
+    Warning,
+    /// Failed `fall` times in a row, or never passed after the grace.
+    Failing,
+}
+
+impl CheckStatus {
+    /// Lowercase name, as in the JSON API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Passing => "passing",
+            Self::Warning => "warning",
+            Self::Failing => "failing",
+        }
+    }
+}
+
+/// A check as the cluster sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSummary {
+    /// The check's name.
+    pub name: String,
+    /// Its state.
+    pub status: CheckStatus,
+    /// Its output when the state last changed, cut to
+    /// [`MAX_CHECK_OUTPUT`] bytes.
+    pub output: String,
+}
+
+impl CheckSummary {
+    /// A summary with name and output cut to fit a record.
+    pub fn new(name: &str, status: CheckStatus, output: &str) -> Self {
+        Self {
+            name: truncate(name, MAX_CHECK_NAME),
+            status,
+            output: truncate(output.trim(), MAX_CHECK_OUTPUT),
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// The node's health from its checks: failing if any fails or is still
+/// starting, warning if any warns, passing otherwise (and with no checks).
+pub fn aggregate(checks: &[CheckSummary]) -> HealthStatus {
+    if checks
+        .iter()
+        .any(|c| matches!(c.status, CheckStatus::Failing | CheckStatus::Starting))
+    {
+        HealthStatus::Failing
+    } else if checks.iter().any(|c| c.status == CheckStatus::Warning) {
+        HealthStatus::Warning
+    } else {
+        HealthStatus::Passing
+    }
+}
+
 /// A member's gossiped self-description.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthRecord {
@@ -69,6 +153,8 @@ pub struct HealthRecord {
     /// Rank among candidates of equal priority (lower is older and wins);
     /// `None` while the member is no candidate.
     pub seniority: Option<u64>,
+    /// The member's checks, as of their last change of state.
+    pub checks: Vec<CheckSummary>,
 }
 
 impl HealthRecord {
@@ -84,6 +170,7 @@ impl HealthRecord {
             eligible,
             priority,
             seniority: None,
+            checks: Vec::new(),
         }
     }
 
@@ -100,5 +187,36 @@ impl HealthRecord {
     /// Whether the member should get traffic by its own account.
     pub fn serves(&self) -> bool {
         self.status.serves() && !self.draining && !self.leaving
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_check_decides() {
+        let check = |status| CheckSummary::new("c", status, "");
+        assert_eq!(aggregate(&[]), HealthStatus::Passing);
+        assert_eq!(
+            aggregate(&[check(CheckStatus::Passing), check(CheckStatus::Warning)]),
+            HealthStatus::Warning
+        );
+        assert_eq!(
+            aggregate(&[check(CheckStatus::Warning), check(CheckStatus::Starting)]),
+            HealthStatus::Failing
+        );
+        assert_eq!(
+            aggregate(&[check(CheckStatus::Failing), check(CheckStatus::Passing)]),
+            HealthStatus::Failing
+        );
+    }
+
+    #[test]
+    fn names_and_outputs_are_cut_on_character_boundaries() {
+        let summary = CheckSummary::new(&"n".repeat(40), CheckStatus::Passing, &"é".repeat(40));
+        assert_eq!(summary.name.len(), MAX_CHECK_NAME);
+        assert!(summary.output.len() <= MAX_CHECK_OUTPUT);
+        assert!(summary.output.chars().all(|c| c == 'é'));
     }
 }

@@ -97,6 +97,27 @@ impl Node {
         }
     }
 
+    /// Rejoins after the cluster declared this node down: asks `first` (the
+    /// member that said so) for the whole state, then the seeds and members
+    /// as a joiner does.
+    pub(crate) fn rejoin_through(&mut self, now: Time, first: Option<SocketAddr>) {
+        let mut seeds = self.join.seeds.clone();
+        if let Some(first) = first {
+            seeds.retain(|s| *s != first);
+            seeds.insert(0, first);
+        }
+        if seeds.is_empty() {
+            // Nobody to ask: a founder alone is a member again at once.
+            self.become_joined(now, None);
+            return;
+        }
+        self.join.seeds = seeds;
+        self.join.cursor = 0;
+        self.join.sync = None;
+        self.join.delay = self.cfg.join_retry_min;
+        self.join_attempt(now);
+    }
+
     pub(crate) fn join_retry(&mut self, now: Time, attempt: u64) {
         if attempt == self.join.attempt && self.phase == Phase::Joining {
             self.join_attempt(now);
@@ -182,6 +203,7 @@ impl Node {
                 tracing::info!(seed = %from, "seed has not joined a cluster yet")
             }
             Refusal::Leaving => tracing::info!(seed = %from, "seed is leaving"),
+            Refusal::NoQuorum => tracing::info!(seed = %from, "seed sees no quorum"),
         }
         self.events
             .push_back(Event::JoinRefused { seed: from, reason });
@@ -207,6 +229,7 @@ impl Node {
             Phase::Joined if joiner.name() == own.name() => Some(Refusal::NameTaken {
                 addr: own.socket_addr(),
             }),
+            Phase::Joined if !self.election().quorate => Some(Refusal::NoQuorum),
             Phase::Joined => self.members.get(&joiner.key()).and_then(|known| {
                 let holder = known.id.as_ref()?;
                 let live = known.state.is_some_and(|s| s.is_live());
@@ -346,10 +369,11 @@ impl Node {
         members: Vec<foca::Member<NodeId>>,
         records: Vec<HealthRecord>,
     ) {
-        if let Err(err) = self
-            .foca
-            .apply_many(members.into_iter(), false, &mut self.rt)
-        {
+        // What a peer thinks of us is no news to us (and a stale "down" would
+        // make us rejoin for nothing).
+        let own = self.id().key();
+        let members = members.into_iter().filter(|m| m.id().key() != own);
+        if let Err(err) = self.foca.apply_many(members, false, &mut self.rt) {
             tracing::debug!(error = %err, "applying a state sync");
         }
         {

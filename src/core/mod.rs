@@ -30,8 +30,10 @@ pub mod timer;
 pub mod view;
 
 pub use config::{ConfigError, NodeConfig};
-pub use health::{HealthRecord, HealthStatus};
+pub use health::{CheckStatus, CheckSummary, HealthRecord, HealthStatus};
 pub use identity::{MemberKey, NodeId};
-pub use node::{Command, Event, MemberInfo, Node, NodeStats, Phase, Snapshot, Start, Transmit};
+pub use node::{
+    Command, CommandError, Event, MemberInfo, Node, NodeStats, Phase, Snapshot, Start, Transmit,
+};
 pub use timer::{Time, TimerQueue};
 pub use view::{Election, ElectionRules, MemberState, MemberView, QuorumPolicy, elect};

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::codec::{self, Control, DropReason, PayloadKind, Refusal, WireCodec};
 use super::config::{ConfigError, NodeConfig};
-use super::health::{HealthRecord, HealthStatus};
+use super::health::{CheckSummary, HealthRecord, HealthStatus};
 use super::identity::{KeyMap, MemberKey, NodeId};
 use super::join::Joining;
 use super::outbox::{Note, Outbox};
@@ -65,14 +65,40 @@ pub enum Command {
     /// Replace the seed list (the agent resolves host names again on every
     /// attempt).
     Seeds(Vec<SocketAddr>),
-    /// Set the aggregate result of the local checks.
-    SetHealth(HealthStatus),
+    /// Set the result of the local checks: their aggregate and each one.
+    SetHealth {
+        /// The aggregate.
+        status: HealthStatus,
+        /// Each check.
+        checks: Vec<CheckSummary>,
+    },
     /// Take the node out of service: `/health` 503, the role hands over.
     Drain,
     /// Put a drained node back into service.
     Resume,
     /// Leave the cluster gracefully.
     Leave,
+    /// Mark a member that is down as left for good (Serf's force-leave), so
+    /// it no longer counts towards the quorum.
+    Forget(String),
+}
+
+/// Why a command was refused. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// No member has that name.
+    #[error("no member is named {0:?}")]
+    UnknownMember(String),
+    /// The member is alive or suspect: stop it first, or wait until the
+    /// cluster declares it down.
+    #[error("{0} is {1}; only a member that is down can be forgotten (stop it first)")]
+    MemberLive(String, MemberState),
+    /// This node itself cannot be forgotten.
+    #[error("a node cannot forget itself; stop it with SIGTERM to leave")]
+    ForgetSelf,
+    /// The node is leaving the cluster.
+    #[error("this node is leaving the cluster")]
+    Leaving,
 }
 
 /// A datagram to send.
@@ -207,6 +233,9 @@ pub struct MemberInfo {
     pub incarnation: u64,
     /// It is this node.
     pub local: bool,
+    /// Its checks: for this node as of their last run, for others as of
+    /// their last change of state.
+    pub checks: Vec<CheckSummary>,
 }
 
 /// Everything the HTTP side shows, copied out of the node.
@@ -306,6 +335,27 @@ impl Known {
     }
 }
 
+/// Raft's check quorum, for the primary. SWIM alone tells a primary cut off
+/// with a minority that it is alone only after it has suspected most of the
+/// others, one probe at a time, while the majority replaces it after one
+/// failed probe and one suspicion timeout. So when the primary sees trouble
+/// (one of its probes fails, or any member becomes suspect) it asks every
+/// live member to answer, and stops claiming unless a majority does within
+/// two probe timeouts, until a later check passes.
+#[derive(Debug, Default)]
+struct QuorumCheck {
+    round: u64,
+    /// The round awaiting answers.
+    pending: Option<u64>,
+    acks: std::collections::HashSet<MemberKey>,
+    /// When the last check started.
+    last: Option<Time>,
+    /// Trouble was seen: check when next settling.
+    wanted: bool,
+    /// The last check failed: do not claim.
+    blocked: bool,
+}
+
 /// Timers the node sets for itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NodeTimer {
@@ -321,6 +371,8 @@ pub(crate) enum NodeTimer {
     StallOver,
     /// Tell a member our probe of which failed that it is suspected, again.
     Nudge(NodeId, u32),
+    /// A quorum check's answers are due.
+    QuorumCheckDue(u64),
     /// A suspicion learned by gossip ran long: ask the suspect directly
     /// (`last` false), then declare it down if it is still suspect at that
     /// life and SWIM incarnation (`last` true).
@@ -358,6 +410,12 @@ pub struct Node {
     notices: KeyMap<Time>,
     /// When the node last handled any input.
     last_input: Option<Time>,
+    /// Who last told us we are down: the first to ask for the state.
+    notified_by: Option<SocketAddr>,
+    /// The periodic sync and reconnect timers run.
+    periodic: bool,
+    /// The primary's check quorum (see [`QuorumCheck`]).
+    check: QuorumCheck,
     /// When the node found it had stalled (its inputs came far later than
     /// scheduled: a frozen VM, a long pause). It does not claim until a
     /// member that sees a quorum shows it still holds it alive, or
@@ -365,6 +423,9 @@ pub struct Node {
     stalled: Option<Time>,
     roster: Roster,
     pub(crate) record: HealthRecord,
+    /// This node's checks as of their last run (the record holds them as of
+    /// their last change of state).
+    local_checks: Vec<CheckSummary>,
     /// Highest seniority seen in any record.
     max_seniority: u64,
     pub(crate) phase: Phase,
@@ -411,12 +472,13 @@ impl Node {
             WireCodec::default(),
             RecordGossip::new(inbox.clone()),
         );
-        let record = HealthRecord::new(
+        let mut record = HealthRecord::new(
             id.name().clone(),
             id.incarnation(),
             cfg.priority,
             cfg.primary_eligible,
         );
+        record.status = cfg.initial_health;
         let mut node = Self {
             roster: Roster::new(cfg.election_rules()),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
@@ -435,8 +497,12 @@ impl Node {
             gossip_pending: false,
             notices: KeyMap::default(),
             last_input: None,
+            notified_by: None,
+            periodic: false,
+            check: QuorumCheck::default(),
             stalled: None,
             record,
+            local_checks: Vec::new(),
             max_seniority: 0,
             phase: Phase::Joining,
             election: Election::default(),
@@ -511,13 +577,20 @@ impl Node {
             }
             PayloadKind::Control => match codec::decode_control(opened.payload) {
                 Ok(Control::DownNotice { identity }) => {
-                    self.down_notice(now, identity, opened.sender_quorate)
+                    self.down_notice(now, from, identity, opened.sender_quorate)
                 }
                 Ok(Control::SuspectNotice {
                     identity,
                     incarnation,
                     from,
                 }) => self.suspect_notice(now, identity, incarnation, from),
+                Ok(Control::QuorumPing { from: asker, round }) => {
+                    self.answer_quorum_ping(from, asker, round)
+                }
+                Ok(Control::QuorumAck {
+                    from: member,
+                    round,
+                }) => self.quorum_ack(now, member, round),
                 Ok(message) => self.handle_control(now, from, message),
                 Err(_) => return self.drop_packet(DropReason::Malformed, from),
             },
@@ -560,6 +633,7 @@ impl Node {
                     last,
                 } => self.suspicion_over(now, key, life, incarnation, last),
                 NodeTimer::Nudge(id, round) => self.nudge_suspect(now, id, round),
+                NodeTimer::QuorumCheckDue(round) => self.quorum_check_due(now, round),
                 NodeTimer::StallOver => {
                     self.stalled = None;
                     self.settled = None;
@@ -569,32 +643,109 @@ impl Node {
         self.settle(now);
     }
 
-    /// Handles a command.
-    pub fn handle_command(&mut self, now: Time, command: Command) {
+    /// Handles a command; a refused command changes nothing.
+    pub fn handle_command(&mut self, now: Time, command: Command) -> Result<(), CommandError> {
         self.check_stall(now);
-        match command {
-            Command::Seeds(seeds) => self.set_seeds(now, seeds),
-            Command::SetHealth(status) => {
-                if self.record.status != status {
+        let result = match command {
+            Command::Seeds(seeds) => {
+                self.set_seeds(now, seeds);
+                Ok(())
+            }
+            Command::SetHealth { status, checks } => {
+                // Only a change of state is news for the cluster; outputs
+                // alone change with every run and would flood the gossip.
+                let states =
+                    |checks: &[CheckSummary]| -> Vec<(String, super::health::CheckStatus)> {
+                        checks.iter().map(|c| (c.name.clone(), c.status)).collect()
+                    };
+                if self.local_checks != checks {
+                    self.changes += 1;
+                }
+                if self.record.status != status || states(&self.record.checks) != states(&checks) {
                     self.record.status = status;
+                    self.record.checks = checks
+                        .iter()
+                        .take(super::health::MAX_CHECKS)
+                        .map(|c| CheckSummary::new(&c.name, c.status, &c.output))
+                        .collect();
                     self.publish_record(now);
                 }
+                self.local_checks = checks;
+                Ok(())
             }
+            Command::Drain if self.phase == Phase::Left => Err(CommandError::Leaving),
             Command::Drain => {
                 if !self.record.draining {
                     self.record.draining = true;
                     self.publish_record(now);
                 }
+                Ok(())
+            }
+            Command::Resume if self.record.leaving || self.phase == Phase::Left => {
+                Err(CommandError::Leaving)
             }
             Command::Resume => {
-                if self.record.draining && !self.record.leaving {
+                if self.record.draining {
                     self.record.draining = false;
                     self.publish_record(now);
                 }
+                Ok(())
             }
-            Command::Leave => self.leave(now),
+            Command::Leave => {
+                self.leave(now);
+                Ok(())
+            }
+            Command::Forget(name) => self.forget(now, &name),
+        };
+        self.settle(now);
+        result
+    }
+
+    /// Marks a down member as left, for every member: a record in its name
+    /// saying it is leaving, one version newer than the last one seen. A
+    /// later life of the member (a restart) outranks it.
+    fn forget(&mut self, now: Time, name: &str) -> Result<(), CommandError> {
+        if name == &*self.record.name {
+            return Err(CommandError::ForgetSelf);
+        }
+        if self.phase == Phase::Left {
+            return Err(CommandError::Leaving);
+        }
+        let key = MemberKey::of(name);
+        let known = self
+            .members
+            .get(&key)
+            .filter(|k| k.state.is_some())
+            .ok_or_else(|| CommandError::UnknownMember(name.to_owned()))?;
+        let state = known.state.unwrap_or(MemberState::Down);
+        if state.is_live() {
+            return Err(CommandError::MemberLive(name.to_owned(), state));
+        }
+        if state == MemberState::Left {
+            return Ok(());
+        }
+        let life = known.id.as_ref().map_or(0, NodeId::incarnation);
+        let mut record = match &known.record {
+            Some(record) if record.incarnation >= life => record.clone(),
+            _ => HealthRecord::new(known.name.clone(), life, 0, false),
+        };
+        record.version += 1;
+        record.leaving = true;
+        record.draining = true;
+        record.seniority = None;
+        tracing::info!(member = name, "forgetting a member that is down");
+        match codec::encode_record(&record) {
+            Ok(bytes) => {
+                records::lock(&self.inbox).offer(record);
+                self.news_possible = true;
+                if let Err(err) = self.foca.add_broadcast(&bytes) {
+                    tracing::warn!(error = %err, "could not queue a forget");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not encode a forget"),
         }
         self.settle(now);
+        Ok(())
     }
 
     /// Makes this node a member of a running cluster whose whole state is
@@ -720,6 +871,7 @@ impl Node {
                     primary: primary == Some(name),
                     incarnation: id.incarnation(),
                     local: false,
+                    checks: record.map(|r| r.checks.clone()).unwrap_or_default(),
                 })
             })
             .collect();
@@ -735,6 +887,7 @@ impl Node {
             primary: primary == Some(id.name()),
             incarnation: id.incarnation(),
             local: true,
+            checks: self.local_checks.clone(),
         });
         members.sort_by(|a, b| a.name.cmp(&b.name));
         Snapshot {
@@ -830,7 +983,9 @@ impl Node {
             return;
         };
         let down = matches!(known.swim, Some((_, foca::State::Down)));
-        if !down || id.incarnation() != peek.src_life {
+        // A minority that saw the majority go down must not make the majority
+        // rejoin when the partition heals: only a quorate view tells.
+        if !down || id.incarnation() != peek.src_life || !self.election.quorate {
             return;
         }
         if self
@@ -852,10 +1007,11 @@ impl Node {
     }
 
     /// Someone holds our current identity as down: rejoin as a new life.
-    fn down_notice(&mut self, now: Time, identity: NodeId, sender_quorate: bool) {
+    fn down_notice(&mut self, now: Time, from: SocketAddr, identity: NodeId, sender_quorate: bool) {
         if self.phase != Phase::Joined || identity != *self.id() {
             return;
         }
+        self.notified_by = Some(from);
         self.sender_quorate = sender_quorate;
         let own = std::iter::once(foca::Member::down(identity));
         if let Err(err) = self.foca.apply_many(own, false, &mut self.rt) {
@@ -937,6 +1093,102 @@ impl Node {
         }
         self.scan_needed = true;
         self.absorb_foca(now);
+    }
+
+    /// Asks every live member whether it holds us alive; claiming waits on
+    /// the answer.
+    fn start_quorum_check(&mut self, now: Time) {
+        self.check.wanted = false;
+        if self.check.pending.is_some()
+            || self
+                .check
+                .last
+                .is_some_and(|last| now < last + self.cfg.probe_period)
+        {
+            // One check at a time, at most one a probe period; the next
+            // trouble asks again.
+            self.check.wanted = self.check.pending.is_none();
+            return;
+        }
+        self.check.round += 1;
+        self.check.last = Some(now);
+        self.check.acks.clear();
+        self.check.pending = Some(self.check.round);
+        let ping = Control::QuorumPing {
+            from: self.id().clone(),
+            round: self.check.round,
+        };
+        let targets: Vec<SocketAddr> = self
+            .members
+            .values()
+            .filter(|k| k.state.is_some_and(MemberState::is_live))
+            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+            .collect();
+        for to in targets {
+            self.send_control(to, &ping);
+        }
+        let due = now + self.cfg.probe_timeout * 2;
+        self.schedule(due, NodeTimer::QuorumCheckDue(self.check.round));
+        self.quorum_ack_count(now);
+    }
+
+    fn answer_quorum_ping(&mut self, from: SocketAddr, asker: NodeId, round: u64) {
+        if self.phase != Phase::Joined {
+            return;
+        }
+        let held_down = self.members.get(&asker.key()).is_some_and(|k| {
+            k.id.as_ref() == Some(&asker) && matches!(k.swim, Some((_, foca::State::Down)))
+        });
+        if held_down {
+            // Declared down here: no renewal of its claim, and it must rejoin.
+            self.send_control(from, &Control::DownNotice { identity: asker });
+        } else {
+            let ack = Control::QuorumAck {
+                from: self.id().clone(),
+                round,
+            };
+            self.send_control(from, &ack);
+        }
+    }
+
+    fn quorum_ack(&mut self, now: Time, member: NodeId, round: u64) {
+        if self.check.pending == Some(round) {
+            self.check.acks.insert(member.key());
+            self.quorum_ack_count(now);
+        }
+    }
+
+    /// A majority answered: the check passed and the node may claim.
+    fn quorum_ack_count(&mut self, _now: Time) {
+        let answered = self.check.acks.len() + 1;
+        let expected = self.election.expected.max(1);
+        if self.check.pending.is_some() && answered * 2 > expected {
+            self.check.pending = None;
+            if self.check.blocked {
+                tracing::info!("a majority answered again; claiming the role");
+            }
+            self.check.blocked = false;
+            self.settled = None;
+        }
+    }
+
+    fn quorum_check_due(&mut self, now: Time, round: u64) {
+        if self.check.pending != Some(round) {
+            return;
+        }
+        self.check.pending = None;
+        if !self.check.blocked {
+            tracing::warn!(
+                answered = self.check.acks.len() + 1,
+                expected = self.election.expected,
+                "no majority answered the quorum check; not claiming the role"
+            );
+        }
+        self.check.blocked = true;
+        // Ask again until a majority answers or another node is elected.
+        self.check.wanted = true;
+        self.settled = None;
+        let _ = now;
     }
 
     /// Lifeguard's buddy system: the member whose probe failed tells the
@@ -1034,6 +1286,7 @@ impl Node {
                 Note::Membership => self.scan_needed = true,
                 Note::ProbeFailed(id) => {
                     self.scan_needed = true;
+                    self.check.wanted = true;
                     self.nudge_suspect(now, id, 0);
                 }
             }
@@ -1078,8 +1331,16 @@ impl Node {
             }
         }
         let election = self.roster.elect();
+        let elected = election.primary.as_ref() == Some(&self.record.name);
+        if !elected {
+            self.check.blocked = false;
+            self.check.wanted = false;
+        } else if self.check.wanted {
+            self.start_quorum_check(now);
+        }
         let claiming = self.phase == Phase::Joined
             && self.stalled.is_none()
+            && !self.check.blocked
             && election.claim_quorate
             && election.primary.as_ref() == Some(&self.record.name);
         if election.primary != self.election.primary {
@@ -1250,6 +1511,7 @@ impl Node {
             });
         }
         if swim == foca::State::Suspect && self.phase == Phase::Joined {
+            self.check.wanted = true;
             self.notify_suspect(id, incarnation);
             // foca times out only the suspicions it raised itself; one learned
             // by gossip would last until a `down` update happens to arrive.
@@ -1383,10 +1645,13 @@ impl Node {
         self.update_self_in_roster();
         self.events.push_back(Event::Joined { via });
         self.publish_record(now);
-        let sync = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
-        self.schedule(now + sync, NodeTimer::Sync);
-        let reconnect = self.jitter(self.cfg.reconnect_interval);
-        self.schedule(now + reconnect, NodeTimer::Reconnect);
+        if !self.periodic {
+            self.periodic = true;
+            let sync = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
+            self.schedule(now + sync, NodeTimer::Sync);
+            let reconnect = self.jitter(self.cfg.reconnect_interval);
+            self.schedule(now + reconnect, NodeTimer::Reconnect);
+        }
     }
 
     /// foca renewed our identity after the cluster declared us down.
@@ -1410,7 +1675,38 @@ impl Node {
             incarnation: id.incarnation(),
             lost_seniority,
         });
+        // Whom this view holds as down may be the ones that are fine (we
+        // were the ones cut off): forget them, so they can be learned alive,
+        // and rejoin like a new node, with a whole-state sync, ranking and
+        // claiming nothing until it completes.
+        let down: Vec<NodeId> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| m.state() == foca::State::Down)
+            .map(|m| m.id().clone())
+            .collect();
+        for id in down {
+            if let Err(err) = self
+                .foca
+                .handle_timer(foca::Timer::RemoveDown(id), &mut self.rt)
+            {
+                tracing::debug!(error = %err, "forgetting a down member");
+            }
+        }
+        self.scan_needed = true;
+        self.phase = Phase::Joining;
+        self.update_self_in_roster();
         self.publish_record(now);
+        let sync_from = self.notified_by.take().or_else(|| {
+            let alive: Vec<SocketAddr> = self
+                .members
+                .values()
+                .filter(|k| k.state == Some(MemberState::Alive))
+                .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+                .collect();
+            (!alive.is_empty()).then(|| alive[self.rng.random_range(0..alive.len())])
+        });
+        self.rejoin_through(now, sync_from);
     }
 
     fn leave(&mut self, now: Time) {
@@ -1459,7 +1755,10 @@ impl Node {
             Control::JoinRefused { request, reason } => {
                 self.join_refused(now, from, request, reason)
             }
-            Control::DownNotice { .. } | Control::SuspectNotice { .. } => {}
+            Control::DownNotice { .. }
+            | Control::SuspectNotice { .. }
+            | Control::QuorumPing { .. }
+            | Control::QuorumAck { .. } => {}
         }
     }
 

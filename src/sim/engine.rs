@@ -290,7 +290,11 @@ impl Sim {
     pub fn command(&mut self, index: usize, command: Command) {
         let now = self.now;
         if let Some(node) = self.hosts[index].node.as_mut() {
-            node.handle_command(now, command);
+            // The simulator only gives commands that apply; a refusal would
+            // show as a missing effect in the report.
+            if let Err(err) = node.handle_command(now, command) {
+                tracing::debug!(error = %err, "simulated command refused");
+            }
             self.after_input(index);
         }
     }

@@ -205,6 +205,10 @@ pub struct Observer {
     /// Hosts started and not left: what the quorum counts.
     member_count: usize,
     partition_since: Option<Duration>,
+    /// Hosts cut off with a minority by the last partition, until they
+    /// rejoin: the majority rightly holds them down, and that news reaching
+    /// their own side after the heal is no false alarm.
+    recovering: Vec<bool>,
     claiming: Vec<bool>,
     claimants: BTreeSet<usize>,
     naming: Vec<Option<usize>>,
@@ -257,6 +261,7 @@ impl Observer {
             running_count: 0,
             member_count: 0,
             partition_since: None,
+            recovering: Vec::new(),
             claiming: Vec::new(),
             claimants: BTreeSet::new(),
             naming: Vec::new(),
@@ -301,6 +306,7 @@ impl Observer {
         self.life.push(0);
         self.side.push(0);
         self.claiming.push(false);
+        self.recovering.push(false);
         self.disrupted.push(false);
         self.naming.push(None);
         self.seen_alive_by.push(0);
@@ -339,6 +345,10 @@ impl Observer {
                 self.running_count -= 1;
             }
         }
+    }
+
+    fn on_minority_at_heal(&self, host: usize) -> bool {
+        self.side_size(self.side[host]) * 2 <= self.members()
     }
 
     fn on_minority(&self, host: usize) -> bool {
@@ -674,7 +684,10 @@ impl Observer {
                     self.noticed(at, host, target, Notice::Failing);
                 }
             }
-            Event::Rejoined { incarnation, .. } => self.life[host] = *incarnation,
+            Event::Rejoined { incarnation, .. } => {
+                self.life[host] = *incarnation;
+                self.recovering[host] = false;
+            }
             Event::JoinRefused { .. } | Event::MemberReaped { .. } => {}
         }
     }
@@ -703,6 +716,7 @@ impl Observer {
         if new == DOWN
             && self.running[target]
             && !self.frozen[target]
+            && !self.recovering[target]
             && self.life[target] == incarnation
             && self.side[target] == self.side[observer]
         {
@@ -884,6 +898,11 @@ impl Observer {
             }
         } else {
             self.partition_since = None;
+            for host in 0..self.names.len() {
+                if self.on_minority_at_heal(host) {
+                    self.recovering[host] = true;
+                }
+            }
             for side in &mut self.side {
                 *side = 0;
             }

@@ -464,7 +464,13 @@ impl Runner<'_> {
                 } else {
                     HealthStatus::Passing
                 };
-                self.sim.command(host, Command::SetHealth(status));
+                self.sim.command(
+                    host,
+                    Command::SetHealth {
+                        status,
+                        checks: Vec::new(),
+                    },
+                );
             }
         }
     }
@@ -539,7 +545,13 @@ impl Runner<'_> {
                 };
                 for host in targets {
                     self.observer.set_health(host, !failing);
-                    self.sim.command(host, Command::SetHealth(status));
+                    self.sim.command(
+                        host,
+                        Command::SetHealth {
+                            status,
+                            checks: Vec::new(),
+                        },
+                    );
                 }
             }
             A::Drain | A::Resume => {

@@ -53,6 +53,7 @@ pub struct Agent {
     pub name: String,
     pub gossip: SocketAddr,
     pub http: SocketAddr,
+    pub admin: SocketAddr,
     pub log: PathBuf,
     child: Option<Child>,
     args: Vec<String>,
@@ -93,10 +94,12 @@ impl Agent {
     ) -> Self {
         let gossip = SocketAddr::from(([127, 0, 0, 1], port));
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let mut agent = Self {
             name: name.to_owned(),
             gossip,
             http,
+            admin,
             log: dir.join(format!("{name}.log")),
             child: None,
             args: Vec::new(),
@@ -109,6 +112,8 @@ impl Agent {
             gossip.to_string(),
             "--http".into(),
             http.to_string(),
+            "--admin".into(),
+            admin.to_string(),
         ];
         for seed in join {
             agent.args.push("--join".into());

@@ -1,0 +1,462 @@
+//! Real agents with health checks against small HTTP servers the test runs:
+//! failover on a failing server, drain and resume, forget, restarts from a
+//! data directory, and a rolling restart under an external poller.
+
+#![allow(clippy::disallowed_methods)] // tests live in real time
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::{Agent, log_dir, wait_until};
+
+/// A tiny HTTP server standing in for the clustered server beside an agent.
+struct Backend {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Backend {
+    fn start() -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], support::free_port()));
+        let mut backend = Self {
+            addr,
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: None,
+        };
+        backend.resume();
+        backend
+    }
+
+    /// Serves again on the same port.
+    fn resume(&mut self) {
+        let listener = TcpListener::bind(self.addr).expect("bind the backend");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        self.stop = stop.clone();
+        self.thread = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let mut request = [0u8; 1024];
+                        let _ = stream.read(&mut request);
+                        let _ = stream.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n",
+                        );
+                    }
+                    // Polling accept keeps `stop` simple; the listener closes
+                    // when the thread ends.
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        }));
+    }
+
+    /// Stops serving: connections are refused.
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// A configuration file with a fast check of `backend`.
+fn check_config(dir: &Path, name: &str, backend: &Backend) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "[[check]]\nname = \"web\"\nhttp = \"{}\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nrise = 2\nfall = 2\n",
+        backend.url()
+    );
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
+fn herd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_herd"))
+        .args(args)
+        .output()
+        .expect("run herd")
+}
+
+fn admin_arg(agent: &Agent) -> String {
+    agent.admin.to_string()
+}
+
+fn seniority(view: &Agent, member: &str) -> Option<u64> {
+    view.member(member)?["seniority"].as_u64()
+}
+
+fn all_ranked(agents: &[&Agent]) -> bool {
+    agents.iter().all(|view| {
+        view.get("/v1/members").is_some_and(|(_, body)| {
+            body["members"].as_array().is_some_and(|ms| {
+                ms.len() == agents.len()
+                    && ms
+                        .iter()
+                        .all(|m| m["state"] == "alive" && m["seniority"].is_u64())
+            })
+        })
+    })
+}
+
+#[test]
+fn the_primary_role_moves_when_its_server_stops_and_does_not_move_back_when_it_returns() {
+    let dir = log_dir("check-failover");
+    let mut backends: Vec<Backend> = (0..3).map(|_| Backend::start()).collect();
+    let mut agents: Vec<Agent> = Vec::new();
+    for (i, backend) in backends.iter().enumerate() {
+        let name = format!("n{}", i + 1);
+        let config = check_config(&dir, &name, backend);
+        let config = config.to_string_lossy().into_owned();
+        let seeds: Vec<SocketAddr> = agents.first().map(|a| a.gossip).into_iter().collect();
+        agents.push(Agent::start(&dir, &name, &seeds, &["--config", &config]));
+        // Join one by one, so seniorities follow the names.
+        let joined: Vec<&Agent> = agents.iter().collect();
+        assert!(
+            wait_until(Duration::from_secs(15), || all_ranked(&joined)),
+            "{name} did not join with a passing check"
+        );
+    }
+    let everyone: Vec<&Agent> = agents.iter().collect();
+    assert!(wait_until(Duration::from_secs(10), || everyone
+        .iter()
+        .all(|a| a.primary().as_deref() == Some("n1"))));
+    let (_, members) = agents[1].get("/v1/members").expect("members");
+    let n1 = members["members"][0].clone();
+    assert_eq!(n1["checks"][0]["name"], "web");
+    assert_eq!(n1["checks"][0]["status"], "passing");
+
+    // n1's server stops: its check fails, it answers 503 and n2 takes over.
+    backends[0].halt();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            agents[0].status("/health") == Some(503)
+                && everyone
+                    .iter()
+                    .all(|a| a.primary().as_deref() == Some("n2"))
+                && agents[1].status("/health/primary") == Some(200)
+                && agents[0].status("/health/primary") == Some(503)
+        }),
+        "the role did not move off the node whose server stopped"
+    );
+    let (_, members) = agents[2].get("/v1/members").expect("members");
+    let n1 = members["members"][0].clone();
+    assert_eq!(n1["health"], "failing");
+    assert_eq!(n1["checks"][0]["status"], "failing");
+    assert!(
+        n1["checks"][0]["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("refused")),
+        "{n1}"
+    );
+
+    // The server returns: n1 serves again but ranks behind n2.
+    backends[0].resume();
+    assert!(
+        wait_until(Duration::from_secs(10), || agents[0].status("/health")
+            == Some(200)
+            && seniority(&agents[2], "n1") > seniority(&agents[2], "n2")),
+        "n1 did not recover"
+    );
+    for agent in &everyone {
+        assert_eq!(agent.primary().as_deref(), Some("n2"), "{}", agent.name);
+    }
+    assert_eq!(agents[0].status("/health/primary"), Some(503));
+    assert_eq!(agents[0].status("/health/secondary"), Some(200));
+}
+
+#[test]
+fn drain_and_resume_hand_the_role_over_and_keep_the_member() {
+    let dir = log_dir("drain");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &[]);
+    let c = Agent::start(&dir, "c", &[a.gossip], &[]);
+    let all = [&a, &b, &c];
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&all)));
+    assert!(wait_until(Duration::from_secs(5), || a
+        .status("/health/primary")
+        == Some(200)));
+
+    // Mutating calls are refused on the public listener.
+    let public = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let refused = public
+        .post(&format!("http://{}/v1/drain", a.http))
+        .send_empty()
+        .expect("POST");
+    assert_eq!(refused.status().as_u16(), 403);
+    assert_eq!(a.status("/health"), Some(200));
+
+    let out = herd(&["drain", "--admin", &admin_arg(&a)]);
+    assert!(out.status.success(), "{out:?}");
+    let mut successor = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let claimant = [&b, &c]
+                .into_iter()
+                .find(|x| x.status("/health/primary") == Some(200));
+            successor = claimant.map(|x| x.name.clone());
+            a.status("/health") == Some(503)
+                && a.status("/health/primary") == Some(503)
+                && successor.is_some()
+                && all.iter().all(|x| x.primary() == successor)
+        }),
+        "draining did not hand the role over"
+    );
+    let successor = successor.unwrap_or_default();
+    let successor_agent = if successor == "b" { &b } else { &c };
+    // Still a member, alive, marked draining.
+    let seen = b.member("a").expect("a in b's view");
+    assert_eq!(seen["state"], "alive");
+    assert_eq!(seen["draining"], true);
+
+    let out = herd(&["resume", "--admin", &admin_arg(&a)]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(wait_until(Duration::from_secs(10), || a.status("/health")
+        == Some(200)
+        && b.member("a").is_some_and(|m| m["draining"] == false)));
+    assert_eq!(a.status("/health/primary"), Some(503), "no failback");
+    assert_eq!(successor_agent.status("/health/primary"), Some(200));
+}
+
+#[test]
+fn forgetting_crashed_members_gives_the_quorum_back_to_the_survivors() {
+    let dir = log_dir("forget");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &[]);
+    let mut c = Agent::start(&dir, "c", &[a.gossip], &[]);
+    let mut d = Agent::start(&dir, "d", &[a.gossip], &[]);
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&[
+        &a, &b, &c, &d
+    ])));
+
+    // A live member cannot be forgotten.
+    let out = herd(&["forget", "c", "--admin", &admin_arg(&a)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("c is alive"));
+
+    // Scale in by crashing two of four: two survivors are no majority.
+    c.kill();
+    d.kill();
+    assert!(
+        wait_until(Duration::from_secs(20), || [&a, &b].iter().all(|x| {
+            x.member_state("c").as_deref() == Some("down")
+                && x.member_state("d").as_deref() == Some("down")
+        })),
+        "the crashes were not detected"
+    );
+    assert_eq!(a.primary(), None);
+    assert_eq!(a.status("/health/primary"), Some(503));
+    assert_eq!(b.status("/health/primary"), Some(503));
+
+    for name in ["c", "d"] {
+        let out = herd(&["forget", name, "--admin", &admin_arg(&a)]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || [&a, &b].iter().all(|x| {
+            x.member_state("c").as_deref() == Some("left")
+                && x.member_state("d").as_deref() == Some("left")
+                && x.primary().as_deref() == Some("a")
+        })),
+        "forgetting did not release the quorum"
+    );
+    assert_eq!(a.status("/health/primary"), Some(200));
+    let (_, primary) = b.get("/v1/primary").expect("primary");
+    assert_eq!(primary["expected"], 2);
+}
+
+#[test]
+fn a_node_restarted_with_its_data_dir_rejoins_with_no_seeds() {
+    let dir = log_dir("data-dir");
+    let data = |name: &str| {
+        dir.join(format!("{name}-data"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let a = Agent::start(&dir, "a", &[], &["--data-dir", &data("a")]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &["--data-dir", &data("b")]);
+    let mut c = Agent::start(&dir, "c", &[a.gossip], &["--data-dir", &data("c")]);
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&[
+        &a, &b, &c
+    ])));
+    let memory = PathBuf::from(data("c")).join("members.json");
+    assert!(
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(&memory)
+            .is_ok_and(|text| text.contains("\"a\"") && text.contains("\"b\""))),
+        "c did not remember its members"
+    );
+
+    c.kill();
+    c.restart(&[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || c.status("/health") == Some(200)
+            && all_ranked(&[&a, &b, &c])),
+        "c did not rejoin the members it remembered"
+    );
+    // It joined the existing cluster rather than founding its own.
+    assert_eq!(c.primary().as_deref(), Some("a"));
+    assert_eq!(c.status("/health/primary"), Some(503));
+}
+
+/// One poll of every node: how many answer 200 on /health and on
+/// /health/primary.
+fn poll(agents: &[(String, SocketAddr)], client: &ureq::Agent) -> (usize, usize) {
+    let ok = |addr: &SocketAddr, path: &str| {
+        client
+            .get(&format!("http://{addr}{path}"))
+            .call()
+            .is_ok_and(|r| r.status().as_u16() == 200)
+    };
+    let healthy = agents.iter().filter(|(_, a)| ok(a, "/health")).count();
+    let primaries = agents
+        .iter()
+        .filter(|(_, a)| ok(a, "/health/primary"))
+        .count();
+    (healthy, primaries)
+}
+
+#[test]
+fn a_rolling_restart_keeps_four_healthy_nodes_and_one_primary_at_every_poll() {
+    let dir = log_dir("rolling");
+    let backends: Vec<Backend> = (0..5).map(|_| Backend::start()).collect();
+    let mut agents: Vec<Agent> = Vec::new();
+    for (i, backend) in backends.iter().enumerate() {
+        let name = format!("n{}", i + 1);
+        let config = check_config(&dir, &name, backend)
+            .to_string_lossy()
+            .into_owned();
+        let data = dir
+            .join(format!("{name}-data"))
+            .to_string_lossy()
+            .into_owned();
+        let seeds: Vec<SocketAddr> = agents.first().map(|a| a.gossip).into_iter().collect();
+        agents.push(Agent::start(
+            &dir,
+            &name,
+            &seeds,
+            &[
+                "--config",
+                &config,
+                "--data-dir",
+                &data,
+                "--drain-timeout",
+                "1s",
+            ],
+        ));
+    }
+    let all: Vec<&Agent> = agents.iter().collect();
+    assert!(wait_until(Duration::from_secs(20), || all_ranked(&all)
+        && all.iter().all(|a| a.status("/health") == Some(200))));
+    assert!(wait_until(Duration::from_secs(5), || poll(
+        &agents
+            .iter()
+            .map(|a| (a.name.clone(), a.http))
+            .collect::<Vec<_>>(),
+        &ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(1)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+    ) == (5, 1)));
+
+    // An external poller, as a load balancer would be.
+    let targets: Vec<(String, SocketAddr)> =
+        agents.iter().map(|a| (a.name.clone(), a.http)).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let client = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_millis(500)))
+                .http_status_as_error(false)
+                .build()
+                .new_agent();
+            let mut polls = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                polls.push(poll(&targets, &client));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            polls
+        })
+    };
+
+    for i in 0..agents.len() {
+        let name = agents[i].name.clone();
+        let out = herd(&["drain", "--admin", &agents[i].admin.to_string()]);
+        assert!(out.status.success(), "{out:?}");
+        // Wait until the balancer's view moved off the node.
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                agents[i].status("/health") == Some(503)
+                    && agents[i].status("/health/primary") == Some(503)
+                    && agents
+                        .iter()
+                        .filter(|a| a.name != name)
+                        .filter(|a| a.status("/health/primary") == Some(200))
+                        .count()
+                        == 1
+            }),
+            "{name} did not drain"
+        );
+        agents[i].signal(Signal::SIGTERM);
+        let status = agents[i].wait_exit(Duration::from_secs(10));
+        assert!(status.is_some_and(|s| s.success()), "{name}: {status:?}");
+        agents[i].restart(&[]);
+        let others: Vec<&Agent> = agents.iter().collect();
+        assert!(
+            wait_until(Duration::from_secs(20), || agents[i].status("/health")
+                == Some(200)
+                && all_ranked(&others)),
+            "{name} did not come back"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let polls = poller.join().expect("the poller");
+
+    let too_few_healthy: Vec<_> = polls.iter().filter(|(h, _)| *h < 4).collect();
+    let two_primaries: Vec<_> = polls.iter().filter(|(_, p)| *p > 1).collect();
+    let hand_over: Vec<_> = polls.iter().filter(|(_, p)| *p == 0).collect();
+    eprintln!(
+        "rolling restart: {} polls, {} with fewer than 4 healthy, {} with two primaries, \
+         {} hand-over polls with no primary",
+        polls.len(),
+        too_few_healthy.len(),
+        two_primaries.len(),
+        hand_over.len()
+    );
+    assert!(polls.len() > 50, "the poller hardly ran: {}", polls.len());
+    assert!(too_few_healthy.is_empty(), "{too_few_healthy:?}");
+    assert!(two_primaries.is_empty(), "{two_primaries:?}");
+    // Each node is primary when its turn comes (the role moved to it at the
+    // previous turn and never back): each turn is one hand-over, and only
+    // hand-overs may show a poll without a primary, a few at most.
+    assert!(
+        hand_over.len() <= 3 * agents.len(),
+        "{} hand-over polls",
+        hand_over.len()
+    );
+}
