@@ -284,6 +284,10 @@ async fn members(State(state): State<HttpState>) -> Response {
 #[derive(Serialize)]
 struct PrimaryBody<'a> {
     primary: Option<&'a str>,
+    /// The term the primary claims under (fencing: refuse lower terms).
+    term: Option<u64>,
+    /// The highest term this node has seen.
+    max_term: u64,
     node: &'a str,
     is_primary: bool,
     quorum: bool,
@@ -298,6 +302,8 @@ async fn primary(State(state): State<HttpState>) -> Response {
         true,
         &PrimaryBody {
             primary: snapshot.primary.as_deref(),
+            term: snapshot.primary_term,
+            max_term: snapshot.term,
             node: &snapshot.name,
             is_primary: snapshot.claiming,
             quorum: snapshot.quorate,

@@ -7,6 +7,7 @@
 
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
+use crate::agent::hooks::HookMetrics;
 use crate::core::codec::DropReason;
 use crate::core::{MemberState, NodeStats, Snapshot};
 
@@ -20,6 +21,7 @@ pub struct Metrics {
     has_primary: IntGauge,
     quorum: IntGauge,
     expected: IntGauge,
+    term: IntGauge,
     packets_received: IntCounter,
     packets_sent: IntCounter,
     bytes_received: IntCounter,
@@ -27,6 +29,7 @@ pub struct Metrics {
     dropped: IntCounterVec,
     joins_served: IntCounter,
     rejoins: IntCounter,
+    hooks: HookMetrics,
     last: NodeStats,
 }
 
@@ -93,6 +96,11 @@ impl Metrics {
                 "herd_expected_members",
                 "Cluster size the quorum is measured against.",
             )?,
+            term: gauge(
+                &registry,
+                "herd_term",
+                "Highest primary term this agent has seen (the primary's own claim when it is primary).",
+            )?,
             packets_received: counter(
                 &registry,
                 "herd_packets_received_total",
@@ -119,6 +127,7 @@ impl Metrics {
                 "herd_rejoins_total",
                 "Times the cluster declared this agent down and it rejoined.",
             )?,
+            hooks: HookMetrics::register(&registry)?,
             registry,
             info,
             members,
@@ -152,6 +161,7 @@ impl Metrics {
         self.has_primary.set(i64::from(snapshot.primary.is_some()));
         self.quorum.set(i64::from(snapshot.quorate));
         self.expected.set(snapshot.expected as i64);
+        self.term.set(snapshot.term as i64);
 
         let (now, last) = (&snapshot.stats, &self.last);
         let delta = |a: u64, b: u64| a.saturating_sub(b);
@@ -172,6 +182,11 @@ impl Metrics {
                 .inc_by(delta(now.dropped(reason), last.dropped(reason)));
         }
         self.last = now.clone();
+    }
+
+    /// The hook counters, for the hook workers to count in.
+    pub fn hooks(&self) -> &HookMetrics {
+        &self.hooks
     }
 
     /// The registry, for encoding.

@@ -13,6 +13,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use super::checks::CheckConfig;
+use super::hooks::HooksConfig;
 use crate::core::view::QuorumPolicy;
 use crate::core::{ConfigError, NodeConfig, identity};
 
@@ -65,6 +66,9 @@ pub struct AgentConfig {
     pub drain_timeout: Duration,
     /// Protocol tuning; the defaults suit a LAN.
     pub gossip: GossipTuning,
+    /// Commands and a webhook that tell the local server about role and
+    /// membership changes.
+    pub hooks: HooksConfig,
 }
 
 /// Protocol timings, `[gossip]` in the file. See [`NodeConfig`] for what
@@ -154,6 +158,7 @@ impl Default for AgentConfig {
             // systemd's and Kubernetes' default stop timeouts (90 s, 30 s).
             drain_timeout: Duration::from_secs(5),
             gossip: GossipTuning::default(),
+            hooks: HooksConfig::default(),
         }
     }
 }
@@ -391,6 +396,7 @@ impl AgentConfig {
                 ),
             });
         }
+        errors.extend(self.hooks.problems());
         let mut names = std::collections::BTreeSet::new();
         for (index, check) in self.checks.iter().enumerate() {
             errors.extend(check.problems(index));

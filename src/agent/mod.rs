@@ -12,6 +12,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod hooks;
 mod memory;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use config::{AgentArgs, AgentConfig};
+use hooks::Hooks;
 
 use crate::core::{Command, CommandError, Event, MemberState, Node, NodeId, Snapshot, Start, Time};
 use crate::http::{self, HttpState};
@@ -247,7 +249,7 @@ pub async fn run(
                 problem: format!("{e} (set --name)"),
             }],
         })?;
-    let remembered = match &config.data_dir {
+    let recalled = match &config.data_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|source| AgentError::Io {
                 context: format!("creating the data directory {}", dir.display()),
@@ -255,8 +257,9 @@ pub async fn run(
             })?;
             memory::load(dir, &config.cluster, &name)
         }
-        None => Vec::new(),
+        None => memory::Recalled::default(),
     };
+    let remembered = recalled.members;
     if !remembered.is_empty() {
         tracing::info!(
             members = remembered.len(),
@@ -269,17 +272,28 @@ pub async fn run(
         Start::Join(remembered.clone())
     };
     let seed = os_seed();
-    let node = Node::new(config.node_config(), id, seed, start, clock.now()).map_err(|errors| {
-        config::ConfigErrors {
-            source: "agent".into(),
-            errors,
-        }
-    })?;
+    let mut node =
+        Node::new(config.node_config(), id, seed, start, clock.now()).map_err(|errors| {
+            config::ConfigErrors {
+                source: "agent".into(),
+                errors,
+            }
+        })?;
+    node.remember_term(recalled.term);
 
     let mut metrics = Metrics::new()?;
     let first = Arc::new(node.snapshot());
     metrics.update(&first);
     let (snapshot_tx, snapshot_rx) = watch::channel(first);
+    let hooks = config.hooks.any().then(|| {
+        let mut hooks = Hooks::start(
+            &config.hooks,
+            hooks::Translator::new(&config.cluster, &name),
+            metrics.hooks(),
+        );
+        hooks.started(recalled.term);
+        hooks
+    });
     let (command_tx, command_rx) = mpsc::channel(64);
 
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
@@ -357,10 +371,16 @@ pub async fn run(
             cluster: config.cluster.clone(),
             node: name.clone(),
             saved: Vec::new(),
+            saved_term: 0,
             saved_at: None,
         }),
+        hooks,
     };
     driver.run(stop, command_rx, config.drain_timeout).await;
+    if let Some(hooks) = driver.hooks.take() {
+        // The last role change (to secondary, on the way out) matters most.
+        hooks.shutdown(HOOK_GRACE).await;
+    }
 
     for task in [resolver, checks].into_iter().flatten() {
         task.abort();
@@ -380,7 +400,20 @@ struct Memory {
     cluster: String,
     node: String,
     saved: Vec<(String, SocketAddr)>,
+    saved_term: u64,
     saved_at: Option<Time>,
+}
+
+/// How long a stopping agent waits for queued hook events.
+const HOOK_GRACE: Duration = Duration::from_secs(2);
+
+/// What hook events say about the node.
+fn hook_view(node: &Node) -> hooks::NodeView<'_> {
+    hooks::NodeView {
+        primary: node.primary().map(|p| &**p),
+        is_primary: node.is_claiming(),
+        term: node.term(),
+    }
 }
 
 /// How often remembered members are written at most.
@@ -396,6 +429,7 @@ struct Driver {
     published: u64,
     published_at: Time,
     memory: Option<Memory>,
+    hooks: Option<Hooks>,
 }
 
 /// How often the snapshot is republished even when nothing changed, so
@@ -491,16 +525,20 @@ impl Driver {
         let Some(memory) = self.memory.as_mut() else {
             return;
         };
-        if !force && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) {
+        // A new term is written at once: a restart must never reuse it.
+        let term = self.node.term();
+        let new_term = term != memory.saved_term;
+        if !force && !new_term && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) {
             return;
         }
         let members = memory::members_of(self.snapshot.borrow().as_ref());
-        if members == memory.saved || members.is_empty() {
+        if !new_term && (members == memory.saved || members.is_empty()) {
             return;
         }
-        match memory::save(&memory.dir, &memory.cluster, &memory.node, &members) {
+        match memory::save(&memory.dir, &memory.cluster, &memory.node, &members, term) {
             Ok(_) => {
                 memory.saved = members;
+                memory.saved_term = term;
                 memory.saved_at = Some(now);
             }
             Err(err) => {
@@ -516,10 +554,19 @@ impl Driver {
                 tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
             }
         }
+        let mut events = Vec::new();
         while let Some(event) = self.node.poll_event() {
             log_event(&event);
+            events.push(event);
         }
+        // Publishing first writes a new term to the data directory before
+        // any hook hands it to the server.
         self.publish(false);
+        if let Some(hooks) = &mut self.hooks {
+            for event in &events {
+                hooks.node_event(event, hook_view(&self.node));
+            }
+        }
     }
 
     fn publish(&mut self, force: bool) {
@@ -571,10 +618,14 @@ fn log_event(event: &Event) {
             current = current.as_deref().unwrap_or("none"),
             "primary changed"
         ),
-        Event::RoleChanged { primary: true } => tracing::info!("this node is now the primary"),
-        Event::RoleChanged { primary: false } => {
-            tracing::info!("this node is no longer the primary")
-        }
+        Event::RoleChanged {
+            primary: true,
+            term,
+        } => tracing::info!(term, "this node is now the primary"),
+        Event::RoleChanged {
+            primary: false,
+            term,
+        } => tracing::info!(term, "this node is no longer the primary"),
     }
 }
 

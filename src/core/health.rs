@@ -155,6 +155,10 @@ pub struct HealthRecord {
     pub seniority: Option<u64>,
     /// The member's checks, as of their last change of state.
     pub checks: Vec<CheckSummary>,
+    /// The term of the member's latest claim of the primary role (0: never
+    /// claimed): one more than any term it had seen, so terms grow from one
+    /// primary to the next and fence off a deposed one.
+    pub term: u64,
 }
 
 impl HealthRecord {
@@ -171,6 +175,7 @@ impl HealthRecord {
             priority,
             seniority: None,
             checks: Vec::new(),
+            term: 0,
         }
     }
 

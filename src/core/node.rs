@@ -170,6 +170,8 @@ pub enum Event {
     RoleChanged {
         /// Whether it claims now.
         primary: bool,
+        /// The term of the claim that started or ended.
+        term: u64,
     },
 }
 
@@ -233,6 +235,8 @@ pub struct MemberInfo {
     pub incarnation: u64,
     /// It is this node.
     pub local: bool,
+    /// The term of its latest claim of the primary role (0: never).
+    pub term: u64,
     /// Its checks: for this node as of their last run, for others as of
     /// their last change of state.
     pub checks: Vec<CheckSummary>,
@@ -261,6 +265,12 @@ pub struct Snapshot {
     pub priority: i32,
     /// The primary this view names.
     pub primary: Option<Arc<str>>,
+    /// The term the named primary claims under, as gossiped (`None` before
+    /// its claim reached this view).
+    pub primary_term: Option<u64>,
+    /// The highest term this node has seen: a server should refuse work
+    /// stamped with a lower one.
+    pub term: u64,
     /// This node claims the role.
     pub claiming: bool,
     /// The election's quorum figures.
@@ -428,6 +438,8 @@ pub struct Node {
     local_checks: Vec<CheckSummary>,
     /// Highest seniority seen in any record.
     max_seniority: u64,
+    /// Highest primary term seen in any record, ours included.
+    max_term: u64,
     pub(crate) phase: Phase,
     pub(crate) join: Joining,
     election: Election,
@@ -504,6 +516,7 @@ impl Node {
             record,
             local_checks: Vec::new(),
             max_seniority: 0,
+            max_term: 0,
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
@@ -805,6 +818,21 @@ impl Node {
         self.election.primary.as_ref()
     }
 
+    /// The term the named primary claims under, as this view knows it.
+    pub fn primary_term(&self) -> Option<u64> {
+        let primary = self.election.primary.as_ref()?;
+        let term = if *primary == self.record.name {
+            self.claiming.then_some(self.record.term)?
+        } else {
+            self.members
+                .get(&MemberKey::of(primary))?
+                .record
+                .as_ref()
+                .map(|r| r.term)?
+        };
+        (term > 0).then_some(term)
+    }
+
     /// Whether this node claims the primary role (`/health/primary` 200).
     pub fn is_claiming(&self) -> bool {
         self.claiming
@@ -813,6 +841,21 @@ impl Node {
     /// The latest election in this view.
     pub fn election(&self) -> &Election {
         &self.election
+    }
+
+    /// The highest primary term this node has seen.
+    pub fn term(&self) -> u64 {
+        self.max_term
+    }
+
+    /// Raises the highest term seen to at least `term`: what an earlier
+    /// life of this node saw, so its next claim goes above every term the
+    /// cluster handed out before, even after the whole cluster restarted.
+    pub fn remember_term(&mut self, term: u64) {
+        if term > self.max_term {
+            self.max_term = term;
+            self.changes += 1;
+        }
     }
 
     /// This node's own health record.
@@ -871,6 +914,7 @@ impl Node {
                     primary: primary == Some(name),
                     incarnation: id.incarnation(),
                     local: false,
+                    term: record.map_or(0, |r| r.term),
                     checks: record.map(|r| r.checks.clone()).unwrap_or_default(),
                 })
             })
@@ -887,6 +931,7 @@ impl Node {
             primary: primary == Some(id.name()),
             incarnation: id.incarnation(),
             local: true,
+            term: self.record.term,
             checks: self.local_checks.clone(),
         });
         members.sort_by(|a, b| a.name.cmp(&b.name));
@@ -901,6 +946,8 @@ impl Node {
             seniority: self.record.seniority,
             priority: self.record.priority,
             primary: self.election.primary.clone(),
+            primary_term: self.primary_term(),
+            term: self.max_term,
             claiming: self.claiming,
             quorate: self.election.quorate,
             live: self.election.live,
@@ -1349,9 +1396,18 @@ impl Node {
                 current: election.primary.clone(),
             });
         }
+        let started_claiming = claiming && !self.claiming;
         if claiming != self.claiming {
-            self.events
-                .push_back(Event::RoleChanged { primary: claiming });
+            if started_claiming {
+                // A new claim takes a term above every term seen, so work
+                // stamped by an earlier primary can be refused.
+                self.max_term += 1;
+                self.record.term = self.max_term;
+            }
+            self.events.push_back(Event::RoleChanged {
+                primary: claiming,
+                term: self.record.term,
+            });
         }
         if election != self.election || claiming != self.claiming {
             self.changes += 1;
@@ -1359,6 +1415,9 @@ impl Node {
         self.rt.quorate = election.quorate;
         self.election = election;
         self.claiming = claiming;
+        if started_claiming {
+            self.publish_record(now);
+        }
         self.settled = Some(self.roster.version());
         self.absorb_foca(now);
         self.schedule_gossip(now);
@@ -1566,6 +1625,7 @@ impl Node {
             if let Some(seniority) = record.seniority {
                 self.max_seniority = self.max_seniority.max(seniority);
             }
+            self.max_term = self.max_term.max(record.term);
             let key = MemberKey::of(&record.name);
             let known = self.members.entry(key).or_insert_with(|| Known {
                 name: record.name.clone(),

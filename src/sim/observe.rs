@@ -219,6 +219,12 @@ pub struct Observer {
     last: Duration,
     first_claim: bool,
     last_claimant: Option<usize>,
+    /// The highest term any claim started with, and which host claimed it.
+    max_claim_term: (u64, usize),
+    /// The term of each host's current claim.
+    claim_term: Vec<u64>,
+    /// The highest term each host's view reported, per life.
+    view_term: Vec<(u64, u64)>,
     /// Whether a host was frozen, stopped, failing, draining or cut off
     /// with a minority since it last started claiming: such a host may lose
     /// the role; any other losing it is a breach.
@@ -272,6 +278,9 @@ impl Observer {
             first_claim: false,
             last_claimant: None,
             disrupted: Vec::new(),
+            max_claim_term: (0, 0),
+            claim_term: Vec::new(),
+            view_term: Vec::new(),
             thawing: Vec::new(),
             two_claimants_since: None,
             minority_breached: false,
@@ -308,6 +317,8 @@ impl Observer {
         self.claiming.push(false);
         self.recovering.push(false);
         self.disrupted.push(false);
+        self.claim_term.push(0);
+        self.view_term.push((0, 0));
         self.naming.push(None);
         self.seen_alive_by.push(0);
         self.sees_alive.push(0);
@@ -659,7 +670,10 @@ impl Observer {
                 self.left[host] = true;
                 self.joined[host] = false;
             }
-            Event::RoleChanged { primary } => {
+            Event::RoleChanged { primary, term } => {
+                if *primary {
+                    self.check_term(at, host, *term);
+                }
                 self.claiming[host] = *primary;
                 self.set_claiming(at, host, *primary, false);
             }
@@ -690,6 +704,58 @@ impl Observer {
             }
             Event::JoinRefused { .. } | Event::MemberReaped { .. } => {}
         }
+    }
+
+    /// A new claim must take a term above every earlier claim's, and no two
+    /// claimants may hold one term.
+    fn check_term(&mut self, at: Duration, host: usize, term: u64) {
+        let (max, by) = self.max_claim_term;
+        if term <= max && by != host {
+            self.breach(
+                at,
+                "term not increasing",
+                &[host, by],
+                format!(
+                    "a claim took term {term}, but {} had claimed term {max}",
+                    self.names[by]
+                ),
+            );
+        }
+        if let Some(other) = self
+            .claimants
+            .iter()
+            .copied()
+            .find(|c| *c != host && self.claim_term[*c] == term)
+        {
+            self.breach(
+                at,
+                "shared term",
+                &[host, other],
+                format!("two claimants hold term {term}"),
+            );
+        }
+        self.claim_term[host] = term;
+        if term > max {
+            self.max_claim_term = (term, host);
+        }
+    }
+
+    /// The highest term a host's view reports, sampled: it must never go
+    /// down within one life.
+    pub fn view_term(&mut self, at: Duration, host: usize, term: u64) {
+        let (life, seen) = self.view_term[host];
+        if life == self.life[host] && term < seen {
+            self.breach(
+                at,
+                "term went backwards",
+                &[host],
+                format!("the view's highest term fell from {seen} to {term}"),
+            );
+        }
+        self.view_term[host] = (
+            self.life[host],
+            term.max(if life == self.life[host] { seen } else { 0 }),
+        );
     }
 
     fn member_state(
@@ -1113,5 +1179,78 @@ impl Observer {
     /// Number of hosts.
     pub fn hosts(&self) -> usize {
         self.names.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::engine::{Emitted, Happening};
+
+    fn observer(hosts: usize) -> Observer {
+        let mut observer = Observer::new(None, Duration::from_secs(5), false);
+        for host in 0..hosts {
+            observer.add_host(Arc::from(format!("node-{host}")));
+            observer.observe(&Emitted {
+                at: Duration::ZERO,
+                host,
+                what: Happening::Started { incarnation: 1 },
+            });
+        }
+        observer
+    }
+
+    fn claim(observer: &mut Observer, at_s: u64, host: usize, primary: bool, term: u64) {
+        observer.observe(&Emitted {
+            at: Duration::from_secs(at_s),
+            host,
+            what: Happening::Node(Event::RoleChanged { primary, term }),
+        });
+    }
+
+    fn invariants(observer: &Observer) -> Vec<&'static str> {
+        observer.breaches().iter().map(|b| b.invariant).collect()
+    }
+
+    #[test]
+    fn increasing_terms_pass() {
+        let mut observer = observer(2);
+        claim(&mut observer, 1, 0, true, 1);
+        claim(&mut observer, 2, 0, false, 1);
+        claim(&mut observer, 3, 1, true, 2);
+        observer.view_term(Duration::from_secs(3), 0, 1);
+        observer.view_term(Duration::from_secs(4), 0, 2);
+        assert!(
+            !invariants(&observer).iter().any(|i| i.contains("term")),
+            "{:?}",
+            observer.breaches()
+        );
+    }
+
+    #[test]
+    fn a_reused_term_is_a_breach() {
+        let mut observer = observer(2);
+        claim(&mut observer, 1, 0, true, 3);
+        claim(&mut observer, 2, 1, true, 3);
+        let found = invariants(&observer);
+        assert!(found.contains(&"shared term"), "{found:?}");
+        assert!(found.contains(&"term not increasing"), "{found:?}");
+    }
+
+    #[test]
+    fn a_view_term_going_down_is_a_breach_within_one_life_only() {
+        let mut observer = observer(1);
+        observer.view_term(Duration::from_secs(1), 0, 4);
+        observer.view_term(Duration::from_secs(2), 0, 3);
+        assert_eq!(invariants(&observer), ["term went backwards"]);
+
+        // A restart is a new life that starts knowing no term.
+        observer.observe(&Emitted {
+            at: Duration::from_secs(3),
+            host: 0,
+            what: Happening::Started { incarnation: 2 },
+        });
+        observer.view_term(Duration::from_secs(4), 0, 0);
+        assert_eq!(invariants(&observer).len(), 1);
     }
 }

@@ -184,6 +184,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         let until = next_step.map_or(chunk_end, |t| t.min(chunk_end));
         runner.sim.run_until(until);
         runner.drain_log();
+        runner.sample_terms();
         if let Some(bar) = &progress {
             bar.set_position(runner.sim.now().as_millis() as u64);
         }
@@ -332,6 +333,15 @@ impl Runner<'_> {
                 .start_preloaded(i, members.clone(), records.clone(), i as u64 + 1);
         }
         self.drain_log();
+    }
+
+    fn sample_terms(&mut self) {
+        let now = self.sim.now();
+        for host in 0..self.sim.len() {
+            if let Some(node) = self.sim.node(host) {
+                self.observer.view_term(now, host, node.term());
+            }
+        }
     }
 
     fn drain_log(&mut self) {

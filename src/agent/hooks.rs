@@ -1,0 +1,1260 @@
+//! Tells the server beside the agent what changed: hook commands and a
+//! webhook.
+//!
+//! The gossip task turns node events into [`HookEvent`]s and offers them to
+//! a [`Hooks`] without waiting; each sink (the commands, the webhook) has
+//! its own queue and one worker task, so deliveries never overlap and never
+//! reorder role changes. Role events go before queued member events, and a
+//! role event that has not started yet is replaced by a newer one: the
+//! server always learns the newest role, and may miss a role it held only
+//! while an earlier hook ran (the sequence numbers show the gap).
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use prometheus::{IntCounterVec, Opts, Registry};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Notify, watch};
+
+use crate::core::{ConfigError, Event, HealthStatus, MemberState};
+
+/// Output kept from a hook for the log.
+const MAX_OUTPUT: usize = 4096;
+/// Member events a sink holds before it drops the oldest: a slow hook in a
+/// large cluster must not grow the agent without bound.
+const MAX_QUEUED: usize = 1024;
+/// First and longest pause between webhook attempts.
+const RETRY_MIN: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// `[hooks]` in the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HooksConfig {
+    /// Run when this node becomes the primary: program and arguments (no
+    /// shell; use `["/bin/sh", "-c", "..."]` for one).
+    pub on_primary: Vec<String>,
+    /// Run when this node stops being the primary, and once at start.
+    pub on_secondary: Vec<String>,
+    /// Run when any other member joins, leaves, fails, is forgotten or
+    /// changes health.
+    pub on_member: Vec<String>,
+    /// A command running longer is killed (with its process group).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// POST every event as JSON to this `http://` URL, retrying until a 2xx
+    /// answer or a newer event replaces it.
+    pub webhook: Option<String>,
+    /// How long one webhook attempt may take.
+    #[serde(with = "humantime_serde")]
+    pub webhook_timeout: Duration,
+}
+
+impl Default for HooksConfig {
+    fn default() -> Self {
+        Self {
+            on_primary: Vec::new(),
+            on_secondary: Vec::new(),
+            on_member: Vec::new(),
+            timeout: Duration::from_secs(30),
+            webhook: None,
+            webhook_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl HooksConfig {
+    /// Whether anything is configured.
+    pub fn any(&self) -> bool {
+        !(self.on_primary.is_empty()
+            && self.on_secondary.is_empty()
+            && self.on_member.is_empty()
+            && self.webhook.is_none())
+    }
+
+    /// Everything wrong with the section.
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for (field, argv) in [
+            ("hooks.on_primary", &self.on_primary),
+            ("hooks.on_secondary", &self.on_secondary),
+            ("hooks.on_member", &self.on_member),
+        ] {
+            if argv
+                .first()
+                .is_some_and(|program| program.trim().is_empty())
+            {
+                errors.push(ConfigError {
+                    field,
+                    problem: "the program (first element) is empty".into(),
+                });
+            }
+        }
+        if self.timeout.is_zero() {
+            errors.push(ConfigError {
+                field: "hooks.timeout",
+                problem: "must be more than zero".into(),
+            });
+        }
+        if self.webhook_timeout.is_zero() {
+            errors.push(ConfigError {
+                field: "hooks.webhook_timeout",
+                problem: "must be more than zero".into(),
+            });
+        }
+        if let Some(url) = &self.webhook {
+            let host = url.strip_prefix("http://").unwrap_or_default();
+            if host.is_empty() || host.starts_with('/') {
+                errors.push(ConfigError {
+                    field: "hooks.webhook",
+                    problem: format!("{url:?} is not an http:// URL with a host"),
+                });
+            }
+        }
+        errors
+    }
+}
+
+/// What happened, as hooks name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// This node became the primary.
+    Primary,
+    /// This node is not the primary (it stopped being one, or it started).
+    Secondary,
+    /// A member joined (or came back after being down or gone).
+    MemberJoined,
+    /// A member left gracefully.
+    MemberLeft,
+    /// A member was declared down.
+    MemberFailed,
+    /// A member was forgotten (`herd forget`, or reaped long after it went).
+    MemberReaped,
+    /// A member's health changed.
+    MemberHealth,
+}
+
+impl EventKind {
+    /// The name in `HERD_EVENT` and the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Secondary => "secondary",
+            Self::MemberJoined => "member-joined",
+            Self::MemberLeft => "member-left",
+            Self::MemberFailed => "member-failed",
+            Self::MemberReaped => "member-reaped",
+            Self::MemberHealth => "member-health",
+        }
+    }
+
+    fn is_role(self) -> bool {
+        matches!(self, Self::Primary | Self::Secondary)
+    }
+
+    /// The configured hook that runs for this kind of event.
+    fn hook(self) -> &'static str {
+        match self {
+            Self::Primary => "on_primary",
+            Self::Secondary => "on_secondary",
+            _ => "on_member",
+        }
+    }
+}
+
+/// The member an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberChange {
+    /// Its name.
+    pub name: String,
+    /// Its state now, for joins, leaves and failures.
+    pub state: Option<MemberState>,
+    /// Its health now, for health changes.
+    pub health: Option<HealthStatus>,
+}
+
+/// One event, as hooks receive it on standard input and the webhook as its
+/// body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HookEvent {
+    /// What happened.
+    pub event: EventKind,
+    /// Numbers the events of this agent's life in order; a hook sees a gap
+    /// where an event went to another hook or was coalesced or dropped.
+    pub sequence: u64,
+    /// The cluster.
+    pub cluster: String,
+    /// This node.
+    pub node: String,
+    /// Whether this node is the primary now.
+    pub is_primary: bool,
+    /// The primary this node's view names now, if any.
+    pub primary: Option<String>,
+    /// For `primary`: the term of this node's claim. Otherwise the highest
+    /// term this node has seen. Work stamped with a lower term comes from
+    /// a deposed primary.
+    pub term: u64,
+    /// The member concerned, for member events.
+    pub member: Option<MemberChange>,
+}
+
+impl HookEvent {
+    /// The environment a hook command runs with.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let member = self.member.as_ref();
+        vec![
+            ("HERD_EVENT", self.event.as_str().to_owned()),
+            ("HERD_SEQUENCE", self.sequence.to_string()),
+            ("HERD_CLUSTER", self.cluster.clone()),
+            ("HERD_NODE", self.node.clone()),
+            ("HERD_IS_PRIMARY", self.is_primary.to_string()),
+            ("HERD_PRIMARY", self.primary.clone().unwrap_or_default()),
+            ("HERD_TERM", self.term.to_string()),
+            (
+                "HERD_MEMBER",
+                member.map(|m| m.name.clone()).unwrap_or_default(),
+            ),
+            (
+                "HERD_MEMBER_STATE",
+                member
+                    .and_then(|m| m.state)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "HERD_MEMBER_HEALTH",
+                member
+                    .and_then(|m| m.health)
+                    .map(|h| h.to_string())
+                    .unwrap_or_default(),
+            ),
+        ]
+    }
+
+    /// Whether `newer` makes this event stale: a newer role event replaces
+    /// a role event, a newer event about the same member a member event.
+    fn superseded_by(&self, newer: &HookEvent) -> bool {
+        if self.event.is_role() {
+            newer.event.is_role()
+        } else {
+            !newer.event.is_role()
+                && newer.member.as_ref().map(|m| &m.name) == self.member.as_ref().map(|m| &m.name)
+        }
+    }
+}
+
+/// Turns node events into hook events, numbering them.
+#[derive(Debug)]
+pub struct Translator {
+    cluster: String,
+    node: String,
+    sequence: u64,
+}
+
+/// What the translator needs to know of the node when an event comes out.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeView<'a> {
+    /// The primary the view names.
+    pub primary: Option<&'a str>,
+    /// Whether this node claims the role.
+    pub is_primary: bool,
+    /// The highest term the node has seen.
+    pub term: u64,
+}
+
+impl Translator {
+    /// For this node of this cluster.
+    pub fn new(cluster: &str, node: &str) -> Self {
+        Self {
+            cluster: cluster.to_owned(),
+            node: node.to_owned(),
+            sequence: 0,
+        }
+    }
+
+    /// The event that tells the server at start that it is not the primary
+    /// (yet): `term` is what an earlier life remembered, 0 if nothing.
+    pub fn started(&mut self, term: u64) -> HookEvent {
+        let before_anything = NodeView {
+            primary: None,
+            is_primary: false,
+            term,
+        };
+        self.make(EventKind::Secondary, before_anything, term, None)
+    }
+
+    /// The hook event for a node event, if hooks care about it.
+    pub fn translate(&mut self, event: &Event, view: NodeView<'_>) -> Option<HookEvent> {
+        let (kind, term, member) = match event {
+            Event::RoleChanged { primary, term } => {
+                let kind = if *primary {
+                    EventKind::Primary
+                } else {
+                    EventKind::Secondary
+                };
+                let term = if *primary { *term } else { view.term };
+                (kind, term, None)
+            }
+            Event::MemberState {
+                name,
+                previous,
+                current,
+                ..
+            } => {
+                let kind = match (previous, current) {
+                    (_, MemberState::Down) => EventKind::MemberFailed,
+                    (_, MemberState::Left) => EventKind::MemberLeft,
+                    (None | Some(MemberState::Down | MemberState::Left), MemberState::Alive) => {
+                        EventKind::MemberJoined
+                    }
+                    // Suspicion and its refutation are not changes a server
+                    // acts on; a failure follows if the suspicion holds.
+                    _ => return None,
+                };
+                let member = MemberChange {
+                    name: name.to_string(),
+                    state: Some(*current),
+                    health: None,
+                };
+                (kind, view.term, Some(member))
+            }
+            Event::MemberHealth { name, status } => {
+                let member = MemberChange {
+                    name: name.to_string(),
+                    state: None,
+                    health: Some(*status),
+                };
+                (EventKind::MemberHealth, view.term, Some(member))
+            }
+            Event::MemberReaped { name } => {
+                let member = MemberChange {
+                    name: name.to_string(),
+                    state: None,
+                    health: None,
+                };
+                (EventKind::MemberReaped, view.term, Some(member))
+            }
+            Event::Joined { .. }
+            | Event::JoinRefused { .. }
+            | Event::Rejoined { .. }
+            | Event::Left
+            | Event::PrimaryChanged { .. } => return None,
+        };
+        Some(self.make(kind, view, term, member))
+    }
+
+    fn make(
+        &mut self,
+        event: EventKind,
+        view: NodeView<'_>,
+        term: u64,
+        member: Option<MemberChange>,
+    ) -> HookEvent {
+        self.sequence += 1;
+        HookEvent {
+            event,
+            sequence: self.sequence,
+            cluster: self.cluster.clone(),
+            node: self.node.clone(),
+            is_primary: view.is_primary,
+            primary: view.primary.map(str::to_owned),
+            term,
+            member,
+        }
+    }
+}
+
+/// Counters of hook runs and webhook deliveries.
+#[derive(Clone)]
+pub struct HookMetrics {
+    runs: IntCounterVec,
+    deliveries: IntCounterVec,
+    skipped: IntCounterVec,
+}
+
+impl HookMetrics {
+    /// Registers the counters.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let runs = IntCounterVec::new(
+            Opts::new(
+                "herd_hook_runs_total",
+                "Hook commands run, by hook and outcome (ok, failed, timeout, error).",
+            ),
+            &["hook", "outcome"],
+        )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "herd_webhook_attempts_total",
+                "Webhook POSTs, by outcome (accepted: 2xx; rejected: another status; error: no answer).",
+            ),
+            &["outcome"],
+        )?;
+        let skipped = IntCounterVec::new(
+            Opts::new(
+                "herd_hook_events_skipped_total",
+                "Events a sink did not deliver, by sink (command, webhook) and reason (coalesced, superseded, overflow).",
+            ),
+            &["sink", "reason"],
+        )?;
+        for metric in [&runs, &deliveries, &skipped] {
+            registry.register(Box::new(metric.clone()))?;
+        }
+        // Export zeros so dashboards and rate() see the series from start.
+        for hook in ["on_primary", "on_secondary", "on_member"] {
+            for outcome in ["ok", "failed", "timeout", "error"] {
+                runs.with_label_values(&[hook, outcome]);
+            }
+        }
+        for outcome in ["accepted", "rejected", "error"] {
+            deliveries.with_label_values(&[outcome]);
+        }
+        Ok(Self {
+            runs,
+            deliveries,
+            skipped,
+        })
+    }
+}
+
+/// A sink's pending events.
+#[derive(Debug, Default)]
+struct Queue {
+    /// The newest role event not yet started.
+    role: Option<HookEvent>,
+    members: VecDeque<HookEvent>,
+    /// A worker is delivering an event.
+    busy: bool,
+}
+
+impl Queue {
+    fn is_idle(&self) -> bool {
+        self.role.is_none() && self.members.is_empty() && !self.busy
+    }
+}
+
+/// One sink's queue, shared by the gossip task and the sink's worker.
+struct Sink {
+    name: &'static str,
+    queue: Mutex<Queue>,
+    /// Wakes the worker: an event arrived.
+    arrived: Notify,
+    /// Wakes whoever waits for the sink to go idle.
+    idle: Notify,
+    /// Counts offered events, for a retrying delivery to see newer ones.
+    offered: watch::Sender<u64>,
+    metrics: HookMetrics,
+}
+
+impl Sink {
+    fn new(name: &'static str, metrics: HookMetrics) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            queue: Mutex::new(Queue::default()),
+            arrived: Notify::new(),
+            idle: Notify::new(),
+            offered: watch::Sender::new(0),
+            metrics,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A worker that panicked holding the lock left a consistent queue:
+        // every change to it is a single assignment or push.
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn skipped(&self, reason: &str) {
+        self.metrics
+            .skipped
+            .with_label_values(&[self.name, reason])
+            .inc();
+    }
+
+    /// Queues an event; never waits.
+    fn offer(&self, event: HookEvent) {
+        let mut queue = self.lock();
+        if event.event.is_role() {
+            if queue.role.replace(event).is_some() {
+                self.skipped("coalesced");
+            }
+        } else {
+            if queue.members.len() >= MAX_QUEUED {
+                queue.members.pop_front();
+                self.skipped("overflow");
+                tracing::warn!(
+                    sink = self.name,
+                    "hook queue full: dropped the oldest member event"
+                );
+            }
+            queue.members.push_back(event);
+        }
+        drop(queue);
+        self.arrived.notify_one();
+        self.offered.send_modify(|count| *count += 1);
+    }
+
+    /// The next event to deliver: a pending role change first.
+    async fn next(&self) -> HookEvent {
+        loop {
+            let arrived = self.arrived.notified();
+            {
+                let mut queue = self.lock();
+                let next = queue.role.take().or_else(|| queue.members.pop_front());
+                if let Some(event) = next {
+                    queue.busy = true;
+                    return event;
+                }
+                queue.busy = false;
+            }
+            self.idle.notify_waiters();
+            arrived.await;
+        }
+    }
+
+    /// Whether a queued event makes `event` stale.
+    fn superseded(&self, event: &HookEvent) -> bool {
+        let queue = self.lock();
+        queue
+            .role
+            .iter()
+            .chain(queue.members.iter())
+            .any(|newer| event.superseded_by(newer))
+    }
+
+    /// Waits until every queued event was delivered, or `limit` passed.
+    async fn settle(&self, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                tokio::pin!(idle);
+                idle.as_mut().enable();
+                if self.lock().is_idle() {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+}
+
+/// The running hook sinks of one agent.
+pub struct Hooks {
+    translator: Translator,
+    commands: Option<(Arc<Sink>, HooksConfig)>,
+    webhook: Option<Arc<Sink>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Hooks {
+    /// Starts a worker per configured sink.
+    pub fn start(config: &HooksConfig, translator: Translator, metrics: &HookMetrics) -> Self {
+        let mut workers = Vec::new();
+        let has_commands = !(config.on_primary.is_empty()
+            && config.on_secondary.is_empty()
+            && config.on_member.is_empty());
+        let commands = has_commands.then(|| {
+            let sink = Sink::new("command", metrics.clone());
+            workers.push(tokio::spawn(run_commands(sink.clone(), config.clone())));
+            (sink, config.clone())
+        });
+        let webhook = config.webhook.clone().map(|url| {
+            let sink = Sink::new("webhook", metrics.clone());
+            workers.push(tokio::spawn(run_webhook(
+                sink.clone(),
+                url,
+                config.webhook_timeout,
+            )));
+            sink
+        });
+        Self {
+            translator,
+            commands,
+            webhook,
+            workers,
+        }
+    }
+
+    /// Tells the sinks the node started, as a secondary.
+    pub fn started(&mut self, term: u64) {
+        let event = self.translator.started(term);
+        self.offer(event);
+    }
+
+    /// Offers a node event to the sinks that want it.
+    pub fn node_event(&mut self, event: &Event, view: NodeView<'_>) {
+        if let Some(event) = self.translator.translate(event, view) {
+            self.offer(event);
+        }
+    }
+
+    fn offer(&self, event: HookEvent) {
+        if let Some((sink, config)) = &self.commands
+            && !command_for(config, event.event).is_empty()
+        {
+            sink.offer(event.clone());
+        }
+        if let Some(sink) = &self.webhook {
+            sink.offer(event);
+        }
+    }
+
+    /// Gives queued events up to `limit` to be delivered, then stops the
+    /// workers (a running command is killed).
+    pub async fn shutdown(self, limit: Duration) {
+        let sinks = self
+            .commands
+            .iter()
+            .map(|(sink, _)| sink)
+            .chain(self.webhook.iter());
+        for sink in sinks {
+            if !sink.settle(limit).await {
+                tracing::warn!(
+                    sink = sink.name,
+                    ?limit,
+                    "stopping with hook events undelivered"
+                );
+            }
+        }
+        for worker in self.workers {
+            worker.abort();
+        }
+    }
+}
+
+fn command_for(config: &HooksConfig, kind: EventKind) -> &[String] {
+    match kind {
+        EventKind::Primary => &config.on_primary,
+        EventKind::Secondary => &config.on_secondary,
+        _ => &config.on_member,
+    }
+}
+
+/// How one run of a hook command ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// It exited with this code (`None`: killed by a signal).
+    Exited(Option<i32>),
+    /// It ran past the timeout and was killed.
+    TimedOut,
+    /// It could not be started.
+    NotStarted(String),
+}
+
+impl RunOutcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Exited(Some(0)) => "ok",
+            Self::Exited(_) => "failed",
+            Self::TimedOut => "timeout",
+            Self::NotStarted(_) => "error",
+        }
+    }
+}
+
+async fn run_commands(sink: Arc<Sink>, config: HooksConfig) {
+    loop {
+        let event = sink.next().await;
+        let argv = command_for(&config, event.event);
+        let hook = event.event.hook();
+        let started = now();
+        let (outcome, output) = run_command(argv, &event, config.timeout).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        sink.metrics
+            .runs
+            .with_label_values(&[hook, outcome.label()])
+            .inc();
+        let output = output.trim();
+        match &outcome {
+            RunOutcome::Exited(Some(0)) => tracing::info!(
+                hook,
+                event = event.event.as_str(),
+                sequence = event.sequence,
+                term = event.term,
+                elapsed_ms,
+                output,
+                "hook ran"
+            ),
+            RunOutcome::Exited(code) => tracing::warn!(
+                hook,
+                event = event.event.as_str(),
+                sequence = event.sequence,
+                term = event.term,
+                exit = code.map_or("signal".to_owned(), |c| c.to_string()),
+                elapsed_ms,
+                output,
+                "hook failed"
+            ),
+            RunOutcome::TimedOut => tracing::warn!(
+                hook,
+                event = event.event.as_str(),
+                sequence = event.sequence,
+                term = event.term,
+                timeout = ?config.timeout,
+                output,
+                "hook timed out and was killed"
+            ),
+            RunOutcome::NotStarted(err) => tracing::warn!(
+                hook,
+                event = event.event.as_str(),
+                program = argv.first().map_or("", String::as_str),
+                error = %err,
+                "hook could not be started"
+            ),
+        }
+    }
+}
+
+/// Runs a hook command with the event in its environment and on its
+/// standard input; returns how it ended and its output (stdout then stderr,
+/// truncated).
+pub async fn run_command(
+    argv: &[String],
+    event: &HookEvent,
+    timeout: Duration,
+) -> (RunOutcome, String) {
+    let Some((program, args)) = argv.split_first() else {
+        return (RunOutcome::NotStarted("no command".into()), String::new());
+    };
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .envs(event.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a timeout kills what it started too.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => return (RunOutcome::NotStarted(err.to_string()), String::new()),
+    };
+    let group = child.id();
+    if let Some(mut stdin) = child.stdin.take() {
+        let mut body = serde_json::to_vec(event).unwrap_or_default();
+        body.push(b'\n');
+        // A hook that does not read its input may exit first: that is fine.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&body).await;
+        });
+    }
+    let stdout = tokio::spawn(read_some(child.stdout.take()));
+    let stderr = tokio::spawn(read_some(child.stderr.take()));
+    let outcome = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => RunOutcome::Exited(status.code()),
+        Ok(Err(err)) => RunOutcome::NotStarted(err.to_string()),
+        Err(_) => {
+            if let Some(group) = group.and_then(|g| i32::try_from(g).ok()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(group),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let _ = child.kill().await;
+            RunOutcome::TimedOut
+        }
+    };
+    // A process the hook left running in the background may hold its
+    // output open: take what came within a moment.
+    let mut output = String::new();
+    for reader in [stdout, stderr] {
+        if let Ok(Ok(text)) = tokio::time::timeout(Duration::from_secs(1), reader).await {
+            output.push_str(&text);
+        }
+    }
+    (outcome, output)
+}
+
+/// Reads up to `MAX_OUTPUT` bytes, then discards the rest until the end so
+/// the writer never blocks on a full pipe.
+async fn read_some(source: Option<impl AsyncRead + Unpin>) -> String {
+    let Some(mut source) = source else {
+        return String::new();
+    };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match source.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = MAX_OUTPUT.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+async fn run_webhook(sink: Arc<Sink>, url: String, timeout: Duration) {
+    loop {
+        let event = sink.next().await;
+        let mut pause = RETRY_MIN;
+        loop {
+            let outcome = post(&url, &event, timeout).await;
+            let label = match &outcome {
+                Ok(status) if (200..300).contains(status) => "accepted",
+                Ok(_) => "rejected",
+                Err(_) => "error",
+            };
+            sink.metrics.deliveries.with_label_values(&[label]).inc();
+            if label == "accepted" {
+                tracing::debug!(
+                    event = event.event.as_str(),
+                    sequence = event.sequence,
+                    "webhook accepted"
+                );
+                break;
+            }
+            let problem = match outcome {
+                Ok(status) => format!("HTTP {status}"),
+                Err(err) => err,
+            };
+            tracing::warn!(
+                url,
+                event = event.event.as_str(),
+                sequence = event.sequence,
+                problem,
+                retry_in = ?pause,
+                "webhook not accepted; retrying"
+            );
+            if wait_unless_superseded(&sink, &event, pause).await {
+                sink.skipped("superseded");
+                tracing::info!(
+                    event = event.event.as_str(),
+                    sequence = event.sequence,
+                    "webhook event superseded by a newer one"
+                );
+                break;
+            }
+            pause = (pause * 2).min(RETRY_MAX);
+        }
+    }
+}
+
+/// The hooks' clock: durations for the log and retry deadlines, the agent
+/// side of the line the core never crosses.
+#[allow(clippy::disallowed_methods)]
+fn now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
+}
+
+/// Sleeps for `pause`, returning early with `true` once a newer event makes
+/// `event` stale.
+async fn wait_unless_superseded(sink: &Sink, event: &HookEvent, pause: Duration) -> bool {
+    let until = now() + pause;
+    let mut offered = sink.offered.subscribe();
+    loop {
+        if sink.superseded(event) {
+            return true;
+        }
+        tokio::select! {
+            changed = offered.changed() => if changed.is_err() {
+                return false;
+            },
+            () = tokio::time::sleep_until(until) => return false,
+        }
+    }
+}
+
+/// One POST of the event; the answer's status, or why there was none.
+async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, String> {
+    let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
+    let url = url.to_owned();
+    let attempt = tokio::task::spawn_blocking(move || {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", concat!("herd/", env!("CARGO_PKG_VERSION")))
+            .send(body)
+            .map(|response| response.status().as_u16())
+            .map_err(|e| e.to_string())
+    });
+    match tokio::time::timeout(timeout + Duration::from_millis(100), attempt).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(err)) => Err(format!("webhook task failed: {err}")),
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests live in real time
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn view(primary: Option<&str>, term: u64) -> NodeView<'_> {
+        NodeView {
+            primary,
+            is_primary: primary == Some("a"),
+            term,
+        }
+    }
+
+    fn member_state(name: &str, previous: Option<MemberState>, current: MemberState) -> Event {
+        Event::MemberState {
+            name: Arc::from(name),
+            incarnation: 1,
+            previous,
+            current,
+        }
+    }
+
+    fn metrics() -> HookMetrics {
+        HookMetrics::register(&Registry::new()).unwrap()
+    }
+
+    #[test]
+    fn node_events_become_hook_events() {
+        let mut translator = Translator::new("prod", "a");
+        let started = translator.started(4);
+        assert_eq!(
+            (started.event, started.sequence, started.term),
+            (EventKind::Secondary, 1, 4)
+        );
+
+        let primary = translator
+            .translate(
+                &Event::RoleChanged {
+                    primary: true,
+                    term: 5,
+                },
+                view(Some("a"), 5),
+            )
+            .unwrap();
+        assert_eq!(
+            (primary.event, primary.term, primary.is_primary),
+            (EventKind::Primary, 5, true)
+        );
+        // Stepping down reports the highest term seen: the fence to hold.
+        let secondary = translator
+            .translate(
+                &Event::RoleChanged {
+                    primary: false,
+                    term: 5,
+                },
+                view(Some("b"), 6),
+            )
+            .unwrap();
+        assert_eq!((secondary.event, secondary.term), (EventKind::Secondary, 6));
+        assert_eq!(secondary.primary.as_deref(), Some("b"));
+
+        let kinds: Vec<Option<EventKind>> = [
+            member_state("b", None, MemberState::Alive),
+            member_state("b", Some(MemberState::Alive), MemberState::Suspect),
+            member_state("b", Some(MemberState::Suspect), MemberState::Alive),
+            member_state("b", Some(MemberState::Suspect), MemberState::Down),
+            member_state("b", Some(MemberState::Down), MemberState::Alive),
+            member_state("b", Some(MemberState::Alive), MemberState::Left),
+            Event::MemberHealth {
+                name: Arc::from("b"),
+                status: HealthStatus::Failing,
+            },
+            Event::MemberReaped {
+                name: Arc::from("b"),
+            },
+            Event::Left,
+        ]
+        .iter()
+        .map(|e| translator.translate(e, view(Some("b"), 6)).map(|h| h.event))
+        .collect();
+        use EventKind::*;
+        assert_eq!(
+            kinds,
+            [
+                Some(MemberJoined),
+                None,
+                None,
+                Some(MemberFailed),
+                Some(MemberJoined),
+                Some(MemberLeft),
+                Some(MemberHealth),
+                Some(MemberReaped),
+                None
+            ]
+        );
+        let last = translator
+            .translate(
+                &member_state("c", None, MemberState::Alive),
+                view(Some("b"), 6),
+            )
+            .unwrap();
+        assert_eq!(last.sequence, 10, "only events hooks receive are numbered");
+        let env = last.env();
+        let get = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());
+        assert_eq!(get("HERD_EVENT"), Some("member-joined"));
+        assert_eq!(get("HERD_MEMBER"), Some("c"));
+        assert_eq!(get("HERD_MEMBER_STATE"), Some("alive"));
+        assert_eq!(get("HERD_PRIMARY"), Some("b"));
+        assert_eq!(get("HERD_TERM"), Some("6"));
+        assert_eq!(get("HERD_IS_PRIMARY"), Some("false"));
+    }
+
+    fn event(kind: EventKind, sequence: u64, member: Option<&str>) -> HookEvent {
+        HookEvent {
+            event: kind,
+            sequence,
+            cluster: "prod".into(),
+            node: "a".into(),
+            is_primary: kind == EventKind::Primary,
+            primary: None,
+            term: sequence,
+            member: member.map(|name| MemberChange {
+                name: name.into(),
+                state: None,
+                health: None,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pending_role_change_is_replaced_and_goes_first() {
+        let metrics = metrics();
+        let sink = Sink::new("command", metrics.clone());
+        sink.offer(event(EventKind::MemberJoined, 1, Some("b")));
+        sink.offer(event(EventKind::Primary, 2, None));
+        sink.offer(event(EventKind::MemberJoined, 3, Some("c")));
+        sink.offer(event(EventKind::Secondary, 4, None));
+        let order: Vec<u64> = [sink.next().await, sink.next().await, sink.next().await]
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(order, [4, 1, 3]);
+        assert_eq!(
+            metrics
+                .skipped
+                .with_label_values(&["command", "coalesced"])
+                .get(),
+            1
+        );
+        assert!(
+            !sink.lock().is_idle(),
+            "the worker still holds the last one"
+        );
+        assert!(!sink.settle(Duration::from_millis(50)).await);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_the_oldest_member_event() {
+        let metrics = metrics();
+        let sink = Sink::new("command", metrics.clone());
+        for sequence in 0..(MAX_QUEUED as u64 + 2) {
+            sink.offer(event(EventKind::MemberHealth, sequence, Some("b")));
+        }
+        assert_eq!(sink.next().await.sequence, 2);
+        assert_eq!(
+            metrics
+                .skipped
+                .with_label_values(&["command", "overflow"])
+                .get(),
+            2
+        );
+    }
+
+    fn temp_dir(test: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("herd-hooks-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[tokio::test]
+    async fn a_command_gets_the_event_in_its_environment_and_on_stdin() {
+        let dir = temp_dir("stdin");
+        let input = dir.join("input.json");
+        let script = format!(
+            "cat > {}; echo \"$HERD_EVENT term $HERD_TERM\"; exit 3",
+            input.display()
+        );
+        let event = event(EventKind::Primary, 7, None);
+        let (outcome, output) = run_command(&sh(&script), &event, Duration::from_secs(20)).await;
+        assert_eq!(outcome, RunOutcome::Exited(Some(3)));
+        assert_eq!(output.trim(), "primary term 7");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+        assert_eq!(json["event"], "primary");
+        assert_eq!(json["term"], 7);
+        assert_eq!(json["node"], "a");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_an_error_not_a_panic() {
+        let argv = vec!["/nonexistent/herd-hook".to_owned()];
+        let (outcome, _) = run_command(
+            &argv,
+            &event(EventKind::Primary, 1, None),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(matches!(outcome, RunOutcome::NotStarted(_)), "{outcome:?}");
+    }
+
+    /// Whether a process is gone (or a zombie waiting for its parent).
+    fn gone(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_timeout_is_killed_with_what_it_started() {
+        let dir = temp_dir("timeout");
+        let pid_file = dir.join("pid");
+        let script = format!(
+            "sleep 300 & echo $! > {}; echo started; wait",
+            pid_file.display()
+        );
+        let (outcome, output) = run_command(
+            &sh(&script),
+            &event(EventKind::Primary, 1, None),
+            Duration::from_millis(500),
+        )
+        .await;
+        assert_eq!(outcome, RunOutcome::TimedOut);
+        assert_eq!(output.trim(), "started");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.trim();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !gone(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sleep {pid} survived the hook's timeout"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A local HTTP server answering the first `failures` POSTs with 500;
+    /// returns its URL and the bodies it received.
+    type Received = Arc<Mutex<Vec<serde_json::Value>>>;
+
+    async fn receiver(failures: usize) -> (String, Received) {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = AtomicUsize::new(0);
+        let state = (bodies.clone(), Arc::new(seen));
+        let app = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(
+                    move |axum::extract::State((bodies, seen)): axum::extract::State<(
+                        Received,
+                        Arc<AtomicUsize>,
+                    )>,
+                          body: String| async move {
+                        let value = serde_json::from_str(&body).unwrap_or_default();
+                        bodies.lock().unwrap().push(value);
+                        if seen.fetch_add(1, Ordering::SeqCst) < failures {
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            axum::http::StatusCode::NO_CONTENT
+                        }
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}/hook"), bodies)
+    }
+
+    async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_webhook_retries_until_accepted() {
+        let (url, bodies) = receiver(2).await;
+        let metrics = metrics();
+        let config = HooksConfig {
+            webhook: Some(url),
+            ..HooksConfig::default()
+        };
+        let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
+        hooks.node_event(
+            &Event::RoleChanged {
+                primary: true,
+                term: 3,
+            },
+            view(Some("a"), 3),
+        );
+        let accepted = metrics.deliveries.with_label_values(&["accepted"]);
+        wait_for("the webhook to accept", || accepted.get() == 1).await;
+        let bodies = bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 3, "two refusals, then accepted");
+        assert!(
+            bodies
+                .iter()
+                .all(|b| b["event"] == "primary" && b["term"] == 3)
+        );
+        assert_eq!(metrics.deliveries.with_label_values(&["rejected"]).get(), 2);
+        hooks.shutdown(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn a_newer_role_change_supersedes_a_failing_delivery() {
+        let (url, bodies) = receiver(usize::MAX).await;
+        let metrics = metrics();
+        let config = HooksConfig {
+            webhook: Some(url),
+            ..HooksConfig::default()
+        };
+        let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
+        hooks.node_event(
+            &Event::RoleChanged {
+                primary: true,
+                term: 3,
+            },
+            view(Some("a"), 3),
+        );
+        wait_for("a first attempt", || !bodies.lock().unwrap().is_empty()).await;
+        hooks.node_event(
+            &Event::RoleChanged {
+                primary: false,
+                term: 3,
+            },
+            view(Some("b"), 4),
+        );
+        let superseded = metrics
+            .skipped
+            .with_label_values(&["webhook", "superseded"]);
+        wait_for("the first event to be superseded", || superseded.get() == 1).await;
+        wait_for("the newer event to be tried", || {
+            bodies
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|b| b["event"] == "secondary")
+        })
+        .await;
+        hooks.shutdown(Duration::from_millis(10)).await;
+    }
+}
