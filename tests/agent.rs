@@ -356,3 +356,51 @@ fn a_seed_given_by_host_name_that_starts_later_is_joined() {
     );
     assert_eq!(b.primary().as_deref(), Some("a"));
 }
+
+/// The dashboards and rules in `dashboards/` only work if every metric they
+/// name is exported: scrape a live agent and look each one up.
+#[test]
+fn every_metric_the_dashboards_and_rules_use_is_exported() {
+    let dir = log_dir("dashboard-metrics");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    assert!(wait_until(Duration::from_secs(10), || a
+        .primary()
+        .as_deref()
+        == Some("a")));
+    let exported = ureq::get(&format!("http://{}/metrics", a.http))
+        .call()
+        .expect("scrape")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics text");
+    let exported: std::collections::BTreeSet<&str> = exported
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards");
+    let mut used = std::collections::BTreeSet::new();
+    for file in ["herd.json", "alerts.yml", "recording.yml"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("read a dashboard file");
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("herd_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            // `herd_info`'s labels and the like are not metric names.
+            let before = rest[..at].chars().last();
+            if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                used.insert(name.clone());
+            }
+            rest = &rest[at + name.len()..];
+        }
+    }
+    assert!(used.len() >= 15, "found only {used:?}");
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|name| !exported.contains(name.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not exported: {missing:?}");
+}
