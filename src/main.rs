@@ -186,6 +186,11 @@ async fn forward_signals(stop: mpsc::Sender<Stop>) {
 }
 
 fn simulate(args: &SimulateArgs) -> ExitCode {
+    // Silent unless asked: the report is the output. With `HERD_LOG` set,
+    // the core's log lines carry the host and virtual time.
+    if std::env::var_os("HERD_LOG").is_some() {
+        init_logging();
+    }
     use std::io::IsTerminal;
     let scenario = match herd::sim::Scenario::load(&args.scenario) {
         Ok(scenario) => scenario,

@@ -338,6 +338,13 @@ impl Sim {
         };
         self.now = self.now.max(at);
         self.steps += 1;
+        // `HERD_LOG=herd=debug herd simulate ...` then says which host and
+        // virtual time each of the core's log lines belongs to.
+        let host = match &occurrence {
+            Occurrence::Deliver { to, .. } => *to,
+            Occurrence::Wake(index) | Occurrence::Thaw(index) => *index,
+        };
+        let _span = tracing::debug_span!("sim", t = self.now.as_secs_f64(), host).entered();
         match occurrence {
             Occurrence::Deliver { to, from, payload } => self.deliver(to, from, payload),
             Occurrence::Wake(index) => {
