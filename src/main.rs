@@ -141,7 +141,11 @@ fn run_agent(args: AgentArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(agent_main(config)) {
+    let outcome = runtime.block_on(agent_main(config));
+    // A webhook attempt or HTTP check still running on a blocking thread
+    // must not hold the exit past the drain timeout.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("herd: {err:#}");

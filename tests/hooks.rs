@@ -379,6 +379,24 @@ fn draining_the_primary_runs_its_on_secondary_and_the_successors_on_primary() {
         metric(&a, "herd_webhook_attempts_total{outcome=\"rejected\"}"),
         Some(2.0)
     );
+
+    // SIGTERM on the new primary: its server hears of the step-down before
+    // the agent exits, within the drain timeout.
+    let mut successor = if successor.name == "b" { b } else { c };
+    successor.signal(Signal::SIGTERM);
+    let status = successor.wait_exit(Duration::from_secs(8));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let last = lines(successor_hooks);
+    let stepped_down = last
+        .iter()
+        .rposition(|l| l.starts_with("secondary"))
+        .is_some_and(|at| {
+            at > last
+                .iter()
+                .rposition(|l| l.starts_with("primary"))
+                .unwrap_or(0)
+        });
+    assert!(stepped_down, "{last:?}");
 }
 
 #[test]

@@ -527,8 +527,8 @@ impl Sink {
             .any(|newer| event.superseded_by(newer))
     }
 
-    /// Waits until every queued event was delivered, or `limit` passed.
-    async fn settle(&self, limit: Duration) -> bool {
+    /// Waits until every queued event was delivered, or `deadline` passed.
+    async fn settle(&self, deadline: tokio::time::Instant) -> bool {
         let wait = async {
             loop {
                 let idle = self.idle.notified();
@@ -540,7 +540,7 @@ impl Sink {
                 idle.await;
             }
         };
-        tokio::time::timeout(limit, wait).await.is_ok()
+        tokio::time::timeout_at(deadline, wait).await.is_ok()
     }
 }
 
@@ -613,8 +613,9 @@ impl Hooks {
             .iter()
             .map(|(sink, _)| sink)
             .chain(self.webhook.iter());
+        let deadline = now() + limit;
         for sink in sinks {
-            if !sink.settle(limit).await {
+            if !sink.settle(deadline).await {
                 tracing::warn!(
                     sink = sink.name,
                     ?limit,
@@ -1043,7 +1044,7 @@ mod tests {
             !sink.lock().is_idle(),
             "the worker still holds the last one"
         );
-        assert!(!sink.settle(Duration::from_millis(50)).await);
+        assert!(!sink.settle(now() + Duration::from_millis(50)).await);
     }
 
     #[tokio::test]

@@ -377,19 +377,26 @@ pub async fn run(
         hooks,
     };
     driver.run(stop, command_rx, config.drain_timeout).await;
-    if let Some(hooks) = driver.hooks.take() {
-        // The last role change (to secondary, on the way out) matters most.
-        hooks.shutdown(HOOK_GRACE).await;
-    }
 
     for task in [resolver, checks].into_iter().flatten() {
         task.abort();
     }
     let _ = http_stop_tx.send(true);
-    // In-flight requests get a moment; the HTTP side holds no state to lose.
-    for server in servers {
-        let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
-    }
+    // What is left of the drain timeout after leaving goes to the last
+    // hooks (the step-down ran when the drain began) and to in-flight
+    // requests; neither holds state to lose.
+    let grace = drain_margin(config.drain_timeout);
+    let hooks = async {
+        if let Some(hooks) = driver.hooks.take() {
+            hooks.shutdown(grace).await;
+        }
+    };
+    let http = async {
+        for server in servers {
+            let _ = tokio::time::timeout(grace, server).await;
+        }
+    };
+    tokio::join!(hooks, http);
     tracing::info!("herd agent stopped");
     Ok(())
 }
@@ -404,8 +411,11 @@ struct Memory {
     saved_at: Option<Time>,
 }
 
-/// How long a stopping agent waits for queued hook events.
-const HOOK_GRACE: Duration = Duration::from_secs(2);
+/// The part of the drain timeout kept for leaving and stopping: a tenth,
+/// at most 500 ms.
+fn drain_margin(drain_timeout: Duration) -> Duration {
+    (drain_timeout / 10).min(Duration::from_millis(500))
+}
 
 /// What hook events say about the node.
 fn hook_view(node: &Node) -> hooks::NodeView<'_> {
@@ -462,7 +472,7 @@ impl Driver {
                     let now = self.clock.now();
                     match request {
                         Some(Stop::Drain) if leave_at.is_none() => {
-                            let margin = (drain_timeout / 10).min(Duration::from_millis(500));
+                            let margin = drain_margin(drain_timeout);
                             tracing::info!(
                                 ?drain_timeout,
                                 "draining: /health answers 503, the primary role hands over; \
