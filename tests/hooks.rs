@@ -42,8 +42,11 @@ struct Hooked {
 /// Writes the hook script and a config whose hooks log to `<name>.events`;
 /// `extra` goes into the `[hooks]` table.
 fn hooked(dir: &Path, name: &str, extra: &str) -> Hooked {
+    // Replaced atomically: another agent's hook may be running it.
     let script = dir.join("hook.sh");
-    std::fs::write(&script, HOOK).expect("write the hook");
+    let partial = dir.join(format!("hook.sh.{name}"));
+    std::fs::write(&partial, HOOK).expect("write the hook");
+    std::fs::rename(&partial, &script).expect("put the hook in place");
     let events = dir.join(format!("{name}.events"));
     let slow = dir.join(format!("{name}.slow"));
     let argv = format!(
