@@ -1191,9 +1191,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_webhook_retries_until_accepted() {
-        let (url, bodies) = receiver(2).await;
+    /// Hooks with only a webhook to a receiver refusing `refusals` POSTs,
+    /// told that the node became primary with term 3.
+    async fn promoted_with_webhook(refusals: usize) -> (Hooks, Received, HookMetrics) {
+        let (url, bodies) = receiver(refusals).await;
         let metrics = metrics();
         let config = HooksConfig {
             webhook: Some(url),
@@ -1207,6 +1208,12 @@ mod tests {
             },
             view(Some("a"), 3),
         );
+        (hooks, bodies, metrics)
+    }
+
+    #[tokio::test]
+    async fn the_webhook_retries_until_accepted() {
+        let (hooks, bodies, metrics) = promoted_with_webhook(2).await;
         let accepted = metrics.deliveries.with_label_values(&["accepted"]);
         wait_for("the webhook to accept", || accepted.get() == 1).await;
         let bodies = bodies.lock().unwrap().clone();
@@ -1222,20 +1229,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_newer_role_change_supersedes_a_failing_delivery() {
-        let (url, bodies) = receiver(usize::MAX).await;
-        let metrics = metrics();
-        let config = HooksConfig {
-            webhook: Some(url),
-            ..HooksConfig::default()
-        };
-        let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
-        hooks.node_event(
-            &Event::RoleChanged {
-                primary: true,
-                term: 3,
-            },
-            view(Some("a"), 3),
-        );
+        let (mut hooks, bodies, metrics) = promoted_with_webhook(usize::MAX).await;
         wait_for("a first attempt", || !bodies.lock().unwrap().is_empty()).await;
         hooks.node_event(
             &Event::RoleChanged {
