@@ -331,6 +331,9 @@ impl Runner<'_> {
         for i in 0..n {
             self.sim
                 .start_preloaded(i, members.clone(), records.clone(), i as u64 + 1);
+            // Each preload logs an event per member: observe them now, or
+            // the log would hold n² entries at once.
+            self.drain_log();
         }
         self.drain_log();
     }
