@@ -428,6 +428,9 @@ struct Queue {
     members: VecDeque<HookEvent>,
     /// A worker is delivering an event.
     busy: bool,
+    /// Member events were dropped since the queue was last empty (warned
+    /// once per overflow, not per event).
+    overflowing: bool,
 }
 
 impl Queue {
@@ -487,10 +490,15 @@ impl Sink {
             if queue.members.len() >= MAX_QUEUED {
                 queue.members.pop_front();
                 self.skipped("overflow");
-                tracing::warn!(
-                    sink = self.name,
-                    "hook queue full: dropped the oldest member event"
-                );
+                if !queue.overflowing {
+                    queue.overflowing = true;
+                    tracing::warn!(
+                        sink = self.name,
+                        queued = MAX_QUEUED,
+                        "hook queue full: dropping the oldest member events \
+                         (herd_hook_events_skipped_total counts them)"
+                    );
+                }
             }
             queue.members.push_back(event);
         }
@@ -511,6 +519,7 @@ impl Sink {
                     return event;
                 }
                 queue.busy = false;
+                queue.overflowing = false;
             }
             self.idle.notify_waiters();
             arrived.await;
