@@ -37,7 +37,7 @@ pub enum AgentError {
     #[error("{0}")]
     Config(#[from] config::ConfigErrors),
     /// A socket could not be bound or read.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
@@ -118,7 +118,10 @@ impl Bound {
         let admin = TcpListener::bind(config.admin)
             .await
             .map_err(|source| AgentError::Io {
-                context: format!("binding admin listener {}", config.admin),
+                context: format!(
+                    "binding admin listener {} (another agent on this host? give each its own --admin)",
+                    config.admin
+                ),
                 source,
             })?;
         Ok(Self {
