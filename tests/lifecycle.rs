@@ -322,6 +322,35 @@ fn a_node_restarted_with_its_data_dir_rejoins_with_no_seeds() {
     assert_eq!(c.status("/health/primary"), Some(503));
 }
 
+fn term_of(agent: &Agent) -> Option<u64> {
+    agent.get("/v1/primary")?.1["term"].as_u64()
+}
+
+#[test]
+fn a_data_dir_keeps_terms_rising_when_the_whole_cluster_restarts() {
+    let dir = log_dir("data-dir-term");
+    let data = dir.join("a-data").to_string_lossy().into_owned();
+    let mut a = Agent::start(&dir, "a", &[], &["--data-dir", &data]);
+    assert!(wait_until(Duration::from_secs(10), || term_of(&a) == Some(1)));
+    // A crash, not a clean stop: the term must already be on disk.
+    let memory = PathBuf::from(&data).join("members.json");
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&memory).is_ok_and(|text| text.contains("\"term\": 1"))
+    }));
+    for expected in [2, 3] {
+        a.kill();
+        a.restart(&[]);
+        assert!(
+            wait_until(Duration::from_secs(10), || term_of(&a) == Some(expected)),
+            "after a restart the term is {:?}, not {expected}",
+            term_of(&a)
+        );
+    }
+    // Without the data directory the memory is gone: term 1 again.
+    let b = Agent::start(&dir, "b", &[], &[]);
+    assert!(wait_until(Duration::from_secs(10), || term_of(&b) == Some(1)));
+}
+
 /// One poll of every node: how many answer 200 on /health and on
 /// /health/primary.
 fn poll(agents: &[(String, SocketAddr)], client: &ureq::Agent) -> (usize, usize) {

@@ -26,7 +26,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use config::{AgentArgs, AgentConfig};
 use hooks::Hooks;
 
-use crate::core::{Command, CommandError, Event, MemberState, Node, NodeId, Snapshot, Start, Time};
+use crate::core::{
+    Command, CommandError, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time,
+};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 
@@ -275,14 +277,16 @@ pub async fn run(
         Start::Join(remembered.clone())
     };
     let seed = os_seed();
-    let mut node =
-        Node::new(config.node_config(), id, seed, start, clock.now()).map_err(|errors| {
-            config::ConfigErrors {
-                source: "agent".into(),
-                errors,
-            }
-        })?;
-    node.remember_term(recalled.term);
+    let node_config = NodeConfig {
+        remembered_term: recalled.term,
+        ..config.node_config()
+    };
+    let node = Node::new(node_config, id, seed, start, clock.now()).map_err(|errors| {
+        config::ConfigErrors {
+            source: "agent".into(),
+            errors,
+        }
+    })?;
 
     let mut metrics = Metrics::new()?;
     let first = Arc::new(node.snapshot());

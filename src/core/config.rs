@@ -25,6 +25,10 @@ pub struct NodeConfig {
     /// are configured (a node gets no traffic, and no rank, before its
     /// server has proved itself), `Passing` when there are none.
     pub initial_health: HealthStatus,
+    /// The highest primary term an earlier life of this node saw (the
+    /// agent's data directory keeps it): the node's first claim goes above
+    /// it, so terms keep rising when the whole cluster restarts.
+    pub remembered_term: u64,
     /// The quorum guard of the election.
     pub quorum: QuorumPolicy,
     /// A fixed expected cluster size for the quorum, instead of counting the
@@ -77,6 +81,7 @@ impl Default for NodeConfig {
             priority: 0,
             primary_eligible: true,
             initial_health: HealthStatus::Passing,
+            remembered_term: 0,
             quorum: QuorumPolicy::Majority,
             expected_members: None,
             probe_period: Duration::from_secs(1),

@@ -496,6 +496,7 @@ impl Node {
             cfg.primary_eligible,
         );
         record.status = cfg.initial_health;
+        let remembered_term = cfg.remembered_term;
         let mut node = Self {
             roster: Roster::new(cfg.election_rules()),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
@@ -521,7 +522,7 @@ impl Node {
             record,
             local_checks: Vec::new(),
             max_seniority: 0,
-            max_term: 0,
+            max_term: remembered_term,
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
@@ -851,16 +852,6 @@ impl Node {
     /// The highest primary term this node has seen.
     pub fn term(&self) -> u64 {
         self.max_term
-    }
-
-    /// Raises the highest term seen to at least `term`: what an earlier
-    /// life of this node saw, so its next claim goes above every term the
-    /// cluster handed out before, even after the whole cluster restarted.
-    pub fn remember_term(&mut self, term: u64) {
-        if term > self.max_term {
-            self.max_term = term;
-            self.changes += 1;
-        }
     }
 
     /// This node's own health record.
