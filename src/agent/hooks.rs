@@ -604,8 +604,11 @@ impl Hooks {
     }
 
     fn offer(&self, event: HookEvent) {
+        // Every role event goes to the queue, even one with no command: it
+        // must still replace an older role event waiting there (a pending
+        // `primary` must not run once the node is no longer primary).
         if let Some((sink, config)) = &self.commands
-            && !command_for(config, event.event).is_empty()
+            && (event.event.is_role() || !config.on_member.is_empty())
         {
             sink.offer(event.clone());
         }
@@ -672,6 +675,9 @@ async fn run_commands(sink: Arc<Sink>, config: HooksConfig) {
     loop {
         let event = sink.next().await;
         let argv = command_for(&config, event.event);
+        if argv.is_empty() {
+            continue;
+        }
         let hook = event.event.hook();
         let started = now();
         let (outcome, output) = run_command(argv, &event, config.timeout).await;
@@ -1054,6 +1060,44 @@ mod tests {
             "the worker still holds the last one"
         );
         assert!(!sink.settle(now() + Duration::from_millis(50)).await);
+    }
+
+    #[tokio::test]
+    async fn a_step_down_with_no_command_still_cancels_a_pending_promotion() {
+        let dir = temp_dir("cancel");
+        let ran = dir.join("ran");
+        let config = HooksConfig {
+            on_primary: sh(&format!("echo \"$HERD_TERM\" >> {}", ran.display())),
+            ..HooksConfig::default()
+        };
+        let metrics = metrics();
+        let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
+        let promoted = |term| Event::RoleChanged {
+            primary: true,
+            term,
+        };
+        // Both arrive before the worker can start the first (this runtime
+        // has one thread): the step-down replaces the promotion.
+        hooks.node_event(&promoted(3), view(Some("a"), 3));
+        hooks.node_event(
+            &Event::RoleChanged {
+                primary: false,
+                term: 3,
+            },
+            view(Some("b"), 4),
+        );
+        hooks.shutdown(Duration::from_secs(10)).await;
+        assert!(!ran.exists(), "a stale promotion ran");
+        let skipped = metrics.skipped.with_label_values(&["command", "coalesced"]);
+        assert_eq!(skipped.get(), 1);
+
+        // A later promotion runs as usual.
+        let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
+        hooks.node_event(&promoted(5), view(Some("a"), 5));
+        hooks.shutdown(Duration::from_secs(10)).await;
+        let ran = std::fs::read_to_string(&ran).unwrap_or_default();
+        assert_eq!(ran.lines().collect::<Vec<_>>(), ["5"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
