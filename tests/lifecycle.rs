@@ -120,6 +120,26 @@ fn all_ranked(agents: &[&Agent]) -> bool {
     })
 }
 
+/// Each agent's view, `name: member state seniority, ...`, for failure
+/// messages.
+fn views(agents: &[&Agent]) -> String {
+    agents
+        .iter()
+        .map(|view| {
+            let members = view
+                .get("/v1/members")
+                .and_then(|(_, body)| body["members"].as_array().cloned())
+                .unwrap_or_default();
+            let seen: Vec<String> = members
+                .iter()
+                .map(|m| format!("{} {} {}", m["name"], m["state"], m["seniority"]))
+                .collect();
+            format!("{} sees [{}]", view.name, seen.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[test]
 fn the_primary_role_moves_when_its_server_stops_and_does_not_move_back_when_it_returns() {
     let dir = log_dir("check-failover");
@@ -330,7 +350,8 @@ fn term_of(agent: &Agent) -> Option<u64> {
 fn a_data_dir_keeps_terms_rising_when_the_whole_cluster_restarts() {
     let dir = log_dir("data-dir-term");
     let data = dir.join("a-data").to_string_lossy().into_owned();
-    let mut a = Agent::start(&dir, "a", &[], &["--data-dir", &data]);
+    // Its own cluster name: other tests' agents never mix with these.
+    let mut a = Agent::start(&dir, "a", &[], &["--data-dir", &data, "--cluster", "terms"]);
     assert!(wait_until(Duration::from_secs(10), || term_of(&a) == Some(1)));
     // A crash, not a clean stop: the term must already be on disk.
     let memory = PathBuf::from(&data).join("members.json");
@@ -347,8 +368,58 @@ fn a_data_dir_keeps_terms_rising_when_the_whole_cluster_restarts() {
         );
     }
     // Without the data directory the memory is gone: term 1 again.
-    let b = Agent::start(&dir, "b", &[], &[]);
+    let b = Agent::start(&dir, "b", &[], &["--cluster", "terms"]);
     assert!(wait_until(Duration::from_secs(10), || term_of(&b) == Some(1)));
+}
+
+#[test]
+fn remembered_members_survive_a_start_that_cannot_rejoin_them() {
+    let dir = log_dir("data-dir-unreachable");
+    let data = dir.join("c-data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    // Members that are not up: the agent keeps trying them. Its own
+    // cluster name keeps it out of other tests' clusters should one of
+    // them bind these ports meanwhile.
+    let (a, b) = (support::free_port(), support::free_port());
+    let memory = data.join("members.json");
+    std::fs::write(
+        &memory,
+        format!(
+            r#"{{"cluster":"unreachable","node":"c","term":5,"members":[
+                {{"name":"a","addr":"127.0.0.1:{a}"}},{{"name":"b","addr":"127.0.0.1:{b}"}}]}}"#
+        ),
+    )
+    .expect("write the memory");
+    let data_arg = data.to_string_lossy().into_owned();
+    let c = Agent::start(
+        &dir,
+        "c",
+        &[],
+        &["--data-dir", &data_arg, "--cluster", "unreachable"],
+    );
+    // Join attempts went out, so the agent has published (and saved) since.
+    assert!(wait_until(Duration::from_secs(10), || metric_above_zero(
+        &c,
+        "herd_packets_sent_total"
+    )));
+    assert_eq!(c.status("/health"), Some(503), "c must not found a cluster");
+    let text = std::fs::read_to_string(&memory).expect("the memory");
+    let kept: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(kept["members"].as_array().map(Vec::len), Some(2), "{text}");
+    assert_eq!(kept["term"], 5);
+}
+
+fn metric_above_zero(agent: &Agent, name: &str) -> bool {
+    ureq::get(&format!("http://{}/metrics", agent.http))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .is_some_and(|text| {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .any(|v| v > 0.0)
+        })
 }
 
 /// One poll of every node: how many answer 200 on /health and on
@@ -460,7 +531,8 @@ fn a_rolling_restart_keeps_four_healthy_nodes_and_one_primary_at_every_poll() {
             wait_until(Duration::from_secs(20), || agents[i].status("/health")
                 == Some(200)
                 && all_ranked(&others)),
-            "{name} did not come back"
+            "{name} did not come back: {}",
+            views(&others)
         );
     }
     stop.store(true, Ordering::Relaxed);

@@ -45,8 +45,8 @@ pub fn members_of(snapshot: &Snapshot) -> Vec<(String, SocketAddr)> {
 /// What a data directory held.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recalled {
-    /// The remembered members' addresses.
-    pub members: Vec<SocketAddr>,
+    /// The remembered members, by name.
+    pub members: Vec<(String, SocketAddr)>,
     /// The highest primary term seen.
     pub term: u64,
 }
@@ -66,7 +66,11 @@ pub fn load(dir: &Path, cluster: &str, node: &str) -> Recalled {
     };
     match serde_json::from_str::<Remembered>(&text) {
         Ok(memory) if memory.cluster == cluster && memory.node == node => Recalled {
-            members: memory.members.into_iter().map(|m| m.addr).collect(),
+            members: memory
+                .members
+                .into_iter()
+                .map(|m| (m.name, m.addr))
+                .collect(),
             term: memory.term,
         },
         Ok(memory) => {

@@ -264,7 +264,7 @@ pub async fn run(
         }
         None => memory::Recalled::default(),
     };
-    let remembered = recalled.members;
+    let remembered: Vec<SocketAddr> = recalled.members.iter().map(|(_, addr)| *addr).collect();
     if !remembered.is_empty() {
         tracing::info!(
             members = remembered.len(),
@@ -377,8 +377,8 @@ pub async fn run(
             dir,
             cluster: config.cluster.clone(),
             node: name.clone(),
-            saved: Vec::new(),
-            saved_term: 0,
+            saved: recalled.members,
+            saved_term: recalled.term,
             saved_at: None,
         }),
         hooks,
@@ -548,8 +548,14 @@ impl Driver {
         if !force && !new_term && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) {
             return;
         }
-        let members = memory::members_of(self.snapshot.borrow().as_ref());
-        if !new_term && (members == memory.saved || members.is_empty()) {
+        let mut members = memory::members_of(self.snapshot.borrow().as_ref());
+        if members.is_empty() {
+            // Not joined yet, or alone: keep the members known before, or
+            // a restart that fails to rejoin would forget them and found a
+            // cluster of its own next time.
+            members.clone_from(&memory.saved);
+        }
+        if !new_term && members == memory.saved {
             return;
         }
         match memory::save(&memory.dir, &memory.cluster, &memory.node, &members, term) {

@@ -7,18 +7,32 @@
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-/// A free port on 127.0.0.1 for both UDP and TCP (bound, then released).
+/// Ports handed out so far by this test process.
+static HANDED_OUT: AtomicU16 = AtomicU16::new(0);
+/// Where the ports come from: below Linux's ephemeral range (32768 and
+/// up), so the kernel never gives one to an outgoing connection (the tests
+/// poll over HTTP all the time) between this check and the agent's bind.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A free port on 127.0.0.1 for both UDP and TCP (bound, then released),
+/// never the same one twice in one test process.
 pub fn free_port() -> u16 {
+    let span = PORTS.end - PORTS.start;
+    // Test binaries run one after another; each starts elsewhere.
+    let offset = (std::process::id() % u32::from(span)) as u16;
     loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port");
-        let port = udp.local_addr().expect("local addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let n = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        let port = PORTS.start + (offset.wrapping_add(n.wrapping_mul(7))) % span;
+        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if free {
             return port;
         }
     }
