@@ -16,19 +16,6 @@ fn herd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_herd"))
 }
 
-fn metric(agent: &Agent, name: &str) -> Option<f64> {
-    let text = ureq::get(&format!("http://{}/metrics", agent.http))
-        .call()
-        .ok()?
-        .body_mut()
-        .read_to_string()
-        .ok()?;
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[test]
 fn garbage_and_foreign_packets_are_counted_and_change_nothing() {
     let dir = log_dir("garbage");
@@ -66,10 +53,9 @@ fn garbage_and_foreign_packets_are_counted_and_change_nothing() {
     assert!(
         wait_until(Duration::from_secs(5), || {
             let dropped = |reason: &str| {
-                metric(
-                    &a,
-                    &format!("herd_packets_dropped_total{{reason=\"{reason}\"}}"),
-                )
+                a.metric(&format!(
+                    "herd_packets_dropped_total{{reason=\"{reason}\"}}"
+                ))
                 .unwrap_or(0.0)
             };
             dropped("not_herd") >= 10.0
@@ -128,7 +114,7 @@ fn a_frozen_member_is_declared_down_and_rejoins_when_it_thaws() {
     assert!(
         wait_until(Duration::from_secs(20), || {
             [&a, &b, &c].iter().all(|x| x.alive_members() == 3)
-                && metric(&c, "herd_rejoins_total").unwrap_or(0.0) >= 1.0
+                && c.metric("herd_rejoins_total").unwrap_or(0.0) >= 1.0
         }),
         "the thawed member did not rejoin"
     );

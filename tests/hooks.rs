@@ -292,21 +292,6 @@ impl Drop for Receiver {
     }
 }
 
-fn metric(agent: &Agent, line_start: &str) -> Option<f64> {
-    let body = ureq::get(&format!("http://{}/metrics", agent.http))
-        .call()
-        .ok()?
-        .body_mut()
-        .read_to_string()
-        .ok()?;
-    body.lines()
-        .find(|l| l.starts_with(line_start))?
-        .rsplit(' ')
-        .next()?
-        .parse()
-        .ok()
-}
-
 #[test]
 fn draining_the_primary_runs_its_on_secondary_and_the_successors_on_primary() {
     let dir = log_dir("hooks-drain");
@@ -364,7 +349,7 @@ fn draining_the_primary_runs_its_on_secondary_and_the_successors_on_primary() {
                 .iter()
                 .filter(|b| b["event"] == "secondary" && b["term"].as_u64() >= Some(first))
                 .count();
-            let accepted = metric(&a, "herd_webhook_attempts_total{outcome=\"accepted\"}");
+            let accepted = a.metric("herd_webhook_attempts_total{outcome=\"accepted\"}");
             // Refused attempts plus accepted ones are all the POSTs.
             step_down >= 1 && accepted.map(|n| n as usize + 2) == Some(received.len())
         }),
@@ -379,7 +364,7 @@ fn draining_the_primary_runs_its_on_secondary_and_the_successors_on_primary() {
     );
     assert!(received.iter().all(|b| b["node"] == "a"));
     assert_eq!(
-        metric(&a, "herd_webhook_attempts_total{outcome=\"rejected\"}"),
+        a.metric("herd_webhook_attempts_total{outcome=\"rejected\"}"),
         Some(2.0)
     );
 
@@ -445,10 +430,7 @@ fn a_hook_past_its_timeout_is_killed_and_logged_and_the_next_event_still_runs() 
         .count();
     assert_eq!(joined, 1, "{:?}", lines(&a_hooks));
     assert_eq!(
-        metric(
-            &a,
-            "herd_hook_runs_total{hook=\"on_member\",outcome=\"timeout\"}"
-        ),
+        a.metric("herd_hook_runs_total{hook=\"on_member\",outcome=\"timeout\"}"),
         Some(1.0)
     );
     // What the hung hook started died with it.

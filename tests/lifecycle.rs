@@ -398,28 +398,14 @@ fn remembered_members_survive_a_start_that_cannot_rejoin_them() {
         &["--data-dir", &data_arg, "--cluster", "unreachable"],
     );
     // Join attempts went out, so the agent has published (and saved) since.
-    assert!(wait_until(Duration::from_secs(10), || metric_above_zero(
-        &c,
-        "herd_packets_sent_total"
-    )));
+    assert!(wait_until(Duration::from_secs(10), || c
+        .metric("herd_packets_sent_total")
+        .is_some_and(|sent| sent > 0.0)));
     assert_eq!(c.status("/health"), Some(503), "c must not found a cluster");
     let text = std::fs::read_to_string(&memory).expect("the memory");
     let kept: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(kept["members"].as_array().map(Vec::len), Some(2), "{text}");
     assert_eq!(kept["term"], 5);
-}
-
-fn metric_above_zero(agent: &Agent, name: &str) -> bool {
-    ureq::get(&format!("http://{}/metrics", agent.http))
-        .call()
-        .ok()
-        .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .is_some_and(|text| {
-            text.lines()
-                .filter(|l| l.starts_with(name))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .any(|v| v > 0.0)
-        })
 }
 
 /// One poll of every node: how many answer 200 on /health and on

@@ -919,6 +919,10 @@ mod tests {
         }
     }
 
+    fn role(primary: bool, term: u64) -> Event {
+        Event::RoleChanged { primary, term }
+    }
+
     fn member_state(name: &str, previous: Option<MemberState>, current: MemberState) -> Event {
         Event::MemberState {
             name: Arc::from(name),
@@ -942,13 +946,7 @@ mod tests {
         );
 
         let primary = translator
-            .translate(
-                &Event::RoleChanged {
-                    primary: true,
-                    term: 5,
-                },
-                view(Some("a"), 5),
-            )
+            .translate(&role(true, 5), view(Some("a"), 5))
             .unwrap();
         assert_eq!(
             (primary.event, primary.term, primary.is_primary),
@@ -956,13 +954,7 @@ mod tests {
         );
         // Stepping down reports the highest term seen: the fence to hold.
         let secondary = translator
-            .translate(
-                &Event::RoleChanged {
-                    primary: false,
-                    term: 5,
-                },
-                view(Some("b"), 6),
-            )
+            .translate(&role(false, 5), view(Some("b"), 6))
             .unwrap();
         assert_eq!((secondary.event, secondary.term), (EventKind::Secondary, 6));
         assert_eq!(secondary.primary.as_deref(), Some("b"));
@@ -1072,20 +1064,10 @@ mod tests {
         };
         let metrics = metrics();
         let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
-        let promoted = |term| Event::RoleChanged {
-            primary: true,
-            term,
-        };
         // Both arrive before the worker can start the first (this runtime
         // has one thread): the step-down replaces the promotion.
-        hooks.node_event(&promoted(3), view(Some("a"), 3));
-        hooks.node_event(
-            &Event::RoleChanged {
-                primary: false,
-                term: 3,
-            },
-            view(Some("b"), 4),
-        );
+        hooks.node_event(&role(true, 3), view(Some("a"), 3));
+        hooks.node_event(&role(false, 3), view(Some("b"), 4));
         hooks.shutdown(Duration::from_secs(10)).await;
         assert!(!ran.exists(), "a stale promotion ran");
         let skipped = metrics.skipped.with_label_values(&["command", "coalesced"]);
@@ -1093,7 +1075,7 @@ mod tests {
 
         // A later promotion runs as usual.
         let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
-        hooks.node_event(&promoted(5), view(Some("a"), 5));
+        hooks.node_event(&role(true, 5), view(Some("a"), 5));
         hooks.shutdown(Duration::from_secs(10)).await;
         let ran = std::fs::read_to_string(&ran).unwrap_or_default();
         assert_eq!(ran.lines().collect::<Vec<_>>(), ["5"]);
@@ -1254,13 +1236,7 @@ mod tests {
             ..HooksConfig::default()
         };
         let mut hooks = Hooks::start(&config, Translator::new("prod", "a"), &metrics);
-        hooks.node_event(
-            &Event::RoleChanged {
-                primary: true,
-                term: 3,
-            },
-            view(Some("a"), 3),
-        );
+        hooks.node_event(&role(true, 3), view(Some("a"), 3));
         (hooks, bodies, metrics)
     }
 
@@ -1284,13 +1260,7 @@ mod tests {
     async fn a_newer_role_change_supersedes_a_failing_delivery() {
         let (mut hooks, bodies, metrics) = promoted_with_webhook(usize::MAX).await;
         wait_for("a first attempt", || !bodies.lock().unwrap().is_empty()).await;
-        hooks.node_event(
-            &Event::RoleChanged {
-                primary: false,
-                term: 3,
-            },
-            view(Some("b"), 4),
-        );
+        hooks.node_event(&role(false, 3), view(Some("b"), 4));
         let superseded = metrics
             .skipped
             .with_label_values(&["webhook", "superseded"]);

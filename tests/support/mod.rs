@@ -268,6 +268,24 @@ impl Agent {
         }
     }
 
+    /// The value of one series in `/metrics`, named as it prints there
+    /// (`herd_rejoins_total`, `herd_hook_runs_total{hook="on_member",outcome="ok"}`).
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        let text = client()
+            .get(&format!("http://{}/metrics", self.http))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find_map(|line| {
+                let (name, value) = line.rsplit_once(' ')?;
+                (name == series).then(|| value.parse().ok())?
+            })
+    }
+
     /// The last lines of the agent's log.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
