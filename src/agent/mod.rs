@@ -1,9 +1,9 @@
 //! The tokio driver: one task owns the [`Node`] and feeds it.
 //!
 //! The gossip task `select!`s over the UDP socket, the node's next deadline,
-//! commands and stop requests; after every input it sends what the node
-//! produced, logs its events and publishes a [`Snapshot`] on a `watch`
-//! channel. The HTTP server only reads that snapshot.
+//! commands and stop requests; after every input it logs the node's events,
+//! publishes a [`Snapshot`] on a `watch` channel, then sends what the node
+//! produced. The HTTP server only reads that snapshot.
 //!
 //! Shutdown is one bounded sequence: on the first stop request the node
 //! drains (`/health` 503 at once, the role hands over), leaves shortly
@@ -572,19 +572,22 @@ impl Driver {
 
     /// Sends what the node produced, logs its events, publishes a snapshot.
     async fn flush(&mut self) {
-        while let Some(transmit) = self.node.poll_transmit() {
-            if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
-                tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
-            }
-        }
         let mut events = Vec::new();
         while let Some(event) = self.node.poll_event() {
             log_event(&event);
             events.push(event);
         }
-        // Publishing first writes a new term to the data directory before
-        // any hook hands it to the server.
+        // Publish before sending: what this node answers over HTTP (no
+        // longer primary, draining) changes before any peer can hear of the
+        // change and act on it, so a hand-over never has two nodes answering
+        // 200 on /health/primary at once. Publishing also writes a new term
+        // to the data directory before any hook hands it to the server.
         self.publish(false);
+        while let Some(transmit) = self.node.poll_transmit() {
+            if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
+                tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
+            }
+        }
         if let Some(hooks) = &mut self.hooks {
             for event in &events {
                 hooks.node_event(event, hook_view(&self.node));

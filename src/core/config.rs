@@ -52,8 +52,9 @@ pub struct NodeConfig {
     /// members, while there are any. 200 ms: memberlist's LAN
     /// `GossipInterval` (its `GossipNodes` is 3, as `indirect_probes`).
     pub gossip_interval: Duration,
-    /// An update is sent `retransmit_mult * ceil(log10(members + 1))` times.
-    /// 4: memberlist's `RetransmitMult`.
+    /// An update is sent `retransmit_mult * ceil(log10(members + 1))` times
+    /// (in clusters of 16 or fewer, at least three times per other member,
+    /// up to 16). 4: memberlist's `RetransmitMult`.
     pub retransmit_mult: u32,
     /// How often a random member is asked for its whole state (members and
     /// health records), so views converge whatever gossip missed. 30 s:
@@ -108,6 +109,10 @@ pub struct ConfigError {
     /// What is wrong with it.
     pub problem: String,
 }
+
+/// Up to this many members, updates get a floor of sends per member (see
+/// [`NodeConfig::max_transmissions`]).
+const SMALL_CLUSTER: usize = 16;
 
 impl NodeConfig {
     /// Checks every setting and returns all problems at once.
@@ -210,7 +215,16 @@ impl NodeConfig {
         // memberlist's retransmitLimit: the logarithm is rounded up first, so
         // even a two-member cluster passes every update on several times.
         let scale = ((members + 1) as f64).log10().ceil();
-        let times = f64::from(self.retransmit_mult) * scale;
+        let mut times = f64::from(self.retransmit_mult) * scale;
+        // In a small cluster that is too few to reach everyone: each send
+        // goes to a random member, and with four others and four sends one
+        // of them missed a record now and then and kept the stale one until
+        // the next whole-state sync, 30 s later (seen in the rolling-restart
+        // test). Three sends per other member make a miss rare, at a cost
+        // that only exists where members are few.
+        if members <= SMALL_CLUSTER {
+            times = times.max((3 * members.saturating_sub(1)).min(16) as f64);
+        }
         NonZeroU8::new(times.clamp(1.0, 255.0) as u8).unwrap_or(NonZeroU8::MIN)
     }
 
@@ -278,7 +292,10 @@ mod tests {
         assert_eq!(config.suspicion_timeout(100), Duration::from_secs(6));
         assert_eq!(config.suspicion_timeout(1000), Duration::from_secs(9));
         assert_eq!(config.max_transmissions(1).get(), 4);
-        assert_eq!(config.max_transmissions(9).get(), 4);
+        assert_eq!(config.max_transmissions(5).get(), 12);
+        assert_eq!(config.max_transmissions(9).get(), 16);
+        assert_eq!(config.max_transmissions(16).get(), 16);
+        assert_eq!(config.max_transmissions(17).get(), 8);
         assert_eq!(config.max_transmissions(100).get(), 12);
         assert_eq!(config.sync_period(10), Duration::from_secs(30));
         assert_eq!(config.sync_period(64), Duration::from_secs(60));
