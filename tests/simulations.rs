@@ -152,6 +152,47 @@ fn a_flapping_primary_hands_the_role_on_once_and_never_gets_it_back() {
     assert_one_primary_at_the_end(&report);
 }
 
+/// Seconds from the heal until one node claimed and every node named it.
+fn recovery_after_heal(report: &Report) -> f64 {
+    let heal = report
+        .faults
+        .iter()
+        .find(|f| f.kind == "heal")
+        .expect("the scenario heals");
+    heal.recovered_s
+        .unwrap_or_else(|| panic!("{}: no single primary after the heal", report.scenario))
+}
+
+#[test]
+fn a_three_way_split_with_no_majority_side_heals_to_one_primary() {
+    for seed in 1..=3 {
+        let report = simulate("three-way-split", 30, |s| s.seed = seed);
+        assert_invariants_held(&report);
+        assert_one_primary_at_the_end(&report);
+        // No side had a majority: nobody claimed for most of the split.
+        assert!(report.safety.no_primary_s > 80.0, "{:?}", report.safety);
+        assert!(recovery_after_heal(&report) < 10.0, "seed {seed}");
+        assert_eq!(report.safety.false_positive_downs, 0);
+    }
+}
+
+#[test]
+fn a_node_that_hears_nobody_accuses_nobody() {
+    for seed in 1..=3 {
+        let report = simulate("one-way-into-primary", 30, |s| s.seed = seed);
+        assert_invariants_held(&report);
+        assert_one_primary_at_the_end(&report);
+        assert_eq!(
+            report.safety.false_positive_downs, 0,
+            "seed {seed}: {:?}",
+            report.safety.false_positive_examples
+        );
+        // The primary that could not hear was replaced.
+        let cut = &report.faults[0];
+        assert!(cut.failover_s.is_some(), "seed {seed}: {cut:?}");
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_report_and_another_seed_another_run() {
     let once = simulate("primary-crash", 12, |_| {});

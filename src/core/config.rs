@@ -135,6 +135,12 @@ impl NodeConfig {
                 "may only hold letters, digits, '.', '_' and '-'".into(),
             );
         }
+        if self.remembered_term >= super::health::COUNTER_LIMIT {
+            fail(
+                "remembered_term",
+                format!("must be below {}", super::health::COUNTER_LIMIT),
+            );
+        }
         if self.probe_period.is_zero() {
             fail("probe_period", "must be more than zero".into());
         }

@@ -54,6 +54,10 @@ pub const MAX_CHECK_NAME: usize = 32;
 /// See [`MAX_CHECKS`].
 pub const MAX_CHECK_OUTPUT: usize = 64;
 
+/// Bound on every counter a record carries (2^62): far beyond what a real
+/// cluster reaches one increment at a time, far below where `+ 1` wraps.
+pub const COUNTER_LIMIT: u64 = 1 << 62;
+
 /// One check's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -182,6 +186,21 @@ impl HealthRecord {
     /// Orders two records of the same member by freshness.
     pub fn freshness(&self) -> (u64, u64) {
         (self.incarnation, self.version)
+    }
+
+    /// Whether every counter is below [`COUNTER_LIMIT`]. A cluster adds one
+    /// to a seniority, a term, a life or a version at a time, so a larger
+    /// value only comes from a corrupt or forged datagram, and taking it
+    /// would make the next `+ 1` overflow.
+    pub fn plausible(&self) -> bool {
+        [
+            self.seniority.unwrap_or(0),
+            self.term,
+            self.incarnation,
+            self.version,
+        ]
+        .iter()
+        .all(|value| *value < COUNTER_LIMIT)
     }
 
     /// Whether `self` replaces `other` (same member, strictly fresher).

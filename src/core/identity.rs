@@ -256,9 +256,11 @@ impl foca::Identity for NodeId {
     type Addr = MemberKey;
 
     fn renew(&self) -> Option<Self> {
+        // A life at the top of the range cannot renew: foca then reports the
+        // identity defunct instead of wrapping back to the first life.
         Some(Self {
             key: self.key,
-            incarnation: self.incarnation.wrapping_add(1),
+            incarnation: self.incarnation.checked_add(1)?,
             inner: self.inner.clone(),
         })
     }

@@ -229,7 +229,15 @@ impl Node {
             Phase::Joined if joiner.name() == own.name() => Some(Refusal::NameTaken {
                 addr: own.socket_addr(),
             }),
-            Phase::Joined if !self.election().quorate => Some(Refusal::NoQuorum),
+            // A view without a quorum takes no newcomer (it would learn a
+            // fragment as the cluster), but serves a member it knows: when
+            // no side of a partition kept a majority, the fragments merge by
+            // rejoining through each other.
+            Phase::Joined
+                if !self.election().quorate && !self.members.contains_key(&joiner.key()) =>
+            {
+                Some(Refusal::NoQuorum)
+            }
             Phase::Joined => self.members.get(&joiner.key()).and_then(|known| {
                 let holder = known.id.as_ref()?;
                 let live = known.state.is_some_and(|s| s.is_live());
@@ -256,8 +264,13 @@ impl Node {
 
     fn send_state(&mut self, to: SocketAddr, request: u64, wanted: Option<WantedParts>) {
         let own = self.id().clone();
-        let mut members: Vec<foca::Member<NodeId>> =
-            self.foca.iter_membership_state().cloned().collect();
+        // Our own earlier lives, which foca keeps as down, are no news.
+        let mut members: Vec<foca::Member<NodeId>> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| m.id().key() != own.key())
+            .cloned()
+            .collect();
         members.push(foca::Member::alive(own.clone()));
         let mut records: Vec<HealthRecord> = self
             .members

@@ -352,6 +352,13 @@ impl Known {
 /// (one of its probes fails, or any member becomes suspect) it asks every
 /// live member to answer, and stops claiming unless a majority does within
 /// two probe timeouts, until a later check passes.
+///
+/// The same check confirms a claim before it starts: a member answers only
+/// if its own view names the asker primary, so a node claims only once a
+/// majority agrees it is the one. Two nodes that took the same seniority at
+/// once (after an outage that cost every node its rank) each head their own
+/// view until the other's record arrives; without the confirmation both
+/// claimed for that moment.
 #[derive(Debug, Default)]
 struct QuorumCheck {
     round: u64,
@@ -364,6 +371,14 @@ struct QuorumCheck {
     wanted: bool,
     /// The last check failed: do not claim.
     blocked: bool,
+    /// A majority named this node primary since it was last elected (asked
+    /// only of a fresh rank).
+    confirmed: bool,
+    /// When this node last took a seniority: its record needs a moment to
+    /// reach the others before it asks them to confirm a claim.
+    ranked_at: Option<Time>,
+    /// A `ConfirmAgain` timer is set for this instant.
+    again_at: Option<Time>,
 }
 
 /// Timers the node sets for itself.
@@ -383,6 +398,8 @@ pub(crate) enum NodeTimer {
     Nudge(NodeId, u32),
     /// A quorum check's answers are due.
     QuorumCheckDue(u64),
+    /// Ask for the confirmation of a claim again (see [`QuorumCheck`]).
+    ConfirmAgain,
     /// A suspicion learned by gossip ran long: ask the suspect directly,
     /// up to `SUSPICION_QUESTIONS` times a probe period apart (`asked` so
     /// far), then declare it down if it is still suspect at that life and
@@ -425,6 +442,11 @@ pub struct Node {
     notices: KeyMap<Time>,
     /// When the node last handled any input.
     last_input: Option<Time>,
+    /// When a datagram from another member last arrived (see
+    /// [`Node::doubts_itself`]).
+    last_heard: Option<Time>,
+    /// When the node heard again after a silence that made it doubt itself.
+    heard_again: Option<Time>,
     /// Who last told us we are down: the first to ask for the state.
     notified_by: Option<SocketAddr>,
     /// The periodic sync and reconnect timers run.
@@ -515,6 +537,8 @@ impl Node {
             gossip_pending: false,
             notices: KeyMap::default(),
             last_input: None,
+            last_heard: None,
+            heard_again: None,
             notified_by: None,
             periodic: false,
             check: QuorumCheck::default(),
@@ -553,6 +577,13 @@ impl Node {
             Ok(opened) => opened,
             Err(reason) => return self.drop_packet(reason, from),
         };
+        if self.doubts_itself(now) {
+            tracing::info!(
+                "heard from the cluster again; declaring members down again after a suspicion timeout"
+            );
+            self.heard_again = Some(now);
+        }
+        self.last_heard = Some(now);
         match opened.kind {
             PayloadKind::Foca => {
                 if self.phase == Phase::Left {
@@ -632,6 +663,12 @@ impl Node {
                     if self.phase == Phase::Left {
                         continue;
                     }
+                    if let foca::Timer::ChangeSuspectToDown { .. } = &timer
+                        && let Some(later) = self.defer_accusation(now)
+                    {
+                        self.schedule(later, NodeTimer::Foca(timer));
+                        continue;
+                    }
                     // Probe failures and downs are notified; reaping is not.
                     if matches!(timer, foca::Timer::RemoveDown(_)) {
                         self.scan_needed = true;
@@ -653,6 +690,10 @@ impl Node {
                 } => self.suspicion_over(now, key, life, incarnation, asked),
                 NodeTimer::Nudge(id, round) => self.nudge_suspect(now, id, round),
                 NodeTimer::QuorumCheckDue(round) => self.quorum_check_due(now, round),
+                NodeTimer::ConfirmAgain => {
+                    self.check.again_at = None;
+                    self.settled = None;
+                }
                 NodeTimer::StallOver => {
                     self.stalled = None;
                     self.settled = None;
@@ -748,7 +789,7 @@ impl Node {
             Some(record) if record.incarnation >= life => record.clone(),
             _ => HealthRecord::new(known.name.clone(), life, 0, false),
         };
-        record.version += 1;
+        record.version = record.version.saturating_add(1);
         record.leaving = true;
         record.draining = true;
         record.seniority = None;
@@ -956,6 +997,38 @@ impl Node {
 
     // ---- internals --------------------------------------------------------
 
+    /// Lifeguard's local health, at its simplest: a node that has heard
+    /// nothing from anybody for three probe periods while at least two
+    /// other members are live is more likely cut off itself (a dead NIC, a
+    /// one-way cut, a firewall) than watching them all die at once. Its
+    /// suspicions would reach the others (it can still send) and, as SWIM's
+    /// `down` always wins, make healthy members hold each other down. So it
+    /// declares nobody down while it doubts itself, nor for a suspicion
+    /// timeout after it hears again, when the refutations it missed have had
+    /// time to arrive. With every other member gone it loses nothing by
+    /// waiting: alone it is a minority and claims nothing anyway.
+    fn doubts_itself(&self, now: Time) -> bool {
+        self.phase == Phase::Joined
+            && self.election.live >= 3
+            && self
+                .last_heard
+                .is_some_and(|heard| now >= heard + self.cfg.probe_period * 3)
+    }
+
+    /// When a suspicion timer that fires now may declare its suspect down,
+    /// if not now (see [`Node::doubts_itself`]).
+    fn defer_accusation(&mut self, now: Time) -> Option<Time> {
+        if self.doubts_itself(now) {
+            return Some(now + self.cfg.probe_period);
+        }
+        let until = self.heard_again? + self.cfg.suspicion_timeout(self.scanned.len() + 1);
+        if now < until {
+            return Some(until);
+        }
+        self.heard_again = None;
+        None
+    }
+
     /// While others are around, a node gets a timer at least every probe
     /// period; a gap of two means the process did not run (or ran far
     /// behind) and the cluster may have declared it down.
@@ -1026,9 +1099,13 @@ impl Node {
             return;
         };
         let down = matches!(known.swim, Some((_, foca::State::Down)));
-        // A minority that saw the majority go down must not make the majority
-        // rejoin when the partition heals: only a quorate view tells.
-        if !down || id.incarnation() != peek.src_life || !self.election.quorate {
+        // Every view tells, quorate or not (the envelope says which): when no
+        // side of a healed partition kept a majority, the notices between
+        // the fragments are what merges them again. A quorate receiver
+        // ignores a notice from a view without a quorum and makes the sender
+        // rejoin instead (`down_notice`), so a healing minority never moves
+        // the majority.
+        if !down || id.incarnation() != peek.src_life {
             return;
         }
         if self
@@ -1054,6 +1131,11 @@ impl Node {
         if self.phase != Phase::Joined || identity != *self.id() {
             return;
         }
+        if !sender_quorate && self.election.quorate {
+            // The sender is the one cut off: it holds us down, we see a
+            // majority. It rejoins through us, not we through it.
+            return self.tell_behind(now, from);
+        }
         self.notified_by = Some(from);
         self.sender_quorate = sender_quorate;
         let own = std::iter::once(foca::Member::down(identity));
@@ -1062,6 +1144,31 @@ impl Node {
         }
         self.absorb_foca(now);
         self.sender_quorate = false;
+    }
+
+    /// A member without a quorum holds us down while we see one: tell it it
+    /// is down here (it is, at the life we last knew, or it would not have
+    /// been cut off), so it rejoins through us with a whole-state sync. At
+    /// most once a second per member, as every down notice.
+    fn tell_behind(&mut self, now: Time, from: SocketAddr) {
+        let Some((key, id)) = self
+            .members
+            .iter()
+            .filter_map(|(key, known)| Some((*key, known.id.as_ref()?)))
+            .find(|(_, id)| id.socket_addr() == from)
+            .map(|(key, id)| (key, id.clone()))
+        else {
+            return;
+        };
+        if self
+            .notices
+            .get(&key)
+            .is_some_and(|last| now < *last + Duration::from_secs(1))
+        {
+            return;
+        }
+        self.notices.insert(key, now);
+        self.send_control(from, &Control::DownNotice { identity: id });
     }
 
     /// Someone suspects our current identity: refute now (foca bumps our
@@ -1110,6 +1217,15 @@ impl Node {
         if id.incarnation() != life || known.swim != Some((incarnation, foca::State::Suspect)) {
             return;
         }
+        if let Some(later) = self.defer_accusation(now) {
+            let timer = NodeTimer::SuspicionOver {
+                key,
+                life,
+                incarnation,
+                asked,
+            };
+            return self.schedule(later, timer);
+        }
         if asked < SUSPICION_QUESTIONS {
             // Direct questions first: a live suspect answers with its
             // refutation. One question and its answer are both lost often
@@ -1145,15 +1261,22 @@ impl Node {
     /// the answer.
     fn start_quorum_check(&mut self, now: Time) {
         self.check.wanted = false;
-        if self.check.pending.is_some()
-            || self
-                .check
-                .last
-                .is_some_and(|last| now < last + self.cfg.probe_period)
+        // A claim waiting for its confirmation asks again sooner.
+        let spacing = if self.check.confirmed {
+            self.cfg.probe_period
+        } else {
+            self.cfg.probe_timeout
+        };
+        if self.check.pending.is_some() || self.check.last.is_some_and(|last| now < last + spacing)
         {
             // One check at a time, at most one a probe period; the next
             // trouble asks again.
             self.check.wanted = self.check.pending.is_none();
+            if let (false, None, Some(last)) =
+                (self.check.confirmed, self.check.pending, self.check.last)
+            {
+                self.confirm_again_at(last + spacing);
+            }
             return;
         }
         self.check.round += 1;
@@ -1178,6 +1301,13 @@ impl Node {
         self.quorum_ack_count(now);
     }
 
+    fn confirm_again_at(&mut self, at: Time) {
+        if self.check.again_at.is_none_or(|set| set > at) {
+            self.check.again_at = Some(at);
+            self.schedule(at, NodeTimer::ConfirmAgain);
+        }
+    }
+
     fn answer_quorum_ping(&mut self, from: SocketAddr, asker: NodeId, round: u64) {
         if self.phase != Phase::Joined {
             return;
@@ -1188,7 +1318,8 @@ impl Node {
         if held_down {
             // Declared down here: no renewal of its claim, and it must rejoin.
             self.send_control(from, &Control::DownNotice { identity: asker });
-        } else {
+        } else if self.election.primary.as_deref() == Some(&**asker.name()) {
+            // Only a view that names the asker backs its claim.
             let ack = Control::QuorumAck {
                 from: self.id().clone(),
                 round,
@@ -1210,10 +1341,11 @@ impl Node {
         let expected = self.election.expected.max(1);
         if self.check.pending.is_some() && answered * 2 > expected {
             self.check.pending = None;
-            if self.check.blocked {
+            if self.check.blocked && self.check.confirmed {
                 tracing::info!("a majority answered again; claiming the role");
             }
             self.check.blocked = false;
+            self.check.confirmed = true;
             self.settled = None;
         }
     }
@@ -1223,7 +1355,7 @@ impl Node {
             return;
         }
         self.check.pending = None;
-        if !self.check.blocked {
+        if !self.check.blocked && self.check.confirmed {
             tracing::warn!(
                 answered = self.check.acks.len() + 1,
                 expected = self.election.expected,
@@ -1366,7 +1498,8 @@ impl Node {
                 && election.quorate;
             match (may_rank, self.record.seniority) {
                 (true, None) => {
-                    self.record.seniority = Some(self.max_seniority + 1);
+                    self.check.ranked_at = Some(now);
+                    self.record.seniority = Some(self.max_seniority.saturating_add(1));
                     self.publish_record(now);
                 }
                 (false, Some(_)) => {
@@ -1378,14 +1511,35 @@ impl Node {
         }
         let election = self.roster.elect();
         let elected = election.primary.as_ref() == Some(&self.record.name);
+        // Only a rank taken within a sync period can tie with another taken
+        // at the same time: an older one has reached every view, and the
+        // hand-over to its holder needs no confirmation round.
+        let fresh_rank = self
+            .check
+            .ranked_at
+            .is_some_and(|at| now < at + self.cfg.sync_period(self.scanned.len() + 1));
         if !elected {
             self.check.blocked = false;
             self.check.wanted = false;
+            self.check.confirmed = false;
+        } else if !self.check.confirmed && self.phase == Phase::Joined && fresh_rank {
+            // A fresh rank first travels for a moment (unless this node is
+            // alone), so views that heard of a tie agree before anyone asks.
+            let settle_until = self
+                .check
+                .ranked_at
+                .filter(|_| election.expected > 1)
+                .map(|at| at + self.cfg.probe_period * 2);
+            match settle_until {
+                Some(until) if now < until => self.confirm_again_at(until),
+                _ => self.start_quorum_check(now),
+            }
         } else if self.check.wanted {
             self.start_quorum_check(now);
         }
         let claiming = self.phase == Phase::Joined
             && self.stalled.is_none()
+            && (self.check.confirmed || !fresh_rank)
             && !self.check.blocked
             && election.claim_quorate
             && election.primary.as_ref() == Some(&self.record.name);
@@ -1400,7 +1554,7 @@ impl Node {
             if started_claiming {
                 // A new claim takes a term above every term seen, so work
                 // stamped by an earlier primary can be refused.
-                self.max_term += 1;
+                self.max_term = self.max_term.saturating_add(1);
                 self.record.term = self.max_term;
             }
             self.events.push_back(Event::RoleChanged {
@@ -1475,11 +1629,17 @@ impl Node {
                 m.state(),
             )
         };
-        let count = self.foca.iter_membership_state().len();
+        // foca keeps our own earlier lives as down members (gossip about a
+        // life it replaced); they are not members of this view, or a node
+        // would count itself twice and hold itself down in its own roster.
+        let own = self.id().key();
+        fn others(foca: &Swim, own: MemberKey) -> impl Iterator<Item = &foca::Member<NodeId>> {
+            foca.iter_membership_state()
+                .filter(move |m| m.id().key() != own)
+        }
+        let count = others(&self.foca, own).count();
         let unchanged = count == self.scanned.len()
-            && self
-                .foca
-                .iter_membership_state()
+            && others(&self.foca, own)
                 .zip(&self.scanned)
                 .all(|(member, seen)| entry(member) == *seen);
         if unchanged {
@@ -1487,7 +1647,7 @@ impl Node {
         }
         // Only members whose entry differs from what we hold are re-derived.
         let mut changed = Vec::new();
-        for (i, member) in self.foca.iter_membership_state().enumerate() {
+        for (i, member) in others(&self.foca, own).enumerate() {
             let now = entry(member);
             if self.scanned.get(i) == Some(&now) {
                 continue;
@@ -1504,8 +1664,7 @@ impl Node {
             self.observe_member(&id, incarnation, state);
         }
         self.scanned.clear();
-        self.scanned
-            .extend(self.foca.iter_membership_state().map(entry));
+        self.scanned.extend(others(&self.foca, own).map(entry));
         // Members foca no longer holds were reaped.
         if self.swim_known > count {
             let present: std::collections::HashSet<MemberKey> =
@@ -1666,7 +1825,7 @@ impl Node {
 
     /// Sends our record (again) and re-elects with it.
     pub(crate) fn publish_record(&mut self, now: Time) {
-        self.record.version += 1;
+        self.record.version = self.record.version.saturating_add(1);
         if let Some(seniority) = self.record.seniority {
             self.max_seniority = self.max_seniority.max(seniority);
         }
@@ -1825,9 +1984,14 @@ impl Node {
         if self.phase != Phase::Joined {
             return;
         }
-        // foca heals partitions itself while it has someone to talk to; when
-        // it has nobody (all others down), it stops, so we knock instead.
-        if self.foca.num_members() == 0 {
+        // foca heals partitions itself while it has someone to talk to, with
+        // an announce to a down member every `reconnect_interval`; when it
+        // has nobody (all others down), it stops. A view without a quorum
+        // knocks itself, and often: when no side of a partition kept a
+        // majority, a knock answered with a down notice is how the fragments
+        // find each other after the heal (`notify_if_down`).
+        let quorate = self.election.quorate;
+        if self.foca.num_members() == 0 || !quorate {
             let down: Vec<NodeId> = self
                 .members
                 .values()
@@ -1840,10 +2004,17 @@ impl Node {
                     tracing::debug!(error = %err, "announce");
                 }
             }
-            self.request_sync_from_seeds(now);
+            if self.foca.num_members() == 0 {
+                self.request_sync_from_seeds(now);
+            }
             self.absorb_foca(now);
         }
-        let next = self.jitter(self.cfg.reconnect_interval);
+        let interval = if quorate {
+            self.cfg.reconnect_interval
+        } else {
+            self.cfg.reconnect_interval.min(self.cfg.probe_period * 2)
+        };
+        let next = self.jitter(interval);
         self.schedule(now + next, NodeTimer::Reconnect);
     }
 }

@@ -38,6 +38,10 @@ impl RecordInbox {
     /// Takes a record learned outside gossip (a join's state sync). Returns
     /// whether it was news.
     pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
+        if !record.plausible() {
+            self.rejected += 1;
+            return false;
+        }
         let key = MemberKey::of(&record.name);
         if key == self.own {
             return false;
@@ -88,6 +92,10 @@ pub enum RecordError {
     /// It names no valid member.
     #[error("health record: {0}")]
     Name(#[from] NameError),
+    /// A seniority, term, life or version no real cluster reaches: arithmetic
+    /// on it would overflow.
+    #[error("health record: a counter is out of range")]
+    Implausible,
 }
 
 /// foca's broadcast handler for health records.
@@ -121,6 +129,10 @@ impl foca::BroadcastHandler<NodeId> for RecordGossip {
         if let Err(err) = identity::validate_name(&record.name) {
             lock(&self.inbox).rejected += 1;
             return Err(err.into());
+        }
+        if !record.plausible() {
+            lock(&self.inbox).rejected += 1;
+            return Err(RecordError::Implausible);
         }
         let key = RecordKey {
             member: MemberKey::of(&record.name),

@@ -126,6 +126,9 @@ pub struct FaultReport {
     pub old_primary: Option<String>,
     /// The primary every live host agreed on after.
     pub new_primary: Option<String>,
+    /// Seconds until one node claimed the role and every running node named
+    /// it (after a heal: how long the cluster took to be whole again).
+    pub recovered_s: Option<f64>,
 }
 
 struct FaultTracker {
@@ -245,6 +248,15 @@ pub struct Observer {
     line: String,
     timeline: Option<Timeline>,
     open_claims: BTreeMap<usize, Duration>,
+    /// When the last fault, start, stop, freeze or thaw happened: liveness
+    /// is judged `recovery_limit` after it.
+    calm_since: Duration,
+    /// Whether the current calm has been judged.
+    calm_judged: bool,
+    /// How long after the last disturbance one primary must serve again.
+    recovery_limit: Duration,
+    /// Datagrams are being lost: no bound on recovery is owed.
+    lossy: bool,
 }
 
 impl Observer {
@@ -294,6 +306,72 @@ impl Observer {
             line: String::new(),
             timeline: plot.then(Timeline::default),
             open_claims: BTreeMap::new(),
+            calm_since: Duration::ZERO,
+            calm_judged: false,
+            recovery_limit: Duration::MAX,
+            lossy: false,
+        }
+    }
+
+    /// Sets the liveness bound: once `limit` has passed with no fault, no
+    /// start or stop, no freeze or thaw, no partition and no loss, the
+    /// running nodes must agree on one claimant whenever a majority of the
+    /// members runs and one of them may serve (`no recovery`).
+    pub fn set_recovery_limit(&mut self, limit: Duration) {
+        self.recovery_limit = limit;
+    }
+
+    /// Records whether the network loses datagrams from now on.
+    pub fn set_lossy(&mut self, at: Duration, lossy: bool) {
+        self.disturbed(at);
+        self.lossy = lossy;
+    }
+
+    /// Something happened that the cluster must recover from.
+    fn disturbed(&mut self, at: Duration) {
+        self.advance(at);
+        self.calm_since = at;
+        self.calm_judged = false;
+    }
+
+    /// Judges liveness at the end of a calm period, with the state as it
+    /// has been since the last entry.
+    fn judge_recovery(&mut self, now: Duration) {
+        let Some(due) = self.calm_since.checked_add(self.recovery_limit) else {
+            return;
+        };
+        if self.calm_judged || now < due {
+            return;
+        }
+        self.calm_judged = true;
+        let n = self.names.len();
+        let live = (0..n).filter(|h| self.is_live(*h)).count();
+        let owed = self.partition_since.is_none()
+            && !self.lossy
+            && self.frozen.iter().all(|f| !f)
+            && live * 2 > self.members()
+            && (0..n).any(|h| self.running[h] && self.healthy[h] && !self.draining[h]);
+        if !owed {
+            return;
+        }
+        let claimants: Vec<usize> = self.claimants.iter().copied().collect();
+        if !self.agreed() {
+            let namings: BTreeSet<Option<usize>> = (0..n)
+                .filter(|h| self.running[*h])
+                .map(|h| self.naming[h])
+                .collect();
+            let detail = format!(
+                "{:?} after the last fault the running nodes name {} and {} claim{}",
+                self.recovery_limit,
+                namings
+                    .iter()
+                    .map(|p| p.map_or("nobody".to_string(), |p| self.names[p].to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                claimants.len(),
+                if claimants.len() == 1 { "s" } else { "" }
+            );
+            self.breach(due, "no recovery", &claimants, detail);
         }
     }
 
@@ -414,6 +492,7 @@ impl Observer {
 
     /// Accumulates time-weighted figures up to `now`.
     fn advance(&mut self, now: Duration) {
+        self.judge_recovery(now);
         if now <= self.last {
             return;
         }
@@ -464,6 +543,9 @@ impl Observer {
             self.digest = self.digest.wrapping_mul(0x0000_0100_0000_01b3);
         }
         let host = entry.host;
+        if !matches!(entry.what, Happening::Node(_)) {
+            self.disturbed(entry.at);
+        }
         match &entry.what {
             Happening::Started { incarnation } => {
                 self.set_running(host, true);
@@ -557,6 +639,35 @@ impl Observer {
             self.mark_naming(at, host, naming);
         }
         self.check_failovers(at);
+        self.check_agreement(at);
+    }
+
+    /// Whether one live node claims and every running node names it.
+    fn agreed(&self) -> bool {
+        let mut claimants = self.claimants.iter();
+        match (claimants.next(), claimants.next()) {
+            (Some(one), None) => (0..self.names.len())
+                .filter(|h| self.running[*h])
+                .all(|h| self.naming[h] == Some(*one)),
+            _ => false,
+        }
+    }
+
+    fn check_agreement(&mut self, at: Duration) {
+        if self
+            .faults
+            .last()
+            .is_none_or(|t| t.report.recovered_s.is_some())
+            || !self.agreed()
+        {
+            return;
+        }
+        for tracker in self.faults.iter_mut().rev() {
+            if tracker.report.recovered_s.is_some() {
+                break;
+            }
+            tracker.report.recovered_s = Some((at - tracker.at).as_secs_f64());
+        }
     }
 
     /// Records a change of claim. `quiet` changes (freezing, thawing) do not
@@ -607,6 +718,7 @@ impl Observer {
             self.disrupted[host] = false;
         }
         self.check_claimants(at);
+        self.check_agreement(at);
     }
 
     fn check_claimants(&mut self, at: Duration) {
@@ -858,7 +970,7 @@ impl Observer {
         targets: &[usize],
         notice: Notice,
     ) {
-        self.advance(at);
+        self.disturbed(at);
         let primary = self.consensus_primary();
         let observers: BTreeMap<usize, usize> = (0..self.names.len())
             .filter(|h| {
@@ -900,6 +1012,7 @@ impl Observer {
                 failover_s: None,
                 old_primary: takes_primary.map(|p| self.names[p].to_string()),
                 new_primary: None,
+                recovered_s: None,
             },
             at,
             targets: targets.to_vec(),
@@ -928,7 +1041,7 @@ impl Observer {
 
     /// A partition starts or ends.
     pub fn partitioned(&mut self, at: Duration, active: bool) {
-        self.advance(at);
+        self.disturbed(at);
         if active {
             self.partition_since.get_or_insert(at);
             self.minority_breached = false;
@@ -940,8 +1053,13 @@ impl Observer {
             // A partition tracker counts, per observer, hosts on other sides.
             let n = self.names.len();
             let running: Vec<usize> = (0..n).filter(|h| self.running[*h]).collect();
-            // The primary cut off with a minority must be replaced.
-            let primary = self.consensus_primary().filter(|p| self.on_minority(*p));
+            // The primary cut off with a minority must be replaced, if some
+            // side kept a majority to replace it (otherwise `no recovery`
+            // judges what happens after the heal).
+            let majority_side = (0..n).any(|h| self.running[h] && !self.on_minority(h));
+            let primary = self
+                .consensus_primary()
+                .filter(|p| self.on_minority(*p) && majority_side);
             let primary_name = primary.map(|p| self.names[p].to_string());
             if let Some(tracker) = self.faults.last_mut()
                 && tracker.notice == Notice::Partition

@@ -143,6 +143,18 @@ fn wall_clock() -> Instant {
 }
 
 /// Runs `scenario`.
+/// How long after the last fault one primary must serve again (the `no
+/// recovery` invariant): a knock on a down member (at most 2.5 probe
+/// periods apart in a view without a quorum), a down notice and a rejoin's
+/// state sync, then the detection of whatever died meanwhile (a probe, a
+/// suspicion timeout, the backstop's twice that for gossip-learned
+/// suspicions and its three questions), and a claim's confirmation (two
+/// probe periods for a fresh rank, a round trip). With the defaults: 16 s up
+/// to 10 members, 22 s at 100, 28 s at 1,000.
+pub fn recovery_limit(config: &crate::core::NodeConfig, members: usize) -> Duration {
+    config.suspicion_timeout(members) * 2 + config.probe_period * 10
+}
+
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let mut scenario = scenario.clone();
     if let Some(nodes) = options.nodes {
@@ -154,6 +166,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let config = scenario.node_config();
     let grace = config.suspicion_timeout(scenario.nodes) + config.probe_period * 2;
     let failover_limit = config.suspicion_timeout(scenario.nodes) * 4 + Duration::from_secs(30);
+    let limit = recovery_limit(&config, scenario.nodes);
     let mut runner = Runner {
         sim: Sim::new(scenario.seed, config, scenario.network),
         observer: Observer::new(scenario.expected_members, grace, options.plot),
@@ -161,6 +174,10 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         steps: crate::core::TimerQueue::new(),
         scenario: &scenario,
     };
+    runner.observer.set_recovery_limit(limit);
+    runner
+        .observer
+        .set_lossy(Duration::ZERO, scenario.network.loss > 0.0);
     let started = wall_clock();
     runner.boot();
     for (index, spec) in scenario.events.iter().enumerate() {
@@ -630,6 +647,7 @@ impl Runner<'_> {
                 }
                 let label = format!("network loss {:.0}%", self.sim.network.loss * 100.0);
                 self.observer.fault(now, &kind, label, &[], Notice::Nothing);
+                self.observer.set_lossy(now, self.sim.network.loss > 0.0);
             }
             A::Scale => self.scale(spec),
             A::RollingRestart => {
@@ -742,6 +760,13 @@ impl fmt::Display for Report {
                         .as_ref()
                         .map(|p| format!(" to {p}"))
                         .unwrap_or_default()
+                )?;
+            }
+            if fault.kind == "heal" {
+                write!(
+                    f,
+                    "\n             one primary named by every node again after {}",
+                    opt(fault.recovered_s)
                 )?;
             }
             writeln!(f)?;
