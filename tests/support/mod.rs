@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 #![allow(clippy::disallowed_methods)] // tests live in real time
 
+pub mod netns;
+
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};

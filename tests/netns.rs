@@ -1,0 +1,240 @@
+//! Five agents on five hosts (network namespaces behind one bridge), through
+//! faults loopback cannot make: a switch reboot, a three-way split, and a
+//! one-way cut. See `tests/support/netns.rs` for the harness. Without root
+//! and iproute2 every test says it skips and passes.
+
+#![allow(clippy::disallowed_methods)] // tests live in real time
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::netns::{GOSSIP_PORT, Net, address};
+use support::wait_until;
+
+/// How long each fault is held.
+const FAULT: Duration = Duration::from_secs(30);
+/// After a fault is lifted, one primary again within this.
+const HEAL: Duration = Duration::from_secs(20);
+/// After a fault starts, how long a node that lost its majority may still
+/// claim: one probe period and timeout to notice (1.5 s), the check
+/// quorum's two probe timeouts (1 s), and the 3 s suspicion timeout for a
+/// claimant that only stops once it holds the others down, plus slack for
+/// a loaded machine.
+const GRACE: Duration = Duration::from_secs(6);
+/// Between two polls.
+const POLL: Duration = Duration::from_millis(200);
+
+/// What a watch of `/health/primary` during a fault saw.
+struct Claims {
+    /// Claims seen after `GRACE`: (host, time since the fault began).
+    late: Vec<(String, Duration)>,
+    /// The last time since the fault began that any host claimed.
+    last: Option<Duration>,
+}
+
+/// Polls `/health/primary` on `among` until `duration` after `since`.
+fn watch_claims(net: &Net, among: &[usize], since: Instant, duration: Duration) -> Claims {
+    let mut claims = Claims {
+        late: Vec::new(),
+        last: None,
+    };
+    while since.elapsed() < duration {
+        for name in net.claimants(among) {
+            let at = since.elapsed();
+            claims.last = Some(at);
+            if at >= GRACE {
+                claims.late.push((name, at));
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+    claims
+}
+
+/// Waits up to `HEAL` for one primary that every host names; what it was
+/// and when, or what the views were at the deadline.
+fn one_primary_after(net: &Net, since: Instant) -> Result<(String, Duration), String> {
+    let all = net.all();
+    let before = net.received();
+    let mut primary = None;
+    if wait_until(HEAL, || {
+        primary = net.agreed_on(&all);
+        primary.is_some()
+    }) {
+        Ok((primary.unwrap_or_default(), since.elapsed()))
+    } else {
+        let heard: Vec<(String, f64)> = net
+            .received()
+            .iter()
+            .zip(&before)
+            .zip(net.hosts())
+            .map(|((after, before), host)| (host.name.clone(), after - before))
+            .collect();
+        Err(format!(
+            "no single agreed primary within {HEAL:?}: claimants {:?}, views {:?}, \
+             datagrams received since the fault was lifted {heard:?}",
+            net.claimants(&all),
+            net.views(&all)
+        ))
+    }
+}
+
+fn late_claims(claims: &Claims, fault: &str) -> Option<String> {
+    (!claims.late.is_empty()).then(|| {
+        let mut first: BTreeMap<&str, (Duration, usize)> = BTreeMap::new();
+        for (name, at) in &claims.late {
+            first.entry(name).or_insert((*at, 0)).1 += 1;
+        }
+        format!(
+            "during the {fault}, hosts still answered 200 on /health/primary after {GRACE:?} \
+             (host: first seen, polls): {first:?}"
+        )
+    })
+}
+
+#[test]
+fn five_hosts_join_and_exactly_one_claims_the_primary_role() {
+    let Some(mut net) = Net::new("five_hosts_join", 5) else {
+        return;
+    };
+    let primary = net.start_cluster(&[]);
+    let all = net.all();
+    assert_eq!(net.claimants(&all), std::slice::from_ref(&primary));
+    // Every member is seen at its own host's address.
+    for host in net.hosts() {
+        let members = host.members().expect("members");
+        for member in &members {
+            let i = net
+                .index_of(member["name"].as_str().expect("name"))
+                .expect("a host");
+            let expected = format!("{}:{GOSSIP_PORT}", address(i));
+            assert_eq!(member["addr"], expected.as_str(), "in {}'s view", host.name);
+        }
+    }
+    eprintln!("five hosts: {primary} is the one primary");
+}
+
+#[test]
+fn after_a_switch_reboot_nobody_claims_alone_and_one_primary_returns() {
+    let Some(mut net) = Net::new("switch_reboot", 5) else {
+        return;
+    };
+    let primary = net.start_cluster(&[]);
+    let all = net.all();
+
+    let cut = Instant::now();
+    net.switch_down();
+    let claims = watch_claims(&net, &all, cut, FAULT);
+    net.switch_up();
+    let up = Instant::now();
+    let healed = one_primary_after(&net, up);
+    eprintln!(
+        "switch reboot: primary was {primary}; last claim {:?} after the links went down; \
+         after they came back: {healed:?}",
+        claims.last
+    );
+
+    let mut failures: Vec<String> = late_claims(&claims, "outage").into_iter().collect();
+    if let Err(err) = healed {
+        failures.push(format!("after the links came back: {err}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_two_two_one_split_has_no_primary_and_heals_to_one() {
+    let Some(mut net) = Net::new("split_2_2_1", 5) else {
+        return;
+    };
+    let primary = net.start_cluster(&[]);
+    let all = net.all();
+    // The primary and one other, two others, and the last alone.
+    let p = net.index_of(&primary).expect("the primary is a host");
+    let mut order = vec![p];
+    order.extend(all.iter().copied().filter(|i| *i != p));
+    let groups: [&[usize]; 3] = [&order[0..2], &order[2..4], &order[4..5]];
+
+    let split = Instant::now();
+    net.partition(&groups);
+    let claims = watch_claims(&net, &all, split, FAULT);
+    net.heal();
+    let healed = one_primary_after(&net, Instant::now());
+    eprintln!(
+        "2/2/1 split {groups:?}: primary was {primary}; last claim {:?} after the split; \
+         after the heal: {healed:?}",
+        claims.last
+    );
+
+    let mut failures: Vec<String> = late_claims(&claims, "split").into_iter().collect();
+    if let Err(err) = healed {
+        failures.push(format!("after the heal: {err}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_one_way_cut_into_the_primary_gets_no_other_member_declared_down() {
+    let Some(mut net) = Net::new("one_way_cut", 5) else {
+        return;
+    };
+    let primary = net.start_cluster(&[]);
+    let p = net.index_of(&primary).expect("the primary is a host");
+    let hearing: Vec<usize> = net.all().into_iter().filter(|i| *i != p).collect();
+
+    let cut = Instant::now();
+    net.deafen(p);
+    // (viewer, member) -> (first seen down, polls seen down)
+    let mut downs: BTreeMap<(String, String), (Duration, usize)> = BTreeMap::new();
+    let mut unanswered: BTreeMap<String, usize> = BTreeMap::new();
+    let mut cut_one_down_at = None;
+    let mut last_claim_by_cut = None;
+    while cut.elapsed() < FAULT {
+        for i in &hearing {
+            let viewer = &net.host(*i).name;
+            let Some(members) = net.host(*i).members() else {
+                *unanswered.entry(viewer.clone()).or_default() += 1;
+                continue;
+            };
+            for member in &members {
+                let name = member["name"].as_str().unwrap_or_default();
+                if member["state"] != "down" {
+                    continue;
+                }
+                if name == primary {
+                    cut_one_down_at.get_or_insert(cut.elapsed());
+                } else {
+                    downs
+                        .entry((viewer.clone(), name.to_owned()))
+                        .or_insert((cut.elapsed(), 0))
+                        .1 += 1;
+                }
+            }
+        }
+        if net.host(p).status("/health/primary") == Some(200) {
+            last_claim_by_cut = Some(cut.elapsed());
+        }
+        std::thread::sleep(POLL);
+    }
+    net.undeafen(p);
+    let views = net.views(&hearing);
+    eprintln!(
+        "one-way cut into {primary}: others held it down from {cut_one_down_at:?}; \
+         it last claimed {last_claim_by_cut:?} after the cut; views at the end {views:?}; \
+         others declared down (viewer, member: first seen, polls): {downs:?}; \
+         unanswered polls {unanswered:?}"
+    );
+
+    let mut failures = Vec::new();
+    if !downs.is_empty() {
+        failures.push(format!(
+            "members that hear each other were declared down (viewer, member: first seen, \
+             polls): {downs:?}"
+        ));
+    }
+    if !unanswered.is_empty() {
+        failures.push(format!("agents did not answer /v1/members: {unanswered:?}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
