@@ -377,6 +377,9 @@ pub struct SyncPart {
     pub part: u16,
     /// How many slices there are.
     pub total: u16,
+    /// The founding the responder's cluster belongs to: the joiner's from
+    /// now on (see [`HealthRecord::founding`]).
+    pub founding: u64,
     /// The slice did not fit one datagram and was cut short (the rest
     /// arrives by gossip).
     pub truncated: bool,

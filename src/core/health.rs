@@ -163,6 +163,12 @@ pub struct HealthRecord {
     /// claimed): one more than any term it had seen, so terms grow from one
     /// primary to the next and fence off a deposed one.
     pub term: u64,
+    /// Which founding of the cluster the member's rank belongs to: a number
+    /// the founder drew, taken over by every node that joins through a state
+    /// sync (0: not joined yet). Seniorities of two foundings are not
+    /// comparable: when two clusters of one name meet, the one whose claims
+    /// reached the higher term keeps its ranks and the other rejoins it.
+    pub founding: u64,
 }
 
 impl HealthRecord {
@@ -180,6 +186,7 @@ impl HealthRecord {
             seniority: None,
             checks: Vec::new(),
             term: 0,
+            founding: 0,
         }
     }
 

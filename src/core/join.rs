@@ -90,7 +90,7 @@ impl Node {
         if given && self.join.seeds.is_empty() {
             // Every seed is this node itself: it founds the cluster.
             tracing::info!("every seed is this node itself; founding a new cluster");
-            self.become_joined(now, None);
+            self.found(now);
         } else if was_empty && !self.join.seeds.is_empty() {
             self.join.delay = self.cfg.join_retry_min;
             self.join_attempt(now);
@@ -108,7 +108,7 @@ impl Node {
         }
         if seeds.is_empty() {
             // Nobody to ask: a founder alone is a member again at once.
-            self.become_joined(now, None);
+            self.found(now);
             return;
         }
         self.join.seeds = seeds;
@@ -229,12 +229,16 @@ impl Node {
             Phase::Joined if joiner.name() == own.name() => Some(Refusal::NameTaken {
                 addr: own.socket_addr(),
             }),
-            // A view without a quorum takes no newcomer (it would learn a
-            // fragment as the cluster), but serves a member it knows: when
-            // no side of a partition kept a majority, the fragments merge by
-            // rejoining through each other.
+            // A view without a quorum takes nobody (a newcomer would learn a
+            // fragment as the cluster) except a member it holds down: that
+            // one it told to rejoin, and when no side of a partition kept a
+            // majority, the fragments merge by rejoining through each other.
             Phase::Joined
-                if !self.election().quorate && !self.members.contains_key(&joiner.key()) =>
+                if !self.election().quorate
+                    && !self
+                        .members
+                        .get(&joiner.key())
+                        .is_some_and(|k| k.state == Some(super::view::MemberState::Down)) =>
             {
                 Some(Refusal::NoQuorum)
             }
@@ -317,6 +321,7 @@ impl Node {
                 responder: own.clone(),
                 part,
                 total,
+                founding: self.record.founding,
                 truncated: false,
                 members: std::mem::take(&mut member_slices[index]),
                 records: std::mem::take(&mut record_slices[index]),
@@ -366,6 +371,7 @@ impl Node {
         if sync.missing == 0 {
             let responder = part.responder;
             self.join.sync = None;
+            self.adopt_founding(part.founding);
             tracing::info!(seed = %from, "joined the cluster");
             self.become_joined(now, Some(from));
             if let Err(err) = self.foca.announce(responder, &mut self.rt) {

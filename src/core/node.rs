@@ -316,8 +316,13 @@ pub(crate) struct Known {
 }
 
 impl Known {
-    fn seniority(&self) -> Option<u64> {
+    /// The seniority this view honours, with `founding` the founding whose
+    /// ranks count (see [`HealthRecord::founding`]).
+    fn seniority(&self, founding: u64) -> Option<u64> {
         let record = self.record.as_ref()?;
+        if record.founding != founding {
+            return None;
+        }
         match self.void_through {
             Some(through) if record.incarnation <= through => None,
             _ => record.seniority,
@@ -467,6 +472,11 @@ pub struct Node {
     max_seniority: u64,
     /// Highest primary term seen in any record, ours included.
     max_term: u64,
+    /// The highest term seen in each founding of the cluster (usually one):
+    /// when two clusters of one name meet, the higher wins.
+    foundings: std::collections::BTreeMap<u64, u64>,
+    /// The founding whose ranks this view honours.
+    founding: u64,
     pub(crate) phase: Phase,
     pub(crate) join: Joining,
     election: Election,
@@ -547,6 +557,8 @@ impl Node {
             local_checks: Vec::new(),
             max_seniority: 0,
             max_term: remembered_term,
+            foundings: std::collections::BTreeMap::new(),
+            founding: 0,
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
@@ -559,7 +571,7 @@ impl Node {
         };
         node.update_self_in_roster();
         match start {
-            Start::Bootstrap => node.become_joined(now, None),
+            Start::Bootstrap => node.found(now),
             Start::Join(seeds) => node.set_seeds(now, seeds),
         }
         node.settle(now);
@@ -946,7 +958,7 @@ impl Node {
                     health: record.map(|r| r.status),
                     draining: record.is_some_and(|r| r.draining),
                     priority: record.map_or(0, |r| r.priority),
-                    seniority: known.seniority(),
+                    seniority: known.seniority(self.founding),
                     eligible: record.is_some_and(|r| r.eligible),
                     primary: primary == Some(name),
                     incarnation: id.incarnation(),
@@ -1105,7 +1117,9 @@ impl Node {
         // ignores a notice from a view without a quorum and makes the sender
         // rejoin instead (`down_notice`), so a healing minority never moves
         // the majority.
-        if !down || id.incarnation() != peek.src_life {
+        // A joining view is in flux (a rejoin's sync may be half applied):
+        // only a member tells.
+        if !down || id.incarnation() != peek.src_life || self.phase != Phase::Joined {
             return;
         }
         if self
@@ -1482,6 +1496,12 @@ impl Node {
         if self.news_possible {
             self.news_possible = false;
             self.apply_news(now);
+            if self.phase == Phase::Joined
+                && self.record.founding != 0
+                && self.record.founding != self.founding
+            {
+                self.rejoin_winning_founding(now);
+            }
         }
         if self.settled == Some(self.roster.version()) {
             self.absorb_foca(now);
@@ -1756,7 +1776,7 @@ impl Node {
             return;
         };
         let name = &known.name;
-        match (&known.record, known.seniority()) {
+        match (&known.record, known.seniority(self.founding)) {
             (Some(record), seniority) if seniority == record.seniority => {
                 self.roster.upsert(name, state, Some(record));
             }
@@ -1773,14 +1793,120 @@ impl Node {
         self.settled = None;
         let name = self.record.name.clone();
         let state = self.own_state();
-        self.roster.upsert(&name, state, Some(&self.record.clone()));
+        let mut record = self.record.clone();
+        if record.founding != self.founding {
+            record.seniority = None;
+        }
+        self.roster.upsert(&name, state, Some(&record));
+    }
+
+    /// Founds a new cluster: a fresh founding number, then a member at once.
+    pub(crate) fn found(&mut self, now: Time) {
+        if self.record.founding == 0 {
+            self.record.founding = self.rng.random::<u64>().max(1);
+        }
+        self.note_founding(self.record.founding, self.record.term);
+        self.become_joined(now, None);
+    }
+
+    /// Takes the founding of the cluster a state sync came from.
+    pub(crate) fn adopt_founding(&mut self, founding: u64) {
+        if founding != 0 && founding != self.record.founding {
+            self.record.founding = founding;
+            self.record.seniority = None;
+        }
+        self.note_founding(self.record.founding, self.record.term);
+    }
+
+    /// Records a term seen in a founding and settles which founding wins:
+    /// the higher term, then the founding more members of this view belong
+    /// to, then the higher number.
+    fn note_founding(&mut self, founding: u64, term: u64) {
+        if founding == 0 {
+            return;
+        }
+        let entry = self.foundings.entry(founding).or_insert(term);
+        *entry = (*entry).max(term);
+        let winner = if self.foundings.len() == 1 {
+            founding
+        } else {
+            let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
+            for known in self.members.values() {
+                if let Some(record) = &known.record
+                    && known.state.is_some_and(MemberState::is_live)
+                {
+                    *counts.entry(record.founding).or_default() += 1;
+                }
+            }
+            *counts.entry(self.record.founding).or_default() += 1;
+            let (winner, _) = self
+                .foundings
+                .iter()
+                .max_by_key(|(f, term)| (**term, counts.get(*f).copied().unwrap_or(0), **f))
+                .map(|(f, t)| (*f, *t))
+                .unwrap_or((founding, term));
+            winner
+        };
+        if winner != self.founding {
+            if self.founding != 0 {
+                tracing::warn!(
+                    founding = winner,
+                    "two clusters of this name met; the one whose primary reached the higher term keeps its ranks"
+                );
+            }
+            self.founding = winner;
+            // Ranks are taken above the winning founding's only.
+            self.max_seniority = self
+                .members
+                .values()
+                .filter_map(|k| k.record.as_ref())
+                .chain(std::iter::once(&self.record))
+                .filter(|r| r.founding == winner)
+                .filter_map(|r| r.seniority)
+                .max()
+                .unwrap_or(0);
+            let keys: Vec<MemberKey> = self.members.keys().copied().collect();
+            for key in keys {
+                self.update_roster(key);
+            }
+            self.update_self_in_roster();
+        }
+    }
+
+    /// This node's cluster met another of its name that wins (see
+    /// [`Node::note_founding`]): it gives up its rank and rejoins the
+    /// winner like a new node, through a live member of it.
+    fn rejoin_winning_founding(&mut self, now: Time) {
+        let winner = self.founding;
+        let via: Vec<SocketAddr> = self
+            .members
+            .values()
+            .filter(|k| k.state == Some(MemberState::Alive))
+            .filter(|k| k.record.as_ref().is_some_and(|r| r.founding == winner))
+            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+            .collect();
+        let Some(first) = via.first().copied() else {
+            return;
+        };
+        tracing::warn!(
+            via = %first,
+            "this node's cluster met another of its name whose primary reached a higher term; rejoining it"
+        );
+        self.record.seniority = None;
+        self.phase = Phase::Joining;
+        self.update_self_in_roster();
+        self.publish_record(now);
+        self.rejoin_through(now, Some(first));
     }
 
     /// Applies health records that gossip or a sync brought.
     fn apply_news(&mut self, _now: Time) {
         let news = std::mem::take(&mut records::lock(&self.inbox).news);
         for record in news {
-            if let Some(seniority) = record.seniority {
+            self.note_founding(record.founding, record.term);
+            if let Some(seniority) = record.seniority
+                && record.founding == self.founding
+            {
                 self.max_seniority = self.max_seniority.max(seniority);
             }
             self.max_term = self.max_term.max(record.term);
@@ -1826,6 +1952,7 @@ impl Node {
     /// Sends our record (again) and re-elects with it.
     pub(crate) fn publish_record(&mut self, now: Time) {
         self.record.version = self.record.version.saturating_add(1);
+        self.note_founding(self.record.founding, self.record.term);
         if let Some(seniority) = self.record.seniority {
             self.max_seniority = self.max_seniority.max(seniority);
         }
