@@ -149,7 +149,14 @@ fn run_agent(args: AgentArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("herd: {err:#}");
-            ExitCode::FAILURE
+            let config = err
+                .downcast_ref::<agent::AgentError>()
+                .is_some_and(agent::AgentError::is_config);
+            if config {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -160,7 +167,7 @@ async fn agent_main(config: AgentConfig) -> Result<()> {
     tokio::spawn(forward_signals(stop_tx));
     agent::run(config, bound, stop_rx, |_| {})
         .await
-        .context("agent")
+        .context("the agent could not start")
 }
 
 /// SIGTERM or SIGINT once: drain; twice: leave now.

@@ -562,3 +562,83 @@ fn a_rolling_restart_keeps_four_healthy_nodes_and_one_primary_at_every_poll() {
         hand_over.len()
     );
 }
+
+/// Starts an agent on `data` and waits for it to exit; its exit code and
+/// its log.
+fn start_expecting_exit(
+    dir: &Path,
+    name: &str,
+    data: &Path,
+    cluster: &str,
+) -> (Option<i32>, String) {
+    let data = data.to_string_lossy().into_owned();
+    let mut agent = Agent::start(dir, name, &[], &["--data-dir", &data, "--cluster", cluster]);
+    let status = agent.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some(),
+        "{name} kept running: {}",
+        agent.log_tail(20)
+    );
+    (status.and_then(|s| s.code()), agent.log_tail(20))
+}
+
+#[test]
+fn a_members_file_it_cannot_use_stops_the_start_with_exit_64_and_names_the_file() {
+    let dir = log_dir("data-dir-fails-closed");
+    let whole = r#"{"cluster":"closed","node":"NODE","term":4,"members":[{"name":"a","addr":"127.0.0.1:1"}]}"#;
+    let cases = [
+        ("empty", String::new()),
+        ("truncated", whole[..whole.len() / 2].to_owned()),
+        ("other-cluster", whole.replace("closed", "elsewhere")),
+        ("other-node", whole.replace("NODE", "someone-else")),
+    ];
+    for (name, text) in cases {
+        let data = dir.join(format!("{name}-data"));
+        std::fs::create_dir_all(&data).expect("data dir");
+        let memory = data.join("members.json");
+        std::fs::write(&memory, text.replace("NODE", name)).expect("write the memory");
+        let (code, log) = start_expecting_exit(&dir, name, &data, "closed");
+        assert_eq!(code, Some(64), "{name}: {log}");
+        assert!(
+            log.contains(&*memory.to_string_lossy()) && log.contains("remove it"),
+            "{name}: the message does not name the file and the fix: {log}"
+        );
+        // Nothing founded, nothing overwritten.
+        assert!(!log.contains("founded a new cluster"), "{name}: {log}");
+        let after = std::fs::read_to_string(&memory).expect("the memory");
+        assert_eq!(
+            after,
+            text.replace("NODE", name),
+            "{name}: the file was changed"
+        );
+    }
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_written_stops_the_start_with_exit_64() {
+    let dir = log_dir("data-dir-unwritable");
+    // Tests may run as root, which ignores permission bits: make the
+    // directory unusable in ways no user can bypass.
+    // 1. Its parent is a regular file: it cannot be created.
+    let plain = dir.join("plain-file");
+    std::fs::write(&plain, "").expect("write a file");
+    let (code, log) = start_expecting_exit(&dir, "under-file", &plain.join("data"), "unwritable");
+    assert_eq!(code, Some(64), "{log}");
+    assert!(log.contains("cannot create the data directory"), "{log}");
+    assert!(
+        log.contains(&*plain.join("data").to_string_lossy()),
+        "{log}"
+    );
+    // 2. It exists, but its temporary file's name is taken by a directory:
+    //    the file cannot be written.
+    let data = dir.join("blocked-data");
+    std::fs::create_dir_all(data.join("members.json.partial")).expect("block the file");
+    let (code, log) = start_expecting_exit(&dir, "blocked", &data, "unwritable");
+    assert_eq!(code, Some(64), "{log}");
+    assert!(
+        log.contains(&*data.join("members.json").to_string_lossy())
+            && log.contains("point --data-dir elsewhere"),
+        "{log}"
+    );
+    assert!(!log.contains("founded a new cluster"), "{log}");
+}

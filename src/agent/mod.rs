@@ -13,7 +13,7 @@
 pub mod checks;
 pub mod config;
 pub mod hooks;
-mod memory;
+pub mod memory;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +49,28 @@ pub enum AgentError {
     /// The metrics registry refused a metric (a bug).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The data directory holds a file the agent will not use (nothing was
+    /// started).
+    #[error(transparent)]
+    DataDir(#[from] memory::MemoryError),
+    /// The data directory cannot be written (nothing was started).
+    #[error(
+        "{0}; the agent must be able to remember its primary term: make the data directory \
+         writable for this user, or point --data-dir elsewhere"
+    )]
+    DataDirUnwritable(memory::MemoryError),
+}
+
+impl AgentError {
+    /// Whether the error is in what the agent was given (its configuration
+    /// or data directory) rather than in the host: the start should not be
+    /// retried as is.
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_) | Self::DataDir(_) | Self::DataDirUnwritable(_)
+        )
+    }
 }
 
 /// A command for the node, with where to send its answer.
@@ -256,11 +278,19 @@ pub async fn run(
         })?;
     let recalled = match &config.data_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| AgentError::Io {
-                context: format!("creating the data directory {}", dir.display()),
-                source,
-            })?;
-            memory::load(dir, &config.cluster, &name)
+            memory::create(dir)?;
+            let recalled = memory::load(dir, &config.cluster, &name)?;
+            // Prove the directory can be written before joining: a node
+            // that cannot persist its term must not start handing terms out.
+            memory::save(
+                dir,
+                &config.cluster,
+                &name,
+                &recalled.members,
+                recalled.term,
+            )
+            .map_err(AgentError::DataDirUnwritable)?;
+            recalled
         }
         None => memory::Recalled::default(),
     };
@@ -565,7 +595,7 @@ impl Driver {
                 memory.saved_at = Some(now);
             }
             Err(err) => {
-                tracing::warn!(dir = %memory.dir.display(), error = %err, "cannot remember members")
+                tracing::warn!(error = %err, "cannot remember members")
             }
         }
     }
