@@ -29,6 +29,8 @@ pub struct Metrics {
     dropped: IntCounterVec,
     joins_served: IntCounter,
     rejoins: IntCounter,
+    data_dir_writable: IntGauge,
+    data_dir_write_failures: IntCounter,
     hooks: HookMetrics,
     last: NodeStats,
 }
@@ -127,6 +129,20 @@ impl Metrics {
                 "herd_rejoins_total",
                 "Times the cluster declared this agent down and it rejoined.",
             )?,
+            data_dir_writable: {
+                let writable = gauge(
+                    &registry,
+                    "herd_data_dir_writable",
+                    "0 while the last write of the data directory failed (the node is then not eligible for the primary role); 1 otherwise, and without --data-dir.",
+                )?;
+                writable.set(1);
+                writable
+            },
+            data_dir_write_failures: counter(
+                &registry,
+                "herd_data_dir_write_failures_total",
+                "Writes of the data directory that failed (retried every second while it stays unwritable).",
+            )?,
             hooks: HookMetrics::register(&registry)?,
             registry,
             info,
@@ -182,6 +198,14 @@ impl Metrics {
                 .inc_by(delta(now.dropped(reason), last.dropped(reason)));
         }
         self.last = now.clone();
+    }
+
+    /// Counts one write of the data directory.
+    pub fn data_dir_written(&self, ok: bool) {
+        self.data_dir_writable.set(i64::from(ok));
+        if !ok {
+            self.data_dir_write_failures.inc();
+        }
     }
 
     /// The hook counters, for the hook workers to count in.

@@ -642,3 +642,97 @@ fn a_data_dir_that_cannot_be_written_stops_the_start_with_exit_64() {
     );
     assert!(!log.contains("founded a new cluster"), "{log}");
 }
+
+#[test]
+fn a_primary_whose_data_dir_breaks_hands_the_role_over_until_it_can_write_again() {
+    let dir = log_dir("data-dir-breaks");
+    let data = dir.join("a-data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let cluster = ["--cluster", "breaks"];
+    let a = Agent::start(
+        &dir,
+        "a",
+        &[],
+        &["--data-dir", &data_arg, "--cluster", "breaks"],
+    );
+    let b = Agent::start(&dir, "b", &[a.gossip], &cluster);
+    let c = Agent::start(&dir, "c", &[a.gossip], &cluster);
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&[
+        &a, &b, &c
+    ]) && a
+        .status("/health/primary")
+        == Some(200)));
+    let memory = data.join("members.json");
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&memory).is_ok_and(|t| t.contains("\"b\"") && t.contains("\"c\""))
+    }));
+    assert_eq!(a.metric("herd_data_dir_writable"), Some(1.0));
+    assert_eq!(a.metric("herd_data_dir_write_failures_total"), Some(0.0));
+
+    // The disk "breaks": the temporary file's name is taken by a directory
+    // (root cannot write through that either). A new member makes a write.
+    let blocker = data.join("members.json.partial");
+    std::fs::create_dir(&blocker).expect("block the data directory");
+    let d = Agent::start(&dir, "d", &[a.gossip], &cluster);
+    let all = [&a, &b, &c, &d];
+    let mut successor = None;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            successor = [&b, &c, &d]
+                .into_iter()
+                .find(|x| x.status("/health/primary") == Some(200));
+            a.metric("herd_data_dir_writable") == Some(0.0)
+                && a.status("/health/primary") == Some(503)
+                && successor
+                    .is_some_and(|s| all.iter().all(|x| x.primary() == Some(s.name.clone())))
+        }),
+        "the primary kept the role though it cannot write its data dir: {}",
+        views(&all)
+    );
+    let successor = successor.expect("a successor");
+    assert_eq!(
+        successor.member("a").map(|m| m["eligible"].clone()),
+        Some(false.into())
+    );
+    // Still a healthy member: only the role moved.
+    assert_eq!(a.status("/health"), Some(200));
+    // It keeps trying, and says so once.
+    assert!(wait_until(Duration::from_secs(10), || a
+        .metric("herd_data_dir_write_failures_total")
+        .is_some_and(|n| n >= 3.0)));
+    let log = std::fs::read_to_string(&a.log).expect("a's log");
+    assert_eq!(
+        log.matches("cannot write the data directory").count(),
+        1,
+        "{log}"
+    );
+
+    // Repaired: eligible again, behind the working primary (no failback).
+    std::fs::remove_dir(&blocker).expect("unblock");
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            a.metric("herd_data_dir_writable") == Some(1.0)
+                && b.member("a")
+                    .is_some_and(|m| m["eligible"] == true && m["seniority"].is_u64())
+        }),
+        "a did not become eligible again: {}",
+        views(&all)
+    );
+    assert!(
+        std::fs::read_to_string(&memory).is_ok_and(|t| t.contains("\"d\"")),
+        "the memory was not written after the repair"
+    );
+    assert_eq!(a.status("/health/primary"), Some(503));
+    assert_eq!(successor.status("/health/primary"), Some(200));
+    assert!(
+        all.iter()
+            .all(|x| x.primary() == Some(successor.name.clone()))
+    );
+    let log = std::fs::read_to_string(&a.log).expect("a's log");
+    assert_eq!(
+        log.matches("cannot write the data directory").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("can be written again").count(), 1, "{log}");
+}

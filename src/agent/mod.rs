@@ -410,7 +410,10 @@ pub async fn run(
             saved: recalled.members,
             saved_term: recalled.term,
             saved_at: None,
+            failing: None,
+            retry_at: Duration::ZERO,
         }),
+        primary_eligible: config.primary_eligible,
         hooks,
     };
     driver.run(stop, command_rx, config.drain_timeout).await;
@@ -446,6 +449,11 @@ struct Memory {
     saved: Vec<(String, SocketAddr)>,
     saved_term: u64,
     saved_at: Option<Time>,
+    /// Since when writes fail, and how many have failed; `None` while the
+    /// directory can be written.
+    failing: Option<(Time, u64)>,
+    /// No new attempt before this while writes fail.
+    retry_at: Time,
 }
 
 /// The part of the drain timeout kept for leaving and stopping: a tenth,
@@ -465,6 +473,8 @@ fn hook_view(node: &Node) -> hooks::NodeView<'_> {
 
 /// How often remembered members are written at most.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
+/// How often a write that failed is tried again.
+const RETRY_WRITE: Duration = Duration::from_secs(1);
 
 /// The gossip task's state.
 struct Driver {
@@ -476,6 +486,9 @@ struct Driver {
     published: u64,
     published_at: Time,
     memory: Option<Memory>,
+    /// The configured `primary_eligible`, restored when the data directory
+    /// can be written again.
+    primary_eligible: bool,
     hooks: Option<Hooks>,
 }
 
@@ -565,18 +578,30 @@ impl Driver {
         self.publish(true);
     }
 
-    /// Writes the members to the data directory when they changed (at most
-    /// every `SAVE_EVERY` unless `now`).
-    fn remember(&mut self, force: bool) {
+    /// Writes the members and term to the data directory when they changed
+    /// (the members at most every `SAVE_EVERY` unless `force`, a new term at
+    /// once), and retries every `RETRY_WRITE` while writes fail. A node
+    /// whose writes fail is not eligible for the primary role: a term it
+    /// cannot persist could be handed out again after a restart. Returns
+    /// whether the node's eligibility changed.
+    fn remember(&mut self, force: bool) -> bool {
         let now = self.clock.now();
         let Some(memory) = self.memory.as_mut() else {
-            return;
+            return false;
         };
         // A new term is written at once: a restart must never reuse it.
         let term = self.node.term();
         let new_term = term != memory.saved_term;
-        if !force && !new_term && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) {
-            return;
+        match memory.failing {
+            Some(_) if !force && now < memory.retry_at => return false,
+            Some(_) => {}
+            None if !force
+                && !new_term
+                && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) =>
+            {
+                return false;
+            }
+            None => {}
         }
         let mut members = memory::members_of(self.snapshot.borrow().as_ref());
         if members.is_empty() {
@@ -585,58 +610,130 @@ impl Driver {
             // cluster of its own next time.
             members.clone_from(&memory.saved);
         }
-        if !new_term && members == memory.saved {
-            return;
+        if memory.failing.is_none() && !new_term && members == memory.saved {
+            return false;
         }
-        match memory::save(&memory.dir, &memory.cluster, &memory.node, &members, term) {
-            Ok(_) => {
+        let written = memory::save(&memory.dir, &memory.cluster, &memory.node, &members, term);
+        self.metrics.data_dir_written(written.is_ok());
+        let eligible = match (written, memory.failing) {
+            (Ok(_), failing) => {
                 memory.saved = members;
                 memory.saved_term = term;
                 memory.saved_at = Some(now);
+                memory.failing = None;
+                let Some((since, failures)) = failing else {
+                    return false;
+                };
+                tracing::info!(
+                    dir = %memory.dir.display(),
+                    failures,
+                    unwritable_for = ?now.saturating_sub(since),
+                    eligible = self.primary_eligible,
+                    "the data directory can be written again; the node is eligible for the \
+                     primary role again as configured (it ranks behind the working primary)"
+                );
+                self.primary_eligible
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot remember members")
+            (Err(err), Some((since, failures))) => {
+                tracing::debug!(error = %err, failures, "the data directory still cannot be written");
+                memory.failing = Some((since, failures + 1));
+                memory.retry_at = now + RETRY_WRITE;
+                return false;
             }
-        }
+            (Err(err), None) => {
+                memory.failing = Some((now, 1));
+                memory.retry_at = now + RETRY_WRITE;
+                tracing::error!(
+                    error = %err,
+                    "cannot write the data directory: this node gives up the primary role \
+                     until it can (a term it cannot persist must not be handed out); \
+                     retrying every second, herd_data_dir_writable is 0 meanwhile"
+                );
+                false
+            }
+        };
+        // Setting eligibility cannot be refused.
+        let _ = self
+            .node
+            .handle_command(now, Command::SetEligible(eligible));
+        true
     }
 
-    /// Sends what the node produced, logs its events, publishes a snapshot.
+    /// Logs the node's events, writes the data directory, publishes a
+    /// snapshot, sends what the node produced, then tells the hooks.
     async fn flush(&mut self) {
         let mut events = Vec::new();
-        while let Some(event) = self.node.poll_event() {
-            log_event(&event);
-            events.push(event);
+        loop {
+            while let Some(event) = self.node.poll_event() {
+                log_event(&event);
+                events.push(event);
+            }
+            // Publish before sending: what this node answers over HTTP (no
+            // longer primary, draining) changes before any peer can hear of
+            // the change and act on it, so a hand-over never has two nodes
+            // answering 200 on /health/primary at once. Publishing first
+            // writes a new term to the data directory, before any snapshot,
+            // peer or hook can see it; a write that fails takes the node's
+            // eligibility away, and the loop publishes what that changed.
+            if !self.publish(false) {
+                break;
+            }
         }
-        // Publish before sending: what this node answers over HTTP (no
-        // longer primary, draining) changes before any peer can hear of the
-        // change and act on it, so a hand-over never has two nodes answering
-        // 200 on /health/primary at once. Publishing also writes a new term
-        // to the data directory before any hook hands it to the server.
-        self.publish(false);
         while let Some(transmit) = self.node.poll_transmit() {
             if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
                 tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
             }
         }
         if let Some(hooks) = &mut self.hooks {
-            for event in &events {
+            for event in published_events(&events) {
                 hooks.node_event(event, hook_view(&self.node));
             }
         }
     }
 
-    fn publish(&mut self, force: bool) {
+    /// Publishes a snapshot when the node changed (or `force`, or every
+    /// `REPUBLISH`), after writing the data directory. Returns whether that
+    /// write changed the node's eligibility: the snapshot then already
+    /// shows it, and the node has new events.
+    fn publish(&mut self, force: bool) -> bool {
         let now = self.clock.now();
         let changed = self.node.changes() != self.published;
-        if force || changed || now >= self.published_at + REPUBLISH {
-            let snapshot = Arc::new(self.node.snapshot());
-            self.metrics.update(&snapshot);
-            self.snapshot.send_replace(snapshot);
-            self.published = self.node.changes();
-            self.published_at = now;
-            self.remember(false);
+        if !(force || changed || now >= self.published_at + REPUBLISH) {
+            return false;
+        }
+        let eligibility_changed = self.remember(false);
+        let snapshot = Arc::new(self.node.snapshot());
+        self.metrics.update(&snapshot);
+        self.snapshot.send_replace(snapshot);
+        self.published = self.node.changes();
+        self.published_at = now;
+        eligibility_changed
+    }
+}
+
+/// The events of one flush that hooks should hear of: all but a claim of
+/// the primary role given up again within the same flush (a write of its
+/// term failed, or the node changed its mind on one input). No snapshot
+/// showed such a claim, so no hook may hand its term to the server.
+fn published_events(events: &[Event]) -> impl Iterator<Item = &Event> {
+    let mut skip = vec![false; events.len()];
+    let mut claim = None;
+    for (index, event) in events.iter().enumerate() {
+        match event {
+            Event::RoleChanged { primary: true, .. } => claim = Some(index),
+            Event::RoleChanged { primary: false, .. } => {
+                if let Some(claimed) = claim.take() {
+                    skip[claimed] = true;
+                    skip[index] = true;
+                }
+            }
+            _ => {}
         }
     }
+    events
+        .iter()
+        .zip(skip)
+        .filter_map(|(event, skip)| (!skip).then_some(event))
 }
 
 fn log_event(event: &Event) {
@@ -727,5 +824,25 @@ async fn resolve_seeds(
             Duration::from_secs(2)
         };
         tokio::time::sleep(pause).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(primary: bool, term: u64) -> Event {
+        Event::RoleChanged { primary, term }
+    }
+
+    #[test]
+    fn a_claim_given_up_in_the_same_flush_never_reaches_the_hooks() {
+        let left = Event::Left;
+        let events = [role(true, 3), left.clone(), role(false, 3)];
+        let heard: Vec<&Event> = published_events(&events).collect();
+        assert_eq!(heard, [&left]);
+        // A step-down of an earlier claim, then a new claim that stays.
+        let events = [role(false, 2), role(true, 3)];
+        assert_eq!(published_events(&events).count(), 2);
     }
 }
