@@ -31,6 +31,7 @@ pub struct Metrics {
     rejoins: IntCounter,
     data_dir_writable: IntGauge,
     data_dir_write_failures: IntCounter,
+    config_reloads: IntCounterVec,
     hooks: HookMetrics,
     last: NodeStats,
 }
@@ -71,6 +72,17 @@ impl Metrics {
         registry.register(Box::new(dropped.clone()))?;
         for reason in DropReason::ALL {
             dropped.with_label_values(&[reason.as_str()]);
+        }
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "herd_config_reloads_total",
+                "Configuration reloads (SIGHUP), by result: ok (applied), error (the file was refused; nothing changed).",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(config_reloads.clone()))?;
+        for result in ["ok", "error"] {
+            config_reloads.with_label_values(&[result]);
         }
         Ok(Self {
             healthy: gauge(
@@ -143,6 +155,7 @@ impl Metrics {
                 "herd_data_dir_write_failures_total",
                 "Writes of the data directory that failed (retried every second while it stays unwritable).",
             )?,
+            config_reloads,
             hooks: HookMetrics::register(&registry)?,
             registry,
             info,
@@ -206,6 +219,11 @@ impl Metrics {
         if !ok {
             self.data_dir_write_failures.inc();
         }
+    }
+
+    /// The reload counter, by `result` (`ok`, `error`).
+    pub fn config_reloads(&self) -> IntCounterVec {
+        self.config_reloads.clone()
     }
 
     /// The hook counters, for the hook workers to count in.

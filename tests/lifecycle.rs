@@ -736,3 +736,194 @@ fn a_primary_whose_data_dir_breaks_hands_the_role_over_until_it_can_write_again(
     );
     assert_eq!(log.matches("can be written again").count(), 1, "{log}");
 }
+
+/// The local member's checks in `agent`'s view: name and status.
+fn local_checks(agent: &Agent) -> Option<Vec<(String, String)>> {
+    let member = agent.member(&agent.name)?;
+    let checks = member["checks"].as_array()?;
+    Some(
+        checks
+            .iter()
+            .map(|c| (text(&c["name"]), text(&c["status"])))
+            .collect(),
+    )
+}
+
+fn text(value: &serde_json::Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn checks_are(agent: &Agent, expected: &[(&str, &str)]) -> bool {
+    local_checks(agent).is_some_and(|checks| {
+        checks.len() == expected.len()
+            && expected
+                .iter()
+                .all(|(name, status)| checks.iter().any(|(n, s)| n == name && s == status))
+    })
+}
+
+/// Replaces a file whole, as an editor or configuration management would.
+fn replace_file(path: &Path, text: &str) {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text).expect("write the file");
+    std::fs::rename(&partial, path).expect("rename the file");
+}
+
+/// A check section for `url`, failing on the first failure.
+fn check_section(name: &str, url: &str) -> String {
+    format!(
+        "[[check]]\nname = \"{name}\"\nhttp = \"{url}\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nrise = 1\nfall = 1\n"
+    )
+}
+
+#[test]
+fn sighup_applies_a_changed_check_set_and_hooks_and_the_agent_stays_up() {
+    let dir = log_dir("reload-checks");
+    let backend = Backend::start();
+    let config = dir.join("a.toml");
+    let web = check_section("web", &backend.url());
+    std::fs::write(&config, &web).expect("write the config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut a = Agent::start(
+        &dir,
+        "a",
+        &[],
+        &["--config", &config_arg, "--cluster", "reload"],
+    );
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)
+        && checks_are(&a, &[("web", "passing")])));
+
+    // Hooks first: added by a reload, they hear the node's role at once.
+    let hook_out = dir.join("hook.out");
+    let hooks = format!(
+        "[hooks]\non_primary = [\"/bin/sh\", \"-c\", \"echo $HERD_EVENT $HERD_TERM >> {}\"]\n",
+        hook_out.display()
+    );
+    replace_file(&config, &format!("{web}{hooks}"));
+    a.signal(Signal::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(
+            &hook_out
+        )
+        .is_ok_and(|t| t.trim() == "primary 1")),
+        "the reloaded on_primary did not run: {:?}",
+        std::fs::read_to_string(&hook_out)
+    );
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(1.0)
+    );
+
+    // A new check that fails: /health 503, the old check kept its state.
+    let dead = format!("http://127.0.0.1:{}/", support::free_port());
+    // With a change that needs a restart (top-level keys before tables).
+    let with_dead = format!("priority = 5\n{web}{}{hooks}", check_section("dead", &dead));
+    replace_file(&config, &with_dead);
+    a.signal(Signal::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || a.status("/health") == Some(503)
+            && checks_are(&a, &[("web", "passing"), ("dead", "failing")])),
+        "the new check was not applied: {:?}",
+        local_checks(&a)
+    );
+    assert!(a.is_running(), "SIGHUP stopped the agent");
+    assert_eq!(a.status("/health/primary"), Some(503));
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(2.0)
+    );
+    let log = std::fs::read_to_string(&a.log).expect("the log");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("only when the agent restarts") && l.contains("priority")),
+        "no warning names the setting that needs a restart: {log}"
+    );
+
+    // Removed again: its task stops and the node serves.
+    replace_file(&config, &format!("{web}{hooks}"));
+    a.signal(Signal::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || a.status("/health") == Some(200)
+            && checks_are(&a, &[("web", "passing")])),
+        "the removed check still counts: {:?}",
+        local_checks(&a)
+    );
+    assert!(a.is_running(), "SIGHUP stopped the agent");
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="error"}"#),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn sighup_with_an_invalid_file_changes_nothing_and_the_agent_stays_up() {
+    let dir = log_dir("reload-invalid");
+    let backend = Backend::start();
+    let config = dir.join("a.toml");
+    let web = check_section("web", &backend.url());
+    std::fs::write(&config, &web).expect("write the config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut a = Agent::start(
+        &dir,
+        "a",
+        &[],
+        &["--config", &config_arg, "--cluster", "reload-bad"],
+    );
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)
+        && checks_are(&a, &[("web", "passing")])));
+    let dead = format!("http://127.0.0.1:{}/", support::free_port());
+
+    // Not TOML herd knows, then values that do not validate (two errors).
+    let invalid = [
+        (
+            format!("prority = 3\n{web}{}", check_section("dead", &dead)),
+            vec!["prority"],
+        ),
+        (
+            format!(
+                "{web}[[check]]\nname = \"dead\"\nhttp = \"{dead}\"\ninterval = \"100ms\"\ntimeout = \"1s\"\n\
+                 [hooks]\ntimeout = \"0s\"\n"
+            ),
+            vec!["check 2 (dead)", "hooks.timeout"],
+        ),
+    ];
+    for (round, (text, named)) in invalid.iter().enumerate() {
+        replace_file(&config, text);
+        a.signal(Signal::SIGHUP);
+        let errors = (round + 1) as f64;
+        assert!(
+            wait_until(Duration::from_secs(10), || a
+                .metric(r#"herd_config_reloads_total{result="error"}"#)
+                == Some(errors)),
+            "the reload was not refused"
+        );
+        assert!(a.is_running(), "SIGHUP stopped the agent");
+        let log = std::fs::read_to_string(&a.log).expect("the log");
+        for name in named {
+            assert!(
+                log.lines().any(|l| l.contains("ERROR") && l.contains(name)),
+                "the error about {name} was not logged: {log}"
+            );
+        }
+        // Nothing changed: no new check, still healthy and primary.
+        assert!(
+            checks_are(&a, &[("web", "passing")]),
+            "{:?}",
+            local_checks(&a)
+        );
+        assert_eq!(a.status("/health"), Some(200));
+        assert_eq!(a.status("/health/primary"), Some(200));
+    }
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(0.0)
+    );
+}

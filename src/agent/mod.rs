@@ -113,6 +113,23 @@ pub enum Stop {
     Now,
 }
 
+/// Sets the log filter (tracing's `EnvFilter` syntax); the error says why
+/// it could not.
+pub type LogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send>;
+
+/// How the agent reloads its configuration (SIGHUP).
+pub struct Reload {
+    /// One message per reload request.
+    pub requests: mpsc::Receiver<()>,
+    /// The flags and environment the agent was started with: a reload
+    /// reads `args.config` again and applies them over it, as at start.
+    /// Without `config` there is nothing to reload.
+    pub args: AgentArgs,
+    /// Applies the file's `log`; `None` when `HERD_LOG` set the filter,
+    /// which beats the file.
+    pub log_filter: Option<LogFilter>,
+}
+
 /// The sockets an agent runs on, bound before it starts so tests can bind
 /// port 0 and read the real ports.
 pub struct Bound {
@@ -251,6 +268,7 @@ pub async fn run(
     config: AgentConfig,
     bound: Bound,
     stop: mpsc::Receiver<Stop>,
+    reload: Option<Reload>,
     started: impl FnOnce(Running),
 ) -> Result<(), AgentError> {
     config.validate().map_err(|errors| config::ConfigErrors {
@@ -379,7 +397,25 @@ pub async fn run(
         ))
     });
     let checks = (!config.checks.is_empty())
-        .then(|| tokio::spawn(checks::run(config.checks.clone(), command_tx.clone())));
+        .then(|| checks::Checks::start(config.checks.clone(), command_tx.clone()));
+    let (hooks_tx, hooks_rx) = mpsc::channel(4);
+    // The reload task owns the checks, to replace them; without it they
+    // stop when `run` returns.
+    let (reloader, checks) = match reload {
+        Some(reload) => {
+            let reloader = Reloader {
+                args: reload.args,
+                log_filter: reload.log_filter,
+                running: config.clone(),
+                checks,
+                commands: command_tx.clone(),
+                hooks: hooks_tx,
+                counter: metrics.config_reloads(),
+            };
+            (Some(tokio::spawn(reloader.run(reload.requests))), None)
+        }
+        None => (None, checks),
+    };
 
     tracing::info!(
         node = %name,
@@ -415,12 +451,17 @@ pub async fn run(
         }),
         primary_eligible: config.primary_eligible,
         hooks,
+        cluster: config.cluster.clone(),
+        name: name.clone(),
     };
-    driver.run(stop, command_rx, config.drain_timeout).await;
+    driver
+        .run(stop, command_rx, hooks_rx, config.drain_timeout)
+        .await;
 
-    for task in [resolver, checks].into_iter().flatten() {
+    for task in [resolver, reloader].into_iter().flatten() {
         task.abort();
     }
+    drop(checks);
     let _ = http_stop_tx.send(true);
     // What is left of the drain timeout after leaving goes to the last
     // hooks (the step-down ran when the drain began) and to in-flight
@@ -490,6 +531,9 @@ struct Driver {
     /// can be written again.
     primary_eligible: bool,
     hooks: Option<Hooks>,
+    /// For hooks a reload adds.
+    cluster: String,
+    name: String,
 }
 
 /// How often the snapshot is republished even when nothing changed, so
@@ -501,6 +545,7 @@ impl Driver {
         &mut self,
         mut stop: mpsc::Receiver<Stop>,
         mut commands: mpsc::Receiver<Request>,
+        mut hooks: mpsc::Receiver<hooks::HooksConfig>,
         drain_timeout: Duration,
     ) {
         // Large enough to read any UDP datagram whole, so oversize ones are
@@ -551,6 +596,7 @@ impl Driver {
                         tracing::debug!(error = %err, "receiving a datagram");
                     }
                 },
+                Some(config) = hooks.recv() => self.reconfigure_hooks(&config),
                 Some(request) = commands.recv() => {
                     let now = self.clock.now();
                     let outcome = self.node.handle_command(now, request.command);
@@ -576,6 +622,24 @@ impl Driver {
         let _ = self.node.handle_command(now, Command::Leave);
         self.flush().await;
         self.publish(true);
+    }
+
+    /// Applies a reloaded `[hooks]`; starts the hooks if none ran.
+    fn reconfigure_hooks(&mut self, config: &hooks::HooksConfig) {
+        let view = hook_view(&self.node);
+        match &mut self.hooks {
+            Some(hooks) => {
+                hooks.reconfigure(config, view);
+            }
+            None if config.any() => {
+                let translator = hooks::Translator::new(&self.cluster, &self.name);
+                let mut hooks = Hooks::start(config, translator, self.metrics.hooks());
+                // The server learns the role now, from the new hooks.
+                hooks.role_now(view);
+                self.hooks = Some(hooks);
+            }
+            None => {}
+        }
     }
 
     /// Writes the members and term to the data directory when they changed
@@ -734,6 +798,121 @@ fn published_events(events: &[Event]) -> impl Iterator<Item = &Event> {
         .iter()
         .zip(skip)
         .filter_map(|(event, skip)| (!skip).then_some(event))
+}
+
+/// The task that reloads the configuration on request.
+struct Reloader {
+    args: AgentArgs,
+    log_filter: Option<LogFilter>,
+    /// The configuration in effect: as started, with what reloads changed.
+    running: AgentConfig,
+    checks: Option<checks::Checks>,
+    commands: mpsc::Sender<Request>,
+    hooks: mpsc::Sender<hooks::HooksConfig>,
+    counter: prometheus::IntCounterVec,
+}
+
+impl Reloader {
+    async fn run(mut self, mut requests: mpsc::Receiver<()>) {
+        while requests.recv().await.is_some() {
+            let result = self.reload().await;
+            if let Some(result) = result {
+                self.counter.with_label_values(&[result]).inc();
+            }
+        }
+    }
+
+    /// Reads the file again and applies what can change while the agent
+    /// runs: the checks, the hooks and the log filter. A file that does not
+    /// load or validate changes nothing. Returns the result to count, if
+    /// there was a file to read.
+    async fn reload(&mut self) -> Option<&'static str> {
+        let Some(path) = self.args.config.clone() else {
+            tracing::info!(
+                "SIGHUP: the agent was started without --config, so there is nothing to reload"
+            );
+            return None;
+        };
+        let file = path.display().to_string();
+        tracing::info!(file, "SIGHUP: reloading the configuration");
+        let args = self.args.clone();
+        let new = match tokio::task::spawn_blocking(move || AgentConfig::load(&args)).await {
+            Ok(Ok(new)) => new,
+            Ok(Err(errors)) => {
+                for error in &errors.errors {
+                    // One line each (a TOML error spans several).
+                    let problem: Vec<&str> = error.problem.lines().map(str::trim).collect();
+                    tracing::error!(
+                        file,
+                        field = error.field,
+                        problem = %problem.join(" "),
+                        "invalid configuration"
+                    );
+                }
+                tracing::error!(
+                    file,
+                    errors = errors.errors.len(),
+                    "configuration not reloaded: nothing changed"
+                );
+                return Some("error");
+            }
+            Err(err) => {
+                tracing::error!(file, error = %err, "configuration not reloaded: nothing changed");
+                return Some("error");
+            }
+        };
+        let restart = self.running.restart_only_changes(&new);
+        if !restart.is_empty() {
+            tracing::warn!(
+                file,
+                settings = %restart.join(", "),
+                "these settings changed but take effect only when the agent restarts; \
+                 it keeps running with the old values"
+            );
+        }
+        let mut applied = Vec::new();
+        if new.checks != self.running.checks {
+            let checks = checks::Checks::reload(
+                self.checks.take(),
+                new.checks.clone(),
+                self.commands.clone(),
+            )
+            .await;
+            self.checks = Some(checks);
+            applied.push("checks");
+        }
+        if new.hooks != self.running.hooks {
+            if self.hooks.send(new.hooks.clone()).await.is_err() {
+                // The agent is stopping.
+                return None;
+            }
+            applied.push("hooks");
+        }
+        if new.log != self.running.log {
+            match &self.log_filter {
+                Some(set) => match set(new.log.as_deref().unwrap_or("info")) {
+                    Ok(()) => applied.push("log"),
+                    Err(err) => tracing::error!(file, error = %err, "cannot set the log filter"),
+                },
+                None => tracing::warn!(
+                    file,
+                    "log changed, but HERD_LOG is set and beats the file: the log filter stays"
+                ),
+            }
+        }
+        self.running = self.running.reloaded(&new);
+        tracing::info!(
+            file,
+            applied = if applied.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                applied.join(", ")
+            },
+            checks = self.running.checks.len(),
+            "configuration reloaded"
+        );
+        Some("ok")
+    }
 }
 
 fn log_event(event: &Event) {
