@@ -927,3 +927,37 @@ fn sighup_with_an_invalid_file_changes_nothing_and_the_agent_stays_up() {
         Some(0.0)
     );
 }
+
+#[test]
+fn sighup_applies_the_files_log_filter() {
+    let dir = log_dir("reload-log");
+    let config = dir.join("a.toml");
+    std::fs::write(&config, "log = \"warn\"\n").expect("write the config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut a = Agent::start_without_herd_log(
+        &dir,
+        "a",
+        &["--config", &config_arg, "--cluster", "reload-log"],
+    );
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)));
+    let read_log = || std::fs::read_to_string(&a.log).unwrap_or_default();
+    assert!(
+        !read_log().contains("INFO"),
+        "the file's filter was not used: {}",
+        read_log()
+    );
+
+    replace_file(&config, "log = \"info\"\n");
+    a.signal(Signal::SIGHUP);
+    // The reload's own report is an INFO line: it shows only under the new filter.
+    assert!(
+        wait_until(Duration::from_secs(10), || read_log()
+            .contains("configuration reloaded")),
+        "the log filter did not change: {}",
+        read_log()
+    );
+    assert!(read_log().contains(r#"applied="log""#), "{}", read_log());
+    assert!(a.is_running(), "SIGHUP stopped the agent");
+}
