@@ -961,3 +961,113 @@ fn sighup_applies_the_files_log_filter() {
     assert!(read_log().contains(r#"applied="log""#), "{}", read_log());
     assert!(a.is_running(), "SIGHUP stopped the agent");
 }
+
+#[test]
+fn a_node_that_founds_with_no_way_back_says_so_in_one_warning() {
+    let dir = log_dir("founding-warning");
+    let count = |agent: &Agent, text: &str| {
+        std::fs::read_to_string(&agent.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains(text))
+            .count()
+    };
+    let no_seeds = "founding a new cluster: no --join and no --data-dir";
+    let own_seed = "founding a new cluster: every --join address is this node's own";
+
+    // No seeds, no data dir.
+    let mut lone = Agent::start(&dir, "lone", &[], &["--cluster", "founding-1"]);
+    assert!(wait_until(Duration::from_secs(10), || lone
+        .status("/health/primary")
+        == Some(200)));
+    assert_eq!(count(&lone, no_seeds), 1, "{}", lone.log_tail(10));
+    assert!(
+        count(&lone, "--join listing them") == 1 && count(&lone, "--data-dir") == 1,
+        "the warning does not name the way out: {}",
+        lone.log_tail(10)
+    );
+    // Started without --config: SIGHUP has nothing to reload and stops nothing.
+    lone.signal(Signal::SIGHUP);
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&lone.log).is_ok_and(|t| t.contains("nothing to reload"))
+    }));
+    assert!(lone.is_running(), "SIGHUP stopped the agent");
+    assert_eq!(lone.status("/health/primary"), Some(200));
+
+    // Its only seed is itself: it founds, and says a restart would again.
+    let port = support::free_port();
+    let own = SocketAddr::from(([127, 0, 0, 1], port));
+    let selfish = Agent::start_on(&dir, "selfish", port, &[own], &["--cluster", "founding-2"]);
+    assert!(wait_until(Duration::from_secs(10), || selfish
+        .status("/health/primary")
+        == Some(200)));
+    assert_eq!(count(&selfish, own_seed), 1, "{}", selfish.log_tail(10));
+    assert_eq!(count(&selfish, no_seeds), 0);
+
+    // With a data dir the next start rejoins what it remembers: no warning.
+    let data = dir.join("kept-data").to_string_lossy().into_owned();
+    let kept = Agent::start(
+        &dir,
+        "kept",
+        &[],
+        &["--cluster", "founding-3", "--data-dir", &data],
+    );
+    assert!(wait_until(Duration::from_secs(10), || kept
+        .status("/health/primary")
+        == Some(200)));
+    assert_eq!(
+        count(&kept, "founding a new cluster"),
+        0,
+        "{}",
+        kept.log_tail(10)
+    );
+}
+
+#[test]
+fn the_founder_restarted_with_the_whole_seed_list_rejoins_instead_of_founding() {
+    // README's three-node example: a founds with its own address as its
+    // only seed, b and c get the whole list, and so does a when it restarts.
+    let dir = log_dir("founder-restart");
+    let ports: Vec<u16> = (0..3).map(|_| support::free_port()).collect();
+    let seeds: Vec<SocketAddr> = ports
+        .iter()
+        .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)))
+        .collect();
+    let cluster = ["--cluster", "founder-restart"];
+    let mut a = Agent::start_on(&dir, "a", ports[0], &seeds[..1], &cluster);
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)));
+    let b = Agent::start_on(&dir, "b", ports[1], &seeds, &cluster);
+    let c = Agent::start_on(&dir, "c", ports[2], &seeds, &cluster);
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&[
+        &a, &b, &c
+    ])));
+
+    a.kill();
+    assert!(
+        wait_until(Duration::from_secs(20), || [&b, &c].iter().all(|x| x
+            .member_state("a")
+            .as_deref()
+            == Some("down")
+            && x.primary().is_some_and(|p| p != "a"))),
+        "the survivors did not elect a successor: {}",
+        views(&[&b, &c])
+    );
+    let successor = b.primary().expect("a successor");
+    a.restart(&seeds);
+    assert!(
+        wait_until(Duration::from_secs(20), || a.status("/health") == Some(200)
+            && all_ranked(&[&a, &b, &c])),
+        "a did not rejoin: {}",
+        views(&[&a, &b, &c])
+    );
+    // One cluster, one primary: a joined the survivors and ranks behind them.
+    for agent in [&a, &b, &c] {
+        assert_eq!(agent.primary(), Some(successor.clone()), "{}", agent.name);
+    }
+    assert_eq!(a.status("/health/primary"), Some(503));
+    let log = std::fs::read_to_string(&a.log).expect("a's log");
+    assert_eq!(log.matches("founded a new cluster").count(), 1, "{log}");
+    assert!(log.contains("joined the cluster"), "{log}");
+}

@@ -320,6 +320,9 @@ pub async fn run(
         );
     }
     let start = if config.join.is_empty() && remembered.is_empty() {
+        if config.data_dir.is_none() {
+            tracing::warn!("{FOUNDING_WITHOUT_SEEDS}");
+        }
         Start::Bootstrap
     } else {
         Start::Join(remembered.clone())
@@ -453,6 +456,8 @@ pub async fn run(
         hooks,
         cluster: config.cluster.clone(),
         name: name.clone(),
+        // With no seeds the node founded inside `Node::new` and said so.
+        warn_if_founding: !config.join.is_empty() && config.data_dir.is_none(),
     };
     driver
         .run(stop, command_rx, hooks_rx, config.drain_timeout)
@@ -497,6 +502,19 @@ struct Memory {
     retry_at: Time,
 }
 
+/// What a node that founds a cluster with no seeds and no data directory
+/// says: its next start, with the same command line, founds another one.
+const FOUNDING_WITHOUT_SEEDS: &str = "founding a new cluster: no --join and no --data-dir, so a \
+    restart of this node will found another cluster (a second primary); once the other members \
+    run, start it with --join listing them (the same list as every node's, its own address may \
+    be in it), or give it a --data-dir";
+
+/// The same when every seed given was the node's own address.
+const FOUNDING_ON_OWN_ADDRESS: &str = "founding a new cluster: every --join address is this \
+    node's own and there is no --data-dir, so a restart of this node with this command line \
+    will found another cluster (a second primary); once the other members run, add their \
+    addresses to its --join list, or give it a --data-dir";
+
 /// The part of the drain timeout kept for leaving and stopping: a tenth,
 /// at most 500 ms.
 fn drain_margin(drain_timeout: Duration) -> Duration {
@@ -534,6 +552,8 @@ struct Driver {
     /// For hooks a reload adds.
     cluster: String,
     name: String,
+    /// Warn when the node founds a cluster because every seed was itself.
+    warn_if_founding: bool,
 }
 
 /// How often the snapshot is republished even when nothing changed, so
@@ -730,6 +750,10 @@ impl Driver {
         loop {
             while let Some(event) = self.node.poll_event() {
                 log_event(&event);
+                if matches!(event, Event::Joined { via: None }) && self.warn_if_founding {
+                    self.warn_if_founding = false;
+                    tracing::warn!("{FOUNDING_ON_OWN_ADDRESS}");
+                }
                 events.push(event);
             }
             // Publish before sending: what this node answers over HTTP (no
