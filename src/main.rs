@@ -109,20 +109,39 @@ fn report(result: Result<()>) -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HERD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// The handle that swaps the log filter while the agent runs.
+type LogHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// Logs to standard error, filtered by `HERD_LOG`, else by `configured`
+/// (the file's `log`), else at `info`. Returns the handle to change the
+/// filter, unless `HERD_LOG` fixed it.
+fn init_logging(configured: Option<&str>) -> Option<LogHandle> {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    let from_env = std::env::var_os("HERD_LOG").is_some();
+    let filter = if from_env {
+        EnvFilter::try_from_env("HERD_LOG").ok()
+    } else {
+        EnvFilter::try_new(configured.unwrap_or("info")).ok()
+    }
+    .unwrap_or_else(|| EnvFilter::new("info"));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
         .init();
+    (!from_env).then_some(handle)
 }
 
 fn run_agent(args: AgentArgs) -> ExitCode {
-    init_logging();
-    // Parse and check everything before binding a port.
+    // Parse and check everything before binding a port (or logging: the
+    // file may set the log filter).
     let config = match AgentConfig::load(&args) {
         Ok(config) => config,
         Err(err) => {
@@ -130,6 +149,7 @@ fn run_agent(args: AgentArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let log = init_logging(config.log.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -141,7 +161,7 @@ fn run_agent(args: AgentArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(agent_main(config));
+    let outcome = runtime.block_on(agent_main(config, args, log));
     // A webhook attempt or HTTP check still running on a blocking thread
     // must not hold the exit past the drain timeout.
     runtime.shutdown_background();
@@ -149,43 +169,80 @@ fn run_agent(args: AgentArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("herd: {err:#}");
-            ExitCode::FAILURE
+            let config = err
+                .downcast_ref::<agent::AgentError>()
+                .is_some_and(agent::AgentError::is_config);
+            if config {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
-async fn agent_main(config: AgentConfig) -> Result<()> {
+async fn agent_main(config: AgentConfig, args: AgentArgs, log: Option<LogHandle>) -> Result<()> {
+    // Before anything else: an unhandled SIGHUP would end the process.
+    let signals = Signals::listen().context("cannot listen for signals")?;
     let bound = Bound::bind(&config).await?;
     let (stop_tx, stop_rx) = mpsc::channel(4);
-    tokio::spawn(forward_signals(stop_tx));
-    agent::run(config, bound, stop_rx, |_| {})
+    // One pending reload is enough: it reads the file as it is then.
+    let (reload_tx, reload_rx) = mpsc::channel(1);
+    tokio::spawn(signals.forward(stop_tx, reload_tx));
+    let log_filter = log.map(|handle| -> agent::LogFilter {
+        Box::new(move |directives: &str| {
+            let filter =
+                tracing_subscriber::EnvFilter::try_new(directives).map_err(|e| e.to_string())?;
+            handle.reload(filter).map_err(|e| e.to_string())
+        })
+    });
+    let reload = agent::Reload {
+        requests: reload_rx,
+        args,
+        log_filter,
+    };
+    agent::run(config, bound, stop_rx, Some(reload), |_| {})
         .await
-        .context("agent")
+        .context("the agent could not start")
 }
 
-/// SIGTERM or SIGINT once: drain; twice: leave now.
-async fn forward_signals(stop: mpsc::Sender<Stop>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut int) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(term), Ok(int)) => (term, int),
-        (Err(err), _) | (_, Err(err)) => {
-            tracing::error!(error = %err, "cannot listen for signals");
-            return;
+/// The signals the agent handles.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// SIGTERM or SIGINT once: drain; twice: leave now. SIGHUP: reload the
+    /// configuration (it never stops the agent).
+    async fn forward(mut self, stop: mpsc::Sender<Stop>, reload: mpsc::Sender<()>) {
+        let mut request = Stop::Drain;
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => tracing::info!("SIGTERM received"),
+                _ = self.int.recv() => tracing::info!("SIGINT received"),
+                _ = self.hup.recv() => {
+                    if let Err(mpsc::error::TrySendError::Full(())) = reload.try_send(()) {
+                        tracing::info!("SIGHUP received while a reload is pending; reloading once");
+                    }
+                    continue;
+                }
+            }
+            if stop.send(request).await.is_err() {
+                return;
+            }
+            request = Stop::Now;
         }
-    };
-    let mut request = Stop::Drain;
-    loop {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = int.recv() => tracing::info!("SIGINT received"),
-        }
-        if stop.send(request).await.is_err() {
-            return;
-        }
-        request = Stop::Now;
     }
 }
 
@@ -193,7 +250,7 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
     // Silent unless asked: the report is the output. With `HERD_LOG` set,
     // the core's log lines carry the host and virtual time.
     if std::env::var_os("HERD_LOG").is_some() {
-        init_logging();
+        init_logging(None);
     }
     use std::io::IsTerminal;
     let scenario = match herd::sim::Scenario::load(&args.scenario) {

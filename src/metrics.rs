@@ -29,6 +29,9 @@ pub struct Metrics {
     dropped: IntCounterVec,
     joins_served: IntCounter,
     rejoins: IntCounter,
+    data_dir_writable: IntGauge,
+    data_dir_write_failures: IntCounter,
+    config_reloads: IntCounterVec,
     hooks: HookMetrics,
     last: NodeStats,
 }
@@ -69,6 +72,17 @@ impl Metrics {
         registry.register(Box::new(dropped.clone()))?;
         for reason in DropReason::ALL {
             dropped.with_label_values(&[reason.as_str()]);
+        }
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "herd_config_reloads_total",
+                "Configuration reloads (SIGHUP), by result: ok (applied), error (the file was refused; nothing changed).",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(config_reloads.clone()))?;
+        for result in ["ok", "error"] {
+            config_reloads.with_label_values(&[result]);
         }
         Ok(Self {
             healthy: gauge(
@@ -127,6 +141,21 @@ impl Metrics {
                 "herd_rejoins_total",
                 "Times the cluster declared this agent down and it rejoined.",
             )?,
+            data_dir_writable: {
+                let writable = gauge(
+                    &registry,
+                    "herd_data_dir_writable",
+                    "0 while the last write of the data directory failed (the node is then not eligible for the primary role); 1 otherwise, and without --data-dir.",
+                )?;
+                writable.set(1);
+                writable
+            },
+            data_dir_write_failures: counter(
+                &registry,
+                "herd_data_dir_write_failures_total",
+                "Writes of the data directory that failed (retried every second while it stays unwritable).",
+            )?,
+            config_reloads,
             hooks: HookMetrics::register(&registry)?,
             registry,
             info,
@@ -182,6 +211,19 @@ impl Metrics {
                 .inc_by(delta(now.dropped(reason), last.dropped(reason)));
         }
         self.last = now.clone();
+    }
+
+    /// Counts one write of the data directory.
+    pub fn data_dir_written(&self, ok: bool) {
+        self.data_dir_writable.set(i64::from(ok));
+        if !ok {
+            self.data_dir_write_failures.inc();
+        }
+    }
+
+    /// The reload counter, by `result` (`ok`, `error`).
+    pub fn config_reloads(&self) -> IntCounterVec {
+        self.config_reloads.clone()
     }
 
     /// The hook counters, for the hook workers to count in.

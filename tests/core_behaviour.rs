@@ -148,3 +148,31 @@ fn a_minority_partition_stops_claiming_and_the_cluster_heals_to_one_primary() {
     assert!(healed, "the partition did not heal to one primary");
     assert_eq!(claimants(&sim), vec![2]);
 }
+
+#[test]
+fn a_primary_made_ineligible_hands_the_role_over_and_does_not_take_it_back() {
+    let mut sim = cluster(3, 5);
+    sim.command(0, herd::core::Command::SetEligible(false));
+    let t = sim.now();
+    let moved = sim.run_until_condition(t + secs(10), |s| {
+        primaries(s, 0..3)
+            .iter()
+            .all(|p| p.as_deref() == Some("n1"))
+            && claimants(s) == [1]
+    });
+    assert!(moved, "the role did not move off the ineligible primary");
+    assert!(
+        sim.node(0)
+            .is_some_and(|n| !n.record().eligible && n.record().seniority.is_none())
+    );
+    // Eligible again: a candidate behind the working primary.
+    sim.command(0, herd::core::Command::SetEligible(true));
+    let t = sim.now();
+    assert!(sim.run_until_condition(t + secs(10), |s| {
+        s.node(0)
+            .is_some_and(|n| n.record().eligible && n.record().seniority.is_some())
+    }));
+    sim.run_until(sim.now() + secs(10));
+    assert_eq!(primaries(&sim, 0..3), vec![Some("n1".to_owned()); 3]);
+    assert_eq!(claimants(&sim), vec![1]);
+}

@@ -562,3 +562,512 @@ fn a_rolling_restart_keeps_four_healthy_nodes_and_one_primary_at_every_poll() {
         hand_over.len()
     );
 }
+
+/// Starts an agent on `data` and waits for it to exit; its exit code and
+/// its log.
+fn start_expecting_exit(
+    dir: &Path,
+    name: &str,
+    data: &Path,
+    cluster: &str,
+) -> (Option<i32>, String) {
+    let data = data.to_string_lossy().into_owned();
+    let mut agent = Agent::start(dir, name, &[], &["--data-dir", &data, "--cluster", cluster]);
+    let status = agent.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some(),
+        "{name} kept running: {}",
+        agent.log_tail(20)
+    );
+    (status.and_then(|s| s.code()), agent.log_tail(20))
+}
+
+#[test]
+fn a_members_file_it_cannot_use_stops_the_start_with_exit_64_and_names_the_file() {
+    let dir = log_dir("data-dir-fails-closed");
+    let whole = r#"{"cluster":"closed","node":"NODE","term":4,"members":[{"name":"a","addr":"127.0.0.1:1"}]}"#;
+    let cases = [
+        ("empty", String::new()),
+        ("truncated", whole[..whole.len() / 2].to_owned()),
+        ("other-cluster", whole.replace("closed", "elsewhere")),
+        ("other-node", whole.replace("NODE", "someone-else")),
+    ];
+    for (name, text) in cases {
+        let data = dir.join(format!("{name}-data"));
+        std::fs::create_dir_all(&data).expect("data dir");
+        let memory = data.join("members.json");
+        std::fs::write(&memory, text.replace("NODE", name)).expect("write the memory");
+        let (code, log) = start_expecting_exit(&dir, name, &data, "closed");
+        assert_eq!(code, Some(64), "{name}: {log}");
+        assert!(
+            log.contains(&*memory.to_string_lossy()) && log.contains("remove it"),
+            "{name}: the message does not name the file and the fix: {log}"
+        );
+        // Nothing founded, nothing overwritten.
+        assert!(!log.contains("founded a new cluster"), "{name}: {log}");
+        let after = std::fs::read_to_string(&memory).expect("the memory");
+        assert_eq!(
+            after,
+            text.replace("NODE", name),
+            "{name}: the file was changed"
+        );
+    }
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_written_stops_the_start_with_exit_64() {
+    let dir = log_dir("data-dir-unwritable");
+    // Tests may run as root, which ignores permission bits: make the
+    // directory unusable in ways no user can bypass.
+    // 1. Its parent is a regular file: it cannot be created.
+    let plain = dir.join("plain-file");
+    std::fs::write(&plain, "").expect("write a file");
+    let (code, log) = start_expecting_exit(&dir, "under-file", &plain.join("data"), "unwritable");
+    assert_eq!(code, Some(64), "{log}");
+    assert!(log.contains("cannot create the data directory"), "{log}");
+    assert!(
+        log.contains(&*plain.join("data").to_string_lossy()),
+        "{log}"
+    );
+    // 2. It exists, but its temporary file's name is taken by a directory:
+    //    the file cannot be written.
+    let data = dir.join("blocked-data");
+    std::fs::create_dir_all(data.join("members.json.partial")).expect("block the file");
+    let (code, log) = start_expecting_exit(&dir, "blocked", &data, "unwritable");
+    assert_eq!(code, Some(64), "{log}");
+    assert!(
+        log.contains(&*data.join("members.json").to_string_lossy())
+            && log.contains("point --data-dir elsewhere"),
+        "{log}"
+    );
+    assert!(!log.contains("founded a new cluster"), "{log}");
+}
+
+#[test]
+fn a_primary_whose_data_dir_breaks_hands_the_role_over_until_it_can_write_again() {
+    let dir = log_dir("data-dir-breaks");
+    let data = dir.join("a-data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let cluster = ["--cluster", "breaks"];
+    let a = Agent::start(
+        &dir,
+        "a",
+        &[],
+        &["--data-dir", &data_arg, "--cluster", "breaks"],
+    );
+    let b = Agent::start(&dir, "b", &[a.gossip], &cluster);
+    let c = Agent::start(&dir, "c", &[a.gossip], &cluster);
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&[
+        &a, &b, &c
+    ]) && a
+        .status("/health/primary")
+        == Some(200)));
+    let memory = data.join("members.json");
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&memory).is_ok_and(|t| t.contains("\"b\"") && t.contains("\"c\""))
+    }));
+    assert_eq!(a.metric("herd_data_dir_writable"), Some(1.0));
+    assert_eq!(a.metric("herd_data_dir_write_failures_total"), Some(0.0));
+
+    // The disk "breaks": the temporary file's name is taken by a directory
+    // (root cannot write through that either). A new member makes a write.
+    let blocker = data.join("members.json.partial");
+    std::fs::create_dir(&blocker).expect("block the data directory");
+    let d = Agent::start(&dir, "d", &[a.gossip], &cluster);
+    let all = [&a, &b, &c, &d];
+    let mut successor = None;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            successor = [&b, &c, &d]
+                .into_iter()
+                .find(|x| x.status("/health/primary") == Some(200));
+            a.metric("herd_data_dir_writable") == Some(0.0)
+                && a.status("/health/primary") == Some(503)
+                && successor
+                    .is_some_and(|s| all.iter().all(|x| x.primary() == Some(s.name.clone())))
+        }),
+        "the primary kept the role though it cannot write its data dir: {}",
+        views(&all)
+    );
+    let successor = successor.expect("a successor");
+    assert_eq!(
+        successor.member("a").map(|m| m["eligible"].clone()),
+        Some(false.into())
+    );
+    // Still a healthy member: only the role moved.
+    assert_eq!(a.status("/health"), Some(200));
+    // It keeps trying, and says so once.
+    assert!(wait_until(Duration::from_secs(10), || a
+        .metric("herd_data_dir_write_failures_total")
+        .is_some_and(|n| n >= 3.0)));
+    let log = std::fs::read_to_string(&a.log).expect("a's log");
+    assert_eq!(
+        log.matches("cannot write the data directory").count(),
+        1,
+        "{log}"
+    );
+
+    // Repaired: eligible again, behind the working primary (no failback).
+    std::fs::remove_dir(&blocker).expect("unblock");
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            a.metric("herd_data_dir_writable") == Some(1.0)
+                && b.member("a")
+                    .is_some_and(|m| m["eligible"] == true && m["seniority"].is_u64())
+        }),
+        "a did not become eligible again: {}",
+        views(&all)
+    );
+    assert!(
+        std::fs::read_to_string(&memory).is_ok_and(|t| t.contains("\"d\"")),
+        "the memory was not written after the repair"
+    );
+    assert_eq!(a.status("/health/primary"), Some(503));
+    assert_eq!(successor.status("/health/primary"), Some(200));
+    assert!(
+        all.iter()
+            .all(|x| x.primary() == Some(successor.name.clone()))
+    );
+    let log = std::fs::read_to_string(&a.log).expect("a's log");
+    assert_eq!(
+        log.matches("cannot write the data directory").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("can be written again").count(), 1, "{log}");
+}
+
+/// The local member's checks in `agent`'s view: name and status.
+fn local_checks(agent: &Agent) -> Option<Vec<(String, String)>> {
+    let member = agent.member(&agent.name)?;
+    let checks = member["checks"].as_array()?;
+    Some(
+        checks
+            .iter()
+            .map(|c| (text(&c["name"]), text(&c["status"])))
+            .collect(),
+    )
+}
+
+fn text(value: &serde_json::Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn checks_are(agent: &Agent, expected: &[(&str, &str)]) -> bool {
+    local_checks(agent).is_some_and(|checks| {
+        checks.len() == expected.len()
+            && expected
+                .iter()
+                .all(|(name, status)| checks.iter().any(|(n, s)| n == name && s == status))
+    })
+}
+
+/// Replaces a file whole, as an editor or configuration management would.
+fn replace_file(path: &Path, text: &str) {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text).expect("write the file");
+    std::fs::rename(&partial, path).expect("rename the file");
+}
+
+/// A check section for `url`, failing on the first failure.
+fn check_section(name: &str, url: &str) -> String {
+    format!(
+        "[[check]]\nname = \"{name}\"\nhttp = \"{url}\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nrise = 1\nfall = 1\n"
+    )
+}
+
+#[test]
+fn sighup_applies_a_changed_check_set_and_hooks_and_the_agent_stays_up() {
+    let dir = log_dir("reload-checks");
+    let backend = Backend::start();
+    let config = dir.join("a.toml");
+    let web = check_section("web", &backend.url());
+    std::fs::write(&config, &web).expect("write the config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut a = Agent::start(
+        &dir,
+        "a",
+        &[],
+        &["--config", &config_arg, "--cluster", "reload"],
+    );
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)
+        && checks_are(&a, &[("web", "passing")])));
+
+    // Hooks first: added by a reload, they hear the node's role at once.
+    let hook_out = dir.join("hook.out");
+    let hooks = format!(
+        "[hooks]\non_primary = [\"/bin/sh\", \"-c\", \"echo $HERD_EVENT $HERD_TERM >> {}\"]\n",
+        hook_out.display()
+    );
+    replace_file(&config, &format!("{web}{hooks}"));
+    a.signal(Signal::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(
+            &hook_out
+        )
+        .is_ok_and(|t| t.trim() == "primary 1")),
+        "the reloaded on_primary did not run: {:?}",
+        std::fs::read_to_string(&hook_out)
+    );
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(1.0)
+    );
+
+    // A new check that fails: /health 503, the old check kept its state.
+    let dead = format!("http://127.0.0.1:{}/", support::free_port());
+    // With a change that needs a restart (top-level keys before tables).
+    let with_dead = format!("priority = 5\n{web}{}{hooks}", check_section("dead", &dead));
+    replace_file(&config, &with_dead);
+    a.signal(Signal::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || a.status("/health") == Some(503)
+            && checks_are(&a, &[("web", "passing"), ("dead", "failing")])),
+        "the new check was not applied: {:?}",
+        local_checks(&a)
+    );
+    assert!(a.is_running(), "SIGHUP stopped the agent");
+    assert_eq!(a.status("/health/primary"), Some(503));
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(2.0)
+    );
+    let log = std::fs::read_to_string(&a.log).expect("the log");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("only when the agent restarts") && l.contains("priority")),
+        "no warning names the setting that needs a restart: {log}"
+    );
+
+    // Removed again: its task stops and the node serves.
+    replace_file(&config, &format!("{web}{hooks}"));
+    a.signal(Signal::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || a.status("/health") == Some(200)
+            && checks_are(&a, &[("web", "passing")])),
+        "the removed check still counts: {:?}",
+        local_checks(&a)
+    );
+    assert!(a.is_running(), "SIGHUP stopped the agent");
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="error"}"#),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn sighup_with_an_invalid_file_changes_nothing_and_the_agent_stays_up() {
+    let dir = log_dir("reload-invalid");
+    let backend = Backend::start();
+    let config = dir.join("a.toml");
+    let web = check_section("web", &backend.url());
+    std::fs::write(&config, &web).expect("write the config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut a = Agent::start(
+        &dir,
+        "a",
+        &[],
+        &["--config", &config_arg, "--cluster", "reload-bad"],
+    );
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)
+        && checks_are(&a, &[("web", "passing")])));
+    let dead = format!("http://127.0.0.1:{}/", support::free_port());
+
+    // Not TOML herd knows, then values that do not validate (two errors).
+    let invalid = [
+        (
+            format!("prority = 3\n{web}{}", check_section("dead", &dead)),
+            vec!["prority"],
+        ),
+        (
+            format!(
+                "{web}[[check]]\nname = \"dead\"\nhttp = \"{dead}\"\ninterval = \"100ms\"\ntimeout = \"1s\"\n\
+                 [hooks]\ntimeout = \"0s\"\n"
+            ),
+            vec!["check 2 (dead)", "hooks.timeout"],
+        ),
+    ];
+    for (round, (text, named)) in invalid.iter().enumerate() {
+        replace_file(&config, text);
+        a.signal(Signal::SIGHUP);
+        let errors = (round + 1) as f64;
+        assert!(
+            wait_until(Duration::from_secs(10), || a
+                .metric(r#"herd_config_reloads_total{result="error"}"#)
+                == Some(errors)),
+            "the reload was not refused"
+        );
+        assert!(a.is_running(), "SIGHUP stopped the agent");
+        let log = std::fs::read_to_string(&a.log).expect("the log");
+        for name in named {
+            assert!(
+                log.lines().any(|l| l.contains("ERROR") && l.contains(name)),
+                "the error about {name} was not logged: {log}"
+            );
+        }
+        // Nothing changed: no new check, still healthy and primary.
+        assert!(
+            checks_are(&a, &[("web", "passing")]),
+            "{:?}",
+            local_checks(&a)
+        );
+        assert_eq!(a.status("/health"), Some(200));
+        assert_eq!(a.status("/health/primary"), Some(200));
+    }
+    assert_eq!(
+        a.metric(r#"herd_config_reloads_total{result="ok"}"#),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn sighup_applies_the_files_log_filter() {
+    let dir = log_dir("reload-log");
+    let config = dir.join("a.toml");
+    std::fs::write(&config, "log = \"warn\"\n").expect("write the config");
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut a = Agent::start_without_herd_log(
+        &dir,
+        "a",
+        &["--config", &config_arg, "--cluster", "reload-log"],
+    );
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)));
+    let read_log = || std::fs::read_to_string(&a.log).unwrap_or_default();
+    assert!(
+        !read_log().contains("INFO"),
+        "the file's filter was not used: {}",
+        read_log()
+    );
+
+    replace_file(&config, "log = \"info\"\n");
+    a.signal(Signal::SIGHUP);
+    // The reload's own report is an INFO line: it shows only under the new filter.
+    assert!(
+        wait_until(Duration::from_secs(10), || read_log()
+            .contains("configuration reloaded")),
+        "the log filter did not change: {}",
+        read_log()
+    );
+    assert!(read_log().contains(r#"applied="log""#), "{}", read_log());
+    assert!(a.is_running(), "SIGHUP stopped the agent");
+}
+
+#[test]
+fn a_node_that_founds_with_no_way_back_says_so_in_one_warning() {
+    let dir = log_dir("founding-warning");
+    let count = |agent: &Agent, text: &str| {
+        std::fs::read_to_string(&agent.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains(text))
+            .count()
+    };
+    let no_seeds = "founding a new cluster: no --join and no --data-dir";
+    let own_seed = "founding a new cluster: every --join address is this node's own";
+
+    // No seeds, no data dir.
+    let mut lone = Agent::start(&dir, "lone", &[], &["--cluster", "founding-1"]);
+    assert!(wait_until(Duration::from_secs(10), || lone
+        .status("/health/primary")
+        == Some(200)));
+    assert_eq!(count(&lone, no_seeds), 1, "{}", lone.log_tail(10));
+    assert!(
+        count(&lone, "--join listing them") == 1 && count(&lone, "--data-dir") == 1,
+        "the warning does not name the way out: {}",
+        lone.log_tail(10)
+    );
+    // Started without --config: SIGHUP has nothing to reload and stops nothing.
+    lone.signal(Signal::SIGHUP);
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&lone.log).is_ok_and(|t| t.contains("nothing to reload"))
+    }));
+    assert!(lone.is_running(), "SIGHUP stopped the agent");
+    assert_eq!(lone.status("/health/primary"), Some(200));
+
+    // Its only seed is itself: it founds, and says a restart would again.
+    let port = support::free_port();
+    let own = SocketAddr::from(([127, 0, 0, 1], port));
+    let selfish = Agent::start_on(&dir, "selfish", port, &[own], &["--cluster", "founding-2"]);
+    assert!(wait_until(Duration::from_secs(10), || selfish
+        .status("/health/primary")
+        == Some(200)));
+    assert_eq!(count(&selfish, own_seed), 1, "{}", selfish.log_tail(10));
+    assert_eq!(count(&selfish, no_seeds), 0);
+
+    // With a data dir the next start rejoins what it remembers: no warning.
+    let data = dir.join("kept-data").to_string_lossy().into_owned();
+    let kept = Agent::start(
+        &dir,
+        "kept",
+        &[],
+        &["--cluster", "founding-3", "--data-dir", &data],
+    );
+    assert!(wait_until(Duration::from_secs(10), || kept
+        .status("/health/primary")
+        == Some(200)));
+    assert_eq!(
+        count(&kept, "founding a new cluster"),
+        0,
+        "{}",
+        kept.log_tail(10)
+    );
+}
+
+#[test]
+fn the_founder_restarted_with_the_whole_seed_list_rejoins_instead_of_founding() {
+    // README's three-node example: a founds with its own address as its
+    // only seed, b and c get the whole list, and so does a when it restarts.
+    let dir = log_dir("founder-restart");
+    let ports: Vec<u16> = (0..3).map(|_| support::free_port()).collect();
+    let seeds: Vec<SocketAddr> = ports
+        .iter()
+        .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)))
+        .collect();
+    let cluster = ["--cluster", "founder-restart"];
+    let mut a = Agent::start_on(&dir, "a", ports[0], &seeds[..1], &cluster);
+    assert!(wait_until(Duration::from_secs(10), || a
+        .status("/health/primary")
+        == Some(200)));
+    let b = Agent::start_on(&dir, "b", ports[1], &seeds, &cluster);
+    let c = Agent::start_on(&dir, "c", ports[2], &seeds, &cluster);
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&[
+        &a, &b, &c
+    ])));
+
+    a.kill();
+    assert!(
+        wait_until(Duration::from_secs(20), || [&b, &c].iter().all(|x| x
+            .member_state("a")
+            .as_deref()
+            == Some("down")
+            && x.primary().is_some_and(|p| p != "a"))),
+        "the survivors did not elect a successor: {}",
+        views(&[&b, &c])
+    );
+    let successor = b.primary().expect("a successor");
+    a.restart(&seeds);
+    assert!(
+        wait_until(Duration::from_secs(20), || a.status("/health") == Some(200)
+            && all_ranked(&[&a, &b, &c])),
+        "a did not rejoin: {}",
+        views(&[&a, &b, &c])
+    );
+    // One cluster, one primary: a joined the survivors and ranks behind them.
+    for agent in [&a, &b, &c] {
+        assert_eq!(agent.primary(), Some(successor.clone()), "{}", agent.name);
+    }
+    assert_eq!(a.status("/health/primary"), Some(503));
+    let log = std::fs::read_to_string(&a.log).expect("a's log");
+    assert_eq!(log.matches("founded a new cluster").count(), 1, "{log}");
+    assert!(log.contains("joined the cluster"), "{log}");
+}

@@ -17,7 +17,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::core::health::{self, CheckStatus, CheckSummary};
 use crate::core::{Command, ConfigError};
@@ -218,6 +219,28 @@ impl CheckState {
         }
     }
 
+    /// A check a reload added: `passing` until `fall` failures in a row
+    /// say otherwise, so adding a check does not take a serving node out
+    /// of service before the check has run.
+    pub fn added(config: &CheckConfig) -> Self {
+        Self {
+            status: CheckStatus::Passing,
+            output: "added by a configuration reload; not run yet".to_owned(),
+            ..Self::new(config)
+        }
+    }
+
+    /// This check's state under new settings (same name and target): its
+    /// state and counts stay, the thresholds are the new ones.
+    pub fn reconfigured(self, config: &CheckConfig) -> Self {
+        Self {
+            rise: config.rise.max(1),
+            fall: config.fall.max(1),
+            grace: config.grace,
+            ..self
+        }
+    }
+
     /// Takes one result, `age` after the agent started. Returns whether the
     /// state changed.
     pub fn record(&mut self, age: Duration, outcome: Outcome) -> bool {
@@ -368,19 +391,114 @@ fn http_probe(url: &str, accepted: &[u16], timeout: Duration) -> Outcome {
     }
 }
 
-/// Runs every check until the node's command channel closes, sending the
-/// node its health after every result.
-pub async fn run(checks: Vec<CheckConfig>, node: mpsc::Sender<super::Request>) {
-    let started = check_clock();
+/// The running checks: one probe task per check, and the task that keeps
+/// their states and sends the node its health after every result.
+/// Dropping it stops them.
+pub struct Checks {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Vec<(CheckConfig, CheckState)>>>,
+    started: tokio::time::Instant,
+}
+
+impl Checks {
+    /// Starts `checks` as the agent starts: each one `starting`.
+    pub fn start(checks: Vec<CheckConfig>, node: mpsc::Sender<super::Request>) -> Self {
+        let set = checks
+            .into_iter()
+            .map(|config| {
+                let state = CheckState::new(&config);
+                (config, state)
+            })
+            .collect();
+        Self::spawn(set, check_clock(), node)
+    }
+
+    /// Stops `previous` (if any) and starts `checks` in their place: a
+    /// reload. A check with the same name and target keeps its state,
+    /// under its new settings; a new one starts `passing` and turns failing
+    /// after `fall` failures in a row, so a reload alone never takes a
+    /// serving node out of service (reloading every node at once would
+    /// take the whole cluster out). The node hears the new set's health at
+    /// once.
+    pub async fn reload(
+        previous: Option<Self>,
+        checks: Vec<CheckConfig>,
+        node: mpsc::Sender<super::Request>,
+    ) -> Self {
+        let (started, mut old) = match previous {
+            Some(mut previous) => (previous.started, previous.stop().await),
+            None => (check_clock(), Vec::new()),
+        };
+        let set = checks
+            .into_iter()
+            .map(|config| {
+                let same = old.iter().position(|(was, _)| {
+                    was.display_name() == config.display_name() && was.probe() == config.probe()
+                });
+                let state = match same {
+                    Some(index) => old.swap_remove(index).1.reconfigured(&config),
+                    None => CheckState::added(&config),
+                };
+                (config, state)
+            })
+            .collect();
+        Self::spawn(set, started, node)
+    }
+
+    /// Stops the checks; their last states.
+    async fn stop(&mut self) -> Vec<(CheckConfig, CheckState)> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            // A task that panicked lost its states: the checks start over.
+            Some(task) => task.await.unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    fn spawn(
+        set: Vec<(CheckConfig, CheckState)>,
+        started: tokio::time::Instant,
+        node: mpsc::Sender<super::Request>,
+    ) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        Self {
+            stop: Some(stop),
+            task: Some(tokio::spawn(run(set, started, node, stopped))),
+            started,
+        }
+    }
+}
+
+impl Drop for Checks {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Runs the checks until `stop` fires or the node's command channel
+/// closes, sending the node its health at once and after every result;
+/// returns their states. The probe tasks end with it.
+async fn run(
+    mut set: Vec<(CheckConfig, CheckState)>,
+    started: tokio::time::Instant,
+    node: mpsc::Sender<super::Request>,
+    mut stop: oneshot::Receiver<()>,
+) -> Vec<(CheckConfig, CheckState)> {
     let (results_tx, mut results) = mpsc::channel::<(usize, Outcome)>(64);
-    for (index, config) in checks.iter().enumerate() {
+    // Dropped when this returns, which aborts every probe.
+    let mut probes = JoinSet::new();
+    for (index, (config, _)) in set.iter().enumerate() {
         let Some(probe) = config.probe() else {
             continue;
         };
         let interval = config.interval;
         let timeout = config.timeout;
         let results_tx = results_tx.clone();
-        tokio::spawn(async move {
+        probes.spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -393,13 +511,25 @@ pub async fn run(checks: Vec<CheckConfig>, node: mpsc::Sender<super::Request>) {
         });
     }
     drop(results_tx);
-    let mut states: Vec<CheckState> = checks.iter().map(CheckState::new).collect();
-    // The node starts failing until its checks pass; say so at once.
-    if !states.is_empty() && !send(&node, &states).await {
-        return;
-    }
-    while let Some((index, outcome)) = results.recv().await {
-        let Some(state) = states.get_mut(index) else {
+    // A node with checks starts failing until they pass, and a reload
+    // changes the set: say so at once. The node's queue may be full while
+    // its owner waits for this task to stop, so every wait also watches
+    // `stop`.
+    let mut sent = tokio::select! {
+        biased;
+        _ = &mut stop => false,
+        sent = send(&node, &set) => sent,
+    };
+    while sent {
+        let received = tokio::select! {
+            biased;
+            _ = &mut stop => None,
+            received = results.recv() => received,
+        };
+        let Some((index, outcome)) = received else {
+            break;
+        };
+        let Some((_, state)) = set.get_mut(index) else {
             continue;
         };
         let before = state.status();
@@ -412,10 +542,14 @@ pub async fn run(checks: Vec<CheckConfig>, node: mpsc::Sender<super::Request>) {
                 "check changed state"
             );
         }
-        if !send(&node, &states).await {
-            return;
-        }
+        sent = tokio::select! {
+            biased;
+            _ = &mut stop => false,
+            sent = send(&node, &set) => sent,
+        };
     }
+    drop(probes);
+    set
 }
 
 /// The checks' start, to measure the grace period: the agent's own clock.
@@ -424,8 +558,8 @@ fn check_clock() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
 
-async fn send(node: &mpsc::Sender<super::Request>, states: &[CheckState]) -> bool {
-    let checks: Vec<CheckSummary> = states.iter().map(CheckState::summary).collect();
+async fn send(node: &mpsc::Sender<super::Request>, set: &[(CheckConfig, CheckState)]) -> bool {
+    let checks: Vec<CheckSummary> = set.iter().map(|(_, state)| state.summary()).collect();
     let status = health::aggregate(&checks);
     node.send(super::Request::fire(Command::SetHealth { status, checks }))
         .await
@@ -557,5 +691,79 @@ mod tests {
         )
         .await;
         assert_eq!(http.result, FAIL);
+    }
+
+    fn exec(name: &str, code: u8) -> CheckConfig {
+        CheckConfig {
+            name: Some(name.into()),
+            exec: Some(vec!["/bin/sh".into(), "-c".into(), format!("exit {code}")]),
+            http: None,
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_secs(1),
+            rise: 1,
+            fall: 2,
+            ..CheckConfig::http("unused")
+        }
+    }
+
+    /// The next health the checks send the node: each check's name and status.
+    async fn next_health(
+        node: &mut mpsc::Receiver<super::super::Request>,
+    ) -> Vec<(String, CheckStatus)> {
+        let request = tokio::time::timeout(Duration::from_secs(5), node.recv())
+            .await
+            .expect("the checks sent nothing")
+            .expect("the checks stopped");
+        match request.command {
+            Command::SetHealth { checks, .. } => {
+                checks.into_iter().map(|c| (c.name, c.status)).collect()
+            }
+            other => panic!("not a health update: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_unchanged_checks_and_puts_new_ones_on_probation() {
+        let (node, mut health) = mpsc::channel(64);
+        let checks = Checks::start(vec![exec("ok", 0)], node.clone());
+        assert_eq!(
+            next_health(&mut health).await,
+            [("ok".into(), CheckStatus::Starting)]
+        );
+        assert_eq!(next_health(&mut health).await, [("ok".into(), PASS)]);
+
+        // "ok" again (new thresholds only), and a failing newcomer.
+        let mut ok = exec("ok", 0);
+        ok.fall = 5;
+        let checks = Checks::reload(Some(checks), vec![ok, exec("bad", 2)], node.clone()).await;
+        // Updates the old set sent before it stopped may still be queued.
+        let mut first = next_health(&mut health).await;
+        while first.len() == 1 {
+            first = next_health(&mut health).await;
+        }
+        assert_eq!(
+            first,
+            [("ok".into(), PASS), ("bad".into(), PASS)],
+            "the reload reset a check or failed a new one before it ran"
+        );
+        // The newcomer fails after `fall` (2) failures.
+        let mut seen = Vec::new();
+        while !seen.contains(&("bad".to_owned(), FAIL)) {
+            seen = next_health(&mut health).await;
+            assert!(seen.contains(&("ok".to_owned(), PASS)), "{seen:?}");
+        }
+
+        // Removed: the old probes stop; the node hears the empty set.
+        let checks = Checks::reload(Some(checks), Vec::new(), node.clone()).await;
+        // Updates the old set sent before it stopped may still be queued.
+        while !next_health(&mut health).await.is_empty() {}
+        drop(checks);
+        drop(node);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), health.recv())
+                .await
+                .expect("a stopped check kept sending")
+                .is_none()
+        );
     }
 }

@@ -69,6 +69,9 @@ pub struct AgentConfig {
     /// Commands and a webhook that tell the local server about role and
     /// membership changes.
     pub hooks: HooksConfig,
+    /// Log filter (tracing's `EnvFilter` syntax, e.g. `info,herd=debug`);
+    /// `HERD_LOG` beats it. Default: `info`.
+    pub log: Option<String>,
 }
 
 /// Protocol timings, `[gossip]` in the file. See [`NodeConfig`] for what
@@ -159,6 +162,7 @@ impl Default for AgentConfig {
             drain_timeout: Duration::from_secs(5),
             gossip: GossipTuning::default(),
             hooks: HooksConfig::default(),
+            log: None,
         }
     }
 }
@@ -397,6 +401,14 @@ impl AgentConfig {
             });
         }
         errors.extend(self.hooks.problems());
+        if let Some(filter) = &self.log
+            && let Err(err) = tracing_subscriber::EnvFilter::try_new(filter)
+        {
+            errors.push(ConfigError {
+                field: "log",
+                problem: format!("{filter:?} is not a log filter: {err}"),
+            });
+        }
         let mut names = std::collections::BTreeSet::new();
         for (index, check) in self.checks.iter().enumerate() {
             errors.extend(check.problems(index));
@@ -415,6 +427,70 @@ impl AgentConfig {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The settings in which `new` differs from this running configuration
+    /// and that take effect only at a restart: everything but the checks,
+    /// the hooks and the log filter.
+    pub fn restart_only_changes(&self, new: &Self) -> Vec<&'static str> {
+        // Spelled out field by field, so a new setting cannot be forgotten.
+        let Self {
+            name,
+            cluster,
+            bind,
+            advertise,
+            http,
+            admin,
+            data_dir,
+            checks: _,
+            join,
+            priority,
+            primary_eligible,
+            quorum,
+            expected_members,
+            drain_timeout,
+            gossip,
+            hooks: _,
+            log: _,
+        } = self;
+        [
+            ("name", *name != new.name),
+            ("cluster", *cluster != new.cluster),
+            ("bind", *bind != new.bind),
+            ("advertise", *advertise != new.advertise),
+            ("http", *http != new.http),
+            ("admin", *admin != new.admin),
+            ("data_dir", *data_dir != new.data_dir),
+            ("join", *join != new.join),
+            ("priority", *priority != new.priority),
+            (
+                "primary_eligible",
+                *primary_eligible != new.primary_eligible,
+            ),
+            ("quorum", *quorum != new.quorum),
+            (
+                "expected_members",
+                *expected_members != new.expected_members,
+            ),
+            ("drain_timeout", *drain_timeout != new.drain_timeout),
+            ("gossip", *gossip != new.gossip),
+        ]
+        .into_iter()
+        .filter_map(|(field, changed)| changed.then_some(field))
+        .collect()
+    }
+
+    /// This configuration with what a reload can change taken from `new`:
+    /// the checks, the hooks and the log filter.
+    pub fn reloaded(&self, new: &Self) -> Self {
+        Self {
+            checks: new.checks.clone(),
+            hooks: new.hooks.clone(),
+            log: new.log.clone(),
+            ..self.clone()
         }
     }
 }
@@ -520,6 +596,32 @@ mod tests {
             fields,
             ["probe_timeout", "name", "join", "join", "advertise"]
         );
+    }
+
+    #[test]
+    fn a_reload_names_the_settings_that_need_a_restart() {
+        let running = AgentConfig::from_toml("priority = 1\nlog = \"info\"").unwrap();
+        let new = AgentConfig::from_toml(
+            "priority = 2\nbind = \"127.0.0.1:1\"\nlog = \"debug\"\n[gossip]\nprobe_period = \"2s\"\n\
+             [[check]]\ntcp = \"127.0.0.1:1\"",
+        )
+        .unwrap();
+        assert_eq!(
+            running.restart_only_changes(&new),
+            ["bind", "priority", "gossip"]
+        );
+        let applied = running.reloaded(&new);
+        assert_eq!(applied.checks.len(), 1);
+        assert_eq!(applied.log.as_deref(), Some("debug"));
+        assert_eq!((applied.priority, applied.bind), (1, running.bind));
+        assert!(applied.restart_only_changes(&running).is_empty());
+    }
+
+    #[test]
+    fn a_log_filter_that_does_not_parse_is_an_error() {
+        let config = AgentConfig::from_toml("log = \"herd=loud\"").unwrap();
+        let errors = config.validate().unwrap_err();
+        assert_eq!(errors[0].field, "log", "{errors:?}");
     }
 
     #[test]

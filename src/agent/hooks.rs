@@ -287,6 +287,16 @@ impl Translator {
         self.make(EventKind::Secondary, before_anything, term, None)
     }
 
+    /// The role event for the node's role now, for hooks a reload changed.
+    pub fn current(&mut self, view: NodeView<'_>) -> HookEvent {
+        let kind = if view.is_primary {
+            EventKind::Primary
+        } else {
+            EventKind::Secondary
+        };
+        self.make(kind, view, view.term, None)
+    }
+
     /// The hook event for a node event, if hooks care about it.
     pub fn translate(&mut self, event: &Event, view: NodeView<'_>) -> Option<HookEvent> {
         let (kind, term, member) = match event {
@@ -556,38 +566,81 @@ impl Sink {
 /// The running hook sinks of one agent.
 pub struct Hooks {
     translator: Translator,
-    commands: Option<(Arc<Sink>, HooksConfig)>,
+    /// The configuration the workers read before every delivery, so a
+    /// reload takes effect at the next event, never in the middle of one.
+    config: watch::Sender<HooksConfig>,
+    commands: Option<Arc<Sink>>,
     webhook: Option<Arc<Sink>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    metrics: HookMetrics,
+}
+
+fn has_commands(config: &HooksConfig) -> bool {
+    !(config.on_primary.is_empty() && config.on_secondary.is_empty() && config.on_member.is_empty())
 }
 
 impl Hooks {
     /// Starts a worker per configured sink.
     pub fn start(config: &HooksConfig, translator: Translator, metrics: &HookMetrics) -> Self {
-        let mut workers = Vec::new();
-        let has_commands = !(config.on_primary.is_empty()
-            && config.on_secondary.is_empty()
-            && config.on_member.is_empty());
-        let commands = has_commands.then(|| {
-            let sink = Sink::new("command", metrics.clone());
-            workers.push(tokio::spawn(run_commands(sink.clone(), config.clone())));
-            (sink, config.clone())
-        });
-        let webhook = config.webhook.clone().map(|url| {
-            let sink = Sink::new("webhook", metrics.clone());
-            workers.push(tokio::spawn(run_webhook(
-                sink.clone(),
-                url,
-                config.webhook_timeout,
-            )));
-            sink
-        });
-        Self {
+        let mut hooks = Self {
             translator,
-            commands,
-            webhook,
-            workers,
+            config: watch::Sender::new(config.clone()),
+            commands: None,
+            webhook: None,
+            workers: Vec::new(),
+            metrics: metrics.clone(),
+        };
+        hooks.start_sinks();
+        hooks
+    }
+
+    /// Starts the worker of each sink the configuration needs and that
+    /// does not run yet. A sink no longer configured keeps its worker,
+    /// which skips what it finds queued.
+    fn start_sinks(&mut self) {
+        let config = self.config.borrow().clone();
+        if has_commands(&config) && self.commands.is_none() {
+            let sink = Sink::new("command", self.metrics.clone());
+            self.workers.push(tokio::spawn(run_commands(
+                sink.clone(),
+                self.config.subscribe(),
+            )));
+            self.commands = Some(sink);
         }
+        if config.webhook.is_some() && self.webhook.is_none() {
+            let sink = Sink::new("webhook", self.metrics.clone());
+            self.workers.push(tokio::spawn(run_webhook(
+                sink.clone(),
+                self.config.subscribe(),
+            )));
+            self.webhook = Some(sink);
+        }
+    }
+
+    /// Applies a reloaded `[hooks]`: the next delivery of each sink uses
+    /// it (one running now finishes under the old one). When the role
+    /// hooks or the webhook changed, they hear the node's current role, so
+    /// the server learns it from the new configuration. Returns whether
+    /// anything changed.
+    pub fn reconfigure(&mut self, config: &HooksConfig, view: NodeView<'_>) -> bool {
+        if *self.config.borrow() == *config {
+            return false;
+        }
+        let old = self.config.send_replace(config.clone());
+        self.start_sinks();
+        let role_hooks_changed = old.on_primary != config.on_primary
+            || old.on_secondary != config.on_secondary
+            || old.webhook != config.webhook;
+        if role_hooks_changed {
+            self.role_now(view);
+        }
+        true
+    }
+
+    /// Tells the sinks the node's role now.
+    pub fn role_now(&mut self, view: NodeView<'_>) {
+        let event = self.translator.current(view);
+        self.offer(event);
     }
 
     /// Tells the sinks the node started, as a secondary.
@@ -604,15 +657,19 @@ impl Hooks {
     }
 
     fn offer(&self, event: HookEvent) {
+        let config = self.config.borrow();
         // Every role event goes to the queue, even one with no command: it
         // must still replace an older role event waiting there (a pending
         // `primary` must not run once the node is no longer primary).
-        if let Some((sink, config)) = &self.commands
+        if let Some(sink) = &self.commands
+            && has_commands(&config)
             && (event.event.is_role() || !config.on_member.is_empty())
         {
             sink.offer(event.clone());
         }
-        if let Some(sink) = &self.webhook {
+        if let Some(sink) = &self.webhook
+            && config.webhook.is_some()
+        {
             sink.offer(event);
         }
     }
@@ -620,11 +677,7 @@ impl Hooks {
     /// Gives queued events up to `limit` to be delivered, then stops the
     /// workers (a running command is killed).
     pub async fn shutdown(self, limit: Duration) {
-        let sinks = self
-            .commands
-            .iter()
-            .map(|(sink, _)| sink)
-            .chain(self.webhook.iter());
+        let sinks = self.commands.iter().chain(self.webhook.iter());
         let deadline = now() + limit;
         for sink in sinks {
             if !sink.settle(deadline).await {
@@ -671,9 +724,11 @@ impl RunOutcome {
     }
 }
 
-async fn run_commands(sink: Arc<Sink>, config: HooksConfig) {
+async fn run_commands(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
     loop {
         let event = sink.next().await;
+        // The configuration as of this event (a reload may have changed it).
+        let config = config.borrow().clone();
         let argv = command_for(&config, event.event);
         if argv.is_empty() {
             continue;
@@ -808,11 +863,20 @@ async fn read_some(source: Option<impl AsyncRead + Unpin>) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-async fn run_webhook(sink: Arc<Sink>, url: String, timeout: Duration) {
+async fn run_webhook(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
     loop {
         let event = sink.next().await;
         let mut pause = RETRY_MIN;
         loop {
+            // Each attempt goes where the configuration says now: a reload
+            // may have moved the webhook, or removed it.
+            let (url, timeout) = {
+                let config = config.borrow();
+                (config.webhook.clone(), config.webhook_timeout)
+            };
+            let Some(url) = url else {
+                break;
+            };
             let outcome = post(&url, &event, timeout).await;
             let label = match &outcome {
                 Ok(status) if (200..300).contains(status) => "accepted",

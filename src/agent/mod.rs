@@ -13,7 +13,7 @@
 pub mod checks;
 pub mod config;
 pub mod hooks;
-mod memory;
+pub mod memory;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +49,28 @@ pub enum AgentError {
     /// The metrics registry refused a metric (a bug).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The data directory holds a file the agent will not use (nothing was
+    /// started).
+    #[error(transparent)]
+    DataDir(#[from] memory::MemoryError),
+    /// The data directory cannot be written (nothing was started).
+    #[error(
+        "{0}; the agent must be able to remember its primary term: make the data directory \
+         writable for this user, or point --data-dir elsewhere"
+    )]
+    DataDirUnwritable(memory::MemoryError),
+}
+
+impl AgentError {
+    /// Whether the error is in what the agent was given (its configuration
+    /// or data directory) rather than in the host: the start should not be
+    /// retried as is.
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_) | Self::DataDir(_) | Self::DataDirUnwritable(_)
+        )
+    }
 }
 
 /// A command for the node, with where to send its answer.
@@ -89,6 +111,23 @@ pub enum Stop {
     Drain,
     /// Leave now (a second signal).
     Now,
+}
+
+/// Sets the log filter (tracing's `EnvFilter` syntax); the error says why
+/// it could not.
+pub type LogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send>;
+
+/// How the agent reloads its configuration (SIGHUP).
+pub struct Reload {
+    /// One message per reload request.
+    pub requests: mpsc::Receiver<()>,
+    /// The flags and environment the agent was started with: a reload
+    /// reads `args.config` again and applies them over it, as at start.
+    /// Without `config` there is nothing to reload.
+    pub args: AgentArgs,
+    /// Applies the file's `log`; `None` when `HERD_LOG` set the filter,
+    /// which beats the file.
+    pub log_filter: Option<LogFilter>,
 }
 
 /// The sockets an agent runs on, bound before it starts so tests can bind
@@ -229,6 +268,7 @@ pub async fn run(
     config: AgentConfig,
     bound: Bound,
     stop: mpsc::Receiver<Stop>,
+    reload: Option<Reload>,
     started: impl FnOnce(Running),
 ) -> Result<(), AgentError> {
     config.validate().map_err(|errors| config::ConfigErrors {
@@ -256,11 +296,19 @@ pub async fn run(
         })?;
     let recalled = match &config.data_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| AgentError::Io {
-                context: format!("creating the data directory {}", dir.display()),
-                source,
-            })?;
-            memory::load(dir, &config.cluster, &name)
+            memory::create(dir)?;
+            let recalled = memory::load(dir, &config.cluster, &name)?;
+            // Prove the directory can be written before joining: a node
+            // that cannot persist its term must not start handing terms out.
+            memory::save(
+                dir,
+                &config.cluster,
+                &name,
+                &recalled.members,
+                recalled.term,
+            )
+            .map_err(AgentError::DataDirUnwritable)?;
+            recalled
         }
         None => memory::Recalled::default(),
     };
@@ -272,6 +320,9 @@ pub async fn run(
         );
     }
     let start = if config.join.is_empty() && remembered.is_empty() {
+        if config.data_dir.is_none() {
+            tracing::warn!("{FOUNDING_WITHOUT_SEEDS}");
+        }
         Start::Bootstrap
     } else {
         Start::Join(remembered.clone())
@@ -349,7 +400,25 @@ pub async fn run(
         ))
     });
     let checks = (!config.checks.is_empty())
-        .then(|| tokio::spawn(checks::run(config.checks.clone(), command_tx.clone())));
+        .then(|| checks::Checks::start(config.checks.clone(), command_tx.clone()));
+    let (hooks_tx, hooks_rx) = mpsc::channel(4);
+    // The reload task owns the checks, to replace them; without it they
+    // stop when `run` returns.
+    let (reloader, checks) = match reload {
+        Some(reload) => {
+            let reloader = Reloader {
+                args: reload.args,
+                log_filter: reload.log_filter,
+                running: config.clone(),
+                checks,
+                commands: command_tx.clone(),
+                hooks: hooks_tx,
+                counter: metrics.config_reloads(),
+            };
+            (Some(tokio::spawn(reloader.run(reload.requests))), None)
+        }
+        None => (None, checks),
+    };
 
     tracing::info!(
         node = %name,
@@ -380,14 +449,24 @@ pub async fn run(
             saved: recalled.members,
             saved_term: recalled.term,
             saved_at: None,
+            failing: None,
+            retry_at: Duration::ZERO,
         }),
+        primary_eligible: config.primary_eligible,
         hooks,
+        cluster: config.cluster.clone(),
+        name: name.clone(),
+        // With no seeds the node founded inside `Node::new` and said so.
+        warn_if_founding: !config.join.is_empty() && config.data_dir.is_none(),
     };
-    driver.run(stop, command_rx, config.drain_timeout).await;
+    driver
+        .run(stop, command_rx, hooks_rx, config.drain_timeout)
+        .await;
 
-    for task in [resolver, checks].into_iter().flatten() {
+    for task in [resolver, reloader].into_iter().flatten() {
         task.abort();
     }
+    drop(checks);
     let _ = http_stop_tx.send(true);
     // What is left of the drain timeout after leaving goes to the last
     // hooks (the step-down ran when the drain began) and to in-flight
@@ -416,7 +495,25 @@ struct Memory {
     saved: Vec<(String, SocketAddr)>,
     saved_term: u64,
     saved_at: Option<Time>,
+    /// Since when writes fail, and how many have failed; `None` while the
+    /// directory can be written.
+    failing: Option<(Time, u64)>,
+    /// No new attempt before this while writes fail.
+    retry_at: Time,
 }
+
+/// What a node that founds a cluster with no seeds and no data directory
+/// says: its next start, with the same command line, founds another one.
+const FOUNDING_WITHOUT_SEEDS: &str = "founding a new cluster: no --join and no --data-dir, so a \
+    restart of this node will found another cluster (a second primary); once the other members \
+    run, start it with --join listing them (the same list as every node's, its own address may \
+    be in it), or give it a --data-dir";
+
+/// The same when every seed given was the node's own address.
+const FOUNDING_ON_OWN_ADDRESS: &str = "founding a new cluster: every --join address is this \
+    node's own and there is no --data-dir, so a restart of this node with this command line \
+    will found another cluster (a second primary); once the other members run, add their \
+    addresses to its --join list, or give it a --data-dir";
 
 /// The part of the drain timeout kept for leaving and stopping: a tenth,
 /// at most 500 ms.
@@ -435,6 +532,8 @@ fn hook_view(node: &Node) -> hooks::NodeView<'_> {
 
 /// How often remembered members are written at most.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
+/// How often a write that failed is tried again.
+const RETRY_WRITE: Duration = Duration::from_secs(1);
 
 /// The gossip task's state.
 struct Driver {
@@ -446,7 +545,15 @@ struct Driver {
     published: u64,
     published_at: Time,
     memory: Option<Memory>,
+    /// The configured `primary_eligible`, restored when the data directory
+    /// can be written again.
+    primary_eligible: bool,
     hooks: Option<Hooks>,
+    /// For hooks a reload adds.
+    cluster: String,
+    name: String,
+    /// Warn when the node founds a cluster because every seed was itself.
+    warn_if_founding: bool,
 }
 
 /// How often the snapshot is republished even when nothing changed, so
@@ -458,6 +565,7 @@ impl Driver {
         &mut self,
         mut stop: mpsc::Receiver<Stop>,
         mut commands: mpsc::Receiver<Request>,
+        mut hooks: mpsc::Receiver<hooks::HooksConfig>,
         drain_timeout: Duration,
     ) {
         // Large enough to read any UDP datagram whole, so oversize ones are
@@ -508,6 +616,7 @@ impl Driver {
                         tracing::debug!(error = %err, "receiving a datagram");
                     }
                 },
+                Some(config) = hooks.recv() => self.reconfigure_hooks(&config),
                 Some(request) = commands.recv() => {
                     let now = self.clock.now();
                     let outcome = self.node.handle_command(now, request.command);
@@ -535,18 +644,48 @@ impl Driver {
         self.publish(true);
     }
 
-    /// Writes the members to the data directory when they changed (at most
-    /// every `SAVE_EVERY` unless `now`).
-    fn remember(&mut self, force: bool) {
+    /// Applies a reloaded `[hooks]`; starts the hooks if none ran.
+    fn reconfigure_hooks(&mut self, config: &hooks::HooksConfig) {
+        let view = hook_view(&self.node);
+        match &mut self.hooks {
+            Some(hooks) => {
+                hooks.reconfigure(config, view);
+            }
+            None if config.any() => {
+                let translator = hooks::Translator::new(&self.cluster, &self.name);
+                let mut hooks = Hooks::start(config, translator, self.metrics.hooks());
+                // The server learns the role now, from the new hooks.
+                hooks.role_now(view);
+                self.hooks = Some(hooks);
+            }
+            None => {}
+        }
+    }
+
+    /// Writes the members and term to the data directory when they changed
+    /// (the members at most every `SAVE_EVERY` unless `force`, a new term at
+    /// once), and retries every `RETRY_WRITE` while writes fail. A node
+    /// whose writes fail is not eligible for the primary role: a term it
+    /// cannot persist could be handed out again after a restart. Returns
+    /// whether the node's eligibility changed.
+    fn remember(&mut self, force: bool) -> bool {
         let now = self.clock.now();
         let Some(memory) = self.memory.as_mut() else {
-            return;
+            return false;
         };
         // A new term is written at once: a restart must never reuse it.
         let term = self.node.term();
         let new_term = term != memory.saved_term;
-        if !force && !new_term && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) {
-            return;
+        match memory.failing {
+            Some(_) if !force && now < memory.retry_at => return false,
+            Some(_) => {}
+            None if !force
+                && !new_term
+                && memory.saved_at.is_some_and(|at| now < at + SAVE_EVERY) =>
+            {
+                return false;
+            }
+            None => {}
         }
         let mut members = memory::members_of(self.snapshot.borrow().as_ref());
         if members.is_empty() {
@@ -555,57 +694,248 @@ impl Driver {
             // cluster of its own next time.
             members.clone_from(&memory.saved);
         }
-        if !new_term && members == memory.saved {
-            return;
+        if memory.failing.is_none() && !new_term && members == memory.saved {
+            return false;
         }
-        match memory::save(&memory.dir, &memory.cluster, &memory.node, &members, term) {
-            Ok(_) => {
+        let written = memory::save(&memory.dir, &memory.cluster, &memory.node, &members, term);
+        self.metrics.data_dir_written(written.is_ok());
+        let eligible = match (written, memory.failing) {
+            (Ok(_), failing) => {
                 memory.saved = members;
                 memory.saved_term = term;
                 memory.saved_at = Some(now);
+                memory.failing = None;
+                let Some((since, failures)) = failing else {
+                    return false;
+                };
+                tracing::info!(
+                    dir = %memory.dir.display(),
+                    failures,
+                    unwritable_for = ?now.saturating_sub(since),
+                    eligible = self.primary_eligible,
+                    "the data directory can be written again; the node is eligible for the \
+                     primary role again as configured (it ranks behind the working primary)"
+                );
+                self.primary_eligible
             }
-            Err(err) => {
-                tracing::warn!(dir = %memory.dir.display(), error = %err, "cannot remember members")
+            (Err(err), Some((since, failures))) => {
+                tracing::debug!(error = %err, failures, "the data directory still cannot be written");
+                memory.failing = Some((since, failures + 1));
+                memory.retry_at = now + RETRY_WRITE;
+                return false;
             }
-        }
+            (Err(err), None) => {
+                memory.failing = Some((now, 1));
+                memory.retry_at = now + RETRY_WRITE;
+                tracing::error!(
+                    error = %err,
+                    "cannot write the data directory: this node gives up the primary role \
+                     until it can (a term it cannot persist must not be handed out); \
+                     retrying every second, herd_data_dir_writable is 0 meanwhile"
+                );
+                false
+            }
+        };
+        // Setting eligibility cannot be refused.
+        let _ = self
+            .node
+            .handle_command(now, Command::SetEligible(eligible));
+        true
     }
 
-    /// Sends what the node produced, logs its events, publishes a snapshot.
+    /// Logs the node's events, writes the data directory, publishes a
+    /// snapshot, sends what the node produced, then tells the hooks.
     async fn flush(&mut self) {
         let mut events = Vec::new();
-        while let Some(event) = self.node.poll_event() {
-            log_event(&event);
-            events.push(event);
+        loop {
+            while let Some(event) = self.node.poll_event() {
+                log_event(&event);
+                if matches!(event, Event::Joined { via: None }) && self.warn_if_founding {
+                    self.warn_if_founding = false;
+                    tracing::warn!("{FOUNDING_ON_OWN_ADDRESS}");
+                }
+                events.push(event);
+            }
+            // Publish before sending: what this node answers over HTTP (no
+            // longer primary, draining) changes before any peer can hear of
+            // the change and act on it, so a hand-over never has two nodes
+            // answering 200 on /health/primary at once. Publishing first
+            // writes a new term to the data directory, before any snapshot,
+            // peer or hook can see it; a write that fails takes the node's
+            // eligibility away, and the loop publishes what that changed.
+            if !self.publish(false) {
+                break;
+            }
         }
-        // Publish before sending: what this node answers over HTTP (no
-        // longer primary, draining) changes before any peer can hear of the
-        // change and act on it, so a hand-over never has two nodes answering
-        // 200 on /health/primary at once. Publishing also writes a new term
-        // to the data directory before any hook hands it to the server.
-        self.publish(false);
         while let Some(transmit) = self.node.poll_transmit() {
             if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
                 tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
             }
         }
         if let Some(hooks) = &mut self.hooks {
-            for event in &events {
+            for event in published_events(&events) {
                 hooks.node_event(event, hook_view(&self.node));
             }
         }
     }
 
-    fn publish(&mut self, force: bool) {
+    /// Publishes a snapshot when the node changed (or `force`, or every
+    /// `REPUBLISH`), after writing the data directory. Returns whether that
+    /// write changed the node's eligibility: the snapshot then already
+    /// shows it, and the node has new events.
+    fn publish(&mut self, force: bool) -> bool {
         let now = self.clock.now();
         let changed = self.node.changes() != self.published;
-        if force || changed || now >= self.published_at + REPUBLISH {
-            let snapshot = Arc::new(self.node.snapshot());
-            self.metrics.update(&snapshot);
-            self.snapshot.send_replace(snapshot);
-            self.published = self.node.changes();
-            self.published_at = now;
-            self.remember(false);
+        if !(force || changed || now >= self.published_at + REPUBLISH) {
+            return false;
         }
+        let eligibility_changed = self.remember(false);
+        let snapshot = Arc::new(self.node.snapshot());
+        self.metrics.update(&snapshot);
+        self.snapshot.send_replace(snapshot);
+        self.published = self.node.changes();
+        self.published_at = now;
+        eligibility_changed
+    }
+}
+
+/// The events of one flush that hooks should hear of: all but a claim of
+/// the primary role given up again within the same flush (a write of its
+/// term failed, or the node changed its mind on one input). No snapshot
+/// showed such a claim, so no hook may hand its term to the server.
+fn published_events(events: &[Event]) -> impl Iterator<Item = &Event> {
+    let mut skip = vec![false; events.len()];
+    let mut claim = None;
+    for (index, event) in events.iter().enumerate() {
+        match event {
+            Event::RoleChanged { primary: true, .. } => claim = Some(index),
+            Event::RoleChanged { primary: false, .. } => {
+                if let Some(claimed) = claim.take() {
+                    skip[claimed] = true;
+                    skip[index] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    events
+        .iter()
+        .zip(skip)
+        .filter_map(|(event, skip)| (!skip).then_some(event))
+}
+
+/// The task that reloads the configuration on request.
+struct Reloader {
+    args: AgentArgs,
+    log_filter: Option<LogFilter>,
+    /// The configuration in effect: as started, with what reloads changed.
+    running: AgentConfig,
+    checks: Option<checks::Checks>,
+    commands: mpsc::Sender<Request>,
+    hooks: mpsc::Sender<hooks::HooksConfig>,
+    counter: prometheus::IntCounterVec,
+}
+
+impl Reloader {
+    async fn run(mut self, mut requests: mpsc::Receiver<()>) {
+        while requests.recv().await.is_some() {
+            let result = self.reload().await;
+            if let Some(result) = result {
+                self.counter.with_label_values(&[result]).inc();
+            }
+        }
+    }
+
+    /// Reads the file again and applies what can change while the agent
+    /// runs: the checks, the hooks and the log filter. A file that does not
+    /// load or validate changes nothing. Returns the result to count, if
+    /// there was a file to read.
+    async fn reload(&mut self) -> Option<&'static str> {
+        let Some(path) = self.args.config.clone() else {
+            tracing::info!(
+                "SIGHUP: the agent was started without --config, so there is nothing to reload"
+            );
+            return None;
+        };
+        let file = path.display().to_string();
+        tracing::info!(file, "SIGHUP: reloading the configuration");
+        let args = self.args.clone();
+        let new = match tokio::task::spawn_blocking(move || AgentConfig::load(&args)).await {
+            Ok(Ok(new)) => new,
+            Ok(Err(errors)) => {
+                for error in &errors.errors {
+                    // One line each (a TOML error spans several).
+                    let problem: Vec<&str> = error.problem.lines().map(str::trim).collect();
+                    tracing::error!(
+                        file,
+                        field = error.field,
+                        problem = %problem.join(" "),
+                        "invalid configuration"
+                    );
+                }
+                tracing::error!(
+                    file,
+                    errors = errors.errors.len(),
+                    "configuration not reloaded: nothing changed"
+                );
+                return Some("error");
+            }
+            Err(err) => {
+                tracing::error!(file, error = %err, "configuration not reloaded: nothing changed");
+                return Some("error");
+            }
+        };
+        let restart = self.running.restart_only_changes(&new);
+        if !restart.is_empty() {
+            tracing::warn!(
+                file,
+                settings = %restart.join(", "),
+                "these settings changed but take effect only when the agent restarts; \
+                 it keeps running with the old values"
+            );
+        }
+        let mut applied = Vec::new();
+        if new.checks != self.running.checks {
+            let checks = checks::Checks::reload(
+                self.checks.take(),
+                new.checks.clone(),
+                self.commands.clone(),
+            )
+            .await;
+            self.checks = Some(checks);
+            applied.push("checks");
+        }
+        if new.hooks != self.running.hooks {
+            if self.hooks.send(new.hooks.clone()).await.is_err() {
+                // The agent is stopping.
+                return None;
+            }
+            applied.push("hooks");
+        }
+        if new.log != self.running.log {
+            match &self.log_filter {
+                Some(set) => match set(new.log.as_deref().unwrap_or("info")) {
+                    Ok(()) => applied.push("log"),
+                    Err(err) => tracing::error!(file, error = %err, "cannot set the log filter"),
+                },
+                None => tracing::warn!(
+                    file,
+                    "log changed, but HERD_LOG is set and beats the file: the log filter stays"
+                ),
+            }
+        }
+        self.running = self.running.reloaded(&new);
+        tracing::info!(
+            file,
+            applied = if applied.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                applied.join(", ")
+            },
+            checks = self.running.checks.len(),
+            "configuration reloaded"
+        );
+        Some("ok")
     }
 }
 
@@ -697,5 +1027,25 @@ async fn resolve_seeds(
             Duration::from_secs(2)
         };
         tokio::time::sleep(pause).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(primary: bool, term: u64) -> Event {
+        Event::RoleChanged { primary, term }
+    }
+
+    #[test]
+    fn a_claim_given_up_in_the_same_flush_never_reaches_the_hooks() {
+        let left = Event::Left;
+        let events = [role(true, 3), left.clone(), role(false, 3)];
+        let heard: Vec<&Event> = published_events(&events).collect();
+        assert_eq!(heard, [&left]);
+        // A step-down of an earlier claim, then a new claim that stays.
+        let events = [role(false, 2), role(true, 3)];
+        assert_eq!(published_events(&events).count(), 2);
     }
 }

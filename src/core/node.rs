@@ -81,6 +81,10 @@ pub enum Command {
     /// Mark a member that is down as left for good (Serf's force-leave), so
     /// it no longer counts towards the quorum.
     Forget(String),
+    /// Set whether this node may be primary (its record's `eligible`): the
+    /// agent clears it while it cannot persist a term, so the role hands
+    /// over, and restores `primary_eligible` when it can again.
+    SetEligible(bool),
 }
 
 /// Why a command was refused. Nothing changed.
@@ -768,6 +772,13 @@ impl Node {
                 Ok(())
             }
             Command::Forget(name) => self.forget(now, &name),
+            Command::SetEligible(eligible) => {
+                if self.record.eligible != eligible {
+                    self.record.eligible = eligible;
+                    self.publish_record(now);
+                }
+                Ok(())
+            }
         };
         self.settle(now);
         result

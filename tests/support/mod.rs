@@ -73,6 +73,9 @@ pub struct Agent {
     pub log: PathBuf,
     child: Option<Child>,
     args: Vec<String>,
+    /// Whether the agent runs with `HERD_LOG` set (its log filter then
+    /// ignores the configuration file's).
+    herd_log: bool,
 }
 
 fn client() -> ureq::Agent {
@@ -100,6 +103,12 @@ impl Agent {
         Self::start_on(dir, name, free_port(), &[], &args)
     }
 
+    /// Starts an agent without `HERD_LOG`, so its configuration file's
+    /// `log` filters its log.
+    pub fn start_without_herd_log(dir: &std::path::Path, name: &str, extra: &[&str]) -> Self {
+        Self::start_as(dir, name, free_port(), &[], extra, false)
+    }
+
     /// Starts an agent whose gossip port is `port`.
     pub fn start_on(
         dir: &std::path::Path,
@@ -107,6 +116,17 @@ impl Agent {
         port: u16,
         join: &[SocketAddr],
         extra: &[&str],
+    ) -> Self {
+        Self::start_as(dir, name, port, join, extra, true)
+    }
+
+    fn start_as(
+        dir: &std::path::Path,
+        name: &str,
+        port: u16,
+        join: &[SocketAddr],
+        extra: &[&str],
+        herd_log: bool,
     ) -> Self {
         let gossip = SocketAddr::from(([127, 0, 0, 1], port));
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -119,6 +139,7 @@ impl Agent {
             log: dir.join(format!("{name}.log")),
             child: None,
             args: Vec::new(),
+            herd_log,
         };
         agent.args = vec![
             "agent".into(),
@@ -167,9 +188,14 @@ impl Agent {
             .append(true)
             .open(&self.log)
             .expect("open the agent's log");
-        let child = Command::new(env!("CARGO_BIN_EXE_herd"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herd"));
+        if self.herd_log {
+            command.env("HERD_LOG", "info,herd=debug");
+        } else {
+            command.env_remove("HERD_LOG");
+        }
+        let child = command
             .args(&self.args)
-            .env("HERD_LOG", "info,herd=debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log handle"))
             .stderr(log)
