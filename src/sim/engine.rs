@@ -26,6 +26,9 @@ const FROZEN_BACKLOG: usize = 256;
 enum Occurrence {
     Deliver {
         to: usize,
+        /// The address it was sent to: a host that moved since (a replaced
+        /// machine) does not get it.
+        addr: SocketAddr,
         from: SocketAddr,
         payload: Vec<u8>,
     },
@@ -97,12 +100,19 @@ pub struct Sim {
     pub bytes: u64,
     /// Events processed.
     pub steps: u64,
+    /// Addresses handed to replaced hosts so far.
+    moved: u32,
 }
 
 /// The address of host `index`: 10.x.y.z, port 7946.
 pub fn host_addr(index: usize) -> SocketAddr {
     let n = index as u32 + 1;
     SocketAddr::from((Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff)), 7946))
+}
+
+/// The address of the `n`-th replacement machine: 172.16.0.0/12, port 7946.
+fn moved_addr(n: u32) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::from(0xac10_0000 | (n & 0x000f_ffff)), 7946))
 }
 
 impl Sim {
@@ -121,6 +131,7 @@ impl Sim {
             datagrams: 0,
             bytes: 0,
             steps: 0,
+            moved: 0,
         }
     }
 
@@ -147,6 +158,28 @@ impl Sim {
     /// Host `index`'s name.
     pub fn name(&self, index: usize) -> &Arc<str> {
         &self.hosts[index].name
+    }
+
+    /// Host `index`'s address now.
+    pub fn addr(&self, index: usize) -> SocketAddr {
+        self.hosts[index].addr
+    }
+
+    /// Moves stopped host `index` to a new address, as when its machine is
+    /// replaced: datagrams sent to the old address are lost from now on,
+    /// including those already on their way. Returns the new address; a
+    /// running host does not move.
+    pub fn move_host(&mut self, index: usize) -> Option<SocketAddr> {
+        if self.hosts[index].node.is_some() {
+            return None;
+        }
+        self.moved += 1;
+        let addr = moved_addr(self.moved);
+        let host = &mut self.hosts[index];
+        self.by_addr.remove(&host.addr);
+        host.addr = addr;
+        self.by_addr.insert(addr, index);
+        Some(addr)
     }
 
     /// Whether host `index` runs and is not frozen.
@@ -225,7 +258,7 @@ impl Sim {
         let start = if seeds.is_empty() {
             Start::Bootstrap
         } else {
-            Start::Join(seeds.iter().map(|s| host_addr(*s)).collect())
+            Start::Join(seeds.iter().map(|s| self.hosts[*s].addr).collect())
         };
         self.start_node(index, start);
         self.after_input(index);
@@ -346,7 +379,12 @@ impl Sim {
         };
         let _span = tracing::debug_span!("sim", t = self.now.as_secs_f64(), host).entered();
         match occurrence {
-            Occurrence::Deliver { to, from, payload } => self.deliver(to, from, payload),
+            Occurrence::Deliver {
+                to,
+                addr,
+                from,
+                payload,
+            } => self.deliver(to, addr, from, payload),
             Occurrence::Wake(index) => {
                 let now = self.now;
                 let host = &mut self.hosts[index];
@@ -387,10 +425,10 @@ impl Sim {
         }
     }
 
-    fn deliver(&mut self, to: usize, from: SocketAddr, payload: Vec<u8>) {
+    fn deliver(&mut self, to: usize, addr: SocketAddr, from: SocketAddr, payload: Vec<u8>) {
         let now = self.now;
         let host = &mut self.hosts[to];
-        if host.node.is_none() {
+        if host.node.is_none() || host.addr != addr {
             return;
         }
         if host.frozen_until.is_some() {
@@ -449,8 +487,15 @@ impl Sim {
                     } else {
                         payload.clone().unwrap_or_default()
                     };
-                    self.queue
-                        .push(now + delay, Occurrence::Deliver { to, from, payload });
+                    self.queue.push(
+                        now + delay,
+                        Occurrence::Deliver {
+                            to,
+                            addr: transmit.to,
+                            from,
+                            payload,
+                        },
+                    );
                 }
             }
         }

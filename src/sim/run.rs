@@ -130,6 +130,11 @@ struct Runner<'a> {
     observer: Observer,
     rng: ChaCha8Rng,
     steps: crate::core::TimerQueue<Step>,
+    /// Per host: it crashed and has not started since (the `crashed`
+    /// target).
+    crashed: Vec<bool>,
+    /// The lowest side no host of the current partition is on.
+    next_side: u16,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -159,6 +164,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         observer: Observer::new(scenario.expected_members, grace, options.plot),
         rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x7363_656e_6172_696f),
         steps: crate::core::TimerQueue::new(),
+        crashed: Vec::new(),
+        next_side: 1,
         scenario: &scenario,
     };
     let started = wall_clock();
@@ -235,6 +242,17 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     }
 }
 
+fn latency_label(latency: &super::net::Latency) -> String {
+    use super::net::Latency as L;
+    match *latency {
+        L::Fixed { ms } => format!("latency {ms} ms"),
+        L::Uniform { min_ms, max_ms } => format!("latency {min_ms} to {max_ms} ms"),
+        L::LogNormal { median_ms, p99_ms } => {
+            format!("latency median {median_ms} ms, p99 {p99_ms} ms")
+        }
+    }
+}
+
 fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
     bar.set_style(
@@ -280,7 +298,15 @@ impl Runner<'_> {
     fn add_host(&mut self) -> usize {
         let index = self.sim.add_host(&Self::name(self.sim.len()));
         self.observer.add_host(self.sim.name(index).clone());
+        self.crashed.push(false);
         index
+    }
+
+    /// Starts a stopped host as a new life, joining through running members.
+    fn start(&mut self, host: usize) {
+        let seeds = self.seeds(host);
+        self.sim.start(host, &seeds);
+        self.crashed[host] = false;
     }
 
     /// Brings the initial cluster up.
@@ -399,6 +425,9 @@ impl Runner<'_> {
                 }
             }
             Target::All => (0..hosts).collect(),
+            Target::Crashed => (0..hosts)
+                .filter(|h| self.crashed[*h] && self.sim.node(*h).is_none())
+                .collect(),
             Target::Named(name) => super::observe::host_of(name)
                 .filter(|h| *h < hosts)
                 .into_iter()
@@ -440,10 +469,7 @@ impl Runner<'_> {
                 let spec = self.scenario.events[spec].clone();
                 self.apply_event(&spec);
             }
-            Step::Start { host } => {
-                let seeds = self.seeds(host);
-                self.sim.start(host, &seeds);
-            }
+            Step::Start { host } => self.start(host),
             Step::Drain { host, report } => {
                 if report {
                     let label = self.label(ActionKind::Drain, &[host]);
@@ -509,6 +535,7 @@ impl Runner<'_> {
                     .fault(now, &kind, label, &targets, Notice::Down);
                 for host in targets {
                     self.sim.crash(host);
+                    self.crashed[host] = true;
                 }
             }
             A::Restart => {
@@ -518,9 +545,30 @@ impl Runner<'_> {
                     if self.sim.node(host).is_none() {
                         self.observer.set_health(host, true);
                         self.observer.set_draining(host, false);
-                        let seeds = self.seeds(host);
-                        self.sim.start(host, &seeds);
+                        self.start(host);
                     }
+                }
+            }
+            A::Replace => {
+                // A running, frozen or crashed machine is replaced; one that
+                // left or never started is not there to replace.
+                let targets: Vec<usize> = targets
+                    .into_iter()
+                    .filter(|h| self.sim.node(*h).is_some() || self.crashed[*h])
+                    .collect();
+                let label = self.label(spec.action, &targets);
+                // The observer measures detection of a host's current life
+                // only, and the new life starts at once: only the failover
+                // is measured.
+                self.observer
+                    .fault(now, &kind, label, &targets, Notice::Nothing);
+                for host in targets {
+                    self.sim.crash(host);
+                    self.drain_log();
+                    self.sim.move_host(host);
+                    self.observer.set_health(host, true);
+                    self.observer.set_draining(host, false);
+                    self.start(host);
                 }
             }
             A::Freeze => {
@@ -605,6 +653,7 @@ impl Runner<'_> {
                         self.observer.place(now, *host, side as u16);
                     }
                 }
+                self.next_side = self.next_side.max(sides.len() as u16);
                 if spec.one_way {
                     self.sim.partition.cut_one_way(0, 1);
                 } else {
@@ -612,10 +661,24 @@ impl Runner<'_> {
                 }
                 self.observer.partitioned(now, true);
             }
+            A::Isolate => {
+                let label = format!("isolate {} hosts", targets.len());
+                self.observer
+                    .fault(now, &kind, label, &[], Notice::Partition);
+                for host in targets {
+                    // Each on a side of its own, for the observer.
+                    let side = self.next_side;
+                    self.next_side = self.next_side.saturating_add(1);
+                    self.sim.partition.isolate(host);
+                    self.observer.place(now, host, side);
+                }
+                self.observer.partitioned(now, true);
+            }
             A::Heal => {
                 self.observer
                     .fault(now, &kind, "heal".into(), &[], Notice::Nothing);
                 self.sim.partition.heal();
+                self.next_side = 1;
                 self.observer.partitioned(now, false);
             }
             A::Network => {
@@ -628,7 +691,14 @@ impl Runner<'_> {
                 if let Some(reorder) = spec.reorder {
                     self.sim.network.reorder = reorder;
                 }
-                let label = format!("network loss {:.0}%", self.sim.network.loss * 100.0);
+                if let Some(latency) = spec.latency {
+                    self.sim.network.latency = latency;
+                }
+                let label = format!(
+                    "network loss {:.0}%, {}",
+                    self.sim.network.loss * 100.0,
+                    latency_label(&self.sim.network.latency)
+                );
                 self.observer.fault(now, &kind, label, &[], Notice::Nothing);
             }
             A::Scale => self.scale(spec),
