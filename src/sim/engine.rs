@@ -36,6 +36,15 @@ enum Occurrence {
     Thaw(usize),
 }
 
+/// An input that reached a frozen host, handled when it thaws.
+#[derive(Debug)]
+enum Queued {
+    Datagram(SocketAddr, Vec<u8>),
+    /// A frozen process answers no admin request and runs no check: the
+    /// command waits too.
+    Command(Command),
+}
+
 /// One simulated host.
 #[derive(Debug)]
 struct Host {
@@ -45,9 +54,11 @@ struct Host {
     node: Option<Node>,
     /// The earliest wake-up in the queue for this host.
     wake: Option<Time>,
-    /// Frozen until then; datagrams wait in `backlog`.
+    /// Frozen until then; datagrams (and commands) wait in `backlog`.
     frozen_until: Option<Time>,
-    backlog: VecDeque<(SocketAddr, Vec<u8>)>,
+    backlog: VecDeque<Queued>,
+    /// Datagrams in `backlog`.
+    backlog_datagrams: usize,
     /// Lives started so far (restarts use a larger identity incarnation).
     lives: u64,
 }
@@ -229,6 +240,7 @@ impl Sim {
             wake: None,
             frozen_until: None,
             backlog: VecDeque::new(),
+            backlog_datagrams: 0,
             lives: 0,
         });
         self.by_addr.insert(addr, index);
@@ -282,6 +294,7 @@ impl Sim {
         host.node = Some(node);
         host.frozen_until = None;
         host.backlog.clear();
+        host.backlog_datagrams = 0;
         self.emit(index, Happening::Started { incarnation });
     }
 
@@ -299,6 +312,8 @@ impl Sim {
         if host.node.take().is_some() {
             host.frozen_until = None;
             host.backlog.clear();
+            host.backlog_datagrams = 0;
+            host.backlog_datagrams = 0;
             self.emit(index, Happening::Stopped);
         }
     }
@@ -319,9 +334,15 @@ impl Sim {
         }
     }
 
-    /// Gives host `index` a command.
+    /// Gives host `index` a command; a frozen host handles it when it
+    /// thaws.
     pub fn command(&mut self, index: usize, command: Command) {
         let now = self.now;
+        let host = &mut self.hosts[index];
+        if host.node.is_some() && host.frozen_until.is_some() {
+            host.backlog.push_back(Queued::Command(command));
+            return;
+        }
         if let Some(node) = self.hosts[index].node.as_mut() {
             // The simulator only gives commands that apply; a refusal would
             // show as a missing effect in the report.
@@ -407,6 +428,7 @@ impl Sim {
                 if host.frozen_until.is_some_and(|t| t <= now) {
                     host.frozen_until = None;
                     let backlog = std::mem::take(&mut host.backlog);
+                    host.backlog_datagrams = 0;
                     self.emitted.push(Emitted {
                         at: now,
                         host: index,
@@ -414,8 +436,17 @@ impl Sim {
                     });
                     let host = &mut self.hosts[index];
                     if let Some(node) = host.node.as_mut() {
-                        for (from, payload) in backlog {
-                            node.handle_packet(now, from, &payload);
+                        for queued in backlog {
+                            match queued {
+                                Queued::Datagram(from, payload) => {
+                                    node.handle_packet(now, from, &payload);
+                                }
+                                Queued::Command(command) => {
+                                    if let Err(err) = node.handle_command(now, command) {
+                                        tracing::debug!(error = %err, "simulated command refused");
+                                    }
+                                }
+                            }
                         }
                         node.handle_timeout(now);
                     }
@@ -432,8 +463,9 @@ impl Sim {
             return;
         }
         if host.frozen_until.is_some() {
-            if host.backlog.len() < FROZEN_BACKLOG {
-                host.backlog.push_back((from, payload));
+            if host.backlog_datagrams < FROZEN_BACKLOG {
+                host.backlog_datagrams += 1;
+                host.backlog.push_back(Queued::Datagram(from, payload));
             }
             return;
         }

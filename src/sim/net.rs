@@ -178,7 +178,8 @@ impl Partition {
         self.isolated[node] = true;
     }
 
-    fn is_isolated(&self, node: usize) -> bool {
+    /// Whether `node` is cut off from every other node.
+    pub fn is_isolated(&self, node: usize) -> bool {
         self.isolated.get(node).copied().unwrap_or(false)
     }
 

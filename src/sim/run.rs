@@ -133,8 +133,6 @@ struct Runner<'a> {
     /// Per host: it crashed and has not started since (the `crashed`
     /// target).
     crashed: Vec<bool>,
-    /// The lowest side no host of the current partition is on.
-    next_side: u16,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -165,7 +163,6 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x7363_656e_6172_696f),
         steps: crate::core::TimerQueue::new(),
         crashed: Vec::new(),
-        next_side: 1,
         scenario: &scenario,
     };
     let started = wall_clock();
@@ -645,6 +642,12 @@ impl Runner<'_> {
                         .collect::<Vec<_>>()
                         .join(if spec.one_way { "->" } else { "/" })
                 );
+                if self.sim.partition.is_active() {
+                    // A partition replaces the one in force; the observer
+                    // times the new one from now.
+                    self.sim.partition.heal();
+                    self.observer.partitioned(now, false);
+                }
                 self.observer
                     .fault(now, &kind, label, &[], Notice::Partition);
                 for (side, hosts) in sides.iter().enumerate() {
@@ -653,7 +656,6 @@ impl Runner<'_> {
                         self.observer.place(now, *host, side as u16);
                     }
                 }
-                self.next_side = self.next_side.max(sides.len() as u16);
                 if spec.one_way {
                     self.sim.partition.cut_one_way(0, 1);
                 } else {
@@ -663,13 +665,29 @@ impl Runner<'_> {
             }
             A::Isolate => {
                 let label = format!("isolate {} hosts", targets.len());
+                // Isolation adds to a partition in force; the observer times
+                // the whole from now.
+                let in_force = self.sim.partition.is_active();
+                if in_force {
+                    self.observer.partitioned(now, false);
+                }
                 self.observer
                     .fault(now, &kind, label, &[], Notice::Partition);
                 for host in targets {
-                    // Each on a side of its own, for the observer.
-                    let side = self.next_side;
-                    self.next_side = self.next_side.saturating_add(1);
                     self.sim.partition.isolate(host);
+                }
+                // The observer knows sides only: each isolated host gets one
+                // of its own.
+                let hosts = self.sim.len();
+                let partition = &self.sim.partition;
+                let mut next = (0..hosts).map(|h| partition.side_of(h)).max().unwrap_or(0);
+                for host in 0..hosts {
+                    let side = if partition.is_isolated(host) {
+                        next = next.saturating_add(1);
+                        next
+                    } else {
+                        partition.side_of(host)
+                    };
                     self.observer.place(now, host, side);
                 }
                 self.observer.partitioned(now, true);
@@ -678,7 +696,6 @@ impl Runner<'_> {
                 self.observer
                     .fault(now, &kind, "heal".into(), &[], Notice::Nothing);
                 self.sim.partition.heal();
-                self.next_side = 1;
                 self.observer.partitioned(now, false);
             }
             A::Network => {
