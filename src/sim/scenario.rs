@@ -413,9 +413,31 @@ impl Scenario {
     }
 
     /// The scenario as TOML that [`Scenario::parse`] reads back to an equal
-    /// scenario.
+    /// scenario: keys in the order the format documents them, tables such
+    /// as `latency` inline.
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
-        toml::to_string(self)
+        let table = toml::Table::try_from(self)?;
+        let mut out = String::new();
+        write_entries(&mut out, &table, SCENARIO_KEYS, true);
+        for (key, value) in &table {
+            if let toml::Value::Table(inner) = value {
+                out.push_str(&format!("\n[{}]\n", toml_key(key)));
+                write_entries(&mut out, inner, &[], false);
+            }
+        }
+        for (key, value) in &table {
+            if let toml::Value::Array(items) = value
+                && is_section(value)
+            {
+                for item in items {
+                    if let toml::Value::Table(inner) = item {
+                        out.push_str(&format!("\n[[{}]]\n", toml_key(key)));
+                        write_entries(&mut out, inner, EVENT_KEYS, false);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The nodes' protocol settings.
@@ -472,6 +494,86 @@ impl Scenario {
             }
         }
         problems
+    }
+}
+
+/// The top-level keys in the order the format documents them.
+const SCENARIO_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "nodes",
+    "duration",
+    "seed",
+    "start",
+    "start_over",
+    "quorum",
+    "expected_members",
+];
+
+/// An event's keys in the order the format documents them.
+const EVENT_KEYS: &[&str] = &[
+    "at",
+    "action",
+    "target",
+    "duration",
+    "drain",
+    "sides",
+    "one_way",
+    "loss",
+    "duplicate",
+    "reorder",
+    "latency",
+    "to",
+    "over",
+    "down",
+    "gap",
+    "every",
+    "times",
+];
+
+/// A key, bare when it can be.
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_owned()
+    } else {
+        toml::Value::String(key.to_owned()).to_string()
+    }
+}
+
+/// Whether a value is written as a `[table]` or `[[table]]` section at the
+/// top level.
+fn is_section(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::Table(_) => true,
+        toml::Value::Array(items) => !items.is_empty() && items.iter().all(toml::Value::is_table),
+        _ => false,
+    }
+}
+
+/// `key = value` lines for the entries of `table` (at the top level, those
+/// that are not sections): first those in `order`, then the rest. Tables
+/// within are written inline.
+fn write_entries(out: &mut String, table: &toml::Table, order: &[&str], top: bool) {
+    let keys = order
+        .iter()
+        .copied()
+        .filter(|k| table.contains_key(*k))
+        .chain(
+            table
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !order.contains(k)),
+        );
+    for key in keys {
+        if let Some(value) = table.get(key)
+            && !(top && is_section(value))
+        {
+            out.push_str(&format!("{} = {value}\n", toml_key(key)));
+        }
     }
 }
 
@@ -780,6 +882,11 @@ mod tests {
                 .with_target("0..2"),
         );
         let text = scenario.to_toml().unwrap();
+        assert!(
+            text.contains("latency = { kind = \"log_normal\", median_ms = 2.5, p99_ms = 17.25 }"),
+            "{text}"
+        );
+        assert!(text.starts_with("name = \"example\"\n"), "{text}");
         let back = Scenario::parse(&text, "written").unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, scenario, "{text}");
     }
