@@ -285,7 +285,7 @@ fn wall_clock() -> std::time::Instant {
 
 /// `herd simulate --swarm N`: draws and runs N schedules, one line each.
 fn swarm(args: &SimulateArgs) -> ExitCode {
-    use herd::sim::swarm::{DEFAULT_MAX_NODES, Schedule, shrink};
+    use herd::sim::swarm::{DEFAULT_MAX_NODES, Schedule, breaches, shrink};
     use std::collections::BTreeMap;
     use std::io::Write;
 
@@ -364,7 +364,11 @@ fn swarm(args: &SimulateArgs) -> ExitCode {
         }
         let _ = stdout.flush();
         let mut runs = 0;
-        let shrunk = shrink(&schedule, invariants[0], SHRINK_BUDGET, |_, _| runs += 1);
+        let same = breaches(invariants[0]);
+        let shrunk = shrink(&schedule, SHRINK_BUDGET, |s, v| {
+            runs += 1;
+            same(s, v)
+        });
         match shrunk {
             Some((small, small_verdict)) => match small.save(dir, &small_verdict) {
                 Ok(path) => {

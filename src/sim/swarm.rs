@@ -757,22 +757,20 @@ impl Schedule {
     }
 }
 
-/// Shrinks a breached schedule: halves the cluster, then drops faults one
-/// at a time (repeating until none can go), then halves again, keeping each
-/// change only if the run still breaches `invariant`. Stops after `budget`
-/// runs; calls `tried` after each. Returns the smallest schedule found and
-/// its verdict, or `None` if nothing smaller breaches it.
+/// Shrinks a schedule while `keep` holds for it and its verdict (for a
+/// breached one: [`breaches`] of the same invariant): halves the cluster,
+/// then drops faults one at a time (repeating until none can go), then
+/// halves again. Stops after `budget` runs. Returns the smallest schedule
+/// found and its verdict, or `None` if nothing smaller is kept.
 pub fn shrink(
     schedule: &Schedule,
-    invariant: &str,
     budget: usize,
-    tried: impl FnMut(&Schedule, &Verdict),
+    keep: impl FnMut(&Schedule, &Verdict) -> bool,
 ) -> Option<(Schedule, Verdict)> {
     let mut shrinker = Shrinker {
-        invariant,
         budget,
         runs: 0,
-        tried,
+        keep,
         best: None,
     };
     let mut current = schedule.clone();
@@ -783,7 +781,7 @@ pub fn shrink(
         while i > 0 && shrinker.runs < budget {
             i -= 1;
             let smaller = current.without(i);
-            changed |= shrinker.keep_if_breached(&mut current, smaller);
+            changed |= shrinker.try_keep(&mut current, smaller);
         }
         if !changed || shrinker.runs >= budget {
             break;
@@ -793,26 +791,25 @@ pub fn shrink(
     shrinker.best
 }
 
-struct Shrinker<'a, F> {
-    invariant: &'a str,
+/// For [`shrink`]: whether a run still breaches `invariant`.
+pub fn breaches(invariant: &str) -> impl Fn(&Schedule, &Verdict) -> bool + '_ {
+    move |_, verdict| verdict.breaches.iter().any(|b| b.invariant == invariant)
+}
+
+struct Shrinker<F> {
     budget: usize,
     runs: usize,
-    tried: F,
+    keep: F,
     best: Option<(Schedule, Verdict)>,
 }
 
-impl<F: FnMut(&Schedule, &Verdict)> Shrinker<'_, F> {
-    /// Runs `candidate`; if it still breaches the invariant, it becomes
-    /// `current` (and the best so far).
-    fn keep_if_breached(&mut self, current: &mut Schedule, candidate: Schedule) -> bool {
+impl<F: FnMut(&Schedule, &Verdict) -> bool> Shrinker<F> {
+    /// Runs `candidate`; if it is kept, it becomes `current` (and the best
+    /// so far).
+    fn try_keep(&mut self, current: &mut Schedule, candidate: Schedule) -> bool {
         self.runs += 1;
         let verdict = candidate.run();
-        (self.tried)(&candidate, &verdict);
-        if verdict
-            .breaches
-            .iter()
-            .any(|b| b.invariant == self.invariant)
-        {
+        if (self.keep)(&candidate, &verdict) {
             *current = candidate.clone();
             self.best = Some((candidate, verdict));
             true
@@ -826,7 +823,7 @@ impl<F: FnMut(&Schedule, &Verdict)> Shrinker<'_, F> {
             let Some(smaller) = current.halved() else {
                 break;
             };
-            if !self.keep_if_breached(current, smaller) {
+            if !self.try_keep(current, smaller) {
                 break;
             }
         }
@@ -918,5 +915,24 @@ mod tests {
             assert!(smaller.scenario().problems().is_empty());
         }
         assert!(smaller.scenario().name.ends_with("-shrunk"));
+    }
+
+    #[test]
+    fn shrinking_keeps_what_is_asked_for_and_drops_the_rest() {
+        // Any schedule with a crash: the crash is all that must stay.
+        let has_crash = |s: &Schedule| s.faults().iter().any(|e| e.action == ActionKind::Crash);
+        let schedule = (0..)
+            .map(|index| Schedule::draw(9, index, 8))
+            .find(|s| has_crash(s) && s.faults().len() >= 4 && s.nodes() > 4)
+            .unwrap();
+        let (small, verdict) = shrink(&schedule, 100, |s, _| has_crash(s)).unwrap();
+        assert_eq!(small.nodes(), MIN_NODES);
+        assert_eq!(small.faults().len(), 1, "{:?}", small.faults());
+        assert_eq!(small.faults()[0].action, ActionKind::Crash);
+        assert_eq!(verdict.nodes, MIN_NODES);
+        let scenario = small.scenario();
+        // The clean-up restarts the crashed node.
+        assert_eq!(scenario.events.len(), 2, "{:?}", scenario.events);
+        assert_eq!(scenario.events[1].target.as_deref(), Some("crashed"));
     }
 }
