@@ -593,7 +593,8 @@ fn latency_problems(latency: &Latency) -> Vec<String> {
             }
         }
         Latency::LogNormal { median_ms, p99_ms } => {
-            if !(median_ms.is_finite() && median_ms > 0.0) || !ms(p99_ms) || p99_ms < median_ms {
+            let positive = median_ms.is_finite() && median_ms > 0.0;
+            if !(positive && ms(p99_ms) && p99_ms >= median_ms) {
                 problems.push("median_ms and p99_ms: need 0 < median_ms <= p99_ms".to_owned());
             }
         }
