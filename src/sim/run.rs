@@ -375,9 +375,12 @@ impl Runner<'_> {
         self.sim.drain_emitted(|entry| observer.observe(entry));
     }
 
-    /// Running, joined hosts to use as seeds.
+    /// Up to three distinct hosts to join through: running, joined ones;
+    /// failing those, any other running or frozen one (it answers once it
+    /// has joined or thawed). Empty only when no other host runs: the host
+    /// then founds a cluster.
     fn seeds(&mut self, except: usize) -> Vec<usize> {
-        let candidates: Vec<usize> = (0..self.sim.len())
+        let joined: Vec<usize> = (0..self.sim.len())
             .filter(|h| {
                 *h != except
                     && self.sim.is_running(*h)
@@ -387,11 +390,29 @@ impl Runner<'_> {
                         .is_some_and(|n| n.phase() == crate::core::Phase::Joined)
             })
             .collect();
+        let candidates = if joined.is_empty() {
+            (0..self.sim.len())
+                .filter(|h| *h != except && self.sim.node(*h).is_some())
+                .collect()
+        } else {
+            joined
+        };
+        let wanted = 3.min(candidates.len());
         let mut seeds = Vec::new();
-        for _ in 0..3.min(candidates.len()) {
+        for _ in 0..wanted {
             let pick = candidates[self.rng.random_range(0..candidates.len())];
             if !seeds.contains(&pick) {
                 seeds.push(pick);
+            }
+        }
+        // Three draws may repeat a host: make up the number without drawing
+        // again, so the joiner tries the same seed first as before.
+        for host in candidates {
+            if seeds.len() >= wanted {
+                break;
+            }
+            if !seeds.contains(&host) {
+                seeds.push(host);
             }
         }
         seeds
