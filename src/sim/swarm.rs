@@ -148,24 +148,29 @@ enum Pending {
     Grow(usize),
 }
 
+/// A new life counts as running only once it has joined; until its earlier
+/// life is declared down, the cluster refuses it its name.
+const REJOIN: Duration = Duration::from_secs(30);
+
 impl Model {
     fn advance(&mut self, now: Duration) {
-        self.pending.sort_by_key(|(at, _)| *at);
-        while let Some((at, _)) = self.pending.first() {
-            if *at > now {
-                break;
-            }
-            let (_, change) = self.pending.remove(0);
+        loop {
+            let due = (0..self.pending.len())
+                .filter(|i| self.pending[*i].0 <= now)
+                .min_by_key(|i| (self.pending[*i].0, *i));
+            let Some(i) = due else { break };
+            let (at, change) = self.pending.remove(i);
             match change {
-                Pending::RestartCrashed => self.restart_crashed(),
+                Pending::RestartCrashed => self.restart_crashed(at),
                 Pending::Grow(n) => self.running += n,
             }
         }
     }
 
-    fn restart_crashed(&mut self) {
-        self.running += self.crashed;
-        self.crashed = 0;
+    /// Every crashed host starts again at `at`.
+    fn restart_crashed(&mut self, at: Duration) {
+        let restarted = std::mem::take(&mut self.crashed);
+        self.pending.push((at + REJOIN, Pending::Grow(restarted)));
     }
 
     /// Whether `k` more crashes still leave a majority of members running.
@@ -290,13 +295,16 @@ impl Draw<'_> {
         format!("{}..{}", Self::percent(from), Self::percent(to))
     }
 
-    /// Crashes more than half of the cluster at once.
+    /// Crashes more than half of the cluster at once, all but at least one
+    /// node (a cluster restarted from nothing would found a new one, with
+    /// terms from 1 again: the simulator keeps no data directory).
     fn crash_majority(&mut self, at: Duration) {
         let n = self.model.nodes;
-        let running = self.model.running.max(2);
-        // Keep at least one initial host running, to restart the others
-        // through.
-        let k = uniform(self.rng, running / 2 + 1, running - 1).clamp(1, n - 1);
+        let running = self.model.running;
+        if running < 3 {
+            return self.fault(at);
+        }
+        let k = uniform(self.rng, running / 2 + 1, running - 1).min(n - 1);
         let share = k as f64 * 100.0 / n as f64;
         let target = if self.rng.random_bool(0.5) {
             format!("0%..{share:.3}%")
@@ -322,10 +330,15 @@ impl Draw<'_> {
             }
             Kind::Replace => {
                 let target = if self.model.crashed > 0 && self.rng.random_bool(0.25) {
-                    self.model.restart_crashed();
+                    self.model.restart_crashed(at);
                     "crashed".to_owned()
-                } else {
+                } else if self.model.may_crash(1) {
+                    // Out of the count until the new life has joined.
+                    self.model.running -= 1;
+                    self.model.pending.push((at + REJOIN, Pending::Grow(1)));
                     self.one_host()
+                } else {
+                    return self.freeze(at);
                 };
                 self.push(EventSpec::new(at, A::Replace).with_target(target));
             }
@@ -706,8 +719,8 @@ impl Schedule {
         smaller
     }
 
-    /// The same schedule on half the cluster (scale targets halved too), if
-    /// the cluster can shrink.
+    /// The same schedule on half the cluster (scale targets halved too, to
+    /// no fewer than [`MIN_NODES`]), if the cluster can shrink.
     pub fn halved(&self) -> Option<Self> {
         let old = self.base.nodes;
         let nodes = (old / 2).max(MIN_NODES);
@@ -718,7 +731,9 @@ impl Schedule {
         smaller.base.nodes = nodes;
         for event in &mut smaller.faults {
             if let Some(to) = event.to.as_mut() {
-                *to = ((*to * nodes) as f64 / old as f64).round().max(1.0) as usize;
+                // Never below the smallest cluster drawn: a lone node
+                // replaced or restarted would found a new cluster.
+                *to = (((*to * nodes) as f64 / old as f64).round() as usize).max(MIN_NODES);
             }
         }
         smaller.shrunk = true;
@@ -910,6 +925,14 @@ mod tests {
             smaller = half;
         }
         assert_eq!(smaller.nodes(), MIN_NODES);
+        for index in 0..200 {
+            let mut s = Schedule::draw(5, index, 200);
+            while let Some(half) = s.halved() {
+                s = half;
+            }
+            let tos: Vec<usize> = s.faults().iter().filter_map(|e| e.to).collect();
+            assert!(tos.iter().all(|t| *t >= MIN_NODES), "{tos:?}");
+        }
         while !smaller.faults().is_empty() {
             smaller = smaller.without(0);
             assert!(smaller.scenario().problems().is_empty());
