@@ -56,20 +56,37 @@ struct ForgetArgs {
 #[derive(clap::Args)]
 struct SimulateArgs {
     /// The scenario file (TOML; see simulations/README.md)
-    scenario: std::path::PathBuf,
-    /// Seed of every random draw [default: the scenario's]
+    #[arg(required_unless_present = "swarm")]
+    scenario: Option<std::path::PathBuf>,
+    /// Seed of every random draw [default: the scenario's; with --swarm, 1]
     #[arg(long)]
     seed: Option<u64>,
     /// Cluster size [default: the scenario's]; ranges and scale targets
     /// scale with it
-    #[arg(long)]
+    #[arg(long, conflicts_with = "swarm")]
     nodes: Option<usize>,
     /// Print the report as JSON
-    #[arg(long)]
+    #[arg(long, conflicts_with = "swarm")]
     json: bool,
     /// Draw an SVG timeline of the run to this file
-    #[arg(long)]
+    #[arg(long, conflicts_with = "swarm")]
     plot: Option<std::path::PathBuf>,
+    /// Instead of a file, run N generated fault schedules drawn from --seed
+    #[arg(long, value_name = "N", conflicts_with = "scenario")]
+    swarm: Option<u64>,
+    /// With --swarm: the index of the first schedule [default: 0]
+    #[arg(long, requires = "swarm")]
+    index: Option<u64>,
+    /// With --swarm: the largest cluster drawn [default: 300]
+    #[arg(long, requires = "swarm", value_parser = clap::value_parser!(u64).range(3..=10_000))]
+    max_nodes: Option<u64>,
+    /// With --swarm: write each breached schedule here as TOML, shrink it,
+    /// and write the shrunk one too
+    #[arg(long, requires = "swarm", value_name = "DIR")]
+    save_failures: Option<std::path::PathBuf>,
+    /// With --swarm --save-failures: do not shrink
+    #[arg(long, requires = "save_failures")]
+    no_shrink: bool,
 }
 
 #[derive(clap::Args)]
@@ -253,7 +270,10 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
         init_logging(None);
     }
     use std::io::IsTerminal;
-    let scenario = match herd::sim::Scenario::load(&args.scenario) {
+    let (Some(path), None) = (&args.scenario, args.swarm) else {
+        return swarm(args);
+    };
+    let scenario = match herd::sim::Scenario::load(path) {
         Ok(scenario) => scenario,
         Err(err) => {
             eprintln!("herd: {err}");
@@ -303,10 +323,154 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
         eprintln!(
             "herd: {} invariant(s) breached; replay with: herd simulate {} --seed {} --nodes {}",
             report.breaches.len(),
-            args.scenario.display(),
+            path.display(),
             report.seed,
             report.nodes
         );
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs of a breached schedule the shrinker may spend.
+const SHRINK_BUDGET: usize = 150;
+
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> std::time::Instant {
+    // How long the swarm took is the one thing measured in real time.
+    std::time::Instant::now()
+}
+
+/// `herd simulate --swarm N`: draws and runs N schedules, one line each.
+fn swarm(args: &SimulateArgs) -> ExitCode {
+    use herd::sim::swarm::{DEFAULT_MAX_NODES, Schedule, breaches, shrink};
+    use std::collections::BTreeMap;
+    use std::io::Write;
+
+    let count = args.swarm.unwrap_or(0);
+    let seed = args.seed.unwrap_or(1);
+    let first = args.index.unwrap_or(0);
+    let max_nodes = args.max_nodes.map_or(DEFAULT_MAX_NODES, |m| {
+        usize::try_from(m).unwrap_or(usize::MAX)
+    });
+    let Some(end) = first.checked_add(count) else {
+        eprintln!("herd: --index {first} with --swarm {count} runs past the last index");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let started = wall_clock();
+    let mut breached: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let (mut failed, mut events, mut virtual_s) = (0u64, 0usize, 0.0);
+    let mut stdout = std::io::stdout().lock();
+    for index in first..end {
+        let schedule = Schedule::draw(seed, index, max_nodes);
+        let run_started = wall_clock();
+        let verdict = schedule.run();
+        events += verdict.events;
+        virtual_s += verdict.duration_s;
+        let invariants = verdict.invariants();
+        let _ = writeln!(
+            stdout,
+            "#{index:<6} nodes {:>4}  events {:>3}  virtual {:>5.0}s  wall {:>6.2}s  breaches {}{}",
+            verdict.nodes,
+            verdict.events,
+            verdict.duration_s,
+            run_started.elapsed().as_secs_f64(),
+            verdict.breaches.len(),
+            if invariants.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", invariants.join(", "))
+            }
+        );
+        if invariants.is_empty() {
+            let _ = stdout.flush();
+            continue;
+        }
+        failed += 1;
+        for invariant in &invariants {
+            *breached.entry(invariant).or_default() += 1;
+        }
+        for breach in &verdict.breaches {
+            let _ = writeln!(
+                stdout,
+                "        {:>8.2}s  {} [{}]: {}",
+                breach.at_s,
+                breach.invariant,
+                breach.nodes.join(", "),
+                breach.detail
+            );
+        }
+        let _ = writeln!(stdout, "        replay: {}", schedule.replay_command());
+        let Some(dir) = &args.save_failures else {
+            let _ = writeln!(
+                stdout,
+                "        (add --save-failures DIR to write it as TOML and shrink it)"
+            );
+            continue;
+        };
+        match schedule.save(dir, &verdict) {
+            Ok(path) => {
+                let _ = writeln!(stdout, "        saved: herd simulate {}", path.display());
+            }
+            Err(err) => {
+                eprintln!("herd: writing to {}: {err}", dir.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        if args.no_shrink {
+            continue;
+        }
+        let _ = stdout.flush();
+        let mut runs = 0;
+        let same = breaches(invariants[0]);
+        let shrunk = shrink(&schedule, SHRINK_BUDGET, |s, v| {
+            runs += 1;
+            same(s, v)
+        });
+        match shrunk {
+            Some((small, small_verdict)) => match small.save(dir, &small_verdict) {
+                Ok(path) => {
+                    let _ = writeln!(
+                        stdout,
+                        "        shrunk in {runs} runs to {} nodes, {} faults ({}): herd simulate {}",
+                        small.nodes(),
+                        small.faults().len(),
+                        invariants[0],
+                        path.display()
+                    );
+                }
+                Err(err) => {
+                    eprintln!("herd: writing to {}: {err}", dir.display());
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => {
+                let _ = writeln!(
+                    stdout,
+                    "        no smaller schedule breaches {} ({runs} runs)",
+                    invariants[0]
+                );
+            }
+        }
+        let _ = stdout.flush();
+    }
+    let summary: Vec<String> = breached
+        .iter()
+        .map(|(invariant, n)| format!("{invariant} x{n}"))
+        .collect();
+    let _ = writeln!(
+        stdout,
+        "swarm seed {seed}, max {max_nodes} nodes: {count} schedules (#{first} to #{}), {failed} breached{}; {events} events, {virtual_s:.0} virtual s in {:.1} s wall",
+        end.saturating_sub(1),
+        if summary.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", summary.join(", "))
+        },
+        started.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::FAILURE
     }
 }

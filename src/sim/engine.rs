@@ -26,11 +26,23 @@ const FROZEN_BACKLOG: usize = 256;
 enum Occurrence {
     Deliver {
         to: usize,
+        /// The address it was sent to: a host that moved since (a replaced
+        /// machine) does not get it.
+        addr: SocketAddr,
         from: SocketAddr,
         payload: Vec<u8>,
     },
     Wake(usize),
     Thaw(usize),
+}
+
+/// An input that reached a frozen host, handled when it thaws.
+#[derive(Debug)]
+enum Queued {
+    Datagram(SocketAddr, Vec<u8>),
+    /// A frozen process answers no admin request and runs no check: the
+    /// command waits too.
+    Command(Command),
 }
 
 /// One simulated host.
@@ -42,9 +54,11 @@ struct Host {
     node: Option<Node>,
     /// The earliest wake-up in the queue for this host.
     wake: Option<Time>,
-    /// Frozen until then; datagrams wait in `backlog`.
+    /// Frozen until then; datagrams (and commands) wait in `backlog`.
     frozen_until: Option<Time>,
-    backlog: VecDeque<(SocketAddr, Vec<u8>)>,
+    backlog: VecDeque<Queued>,
+    /// Datagrams in `backlog`.
+    backlog_datagrams: usize,
     /// Lives started so far (restarts use a larger identity incarnation).
     lives: u64,
 }
@@ -97,12 +111,19 @@ pub struct Sim {
     pub bytes: u64,
     /// Events processed.
     pub steps: u64,
+    /// Addresses handed to replaced hosts so far.
+    moved: u32,
 }
 
 /// The address of host `index`: 10.x.y.z, port 7946.
 pub fn host_addr(index: usize) -> SocketAddr {
     let n = index as u32 + 1;
     SocketAddr::from((Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff)), 7946))
+}
+
+/// The address of the `n`-th replacement machine: 172.16.0.0/12, port 7946.
+fn moved_addr(n: u32) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::from(0xac10_0000 | (n & 0x000f_ffff)), 7946))
 }
 
 impl Sim {
@@ -121,6 +142,7 @@ impl Sim {
             datagrams: 0,
             bytes: 0,
             steps: 0,
+            moved: 0,
         }
     }
 
@@ -147,6 +169,28 @@ impl Sim {
     /// Host `index`'s name.
     pub fn name(&self, index: usize) -> &Arc<str> {
         &self.hosts[index].name
+    }
+
+    /// Host `index`'s address now.
+    pub fn addr(&self, index: usize) -> SocketAddr {
+        self.hosts[index].addr
+    }
+
+    /// Moves stopped host `index` to a new address, as when its machine is
+    /// replaced: datagrams sent to the old address are lost from now on,
+    /// including those already on their way. Returns the new address; a
+    /// running host does not move.
+    pub fn move_host(&mut self, index: usize) -> Option<SocketAddr> {
+        if self.hosts[index].node.is_some() {
+            return None;
+        }
+        self.moved += 1;
+        let addr = moved_addr(self.moved);
+        let host = &mut self.hosts[index];
+        self.by_addr.remove(&host.addr);
+        host.addr = addr;
+        self.by_addr.insert(addr, index);
+        Some(addr)
     }
 
     /// Whether host `index` runs and is not frozen.
@@ -196,6 +240,7 @@ impl Sim {
             wake: None,
             frozen_until: None,
             backlog: VecDeque::new(),
+            backlog_datagrams: 0,
             lives: 0,
         });
         self.by_addr.insert(addr, index);
@@ -225,7 +270,7 @@ impl Sim {
         let start = if seeds.is_empty() {
             Start::Bootstrap
         } else {
-            Start::Join(seeds.iter().map(|s| host_addr(*s)).collect())
+            Start::Join(seeds.iter().map(|s| self.hosts[*s].addr).collect())
         };
         self.start_node(index, start);
         self.after_input(index);
@@ -249,6 +294,7 @@ impl Sim {
         host.node = Some(node);
         host.frozen_until = None;
         host.backlog.clear();
+        host.backlog_datagrams = 0;
         self.emit(index, Happening::Started { incarnation });
     }
 
@@ -266,6 +312,8 @@ impl Sim {
         if host.node.take().is_some() {
             host.frozen_until = None;
             host.backlog.clear();
+            host.backlog_datagrams = 0;
+            host.backlog_datagrams = 0;
             self.emit(index, Happening::Stopped);
         }
     }
@@ -286,9 +334,15 @@ impl Sim {
         }
     }
 
-    /// Gives host `index` a command.
+    /// Gives host `index` a command; a frozen host handles it when it
+    /// thaws.
     pub fn command(&mut self, index: usize, command: Command) {
         let now = self.now;
+        let host = &mut self.hosts[index];
+        if host.node.is_some() && host.frozen_until.is_some() {
+            host.backlog.push_back(Queued::Command(command));
+            return;
+        }
         if let Some(node) = self.hosts[index].node.as_mut() {
             // The simulator only gives commands that apply; a refusal would
             // show as a missing effect in the report.
@@ -346,7 +400,12 @@ impl Sim {
         };
         let _span = tracing::debug_span!("sim", t = self.now.as_secs_f64(), host).entered();
         match occurrence {
-            Occurrence::Deliver { to, from, payload } => self.deliver(to, from, payload),
+            Occurrence::Deliver {
+                to,
+                addr,
+                from,
+                payload,
+            } => self.deliver(to, addr, from, payload),
             Occurrence::Wake(index) => {
                 let now = self.now;
                 let host = &mut self.hosts[index];
@@ -369,6 +428,7 @@ impl Sim {
                 if host.frozen_until.is_some_and(|t| t <= now) {
                     host.frozen_until = None;
                     let backlog = std::mem::take(&mut host.backlog);
+                    host.backlog_datagrams = 0;
                     self.emitted.push(Emitted {
                         at: now,
                         host: index,
@@ -376,8 +436,17 @@ impl Sim {
                     });
                     let host = &mut self.hosts[index];
                     if let Some(node) = host.node.as_mut() {
-                        for (from, payload) in backlog {
-                            node.handle_packet(now, from, &payload);
+                        for queued in backlog {
+                            match queued {
+                                Queued::Datagram(from, payload) => {
+                                    node.handle_packet(now, from, &payload);
+                                }
+                                Queued::Command(command) => {
+                                    if let Err(err) = node.handle_command(now, command) {
+                                        tracing::debug!(error = %err, "simulated command refused");
+                                    }
+                                }
+                            }
                         }
                         node.handle_timeout(now);
                     }
@@ -387,15 +456,16 @@ impl Sim {
         }
     }
 
-    fn deliver(&mut self, to: usize, from: SocketAddr, payload: Vec<u8>) {
+    fn deliver(&mut self, to: usize, addr: SocketAddr, from: SocketAddr, payload: Vec<u8>) {
         let now = self.now;
         let host = &mut self.hosts[to];
-        if host.node.is_none() {
+        if host.node.is_none() || host.addr != addr {
             return;
         }
         if host.frozen_until.is_some() {
-            if host.backlog.len() < FROZEN_BACKLOG {
-                host.backlog.push_back((from, payload));
+            if host.backlog_datagrams < FROZEN_BACKLOG {
+                host.backlog_datagrams += 1;
+                host.backlog.push_back(Queued::Datagram(from, payload));
             }
             return;
         }
@@ -449,8 +519,15 @@ impl Sim {
                     } else {
                         payload.clone().unwrap_or_default()
                     };
-                    self.queue
-                        .push(now + delay, Occurrence::Deliver { to, from, payload });
+                    self.queue.push(
+                        now + delay,
+                        Occurrence::Deliver {
+                            to,
+                            addr: transmit.to,
+                            from,
+                            payload,
+                        },
+                    );
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! - [`scenario`]: the TOML scenario format;
 //! - [`run`]: runs a scenario and reports;
 //! - [`observe`]: measurements and invariant checks;
+//! - [`swarm`]: generated fault schedules, and their shrinking;
 //! - [`timeline`]: what a run looked like over time, for [`plot`].
 
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod observe;
 pub mod plot;
 pub mod run;
 pub mod scenario;
+pub mod swarm;
 pub mod timeline;
 
 pub use engine::{Emitted, Happening, Sim, host_addr};

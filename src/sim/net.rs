@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// How long a datagram takes on a link.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Latency {
     /// Always the same.
     Fixed {
@@ -142,6 +142,8 @@ pub struct Partition {
     /// directions between every pair of distinct sides.
     cuts: Vec<(u16, u16)>,
     symmetric: bool,
+    /// Nodes cut off from every other node, whatever their side.
+    isolated: Vec<bool>,
 }
 
 impl Partition {
@@ -168,6 +170,19 @@ impl Partition {
         self.cuts.push((from, to));
     }
 
+    /// Cuts `node` off from every other node, both ways.
+    pub fn isolate(&mut self, node: usize) {
+        if self.isolated.len() <= node {
+            self.isolated.resize(node + 1, false);
+        }
+        self.isolated[node] = true;
+    }
+
+    /// Whether `node` is cut off from every other node.
+    pub fn is_isolated(&self, node: usize) -> bool {
+        self.isolated.get(node).copied().unwrap_or(false)
+    }
+
     /// Restores every link and puts every node back on side 0.
     pub fn heal(&mut self) {
         *self = Self::default();
@@ -175,11 +190,14 @@ impl Partition {
 
     /// Whether anything is cut.
     pub fn is_active(&self) -> bool {
-        self.symmetric || !self.cuts.is_empty()
+        self.symmetric || !self.cuts.is_empty() || self.isolated.contains(&true)
     }
 
     /// Whether a datagram from `from` reaches `to`.
     pub fn allows(&self, from: usize, to: usize) -> bool {
+        if from != to && (self.is_isolated(from) || self.is_isolated(to)) {
+            return false;
+        }
         let (a, b) = (self.side_of(from), self.side_of(to));
         if self.symmetric && a != b {
             return false;
@@ -241,5 +259,16 @@ mod tests {
         assert!(partition.allows(1, 2));
         partition.heal();
         assert!(partition.allows(0, 1) && !partition.is_active());
+    }
+
+    #[test]
+    fn an_isolated_node_reaches_nobody_and_nobody_reaches_it() {
+        let mut partition = Partition::default();
+        partition.isolate(2);
+        assert!(partition.is_active());
+        assert!(!partition.allows(2, 0) && !partition.allows(0, 2));
+        assert!(partition.allows(0, 1) && partition.allows(2, 2));
+        partition.heal();
+        assert!(partition.allows(2, 0) && !partition.is_active());
     }
 }

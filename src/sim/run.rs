@@ -130,6 +130,9 @@ struct Runner<'a> {
     observer: Observer,
     rng: ChaCha8Rng,
     steps: crate::core::TimerQueue<Step>,
+    /// Per host: it crashed and has not started since (the `crashed`
+    /// target).
+    crashed: Vec<bool>,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -172,6 +175,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         observer: Observer::new(scenario.expected_members, grace, options.plot),
         rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x7363_656e_6172_696f),
         steps: crate::core::TimerQueue::new(),
+        crashed: Vec::new(),
         scenario: &scenario,
     };
     runner.observer.set_recovery_limit(limit);
@@ -252,6 +256,17 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     }
 }
 
+fn latency_label(latency: &super::net::Latency) -> String {
+    use super::net::Latency as L;
+    match *latency {
+        L::Fixed { ms } => format!("latency {ms} ms"),
+        L::Uniform { min_ms, max_ms } => format!("latency {min_ms} to {max_ms} ms"),
+        L::LogNormal { median_ms, p99_ms } => {
+            format!("latency median {median_ms} ms, p99 {p99_ms} ms")
+        }
+    }
+}
+
 fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
     bar.set_style(
@@ -297,7 +312,15 @@ impl Runner<'_> {
     fn add_host(&mut self) -> usize {
         let index = self.sim.add_host(&Self::name(self.sim.len()));
         self.observer.add_host(self.sim.name(index).clone());
+        self.crashed.push(false);
         index
+    }
+
+    /// Starts a stopped host as a new life, joining through running members.
+    fn start(&mut self, host: usize) {
+        let seeds = self.seeds(host);
+        self.sim.start(host, &seeds);
+        self.crashed[host] = false;
     }
 
     /// Brings the initial cluster up.
@@ -369,9 +392,12 @@ impl Runner<'_> {
         self.sim.drain_emitted(|entry| observer.observe(entry));
     }
 
-    /// Running, joined hosts to use as seeds.
+    /// Up to three distinct hosts to join through: running, joined ones;
+    /// failing those, any other running or frozen one (it answers once it
+    /// has joined or thawed). Empty only when no other host runs: the host
+    /// then founds a cluster.
     fn seeds(&mut self, except: usize) -> Vec<usize> {
-        let candidates: Vec<usize> = (0..self.sim.len())
+        let joined: Vec<usize> = (0..self.sim.len())
             .filter(|h| {
                 *h != except
                     && self.sim.is_running(*h)
@@ -381,11 +407,29 @@ impl Runner<'_> {
                         .is_some_and(|n| n.phase() == crate::core::Phase::Joined)
             })
             .collect();
+        let candidates = if joined.is_empty() {
+            (0..self.sim.len())
+                .filter(|h| *h != except && self.sim.node(*h).is_some())
+                .collect()
+        } else {
+            joined
+        };
+        let wanted = 3.min(candidates.len());
         let mut seeds = Vec::new();
-        for _ in 0..3.min(candidates.len()) {
+        for _ in 0..wanted {
             let pick = candidates[self.rng.random_range(0..candidates.len())];
             if !seeds.contains(&pick) {
                 seeds.push(pick);
+            }
+        }
+        // Three draws may repeat a host: make up the number without drawing
+        // again, so the joiner tries the same seed first as before.
+        for host in candidates {
+            if seeds.len() >= wanted {
+                break;
+            }
+            if !seeds.contains(&host) {
+                seeds.push(host);
             }
         }
         seeds
@@ -416,6 +460,9 @@ impl Runner<'_> {
                 }
             }
             Target::All => (0..hosts).collect(),
+            Target::Crashed => (0..hosts)
+                .filter(|h| self.crashed[*h] && self.sim.node(*h).is_none())
+                .collect(),
             Target::Named(name) => super::observe::host_of(name)
                 .filter(|h| *h < hosts)
                 .into_iter()
@@ -457,10 +504,7 @@ impl Runner<'_> {
                 let spec = self.scenario.events[spec].clone();
                 self.apply_event(&spec);
             }
-            Step::Start { host } => {
-                let seeds = self.seeds(host);
-                self.sim.start(host, &seeds);
-            }
+            Step::Start { host } => self.start(host),
             Step::Drain { host, report } => {
                 if report {
                     let label = self.label(ActionKind::Drain, &[host]);
@@ -526,6 +570,7 @@ impl Runner<'_> {
                     .fault(now, &kind, label, &targets, Notice::Down);
                 for host in targets {
                     self.sim.crash(host);
+                    self.crashed[host] = true;
                 }
             }
             A::Restart => {
@@ -535,9 +580,30 @@ impl Runner<'_> {
                     if self.sim.node(host).is_none() {
                         self.observer.set_health(host, true);
                         self.observer.set_draining(host, false);
-                        let seeds = self.seeds(host);
-                        self.sim.start(host, &seeds);
+                        self.start(host);
                     }
+                }
+            }
+            A::Replace => {
+                // A running, frozen or crashed machine is replaced; one that
+                // left or never started is not there to replace.
+                let targets: Vec<usize> = targets
+                    .into_iter()
+                    .filter(|h| self.sim.node(*h).is_some() || self.crashed[*h])
+                    .collect();
+                let label = self.label(spec.action, &targets);
+                // The observer measures detection of a host's current life
+                // only, and the new life starts at once: only the failover
+                // is measured.
+                self.observer
+                    .fault(now, &kind, label, &targets, Notice::Nothing);
+                for host in targets {
+                    self.sim.crash(host);
+                    self.drain_log();
+                    self.sim.move_host(host);
+                    self.observer.set_health(host, true);
+                    self.observer.set_draining(host, false);
+                    self.start(host);
                 }
             }
             A::Freeze => {
@@ -614,6 +680,12 @@ impl Runner<'_> {
                         .collect::<Vec<_>>()
                         .join(if spec.one_way { "->" } else { "/" })
                 );
+                if self.sim.partition.is_active() {
+                    // A partition replaces the one in force; the observer
+                    // times the new one from now.
+                    self.sim.partition.heal();
+                    self.observer.partitioned(now, false);
+                }
                 self.observer
                     .fault(now, &kind, label, &[], Notice::Partition);
                 for (side, hosts) in sides.iter().enumerate() {
@@ -626,6 +698,35 @@ impl Runner<'_> {
                     self.sim.partition.cut_one_way(0, 1);
                 } else {
                     self.sim.partition.cut_between_sides();
+                }
+                self.observer.partitioned(now, true);
+            }
+            A::Isolate => {
+                let label = format!("isolate {} hosts", targets.len());
+                // Isolation adds to a partition in force; the observer times
+                // the whole from now.
+                let in_force = self.sim.partition.is_active();
+                if in_force {
+                    self.observer.partitioned(now, false);
+                }
+                self.observer
+                    .fault(now, &kind, label, &[], Notice::Partition);
+                for host in targets {
+                    self.sim.partition.isolate(host);
+                }
+                // The observer knows sides only: each isolated host gets one
+                // of its own.
+                let hosts = self.sim.len();
+                let partition = &self.sim.partition;
+                let mut next = (0..hosts).map(|h| partition.side_of(h)).max().unwrap_or(0);
+                for host in 0..hosts {
+                    let side = if partition.is_isolated(host) {
+                        next = next.saturating_add(1);
+                        next
+                    } else {
+                        partition.side_of(host)
+                    };
+                    self.observer.place(now, host, side);
                 }
                 self.observer.partitioned(now, true);
             }
@@ -645,7 +746,14 @@ impl Runner<'_> {
                 if let Some(reorder) = spec.reorder {
                     self.sim.network.reorder = reorder;
                 }
-                let label = format!("network loss {:.0}%", self.sim.network.loss * 100.0);
+                if let Some(latency) = spec.latency {
+                    self.sim.network.latency = latency;
+                }
+                let label = format!(
+                    "network loss {:.0}%, {}",
+                    self.sim.network.loss * 100.0,
+                    latency_label(&self.sim.network.latency)
+                );
                 self.observer.fault(now, &kind, label, &[], Notice::Nothing);
                 self.observer.set_lossy(now, self.sim.network.loss > 0.0);
             }

@@ -10,22 +10,22 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::agent::config::GossipTuning;
 use crate::core::NodeConfig;
 use crate::core::view::QuorumPolicy;
 
-use super::net::NetworkModel;
+use super::net::{Latency, NetworkModel};
 
-/// A whole scenario file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// A whole scenario file. [`Scenario::to_toml`] writes it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used in reports.
     pub name: String,
     /// What it shows.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Cluster size at the start.
     pub nodes: usize,
@@ -45,10 +45,10 @@ pub struct Scenario {
     #[serde(default)]
     pub quorum: QuorumPolicy,
     /// A fixed expected cluster size, as in the agent's file.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_members: Option<usize>,
     /// Protocol timings: the agent's `[gossip]` table.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub gossip: GossipTuning,
     /// The network at the start.
     #[serde(default)]
@@ -56,6 +56,10 @@ pub struct Scenario {
     /// The faults, in any order.
     #[serde(default, rename = "event")]
     pub events: Vec<EventSpec>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn default_seed() -> u64 {
@@ -67,7 +71,7 @@ fn default_start_over() -> Duration {
 }
 
 /// How a scenario's cluster comes up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StartMode {
     /// Node 0 founds the cluster; the others join through seeds that are
@@ -90,7 +94,7 @@ pub fn node_config(quorum: QuorumPolicy, expected: Option<usize>, g: &GossipTuni
 }
 
 /// What a fault does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// Kill the target at once (SIGKILL, power loss).
@@ -98,6 +102,9 @@ pub enum ActionKind {
     /// Start a crashed or left target again, as a new life joining through
     /// running members.
     Restart,
+    /// Replace the target's machine: it stops, and a new life of it (same
+    /// name) starts at once on a new address.
+    Replace,
     /// Freeze the target for `duration` (a stalled VM, a GC pause).
     Freeze,
     /// Drain the target for `drain`, then leave gracefully and stop.
@@ -113,10 +120,13 @@ pub enum ActionKind {
     /// Cut the network between `sides` (both ways, or with `one_way` only
     /// from the first side to the second).
     Partition,
+    /// Cut each target off from every other host (a switch reboot is
+    /// `isolate` `all`, then `heal`).
+    Isolate,
     /// Restore every link.
     Heal,
     /// Change the network model from now on (`loss`, `duplicate`,
-    /// `reorder`).
+    /// `reorder`, `latency`).
     Network,
     /// Grow the cluster by starting new nodes, or shrink it by having the
     /// newest leave, evenly over `over`, to `to` nodes.
@@ -132,6 +142,7 @@ impl fmt::Display for ActionKind {
         let name = match self {
             Self::Crash => "crash",
             Self::Restart => "restart",
+            Self::Replace => "replace",
             Self::Freeze => "freeze",
             Self::Leave => "leave",
             Self::Fail => "fail",
@@ -139,6 +150,7 @@ impl fmt::Display for ActionKind {
             Self::Drain => "drain",
             Self::Resume => "resume",
             Self::Partition => "partition",
+            Self::Isolate => "isolate",
             Self::Heal => "heal",
             Self::Network => "network",
             Self::Scale => "scale",
@@ -150,7 +162,7 @@ impl fmt::Display for ActionKind {
 }
 
 /// One `[[event]]` table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
     /// When (virtual time since the start).
@@ -159,48 +171,106 @@ pub struct EventSpec {
     /// What.
     pub action: ActionKind,
     /// Which hosts (see [`Target`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// `freeze`: how long.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<Duration>,
     /// `leave`, `rolling_restart`: how long to drain first.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub drain: Option<Duration>,
     /// `partition`: the sides, each a target.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sides: Option<Vec<String>>,
     /// `partition`: cut only from the first side to the second.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_way: bool,
     /// `network`: the new loss probability.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
     /// `network`: the new duplication probability.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<f64>,
     /// `network`: the new reordering probability.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reorder: Option<f64>,
+    /// `network`: the new latency of every link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
     /// `scale`: the cluster size to reach.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<usize>,
     /// `scale`: over how long.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub over: Option<Duration>,
     /// `rolling_restart`: how long each node stays down.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub down: Option<Duration>,
     /// `rolling_restart`: pause between one node's restart and the next
     /// node's drain.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gap: Option<Duration>,
     /// Repeat the event this often...
-    #[serde(default, with = "humantime_serde")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub every: Option<Duration>,
     /// ...this many times in all (`flap`: toggles).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
+}
+
+impl EventSpec {
+    /// An event with no keys but its time and action.
+    pub fn new(at: Duration, action: ActionKind) -> Self {
+        Self {
+            at,
+            action,
+            target: None,
+            duration: None,
+            drain: None,
+            sides: None,
+            one_way: false,
+            loss: None,
+            duplicate: None,
+            reorder: None,
+            latency: None,
+            to: None,
+            over: None,
+            down: None,
+            gap: None,
+            every: None,
+            times: None,
+        }
+    }
+
+    /// The same event with a target.
+    pub fn with_target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
 }
 
 /// Which hosts an event acts on, resolved when it happens.
@@ -214,6 +284,9 @@ pub enum Target {
     Random,
     /// Every host.
     All,
+    /// Every host that crashed (stopped without leaving) and has not
+    /// started again.
+    Crashed,
     /// One host by name (`node-17`).
     Named(String),
     /// Hosts by index, `from..to` (end excluded), as counts or percentages
@@ -259,14 +332,15 @@ impl Bound {
 }
 
 impl Target {
-    /// Parses a target: `primary`, `secondary`, `random`, `all`, a host
-    /// name, or a range like `0..40` or `0%..60%`.
+    /// Parses a target: `primary`, `secondary`, `random`, `all`, `crashed`,
+    /// a host name, or a range like `0..40` or `0%..60%`.
     pub fn parse(text: &str) -> Result<Self, String> {
         match text.trim() {
             "primary" => Ok(Self::Primary),
             "secondary" => Ok(Self::Secondary),
             "random" => Ok(Self::Random),
             "all" => Ok(Self::All),
+            "crashed" => Ok(Self::Crashed),
             range if range.contains("..") => {
                 let (from, to) = range.split_once("..").unwrap_or((range, ""));
                 Ok(Self::Range(Bound::parse(from)?, Bound::parse(to)?))
@@ -276,7 +350,7 @@ impl Target {
             }
             other => Err(format!(
                 "unknown target {other:?}: expected primary, secondary, random, all, \
-                 node-N, or a range like 0..40 or 0%..60%"
+                 crashed, node-N, or a range like 0..40 or 0%..60%"
             )),
         }
     }
@@ -338,6 +412,34 @@ impl Scenario {
         }
     }
 
+    /// The scenario as TOML that [`Scenario::parse`] reads back to an equal
+    /// scenario: keys in the order the format documents them, tables such
+    /// as `latency` inline.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        let table = toml::Table::try_from(self)?;
+        let mut out = String::new();
+        write_entries(&mut out, &table, SCENARIO_KEYS, true);
+        for (key, value) in &table {
+            if let toml::Value::Table(inner) = value {
+                out.push_str(&format!("\n[{}]\n", toml_key(key)));
+                write_entries(&mut out, inner, &[], false);
+            }
+        }
+        for (key, value) in &table {
+            if let toml::Value::Array(items) = value
+                && is_section(value)
+            {
+                for item in items {
+                    if let toml::Value::Table(inner) = item {
+                        out.push_str(&format!("\n[[{}]]\n", toml_key(key)));
+                        write_entries(&mut out, inner, EVENT_KEYS, false);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The nodes' protocol settings.
     pub fn node_config(&self) -> NodeConfig {
         node_config(self.quorum, self.expected_members, &self.gossip)
@@ -376,6 +478,12 @@ impl Scenario {
                 problems.push(format!("network.{field}: must be between 0 and 1"));
             }
         }
+        for problem in latency_problems(&self.network.latency) {
+            problems.push(format!("network.latency: {problem}"));
+        }
+        if !(self.network.reorder_delay_ms.is_finite() && self.network.reorder_delay_ms >= 0.0) {
+            problems.push("network.reorder_delay_ms: must be zero or more".to_owned());
+        }
         for (i, event) in self.events.iter().enumerate() {
             let here = format!("event {} ({} at {:?})", i + 1, event.action, event.at);
             for problem in event.problems() {
@@ -389,6 +497,111 @@ impl Scenario {
     }
 }
 
+/// The top-level keys in the order the format documents them.
+const SCENARIO_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "nodes",
+    "duration",
+    "seed",
+    "start",
+    "start_over",
+    "quorum",
+    "expected_members",
+];
+
+/// An event's keys in the order the format documents them.
+const EVENT_KEYS: &[&str] = &[
+    "at",
+    "action",
+    "target",
+    "duration",
+    "drain",
+    "sides",
+    "one_way",
+    "loss",
+    "duplicate",
+    "reorder",
+    "latency",
+    "to",
+    "over",
+    "down",
+    "gap",
+    "every",
+    "times",
+];
+
+/// A key, bare when it can be.
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_owned()
+    } else {
+        toml::Value::String(key.to_owned()).to_string()
+    }
+}
+
+/// Whether a value is written as a `[table]` or `[[table]]` section at the
+/// top level.
+fn is_section(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::Table(_) => true,
+        toml::Value::Array(items) => !items.is_empty() && items.iter().all(toml::Value::is_table),
+        _ => false,
+    }
+}
+
+/// `key = value` lines for the entries of `table` (at the top level, those
+/// that are not sections): first those in `order`, then the rest. Tables
+/// within are written inline.
+fn write_entries(out: &mut String, table: &toml::Table, order: &[&str], top: bool) {
+    let keys = order
+        .iter()
+        .copied()
+        .filter(|k| table.contains_key(*k))
+        .chain(
+            table
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !order.contains(k)),
+        );
+    for key in keys {
+        if let Some(value) = table.get(key)
+            && !(top && is_section(value))
+        {
+            out.push_str(&format!("{} = {value}\n", toml_key(key)));
+        }
+    }
+}
+
+/// What is wrong with a latency distribution.
+fn latency_problems(latency: &Latency) -> Vec<String> {
+    let ms = |v: f64| v.is_finite() && v >= 0.0;
+    let mut problems = Vec::new();
+    match *latency {
+        Latency::Fixed { ms: v } => {
+            if !ms(v) {
+                problems.push("ms: must be zero or more".to_owned());
+            }
+        }
+        Latency::Uniform { min_ms, max_ms } => {
+            if !ms(min_ms) || !ms(max_ms) || max_ms < min_ms {
+                problems.push("min_ms and max_ms: need 0 <= min_ms <= max_ms".to_owned());
+            }
+        }
+        Latency::LogNormal { median_ms, p99_ms } => {
+            let positive = median_ms.is_finite() && median_ms > 0.0;
+            if !(positive && ms(p99_ms) && p99_ms >= median_ms) {
+                problems.push("median_ms and p99_ms: need 0 < median_ms <= p99_ms".to_owned());
+            }
+        }
+    }
+    problems
+}
+
 impl EventSpec {
     fn problems(&self) -> Vec<String> {
         use ActionKind as A;
@@ -397,6 +610,8 @@ impl EventSpec {
             self.action,
             A::Crash
                 | A::Restart
+                | A::Replace
+                | A::Isolate
                 | A::Freeze
                 | A::Leave
                 | A::Fail
@@ -427,8 +642,11 @@ impl EventSpec {
                 "sides (two or more targets)",
             ),
             A::Network => require(
-                self.loss.is_some() || self.duplicate.is_some() || self.reorder.is_some(),
-                "loss, duplicate or reorder",
+                self.loss.is_some()
+                    || self.duplicate.is_some()
+                    || self.reorder.is_some()
+                    || self.latency.is_some(),
+                "loss, duplicate, reorder or latency",
             ),
             A::Scale => {
                 require(self.to.is_some_and(|t| t > 0), "to (at least 1)");
@@ -458,6 +676,11 @@ impl EventSpec {
         ] {
             if p.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
                 problems.push(format!("{field}: must be between 0 and 1"));
+            }
+        }
+        if let Some(latency) = &self.latency {
+            for problem in latency_problems(latency) {
+                problems.push(format!("latency: {problem}"));
             }
         }
         if self.every.is_some_and(|e| e.is_zero()) {
@@ -571,6 +794,102 @@ mod tests {
         let err = Scenario::parse("name = \"x\"\nnodes = 1\nduration = \"1s\"\nnoise = 1", "x")
             .unwrap_err();
         assert!(err.to_string().contains("noise"), "{err}");
+    }
+
+    #[test]
+    fn replace_isolate_and_latency_changes_parse_and_are_checked() {
+        let text = r#"
+            name = "new actions"
+            nodes = 5
+            duration = "5m"
+            [[event]]
+            at = "10s"
+            action = "replace"
+            target = "primary"
+            [[event]]
+            at = "20s"
+            action = "isolate"
+            target = "all"
+            [[event]]
+            at = "30s"
+            action = "network"
+            latency = { kind = "fixed", ms = 20.0 }
+            [[event]]
+            at = "40s"
+            action = "restart"
+            target = "crashed"
+        "#;
+        let scenario = Scenario::parse(text, "new").unwrap();
+        assert_eq!(scenario.events[0].action, ActionKind::Replace);
+        assert_eq!(scenario.events[1].action, ActionKind::Isolate);
+        assert_eq!(
+            scenario.events[2].latency,
+            Some(Latency::Fixed { ms: 20.0 })
+        );
+        assert_eq!(Target::parse("crashed"), Ok(Target::Crashed));
+
+        let bad = r#"
+            name = "bad"
+            nodes = 5
+            duration = "5m"
+            [network]
+            latency = { kind = "uniform", min_ms = 3.0, max_ms = 1.0 }
+            [[event]]
+            at = "10s"
+            action = "replace"
+            [[event]]
+            at = "20s"
+            action = "isolate"
+            [[event]]
+            at = "30s"
+            action = "network"
+            [[event]]
+            at = "40s"
+            action = "network"
+            latency = { kind = "log_normal", median_ms = 0.0, p99_ms = 1.0 }
+        "#;
+        let Err(ScenarioError::Invalid { problems, .. }) = Scenario::parse(bad, "bad") else {
+            panic!("expected problems");
+        };
+        let all = problems.join("\n");
+        for expected in [
+            "network.latency: min_ms and max_ms",
+            "event 1 (replace at 10s): needs a target",
+            "event 2 (isolate at 20s): needs a target",
+            "event 3 (network at 30s): needs loss, duplicate, reorder or latency",
+            "event 4 (network at 40s): latency: median_ms",
+        ] {
+            assert!(all.contains(expected), "{expected:?} missing from:\n{all}");
+        }
+    }
+
+    #[test]
+    fn a_scenario_written_as_toml_reads_back_equal() {
+        let mut scenario = Scenario::parse(EXAMPLE, "example").unwrap();
+        scenario.description = "with \"quotes\"\nand a new line".into();
+        let mut network = EventSpec::new(Duration::from_millis(90_500), ActionKind::Network);
+        network.latency = Some(Latency::LogNormal {
+            median_ms: 2.5,
+            p99_ms: 17.25,
+        });
+        network.loss = Some(0.05);
+        scenario.events.push(network);
+        let mut partition = EventSpec::new(Duration::from_secs(100), ActionKind::Partition);
+        partition.sides = Some(vec!["0%..30%".into(), "30%..100%".into()]);
+        partition.one_way = true;
+        scenario.events.push(partition);
+        scenario.events.push(
+            EventSpec::new(Duration::from_nanos(100_000_000_007), ActionKind::Isolate)
+                .with_target("0..2"),
+        );
+        let text = scenario.to_toml().unwrap();
+        assert!(
+            text.contains("latency = { kind = \"log_normal\", median_ms = 2.5, p99_ms = 17.25 }"),
+            "{text}"
+        );
+        assert!(text.starts_with("name = \"example\"\n"), "{text}");
+        let back = Scenario::parse(&text, "written").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, scenario, "{text}");
     }
 
     #[test]
