@@ -1130,7 +1130,13 @@ impl Node {
         // the majority.
         // A joining view is in flux (a rejoin's sync may be half applied):
         // only a member tells.
-        if !down || id.incarnation() != peek.src_life || self.phase != Phase::Joined {
+        // A stalled node's view is stale (the datagrams queued while it did
+        // not run hold news it has not weighed): it tells nobody either.
+        if !down
+            || id.incarnation() != peek.src_life
+            || self.phase != Phase::Joined
+            || self.stalled.is_some()
+        {
             return;
         }
         if self
@@ -1156,7 +1162,7 @@ impl Node {
         if self.phase != Phase::Joined || identity != *self.id() {
             return;
         }
-        if !sender_quorate && self.election.quorate {
+        if !sender_quorate && self.election.claim_quorate && self.stalled.is_none() {
             // The sender is the one cut off: it holds us down, we see a
             // majority. It rejoins through us, not we through it.
             return self.tell_behind(now, from);
@@ -1446,7 +1452,7 @@ impl Node {
     }
 
     fn push_transmit(&mut self, to: SocketAddr, kind: PayloadKind, payload: &[u8]) {
-        self.rt.quorate = self.election.quorate;
+        self.rt.quorate = self.election.claim_quorate && self.stalled.is_none();
         self.rt.push(to, kind, payload);
         self.absorb_transmits();
     }
@@ -1596,7 +1602,7 @@ impl Node {
         if election != self.election || claiming != self.claiming {
             self.changes += 1;
         }
-        self.rt.quorate = election.quorate;
+        self.rt.quorate = election.claim_quorate && self.stalled.is_none();
         self.election = election;
         self.claiming = claiming;
         if started_claiming {

@@ -344,6 +344,8 @@ impl Observer {
             return;
         }
         self.calm_judged = true;
+        // A host thawed before the deadline claims again if it still does.
+        self.settle_thaws(due);
         let n = self.names.len();
         let live = (0..n).filter(|h| self.is_live(*h)).count();
         let owed = self.partition_since.is_none()
@@ -666,7 +668,7 @@ impl Observer {
             if tracker.report.recovered_s.is_some() {
                 break;
             }
-            tracker.report.recovered_s = Some((at - tracker.at).as_secs_f64());
+            tracker.report.recovered_s = Some(at.saturating_sub(tracker.at).as_secs_f64());
         }
     }
 
@@ -1158,6 +1160,13 @@ impl Observer {
             if required
                 && tracker.failover_from.is_some()
                 && tracker.report.failover_s.is_none()
+                // One primary named by every node again in time (the old one
+                // too, where the fault passed before anyone replaced it) is
+                // what `no recovery` asks; no failover was owed.
+                && tracker
+                    .report
+                    .recovered_s
+                    .is_none_or(|s| s > failover_limit.as_secs_f64())
                 && end > tracker.at + failover_limit
             {
                 let from = tracker.failover_from.unwrap_or_default();
