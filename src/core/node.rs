@@ -456,6 +456,8 @@ pub struct Node {
     last_heard: Option<Time>,
     /// When the node heard again after a silence that made it doubt itself.
     heard_again: Option<Time>,
+    /// Until when a rejoined node vouches for nothing (see [`Node::vouches`]).
+    vouch_from: Option<Time>,
     /// Who last told us we are down: the first to ask for the state.
     notified_by: Option<SocketAddr>,
     /// The periodic sync and reconnect timers run.
@@ -553,6 +555,7 @@ impl Node {
             last_input: None,
             last_heard: None,
             heard_again: None,
+            vouch_from: None,
             notified_by: None,
             periodic: false,
             check: QuorumCheck::default(),
@@ -1020,6 +1023,20 @@ impl Node {
 
     // ---- internals --------------------------------------------------------
 
+    /// Whether this node's word counts as a quorum's (the envelope's bit,
+    /// which decides whether a down notice costs the receiver its rank): it
+    /// sees a majority alive, and its view is current. A stalled node has
+    /// not weighed what queued up while it did not run, and a rejoined one
+    /// still passes on what its earlier life believed (foca keeps gossiping
+    /// the downs it declared, for a suspicion timeout or so).
+    fn vouches(&self, majority_alive: bool) -> bool {
+        majority_alive
+            && self.stalled.is_none()
+            && self
+                .vouch_from
+                .is_none_or(|from| self.last_input.is_some_and(|now| now >= from))
+    }
+
     /// Lifeguard's local health, at its simplest: a node that has heard
     /// nothing from anybody for three probe periods while at least two
     /// other members are live is more likely cut off itself (a dead NIC, a
@@ -1154,6 +1171,7 @@ impl Node {
         let notice = Control::DownNotice {
             identity: id.clone(),
         };
+        tracing::debug!(member = %id, vouched = self.rt.quorate, "telling a member it is down here");
         self.send_control(from, &notice);
     }
 
@@ -1162,7 +1180,7 @@ impl Node {
         if self.phase != Phase::Joined || identity != *self.id() {
             return;
         }
-        if !sender_quorate && self.election.claim_quorate && self.stalled.is_none() {
+        if !sender_quorate && self.vouches(self.election.claim_quorate) {
             // The sender is the one cut off: it holds us down, we see a
             // majority. It rejoins through us, not we through it.
             return self.tell_behind(now, from);
@@ -1199,6 +1217,7 @@ impl Node {
             return;
         }
         self.notices.insert(key, now);
+        tracing::debug!(member = %id, "a member without a quorum holds us down: sending it back");
         self.send_control(from, &Control::DownNotice { identity: id });
     }
 
@@ -1452,7 +1471,7 @@ impl Node {
     }
 
     fn push_transmit(&mut self, to: SocketAddr, kind: PayloadKind, payload: &[u8]) {
-        self.rt.quorate = self.election.claim_quorate && self.stalled.is_none();
+        self.rt.quorate = self.vouches(self.election.claim_quorate);
         self.rt.push(to, kind, payload);
         self.absorb_transmits();
     }
@@ -1602,7 +1621,7 @@ impl Node {
         if election != self.election || claiming != self.claiming {
             self.changes += 1;
         }
-        self.rt.quorate = election.claim_quorate && self.stalled.is_none();
+        self.rt.quorate = self.vouches(election.claim_quorate);
         self.election = election;
         self.claiming = claiming;
         if started_claiming {
@@ -2019,6 +2038,7 @@ impl Node {
     /// foca renewed our identity after the cluster declared us down.
     fn rejoined(&mut self, now: Time, id: NodeId) {
         self.stats.rejoins += 1;
+        self.vouch_from = Some(now + self.cfg.suspicion_timeout(self.scanned.len() + 1));
         self.record.incarnation = id.incarnation();
         self.record.version = 0;
         // Declared down by a member that sees a quorum: the cluster has moved
@@ -2040,20 +2060,25 @@ impl Node {
         // Whom this view holds as down may be the ones that are fine (we
         // were the ones cut off): forget them, so they can be learned alive,
         // and rejoin like a new node, with a whole-state sync, ranking and
-        // claiming nothing until it completes.
-        let down: Vec<NodeId> = self
+        // claiming nothing until it completes. foca would also go on
+        // gossiping the downs the earlier life declared, now under a life
+        // the others believe (a stale `down` about a working member costs it
+        // its identity): a fresh foca keeps only the live members.
+        let live: Vec<foca::Member<NodeId>> = self
             .foca
             .iter_membership_state()
-            .filter(|m| m.state() == foca::State::Down)
-            .map(|m| m.id().clone())
+            .filter(|m| m.state() != foca::State::Down && m.id().key() != id.key())
+            .cloned()
             .collect();
-        for id in down {
-            if let Err(err) = self
-                .foca
-                .handle_timer(foca::Timer::RemoveDown(id), &mut self.rt)
-            {
-                tracing::debug!(error = %err, "forgetting a down member");
-            }
+        self.foca = Foca::with_custom_broadcast(
+            id,
+            self.cfg.foca_config(self.sized_for),
+            ChaCha8Rng::seed_from_u64(self.rng.random()),
+            WireCodec::default(),
+            RecordGossip::new(self.inbox.clone()),
+        );
+        if let Err(err) = self.foca.apply_many(live.into_iter(), false, &mut self.rt) {
+            tracing::debug!(error = %err, "keeping the live members across a rejoin");
         }
         self.scan_needed = true;
         self.phase = Phase::Joining;
