@@ -347,6 +347,15 @@ pub enum Control {
         /// The check answered.
         round: u64,
     },
+    /// "I am leaving": sent by a leaving member to every live member at once,
+    /// so a leave is known everywhere even when many members leave together
+    /// and the gossip that would relay it leaves with them.
+    Leaving {
+        /// The life that leaves.
+        identity: NodeId,
+        /// Its last record, saying it is leaving.
+        record: HealthRecord,
+    },
     /// The seed will not take the joiner now.
     JoinRefused {
         /// The request this answers.

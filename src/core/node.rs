@@ -2104,11 +2104,26 @@ impl Node {
         self.record.draining = true;
         self.record.seniority = None;
         self.publish_record(now);
-        // The leaving record rides with foca's own leave gossip.
+        // The leaving record rides with foca's own leave gossip, and goes to
+        // every live member directly: when many leave at once (a scale-in),
+        // the few that gossip would tell may be leaving too.
         if let Err(err) = self.foca.leave_cluster(&mut self.rt) {
             tracing::warn!(error = %err, "leaving the cluster");
         }
         self.absorb_foca(now);
+        let goodbye = Control::Leaving {
+            identity: self.id().clone(),
+            record: self.record.clone(),
+        };
+        let live: Vec<SocketAddr> = self
+            .members
+            .values()
+            .filter(|k| k.state.is_some_and(MemberState::is_live))
+            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+            .collect();
+        for to in live {
+            self.send_control(to, &goodbye);
+        }
         self.phase = Phase::Left;
         self.update_self_in_roster();
         self.timers.retain(|_| false);
@@ -2142,11 +2157,34 @@ impl Node {
             Control::JoinRefused { request, reason } => {
                 self.join_refused(now, from, request, reason)
             }
+            Control::Leaving { identity, record } => self.member_leaving(now, identity, record),
             Control::DownNotice { .. }
             | Control::SuspectNotice { .. }
             | Control::QuorumPing { .. }
             | Control::QuorumAck { .. } => {}
         }
+    }
+
+    /// A member says it leaves: its leaving record, and its life down in
+    /// foca (gossiped on, as foca's own leave).
+    fn member_leaving(&mut self, now: Time, identity: NodeId, record: HealthRecord) {
+        if self.phase == Phase::Left
+            || !record.leaving
+            || record.name != *identity.name()
+            || record.incarnation != identity.incarnation()
+            || identity.key() == self.id().key()
+        {
+            return;
+        }
+        if records::lock(&self.inbox).offer(record) {
+            self.news_possible = true;
+        }
+        let down = std::iter::once(foca::Member::down(identity));
+        if let Err(err) = self.foca.apply_many(down, true, &mut self.rt) {
+            tracing::debug!(error = %err, "applying a leave");
+        }
+        self.scan_needed = true;
+        self.absorb_foca(now);
     }
 
     fn reconnect(&mut self, now: Time) {
