@@ -2064,12 +2064,21 @@ impl Node {
         // gossiping the downs the earlier life declared, now under a life
         // the others believe (a stale `down` about a working member costs it
         // its identity): a fresh foca keeps only the live members.
+        // Suspects come along as alive (the sync will tell), and the old
+        // foca's suspicion timers go: the new foca would take them (the
+        // timer queue is ours) and declare down on its predecessor's word.
         let live: Vec<foca::Member<NodeId>> = self
             .foca
             .iter_membership_state()
             .filter(|m| m.state() != foca::State::Down && m.id().key() != id.key())
-            .cloned()
+            .map(|m| foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Alive))
             .collect();
+        self.timers.retain(|timer| {
+            !matches!(
+                timer,
+                NodeTimer::Foca(foca::Timer::ChangeSuspectToDown { .. })
+            )
+        });
         self.foca = Foca::with_custom_broadcast(
             id,
             self.cfg.foca_config(self.sized_for),
