@@ -46,7 +46,7 @@ fn describe(schedule: &Schedule, verdict: &Verdict) -> String {
     )
 }
 
-// Open findings (issue 9): on seed 1, 55 of these 400 schedules still
+// Open findings (issue 9): on seed 1, 58 of these 400 schedules still
 // breach an invariant (mostly `working primary lost the role` and `term not
 // increasing` around one-way cuts and freezes). Fixed findings move to
 // `simulations/found/`, which `tests/simulations.rs` runs on every

@@ -596,13 +596,15 @@ impl Node {
             Ok(opened) => opened,
             Err(reason) => return self.drop_packet(reason, from),
         };
-        if self.doubts_itself(now) {
+        let doubted = self.doubts_itself(now);
+        self.last_heard = Some(now);
+        if doubted {
             tracing::info!(
                 "heard from the cluster again; declaring members down again after a suspicion timeout"
             );
             self.heard_again = Some(now);
+            self.ask_suspects_again();
         }
-        self.last_heard = Some(now);
         match opened.kind {
             PayloadKind::Foca => {
                 if self.phase == Phase::Left {
@@ -1053,6 +1055,31 @@ impl Node {
             && self
                 .last_heard
                 .is_some_and(|heard| now >= heard + self.cfg.probe_period * 3)
+    }
+
+    /// After a silence, every suspect hears that it is suspected, so it
+    /// refutes before the deferred suspicion timers run out: the buddy
+    /// system's notices stopped while nothing got through.
+    fn ask_suspects_again(&mut self) {
+        let suspects: Vec<(NodeId, foca::Incarnation)> = self
+            .members
+            .values()
+            .filter_map(|k| match (k.id.as_ref(), k.swim) {
+                (Some(id), Some((incarnation, foca::State::Suspect))) => {
+                    Some((id.clone(), incarnation))
+                }
+                _ => None,
+            })
+            .collect();
+        for (identity, incarnation) in suspects {
+            let to = identity.socket_addr();
+            let notice = Control::SuspectNotice {
+                identity,
+                incarnation,
+                from: self.id().clone(),
+            };
+            self.send_control(to, &notice);
+        }
     }
 
     /// When a suspicion timer that fires now may declare its suspect down,
