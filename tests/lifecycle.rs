@@ -304,7 +304,14 @@ fn forgetting_crashed_members_gives_the_quorum_back_to_the_survivors() {
         })),
         "forgetting did not release the quorum"
     );
-    assert_eq!(a.status("/health/primary"), Some(200));
+    // a took a fresh rank when its quorum came back: it claims once a
+    // majority (a and b) has confirmed it, after its record has travelled.
+    assert!(
+        wait_until(Duration::from_secs(10), || a.status("/health/primary")
+            == Some(200)),
+        "a did not claim the role"
+    );
+    assert_eq!(b.status("/health/primary"), Some(503));
     let (_, primary) = b.get("/v1/primary").expect("primary");
     assert_eq!(primary["expected"], 2);
 }

@@ -247,9 +247,11 @@ fn an_isolated_node_is_cut_off_both_ways_until_the_heal() {
     .report;
     let isolate = &report.faults[0];
     assert_eq!(isolate.kind, "isolate");
-    // Every node, node-3 included, saw the other side down.
+    // Every other node saw node-3 down; node-3, hearing nobody, doubts
+    // itself and declares nobody down (local health).
     assert_eq!(isolate.observers, 5, "{report}");
-    assert_eq!(isolate.detected, 5, "{report}");
+    assert_eq!(isolate.detected, 4, "{report}");
+    assert_eq!(report.safety.false_positive_downs, 0, "{report}");
     // The primary was not cut off, so the role stayed.
     assert!(isolate.old_primary.is_none(), "{report}");
     assert_eq!(report.final_primary.as_deref(), Some("node-0"), "{report}");
