@@ -339,6 +339,18 @@ pub async fn run(
         }
     })?;
 
+    // A founder claims inside `Node::new`: its term goes to disk before the
+    // first snapshot can show it (a crash right after would otherwise hand
+    // the same term out again on the next start).
+    let mut recalled = recalled;
+    if let Some(dir) = &config.data_dir
+        && node.term() != recalled.term
+    {
+        memory::save(dir, &config.cluster, &name, &recalled.members, node.term())
+            .map_err(AgentError::DataDirUnwritable)?;
+        recalled.term = node.term();
+    }
+
     let mut metrics = Metrics::new()?;
     let first = Arc::new(node.snapshot());
     metrics.update(&first);
