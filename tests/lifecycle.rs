@@ -783,24 +783,31 @@ fn check_section(name: &str, url: &str) -> String {
     )
 }
 
-#[test]
-fn sighup_applies_a_changed_check_set_and_hooks_and_the_agent_stays_up() {
-    let dir = log_dir("reload-checks");
+/// An agent started with `--config` naming one passing HTTP check `web`,
+/// once it claims the role and the check passes.
+fn start_with_a_check_file(test: &str, cluster: &str) -> (PathBuf, Backend, PathBuf, Agent) {
+    let dir = log_dir(test);
     let backend = Backend::start();
     let config = dir.join("a.toml");
-    let web = check_section("web", &backend.url());
-    std::fs::write(&config, &web).expect("write the config");
+    std::fs::write(&config, check_section("web", &backend.url())).expect("write the config");
     let config_arg = config.to_string_lossy().into_owned();
-    let mut a = Agent::start(
+    let a = Agent::start(
         &dir,
         "a",
         &[],
-        &["--config", &config_arg, "--cluster", "reload"],
+        &["--config", &config_arg, "--cluster", cluster],
     );
     assert!(wait_until(Duration::from_secs(10), || a
         .status("/health/primary")
         == Some(200)
         && checks_are(&a, &[("web", "passing")])));
+    (dir, backend, config, a)
+}
+
+#[test]
+fn sighup_applies_a_changed_check_set_and_hooks_and_the_agent_stays_up() {
+    let (dir, backend, config, mut a) = start_with_a_check_file("reload-checks", "reload");
+    let web = check_section("web", &backend.url());
 
     // Hooks first: added by a reload, they hear the node's role at once.
     let hook_out = dir.join("hook.out");
@@ -870,22 +877,8 @@ fn sighup_applies_a_changed_check_set_and_hooks_and_the_agent_stays_up() {
 
 #[test]
 fn sighup_with_an_invalid_file_changes_nothing_and_the_agent_stays_up() {
-    let dir = log_dir("reload-invalid");
-    let backend = Backend::start();
-    let config = dir.join("a.toml");
+    let (_dir, backend, config, mut a) = start_with_a_check_file("reload-invalid", "reload-bad");
     let web = check_section("web", &backend.url());
-    std::fs::write(&config, &web).expect("write the config");
-    let config_arg = config.to_string_lossy().into_owned();
-    let mut a = Agent::start(
-        &dir,
-        "a",
-        &[],
-        &["--config", &config_arg, "--cluster", "reload-bad"],
-    );
-    assert!(wait_until(Duration::from_secs(10), || a
-        .status("/health/primary")
-        == Some(200)
-        && checks_are(&a, &[("web", "passing")])));
     let dead = format!("http://127.0.0.1:{}/", support::free_port());
 
     // Not TOML herd knows, then values that do not validate (two errors).

@@ -1364,15 +1364,7 @@ impl Node {
             from: self.id().clone(),
             round: self.check.round,
         };
-        let targets: Vec<SocketAddr> = self
-            .members
-            .values()
-            .filter(|k| k.state.is_some_and(MemberState::is_live))
-            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
-            .collect();
-        for to in targets {
-            self.send_control(to, &ping);
-        }
+        self.send_to_live_members(&ping);
         let due = now + self.cfg.probe_timeout * 2;
         self.schedule(due, NodeTimer::QuorumCheckDue(self.check.round));
         self.quorum_ack_count(now);
@@ -1487,6 +1479,20 @@ impl Node {
                 from: self.id().clone(),
             };
             self.send_control(id.socket_addr(), &notice);
+        }
+    }
+
+    /// Sends a control message to every member this view holds alive or
+    /// suspect.
+    fn send_to_live_members(&mut self, message: &Control) {
+        let live: Vec<SocketAddr> = self
+            .members
+            .values()
+            .filter(|k| k.state.is_some_and(MemberState::is_live))
+            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+            .collect();
+        for to in live {
+            self.send_control(to, message);
         }
     }
 
@@ -2151,15 +2157,7 @@ impl Node {
             identity: self.id().clone(),
             record: self.record.clone(),
         };
-        let live: Vec<SocketAddr> = self
-            .members
-            .values()
-            .filter(|k| k.state.is_some_and(MemberState::is_live))
-            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
-            .collect();
-        for to in live {
-            self.send_control(to, &goodbye);
-        }
+        self.send_to_live_members(&goodbye);
         self.phase = Phase::Left;
         self.update_self_in_roster();
         self.timers.retain(|_| false);
