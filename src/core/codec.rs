@@ -23,6 +23,8 @@
 //! node counts; nothing from the wire can panic the decoder.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Buf, BufMut};
 use serde::{Deserialize, Serialize};
@@ -190,13 +192,28 @@ pub enum CodecError {
     NoRoom,
 }
 
-/// foca's codec: serde + bincode, nothing else.
+/// foca's codec: serde + bincode, and one rule of trust.
 #[derive(Debug, Default)]
 pub struct WireCodec {
     scratch: Vec<u8>,
+    /// Set by the node while foca reads a datagram whose sender does not
+    /// vouch for its view (no majority, stalled, just rejoined): its `down`
+    /// updates are read as `suspect`. A minority's downs would otherwise
+    /// spread as facts through members that see a majority, and a `down` is
+    /// final in SWIM; a suspicion is checked and refuted or timed out here.
+    doubt_downs: Arc<AtomicBool>,
 }
 
 impl WireCodec {
+    /// A codec whose `down` updates are read as `suspect` while `doubt` is
+    /// set.
+    pub fn doubting(doubt: Arc<AtomicBool>) -> Self {
+        Self {
+            scratch: Vec::new(),
+            doubt_downs: doubt,
+        }
+    }
+
     fn put<T: Serialize>(&mut self, value: &T, mut buf: impl BufMut) -> Result<(), CodecError> {
         self.scratch.clear();
         bincode::serde::encode_into_std_write(value, &mut self.scratch, config())?;
@@ -240,7 +257,13 @@ impl foca::Codec<NodeId> for WireCodec {
     }
 
     fn decode_member(&mut self, buf: impl Buf) -> Result<foca::Member<NodeId>, Self::Error> {
-        Self::take(buf)
+        let member: foca::Member<NodeId> = Self::take(buf)?;
+        if member.state() == foca::State::Down && self.doubt_downs.load(Ordering::Relaxed) {
+            let incarnation = member.incarnation();
+            let id = member.id().clone();
+            return Ok(foca::Member::new(id, incarnation, foca::State::Suspect));
+        }
+        Ok(member)
     }
 }
 

@@ -344,11 +344,17 @@ impl Node {
         }
     }
 
-    pub(crate) fn receive_sync(&mut self, now: Time, from: SocketAddr, part: SyncPart) {
+    pub(crate) fn receive_sync(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        part: SyncPart,
+        vouched: bool,
+    ) {
         if part.request != self.join.request || part.total == 0 || part.part >= part.total {
             return;
         }
-        self.merge_state(now, part.members, part.records);
+        self.merge_state(now, part.members, part.records, vouched);
         if self.phase != Phase::Joining {
             return;
         }
@@ -381,17 +387,29 @@ impl Node {
         }
     }
 
-    /// Takes members and records learned outside gossip.
+    /// Takes members and records learned outside gossip. A sender that does
+    /// not vouch for its view passes its downs on as suspicions, as in
+    /// gossip (see `WireCodec`).
     pub(crate) fn merge_state(
         &mut self,
         now: Time,
         members: Vec<foca::Member<NodeId>>,
         records: Vec<HealthRecord>,
+        vouched: bool,
     ) {
         // What a peer thinks of us is no news to us (and a stale "down" would
         // make us rejoin for nothing).
         let own = self.id().key();
-        let members = members.into_iter().filter(|m| m.id().key() != own);
+        let members = members
+            .into_iter()
+            .filter(|m| m.id().key() != own)
+            .map(|m| {
+                if !vouched && m.state() == foca::State::Down {
+                    foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Suspect)
+                } else {
+                    m
+                }
+            });
         if let Err(err) = self.foca.apply_many(members, false, &mut self.rt) {
             tracing::debug!(error = %err, "applying a state sync");
         }

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -433,6 +434,9 @@ pub struct Node {
     pub(crate) rng: ChaCha8Rng,
     pub(crate) timers: TimerQueue<NodeTimer>,
     pub(crate) inbox: Arc<Mutex<RecordInbox>>,
+    /// Shared with foca's codec: set while foca reads a datagram from a
+    /// sender that does not vouch, so its downs arrive as suspicions.
+    doubt_downs: Arc<AtomicBool>,
     pub(crate) members: KeyMap<Known>,
     /// foca's membership at the last scan, in foca's order: key, identity
     /// incarnation, SWIM incarnation, state.
@@ -478,6 +482,21 @@ pub struct Node {
     max_seniority: u64,
     /// Highest primary term seen in any record, ours included.
     max_term: u64,
+    /// The highest term known when this node rejoined keeping its rank (a
+    /// minority had declared it down): if the cluster it rejoins has claimed
+    /// a higher term since, a primary serves that this node's old rank
+    /// would displace, and the rank goes.
+    kept_rank_at: Option<u64>,
+    /// Whether this node's view has held a majority since it joined.
+    had_majority: bool,
+    /// When the view got a majority back after losing it: fragments that
+    /// all lost their majority merge over a few seconds of rejoins, and a
+    /// view that claims at the first majority it sees can be outranked by a
+    /// senior member a moment later. Such a view claims once its membership
+    /// has been quiet for two probe periods.
+    regained_at: Option<Time>,
+    /// When a member last changed state in this view.
+    members_changed_at: Time,
     /// The highest term seen in each founding of the cluster (usually one):
     /// when two clusters of one name meet, the higher wins.
     foundings: std::collections::BTreeMap<u64, u64>,
@@ -520,11 +539,12 @@ impl Node {
     ) -> Result<Self, Vec<ConfigError>> {
         cfg.validate()?;
         let inbox = Arc::new(Mutex::new(RecordInbox::new(id.name().clone())));
+        let doubt_downs = Arc::new(AtomicBool::new(false));
         let foca = Foca::with_custom_broadcast(
             id.clone(),
             cfg.foca_config(1),
             ChaCha8Rng::seed_from_u64(seed),
-            WireCodec::default(),
+            WireCodec::doubting(doubt_downs.clone()),
             RecordGossip::new(inbox.clone()),
         );
         let mut record = HealthRecord::new(
@@ -544,6 +564,7 @@ impl Node {
             foca,
             timers: TimerQueue::new(),
             inbox,
+            doubt_downs,
             members: KeyMap::default(),
             scanned: Vec::new(),
             scan_needed: false,
@@ -564,6 +585,10 @@ impl Node {
             local_checks: Vec::new(),
             max_seniority: 0,
             max_term: remembered_term,
+            kept_rank_at: None,
+            had_majority: false,
+            regained_at: None,
+            members_changed_at: now,
             foundings: std::collections::BTreeMap::new(),
             founding: 0,
             phase: Phase::Joining,
@@ -631,7 +656,10 @@ impl Node {
                 }
                 self.news_possible |= peek.may_carry_records;
                 self.sender_quorate = opened.sender_quorate;
+                self.doubt_downs
+                    .store(!opened.sender_quorate, Ordering::Relaxed);
                 let result = self.foca.handle_data(opened.payload, &mut self.rt);
+                self.doubt_downs.store(false, Ordering::Relaxed);
                 if let Err(err) = result {
                     self.scan_needed = true;
                     let reason = match err {
@@ -662,6 +690,9 @@ impl Node {
                     from: member,
                     round,
                 }) => self.quorum_ack(now, member, round),
+                Ok(Control::SyncPart(part)) => {
+                    self.receive_sync(now, from, part, opened.sender_quorate)
+                }
                 Ok(message) => self.handle_control(now, from, message),
                 Err(_) => return self.drop_packet(DropReason::Malformed, from),
             },
@@ -847,7 +878,7 @@ impl Node {
         records: Vec<HealthRecord>,
         seniority: u64,
     ) {
-        self.merge_state(now, members, records);
+        self.merge_state(now, members, records, true);
         self.record.seniority = Some(seniority);
         self.become_joined(now, None);
         self.settle(now);
@@ -1523,6 +1554,18 @@ impl Node {
 
     /// Drains what foca produced: datagrams, timers, notifications.
     pub(crate) fn absorb_foca(&mut self, now: Time) {
+        // foca announces a renewed identity with the gossip backlog of the
+        // life it replaced: that life's downs (declared, maybe, on a side
+        // without a majority) would reach working members under a sender
+        // everyone believes. The rejoin that follows announces the new life.
+        if self
+            .rt
+            .notes
+            .iter()
+            .any(|note| matches!(note, Note::Rejoin(_)))
+        {
+            self.rt.transmits.clear();
+        }
         self.absorb_transmits();
         for (after, timer) in self.rt.timers.drain(..) {
             self.timers.push(now + after, NodeTimer::Foca(timer));
@@ -1626,8 +1669,10 @@ impl Node {
         } else if self.check.wanted {
             self.start_quorum_check(now);
         }
+        let merging = self.merging(now, &election);
         let claiming = self.phase == Phase::Joined
             && self.stalled.is_none()
+            && (self.claiming || !merging)
             && (self.check.confirmed || !fresh_rank)
             && !self.check.blocked
             && election.claim_quorate
@@ -1663,6 +1708,31 @@ impl Node {
         self.settled = Some(self.roster.version());
         self.absorb_foca(now);
         self.schedule_gossip(now);
+    }
+
+    /// Whether the view got its majority back a moment ago and its
+    /// membership still moves (see [`Node::regained_at`]); schedules the
+    /// next look if so.
+    fn merging(&mut self, now: Time, election: &Election) -> bool {
+        if self.phase != Phase::Joined || !election.claim_quorate {
+            return false;
+        }
+        if !self.election.claim_quorate && self.had_majority {
+            self.regained_at = Some(now);
+        }
+        self.had_majority = true;
+        let Some(at) = self.regained_at else {
+            return false;
+        };
+        let members = self.scanned.len() + 1;
+        let quiet = self.members_changed_at.max(at) + self.cfg.probe_period * 2;
+        let until = quiet.min(at + self.cfg.suspicion_timeout(members) * 2);
+        if now >= until {
+            self.regained_at = None;
+            return false;
+        }
+        self.confirm_again_at(until);
+        true
     }
 
     /// Schedules a gossip round if anything waits to be passed on.
@@ -1809,6 +1879,9 @@ impl Node {
         if let Some(current) = current
             && previous != Some(current)
         {
+            if let Some(now) = self.last_input {
+                self.members_changed_at = now;
+            }
             self.events.push_back(Event::MemberState {
                 name: known.name.clone(),
                 incarnation: id.incarnation(),
@@ -1970,7 +2043,11 @@ impl Node {
 
     /// Applies health records that gossip or a sync brought.
     fn apply_news(&mut self, _now: Time) {
-        let news = std::mem::take(&mut records::lock(&self.inbox).news);
+        let (news, own_term) = {
+            let mut inbox = records::lock(&self.inbox);
+            (std::mem::take(&mut inbox.news), inbox.own_term)
+        };
+        self.max_term = self.max_term.max(own_term);
         for record in news {
             self.note_founding(record.founding, record.term);
             if let Some(seniority) = record.seniority
@@ -2055,6 +2132,16 @@ impl Node {
 
     /// Marks this node a member: from here on it may rank and claim.
     pub(crate) fn become_joined(&mut self, now: Time, via: Option<SocketAddr>) {
+        if let Some(term) = self.kept_rank_at.take()
+            && self.max_term > term
+            && self.record.seniority.is_some()
+        {
+            tracing::info!(
+                term = self.max_term,
+                "the cluster claimed a newer term while this node was away; rejoining behind its primary"
+            );
+            self.record.seniority = None;
+        }
         self.phase = Phase::Joined;
         self.update_self_in_roster();
         self.events.push_back(Event::Joined { via });
@@ -2081,6 +2168,7 @@ impl Node {
         if lost_seniority {
             self.record.seniority = None;
         }
+        self.kept_rank_at = self.record.seniority.map(|_| self.max_term);
         tracing::info!(
             incarnation = id.incarnation(),
             lost_seniority,
@@ -2116,7 +2204,7 @@ impl Node {
             id,
             self.cfg.foca_config(self.sized_for),
             ChaCha8Rng::seed_from_u64(self.rng.random()),
-            WireCodec::default(),
+            WireCodec::doubting(self.doubt_downs.clone()),
             RecordGossip::new(self.inbox.clone()),
         );
         if let Err(err) = self.foca.apply_many(live.into_iter(), false, &mut self.rt) {
@@ -2187,7 +2275,7 @@ impl Node {
                 request,
                 wanted,
             } => self.serve_join(now, from, joiner, request, wanted),
-            Control::SyncPart(part) => self.receive_sync(now, from, part),
+            Control::SyncPart(part) => self.receive_sync(now, from, part, false),
             Control::JoinRefused { request, reason } => {
                 self.join_refused(now, from, request, reason)
             }

@@ -23,6 +23,9 @@ pub(crate) struct RecordInbox {
     pub(crate) news: Vec<HealthRecord>,
     /// Broadcast items that did not decode.
     pub(crate) rejected: u64,
+    /// The highest term a record about this node carried: an earlier life
+    /// that claimed must not see its term handed out again.
+    pub(crate) own_term: u64,
 }
 
 impl RecordInbox {
@@ -32,6 +35,7 @@ impl RecordInbox {
             latest: KeyMap::default(),
             news: Vec::new(),
             rejected: 0,
+            own_term: 0,
         }
     }
 
@@ -44,6 +48,7 @@ impl RecordInbox {
         }
         let key = MemberKey::of(&record.name);
         if key == self.own {
+            self.own_term = self.own_term.max(record.term);
             return false;
         }
         let fresh = record.freshness();

@@ -208,6 +208,10 @@ pub struct Observer {
     /// Hosts started and not left: what the quorum counts.
     member_count: usize,
     partition_since: Option<Duration>,
+    /// When, during the partition, a side last changed size (the partition
+    /// itself, a stop, a start): a host that became a minority through a
+    /// crash elsewhere can only learn it as fast as it detects the crash.
+    sides_changed: Duration,
     /// Hosts cut off with a minority by the last partition, until they
     /// rejoin: the majority rightly holds them down, and that news reaching
     /// their own side after the heal is no false alarm.
@@ -279,6 +283,7 @@ impl Observer {
             running_count: 0,
             member_count: 0,
             partition_since: None,
+            sides_changed: Duration::ZERO,
             recovering: Vec::new(),
             claiming: Vec::new(),
             claimants: BTreeSet::new(),
@@ -551,6 +556,7 @@ impl Observer {
         match &entry.what {
             Happening::Started { incarnation } => {
                 self.set_running(host, true);
+                self.sides_changed = entry.at;
                 if !self.started_ever[host] || self.left[host] {
                     self.member_count += 1;
                 }
@@ -605,6 +611,7 @@ impl Observer {
         self.set_claiming(at, host, false, false);
         self.claiming[host] = false;
         self.set_running(host, false);
+        self.sides_changed = at;
         self.frozen[host] = false;
         self.naming[host] = None;
         self.mark_naming(at, host, Naming::NotRunning);
@@ -750,7 +757,7 @@ impl Observer {
         }
         if let Some(since) = self.partition_since
             && !self.minority_breached
-            && at > since + self.minority_grace
+            && at > since.max(self.sides_changed) + self.minority_grace
             && let Some(c) = claimants.iter().copied().find(|c| self.on_minority(*c))
         {
             self.minority_breached = true;
@@ -1039,6 +1046,7 @@ impl Observer {
             *self.side_running.entry(side).or_default() += 1;
         }
         self.side[host] = side;
+        self.sides_changed = at;
     }
 
     /// A partition starts or ends.
