@@ -207,6 +207,13 @@ pub struct Observer {
     running_count: usize,
     /// Hosts started and not left: what the quorum counts.
     member_count: usize,
+    /// Hosts that left while a partition was on and whose leave nobody who
+    /// is still running heard: the cluster rightly counts them as crashed.
+    unheard_leave: Vec<bool>,
+    /// Hosts that left during the partition with running hosts on their
+    /// side to carry the news, by side: if those stop too before the heal,
+    /// the leave goes unheard.
+    heard_on_side: Vec<Option<u16>>,
     partition_since: Option<Duration>,
     /// When, during the partition, a side last changed size (the partition
     /// itself, a stop, a start): a host that became a minority through a
@@ -282,6 +289,8 @@ impl Observer {
             side_running: BTreeMap::new(),
             running_count: 0,
             member_count: 0,
+            unheard_leave: Vec::new(),
+            heard_on_side: Vec::new(),
             partition_since: None,
             sides_changed: Duration::ZERO,
             recovering: Vec::new(),
@@ -394,6 +403,8 @@ impl Observer {
         self.frozen.push(false);
         self.joined.push(false);
         self.left.push(false);
+        self.unheard_leave.push(false);
+        self.heard_on_side.push(None);
         self.started_ever.push(false);
         self.healthy.push(true);
         self.draining.push(false);
@@ -557,7 +568,9 @@ impl Observer {
             Happening::Started { incarnation } => {
                 self.set_running(host, true);
                 self.sides_changed = entry.at;
-                if !self.started_ever[host] || self.left[host] {
+                if self.unheard_leave[host] {
+                    self.unheard_leave[host] = false;
+                } else if !self.started_ever[host] || self.left[host] {
                     self.member_count += 1;
                 }
                 self.frozen[host] = false;
@@ -606,12 +619,30 @@ impl Observer {
         }
     }
 
+    /// A leave during a partition is heard while a running member on the
+    /// leaver's side remains to carry it past the heal.
+    fn drop_unheard_leaves(&mut self) {
+        for host in 0..self.names.len() {
+            let Some(side) = self.heard_on_side[host] else {
+                continue;
+            };
+            let carried = (0..self.names.len())
+                .any(|h| h != host && self.running[h] && !self.left[h] && self.side[h] == side);
+            if !carried {
+                self.heard_on_side[host] = None;
+                self.unheard_leave[host] = true;
+                self.member_count += 1;
+            }
+        }
+    }
+
     fn stopped(&mut self, at: Duration, host: usize) {
         self.disrupted[host] = true;
         self.set_claiming(at, host, false, false);
         self.claiming[host] = false;
         self.set_running(host, false);
         self.sides_changed = at;
+        self.drop_unheard_leaves();
         self.frozen[host] = false;
         self.naming[host] = None;
         self.mark_naming(at, host, Naming::NotRunning);
@@ -787,6 +818,9 @@ impl Observer {
             Event::Left => {
                 if !self.left[host] {
                     self.member_count = self.member_count.saturating_sub(1);
+                    if self.partition_since.is_some() {
+                        self.heard_on_side[host] = Some(self.side[host]);
+                    }
                 }
                 self.left[host] = true;
                 self.joined[host] = false;
@@ -1097,6 +1131,7 @@ impl Observer {
                     self.recovering[host] = true;
                 }
             }
+            self.heard_on_side.fill(None);
             for side in &mut self.side {
                 *side = 0;
             }

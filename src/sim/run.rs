@@ -688,6 +688,7 @@ impl Runner<'_> {
                 }
                 self.observer
                     .fault(now, &kind, label, &[], Notice::Partition);
+                tracing::debug!(?sides, "partition");
                 for (side, hosts) in sides.iter().enumerate() {
                     for host in hosts {
                         self.sim.partition.place(*host, side as u16);
