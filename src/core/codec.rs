@@ -34,7 +34,7 @@ use super::identity::NodeId;
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Longest cluster name, in bytes.
 pub const MAX_CLUSTER_LEN: usize = 64;
@@ -362,6 +362,8 @@ pub enum Control {
         from: NodeId,
         /// Which check this is.
         round: u64,
+        /// The highest primary term the asker knows.
+        term: u64,
     },
     /// "I hold you alive": the answer to a [`Control::QuorumPing`].
     QuorumAck {
@@ -369,6 +371,10 @@ pub enum Control {
         from: NodeId,
         /// The check answered.
         round: u64,
+        /// The highest primary term the answerer knows: a claim that a
+        /// majority backs takes a term above every term that majority saw,
+        /// even one whose record never reached the claimant.
+        term: u64,
     },
     /// "I am leaving": sent by a leaving member to every live member at once,
     /// so a leave is known everywhere even when many members leave together

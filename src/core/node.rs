@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::codec::{self, Control, DropReason, PayloadKind, Refusal, WireCodec};
 use super::config::{ConfigError, NodeConfig};
-use super::health::{CheckSummary, HealthRecord, HealthStatus};
+use super::health::{self, CheckSummary, HealthRecord, HealthStatus};
 use super::identity::{KeyMap, MemberKey, NodeId};
 use super::join::Joining;
 use super::outbox::{Note, Outbox};
@@ -683,13 +683,22 @@ impl Node {
                     incarnation,
                     from,
                 }) => self.suspect_notice(now, identity, incarnation, from),
-                Ok(Control::QuorumPing { from: asker, round }) => {
+                Ok(Control::QuorumPing {
+                    from: asker,
+                    round,
+                    term,
+                }) => {
+                    self.learn_term(term);
                     self.answer_quorum_ping(from, asker, round)
                 }
                 Ok(Control::QuorumAck {
                     from: member,
                     round,
-                }) => self.quorum_ack(now, member, round),
+                    term,
+                }) => {
+                    self.learn_term(term);
+                    self.quorum_ack(now, member, round)
+                }
                 Ok(Control::SyncPart(part)) => {
                     self.receive_sync(now, from, part, opened.sender_quorate)
                 }
@@ -1394,6 +1403,7 @@ impl Node {
         let ping = Control::QuorumPing {
             from: self.id().clone(),
             round: self.check.round,
+            term: self.max_term,
         };
         self.send_to_live_members(&ping);
         let due = now + self.cfg.probe_timeout * 2;
@@ -1423,8 +1433,17 @@ impl Node {
             let ack = Control::QuorumAck {
                 from: self.id().clone(),
                 round,
+                term: self.max_term,
             };
             self.send_control(from, &ack);
+        }
+    }
+
+    /// A term another member knows; an implausible one is ignored, as in a
+    /// record (see [`health::COUNTER_LIMIT`]).
+    fn learn_term(&mut self, term: u64) {
+        if term < health::COUNTER_LIMIT {
+            self.max_term = self.max_term.max(term);
         }
     }
 

@@ -826,6 +826,20 @@ impl Observer {
                 self.joined[host] = false;
             }
             Event::RoleChanged { primary, term } => {
+                tracing::debug!(host = %self.names[host], primary, term, "role");
+                if !*primary && self.partition_since.is_some() {
+                    // A side counted as a majority may hold hosts that are
+                    // running but not (yet) members, such as a replacement
+                    // waiting for its old life to be declared down: a claim
+                    // dropped there for want of a majority is no fault.
+                    let side = self.side[host];
+                    let members_on_side = (0..self.names.len())
+                        .filter(|h| self.side[*h] == side && self.is_live(*h) && self.joined[*h])
+                        .count();
+                    if members_on_side * 2 <= self.members() {
+                        self.disrupted[host] = true;
+                    }
+                }
                 if *primary {
                     self.check_term(at, host, *term);
                 }
