@@ -27,13 +27,20 @@ fn garbage_and_foreign_packets_are_counted_and_change_nothing() {
         && a.primary().as_deref() == Some("a")));
 
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let mut foreign = b"HD\x01\x00\x00\x05other".to_vec();
+    let version = herd::core::codec::PROTOCOL_VERSION;
+    let envelope = |version: u8, kind: u8, cluster: &str| {
+        let mut packet = b"HD".to_vec();
+        packet.extend_from_slice(&[version, 0, kind, cluster.len() as u8]);
+        packet.extend_from_slice(cluster.as_bytes());
+        packet
+    };
+    let mut foreign = envelope(version, 0, "other");
     foreign.extend_from_slice(&[0u8; 20]);
-    let mut wrong_version = b"HD\x09\x00\x00\x04herd".to_vec();
+    let mut wrong_version = envelope(version.wrapping_add(7), 0, "herd");
     wrong_version.extend_from_slice(&[1u8; 20]);
-    let mut bad_payload = b"HD\x01\x00\x00\x04herd".to_vec();
+    let mut bad_payload = envelope(version, 0, "herd");
     bad_payload.extend_from_slice(&[0xffu8; 40]);
-    let mut bad_control = b"HD\x01\x00\x01\x04herd".to_vec();
+    let mut bad_control = envelope(version, 1, "herd");
     bad_control.extend_from_slice(&[0x07u8; 40]);
     let oversize = vec![0x41u8; 2000];
     // Few enough that the agent's receive buffer never overflows.

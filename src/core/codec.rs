@@ -577,6 +577,27 @@ mod tests {
     }
 
     #[test]
+    fn downs_from_a_sender_that_does_not_vouch_are_read_as_suspicions() {
+        let doubt = Arc::new(AtomicBool::new(false));
+        let mut codec = WireCodec::doubting(doubt.clone());
+        let down = foca::Member::new(node("a"), 4, foca::State::Down);
+        let mut buf = Vec::new();
+        codec.encode_member(&down, &mut buf).unwrap();
+        assert_eq!(codec.decode_member(&buf[..]).unwrap(), down);
+        doubt.store(true, Ordering::Relaxed);
+        let read = codec.decode_member(&buf[..]).unwrap();
+        assert_eq!(
+            (read.id(), read.incarnation(), read.state()),
+            (&node("a"), 4, foca::State::Suspect)
+        );
+        // Only downs are doubted.
+        let alive = foca::Member::new(node("b"), 2, foca::State::Alive);
+        let mut buf = Vec::new();
+        codec.encode_member(&alive, &mut buf).unwrap();
+        assert_eq!(codec.decode_member(&buf[..]).unwrap(), alive);
+    }
+
+    #[test]
     fn invalid_names_from_the_wire_are_rejected() {
         let bad = bincode::serde::encode_to_vec(
             foca::Member::alive(("bad name", SocketAddr::from(([1, 1, 1, 1], 1)), 1u64)),
