@@ -1036,8 +1036,23 @@ impl Observer {
             })
             .map(|h| (h, 0))
             .collect();
+        // A successor is owed only where a majority of the members can
+        // still elect one: the fault's targets that stop or are cut off no
+        // longer count, and a partition leaves each side its own hosts.
+        let gone = matches!(kind, "crash" | "leave" | "replace" | "freeze" | "isolate");
+        let majority_remains = {
+            let mut per_side: BTreeMap<u16, usize> = BTreeMap::new();
+            for h in 0..self.names.len() {
+                if self.is_live(h) && !self.left[h] && !(gone && targets.contains(&h)) {
+                    *per_side.entry(self.side[h]).or_default() += 1;
+                }
+            }
+            per_side.values().any(|count| count * 2 > self.members())
+        };
         let takes_primary = primary.filter(|p| {
-            targets.contains(p) && !matches!(kind, "recover" | "resume" | "restart" | "heal")
+            targets.contains(p)
+                && majority_remains
+                && !matches!(kind, "recover" | "resume" | "restart" | "heal")
         });
         if let Some(timeline) = &mut self.timeline {
             timeline.faults.push(FaultMark {
