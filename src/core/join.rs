@@ -42,6 +42,9 @@ pub(crate) struct Joining {
     /// The request id answers must echo.
     request: u64,
     sync: Option<SyncProgress>,
+    /// A seed refused our name and asked its holder whether it lives: the
+    /// same seed is asked again once the holder had time to refute.
+    asked_holder: bool,
 }
 
 #[derive(Debug)]
@@ -205,10 +208,23 @@ impl Node {
             Refusal::Leaving => tracing::info!(seed = %from, "seed is leaving"),
             Refusal::NoQuorum => tracing::info!(seed = %from, "seed sees no quorum"),
         }
+        let name_taken = matches!(reason, Refusal::NameTaken { .. });
         self.events
             .push_back(Event::JoinRefused { seed: from, reason });
         self.join.sync = None;
-        let _ = now;
+        // A replaced machine's old life may simply be dead: the seed asked it
+        // (see `name_holder`), and answers again once it had time to refute.
+        // Once per seed, so a real duplicate name still walks the seeds at
+        // the usual backoff.
+        if name_taken && !self.join.asked_holder {
+            self.join.asked_holder = true;
+            self.join.cursor = self.join.cursor.wrapping_sub(1);
+            self.join.attempt += 1;
+            let again = now + self.cfg.probe_timeout * 2;
+            self.schedule(again, NodeTimer::JoinRetry(self.join.attempt));
+        } else {
+            self.join.asked_holder = false;
+        }
     }
 
     pub(crate) fn serve_join(
@@ -242,15 +258,7 @@ impl Node {
             {
                 Some(Refusal::NoQuorum)
             }
-            Phase::Joined => self.members.get(&joiner.key()).and_then(|known| {
-                let holder = known.id.as_ref()?;
-                let live = known.state.is_some_and(|s| s.is_live());
-                (live && holder.socket_addr() != joiner.socket_addr() && *holder != joiner).then(
-                    || Refusal::NameTaken {
-                        addr: holder.socket_addr(),
-                    },
-                )
-            }),
+            Phase::Joined => self.name_holder(now, &joiner),
         };
         if let Some(reason) = refusal {
             self.stats.joins_refused += 1;
@@ -264,6 +272,66 @@ impl Node {
         }
         self.absorb_foca(now);
         self.send_state(from, request, wanted);
+    }
+
+    /// A joiner asks for a name a live member holds at another address:
+    /// a replaced machine (same name, new address) or a second node given
+    /// the same name by mistake. The first request asks the holder whether
+    /// it lives (a suspect notice, which a live holder refutes at once) and
+    /// is refused; a retry a probe timeout later, with no refutation seen,
+    /// declares the old life down and lets the new one in, so a replacement
+    /// joins within about a second of asking instead of after a whole
+    /// failure detection. Only a view that vouches declares it down.
+    fn name_holder(&mut self, now: Time, joiner: &NodeId) -> Option<Refusal> {
+        let key = joiner.key();
+        let known = self.members.get(&key)?;
+        let holder = known.id.clone()?;
+        let live = known.state.is_some_and(|s| s.is_live());
+        if !live || holder.socket_addr() == joiner.socket_addr() || holder == *joiner {
+            return None;
+        }
+        let incarnation = known.swim.map_or(0, |(incarnation, _)| incarnation);
+        let refusal = Some(Refusal::NameTaken {
+            addr: holder.socket_addr(),
+        });
+        let silent = self.replacing.get(&key).is_some_and(|(asked, at, id)| {
+            *id == holder
+                && *at == incarnation
+                && now >= *asked + self.cfg.probe_timeout
+                && now < *asked + self.cfg.probe_timeout * 20
+        });
+        if silent && self.vouches(self.election().claim_quorate) {
+            self.replacing.remove(&key);
+            tracing::info!(
+                member = %holder,
+                replacement = %joiner,
+                "a member did not answer while a new machine asked for its name; declaring it down"
+            );
+            let old = std::iter::once(foca::Member::new(holder, incarnation, foca::State::Down));
+            if let Err(err) = self.foca.apply_many(old, false, &mut self.rt) {
+                tracing::debug!(error = %err, "declaring a replaced member down");
+            }
+            self.absorb_foca(now);
+            return None;
+        }
+        let asked_recently = self
+            .replacing
+            .get(&key)
+            .is_some_and(|(asked, _, id)| *id == holder && now < *asked + self.cfg.probe_timeout);
+        if !asked_recently {
+            if self.replacing.len() > 1024 {
+                self.replacing.clear();
+            }
+            self.replacing
+                .insert(key, (now, incarnation, holder.clone()));
+            let ask = Control::SuspectNotice {
+                identity: holder.clone(),
+                incarnation,
+                from: self.id().clone(),
+            };
+            self.send_control(holder.socket_addr(), &ask);
+        }
+        refusal
     }
 
     fn send_state(&mut self, to: SocketAddr, request: u64, wanted: Option<WantedParts>) {

@@ -453,6 +453,11 @@ pub struct Node {
     gossip_pending: bool,
     /// When each member last got a down notice from us.
     notices: KeyMap<Time>,
+    /// Members whose name a joiner at another address asked for, by name:
+    /// when we asked the holder whether it lives (a suspect notice), its
+    /// SWIM incarnation then, and its identity. A holder that does not
+    /// refute within a probe timeout is a replaced machine.
+    pub(crate) replacing: KeyMap<(Time, foca::Incarnation, NodeId)>,
     /// When the node last handled any input.
     last_input: Option<Time>,
     /// When a datagram from another member last arrived (see
@@ -573,6 +578,7 @@ impl Node {
             swim_known: 0,
             gossip_pending: false,
             notices: KeyMap::default(),
+            replacing: KeyMap::default(),
             last_input: None,
             last_heard: None,
             heard_again: None,
@@ -1071,7 +1077,7 @@ impl Node {
     /// not weighed what queued up while it did not run, and a rejoined one
     /// still passes on what its earlier life believed (foca keeps gossiping
     /// the downs it declared, for a suspicion timeout or so).
-    fn vouches(&self, majority_alive: bool) -> bool {
+    pub(crate) fn vouches(&self, majority_alive: bool) -> bool {
         majority_alive
             && self.stalled.is_none()
             && self
@@ -1669,10 +1675,18 @@ impl Node {
             .check
             .ranked_at
             .is_some_and(|at| now < at + self.cfg.sync_period(self.scanned.len() + 1));
+        // A view with suspects is in flux: some of its alive members may be
+        // gone (cut off, not yet suspected here), so a majority counted in
+        // it may be none. A node that would start claiming in such a view
+        // asks first (a quorum check), as for a fresh rank; a view without
+        // suspects (the usual crash failover) claims at once.
+        let in_flux = !self.claiming && election.alive != election.live;
         if !elected {
             self.check.blocked = false;
             self.check.wanted = false;
             self.check.confirmed = false;
+        } else if !self.check.confirmed && self.phase == Phase::Joined && in_flux && !fresh_rank {
+            self.start_quorum_check(now);
         } else if !self.check.confirmed && self.phase == Phase::Joined && fresh_rank {
             // A fresh rank first travels for a moment (unless this node is
             // alone), so views that heard of a tie agree before anyone asks.
@@ -1692,7 +1706,7 @@ impl Node {
         let claiming = self.phase == Phase::Joined
             && self.stalled.is_none()
             && (self.claiming || !merging)
-            && (self.check.confirmed || !fresh_rank)
+            && (self.check.confirmed || !(fresh_rank || in_flux))
             && !self.check.blocked
             && election.claim_quorate
             && election.primary.as_ref() == Some(&self.record.name);
