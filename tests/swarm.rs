@@ -190,18 +190,27 @@ fn scenario(text: &str) -> Scenario {
     Scenario::parse(text, "test").unwrap_or_else(|e| panic!("{e}"))
 }
 
-#[test]
-fn a_replaced_machine_rejoins_under_its_name_on_a_new_address() {
-    let config = scenario("name = \"x\"\nnodes = 3\nduration = \"1s\"").node_config();
-    let mut sim = Sim::new(3, config, NetworkModel::default());
-    for i in 0..3 {
+/// `nodes` nodes that joined through node-0 and settled for 20 s (virtual).
+fn settled_cluster(nodes: usize) -> Sim {
+    let config =
+        scenario(&format!("name = \"x\"\nnodes = {nodes}\nduration = \"1s\"")).node_config();
+    // The seed is the size, as each test had it.
+    let mut sim = Sim::new(nodes as u64, config, NetworkModel::default());
+    for i in 0..nodes {
         sim.add_host(&format!("node-{i}"));
     }
     sim.start(0, &[]);
     sim.run_until(Duration::from_secs(1));
-    sim.start(1, &[0]);
-    sim.start(2, &[0]);
+    for i in 1..nodes {
+        sim.start(i, &[0]);
+    }
     sim.run_until(Duration::from_secs(20));
+    sim
+}
+
+#[test]
+fn a_replaced_machine_rejoins_under_its_name_on_a_new_address() {
+    let mut sim = settled_cluster(3);
     let old = sim.addr(2);
     // A running host does not move.
     assert_eq!(sim.move_host(2), None);
@@ -225,17 +234,7 @@ fn a_replaced_machine_rejoins_under_its_name_on_a_new_address() {
 
 #[test]
 fn a_replacement_is_alive_everywhere_within_two_seconds_and_stays_so() {
-    let config = scenario("name = \"x\"\nnodes = 4\nduration = \"1s\"").node_config();
-    let mut sim = Sim::new(4, config, NetworkModel::default());
-    for i in 0..4 {
-        sim.add_host(&format!("node-{i}"));
-    }
-    sim.start(0, &[]);
-    sim.run_until(Duration::from_secs(1));
-    for i in 1..4 {
-        sim.start(i, &[0]);
-    }
-    sim.run_until(Duration::from_secs(20));
+    let mut sim = settled_cluster(4);
     sim.crash(3);
     let new = sim.move_host(3).expect("a stopped host moves");
     // Started at once, before anyone noticed the old life was gone.
