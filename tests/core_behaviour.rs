@@ -10,7 +10,9 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// A converged cluster of `n`, host 0 founding it.
+/// A converged cluster of `n`, host 0 founding it: every member knows every
+/// other and is admitted to the quorum (a founder that crashed before the
+/// others were admitted would leave them without a majority to admit them).
 fn cluster(n: usize, seed: u64) -> Sim {
     let mut sim = Sim::new(seed, NodeConfig::default(), NetworkModel::default());
     for i in 0..n {
@@ -23,7 +25,9 @@ fn cluster(n: usize, seed: u64) -> Sim {
     let converged = sim.run_until_condition(secs(30), |s| {
         (0..n).all(|i| {
             s.node(i).is_some_and(|node| {
-                node.primary().map(|p| &**p) == Some("n0") && node.known_members() == n - 1
+                node.primary().map(|p| &**p) == Some("n0")
+                    && node.known_members() == n - 1
+                    && node.record().admitted
             })
         })
     });

@@ -34,7 +34,7 @@ use super::identity::NodeId;
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// Longest cluster name, in bytes.
 pub const MAX_CLUSTER_LEN: usize = 64;
@@ -384,6 +384,23 @@ pub enum Control {
         identity: NodeId,
         /// Its last record, saying it is leaving.
         record: HealthRecord,
+    },
+    /// A member that joined asks to be counted in the quorum: admitted
+    /// members answer with [`Control::Admit`], and a majority of them admits
+    /// it (see `HealthRecord::admitted`).
+    AdmitRequest {
+        /// Who asks.
+        from: NodeId,
+        /// Which request this is.
+        round: u64,
+    },
+    /// "I know you and count you": the answer of an admitted member to an
+    /// [`Control::AdmitRequest`].
+    Admit {
+        /// Who answers.
+        from: NodeId,
+        /// The request answered.
+        round: u64,
     },
     /// The seed will not take the joiner now.
     JoinRefused {

@@ -169,6 +169,11 @@ pub struct HealthRecord {
     /// comparable: when two clusters of one name meet, the one whose claims
     /// reached the higher term keeps its ranks and the other rejoins it.
     pub founding: u64,
+    /// The member is part of the cluster the quorum counts: its own view
+    /// saw a majority of the members admitted before it live, or it founded
+    /// the cluster. A newcomer is counted in no majority until then, so
+    /// members that join a side without a majority cannot make it one.
+    pub admitted: bool,
 }
 
 impl HealthRecord {
@@ -187,6 +192,7 @@ impl HealthRecord {
             checks: Vec::new(),
             term: 0,
             founding: 0,
+            admitted: false,
         }
     }
 

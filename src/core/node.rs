@@ -30,7 +30,7 @@ use super::join::Joining;
 use super::outbox::{Note, Outbox};
 use super::records::{self, RecordGossip, RecordInbox};
 use super::timer::{Time, TimerQueue};
-use super::view::{Election, MemberState, Roster};
+use super::view::{Election, MemberState, QuorumPolicy, Roster};
 
 pub(crate) type Swim = Foca<NodeId, WireCodec, ChaCha8Rng, RecordGossip>;
 
@@ -318,6 +318,12 @@ pub(crate) struct Known {
     pub(crate) void_through: Option<u64>,
     /// State in this view (`None` while only a record is known).
     pub(crate) state: Option<MemberState>,
+    /// Down in this view, declared while the view vouched (saw a majority
+    /// alive): only such a down is passed on as the cluster's word. A view
+    /// that held a member down from a minority and gained its majority later
+    /// (a heal, newcomers admitted) still holds that down, but it was never
+    /// the majority's.
+    pub(crate) down_vouched: bool,
 }
 
 impl Known {
@@ -353,6 +359,34 @@ impl Known {
             }
         })
     }
+}
+
+/// A joined node's request to be counted in the quorum (see
+/// [`HealthRecord::admitted`]): members that joined a side of a partition
+/// without a majority must not make it one, so a newcomer counts only once
+/// a majority of the members admitted before it answered it directly: Raft's
+/// single-server membership change, with the answers as the old
+/// configuration's majority. A view that merely lists the old members as
+/// alive is not enough: they may have been cut off a moment ago.
+#[derive(Debug, Default)]
+struct Admission {
+    round: u64,
+    /// The round awaiting answers.
+    pending: Option<u64>,
+    /// Admitted members that answered the pending round.
+    answers: std::collections::HashSet<MemberKey>,
+}
+
+/// Most quorum checks a node keeps waiting for its view to back them.
+const MAX_DEFERRED_ACKS: usize = 8;
+
+/// A quorum check this node may still back (see [`Node::answer_quorum_ping`]).
+#[derive(Debug)]
+struct DeferredAck {
+    asker: NodeId,
+    from: SocketAddr,
+    round: u64,
+    until: Time,
 }
 
 /// Raft's check quorum, for the primary. SWIM alone tells a primary cut off
@@ -408,6 +442,8 @@ pub(crate) enum NodeTimer {
     Nudge(NodeId, u32),
     /// A quorum check's answers are due.
     QuorumCheckDue(u64),
+    /// An admission request went unanswered by a majority: ask again.
+    AdmissionDue(u64),
     /// Ask for the confirmation of a claim again (see [`QuorumCheck`]).
     ConfirmAgain,
     /// A suspicion learned by gossip ran long: ask the suspect directly,
@@ -473,6 +509,8 @@ pub struct Node {
     periodic: bool,
     /// The primary's check quorum (see [`QuorumCheck`]).
     check: QuorumCheck,
+    /// This node asking to be counted in the quorum.
+    admission: Admission,
     /// When the node found it had stalled (its inputs came far later than
     /// scheduled: a frozen VM, a long pause). It does not claim until a
     /// member that sees a quorum shows it still holds it alive, or
@@ -502,6 +540,15 @@ pub struct Node {
     regained_at: Option<Time>,
     /// When a member last changed state in this view.
     members_changed_at: Time,
+    /// When this node last became a member (joined, or rejoined as a new
+    /// life).
+    joined_at: Time,
+    /// Quorum checks this view did not back when they came: answered if it
+    /// names the asker before the asker stops waiting.
+    deferred_acks: Vec<DeferredAck>,
+    /// A vouched down notice this primary got, waiting on a quorum check:
+    /// the sender and the identity it holds down.
+    contested_down: Option<(SocketAddr, NodeId)>,
     /// The highest term seen in each founding of the cluster (usually one):
     /// when two clusters of one name meet, the higher wins.
     foundings: std::collections::BTreeMap<u64, u64>,
@@ -586,6 +633,7 @@ impl Node {
             notified_by: None,
             periodic: false,
             check: QuorumCheck::default(),
+            admission: Admission::default(),
             stalled: None,
             record,
             local_checks: Vec::new(),
@@ -595,6 +643,9 @@ impl Node {
             had_majority: false,
             regained_at: None,
             members_changed_at: now,
+            joined_at: now,
+            deferred_acks: Vec::new(),
+            contested_down: None,
             foundings: std::collections::BTreeMap::new(),
             founding: 0,
             phase: Phase::Joining,
@@ -695,7 +746,7 @@ impl Node {
                     term,
                 }) => {
                     self.learn_term(term);
-                    self.answer_quorum_ping(from, asker, round)
+                    self.answer_quorum_ping(now, from, asker, round)
                 }
                 Ok(Control::QuorumAck {
                     from: member,
@@ -705,6 +756,13 @@ impl Node {
                     self.learn_term(term);
                     self.quorum_ack(now, member, round)
                 }
+                Ok(Control::AdmitRequest { from: asker, round }) => {
+                    self.answer_admission(from, &asker, round)
+                }
+                Ok(Control::Admit {
+                    from: member,
+                    round,
+                }) => self.admitted_by(now, &member, round),
                 Ok(Control::SyncPart(part)) => {
                     self.receive_sync(now, from, part, opened.sender_quorate)
                 }
@@ -757,6 +815,7 @@ impl Node {
                 } => self.suspicion_over(now, key, life, incarnation, asked),
                 NodeTimer::Nudge(id, round) => self.nudge_suspect(now, id, round),
                 NodeTimer::QuorumCheckDue(round) => self.quorum_check_due(now, round),
+                NodeTimer::AdmissionDue(round) => self.admission_due(now, round),
                 NodeTimer::ConfirmAgain => {
                     self.check.again_at = None;
                     self.settled = None;
@@ -895,6 +954,7 @@ impl Node {
     ) {
         self.merge_state(now, members, records, true);
         self.record.seniority = Some(seniority);
+        self.record.admitted = true;
         self.become_joined(now, None);
         self.settle(now);
     }
@@ -1212,6 +1272,7 @@ impl Node {
             return;
         };
         let down = matches!(known.swim, Some((_, foca::State::Down)));
+        let down_vouched = known.down_vouched;
         // Every view tells, quorate or not (the envelope says which): when no
         // side of a healed partition kept a majority, the notices between
         // the fragments are what merges them again. A quorate receiver
@@ -1244,8 +1305,9 @@ impl Node {
         let notice = Control::DownNotice {
             identity: id.clone(),
         };
-        tracing::debug!(member = %id, vouched = self.rt.quorate, "telling a member it is down here");
-        self.send_control(from, &notice);
+        let vouched = down_vouched && self.vouches(self.election.claim_quorate);
+        tracing::debug!(member = %id, vouched, "telling a member it is down here");
+        self.send_control_vouching(from, &notice, vouched);
     }
 
     /// Someone holds our current identity as down: rejoin as a new life.
@@ -1257,6 +1319,34 @@ impl Node {
             // The sender is the one cut off: it holds us down, we see a
             // majority. It rejoins through us, not we through it.
             return self.tell_behind(now, from);
+        }
+        if sender_quorate && self.claiming {
+            // Two views that each see a majority cannot both be right, and
+            // the sender's may be a minority's that counted members cut off
+            // a moment before as alive when it declared us down. A primary
+            // stops claiming and asks its majority: it rejoins only if none
+            // answers, and claims again (with its rank) if one does.
+            if self.contested_down.is_none() {
+                self.contested_down = Some((from, identity));
+                self.check.confirmed = false;
+                self.start_quorum_check(now);
+                self.settled = None;
+            }
+            return;
+        }
+        self.accept_down_notice(now, from, identity, sender_quorate);
+    }
+
+    /// Rejoins as a new life: `from` holds our current `identity` down.
+    fn accept_down_notice(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        identity: NodeId,
+        sender_quorate: bool,
+    ) {
+        if self.phase != Phase::Joined || identity != *self.id() {
+            return;
         }
         self.notified_by = Some(from);
         self.sender_quorate = sender_quorate;
@@ -1424,8 +1514,16 @@ impl Node {
         }
     }
 
-    fn answer_quorum_ping(&mut self, from: SocketAddr, asker: NodeId, round: u64) {
+    fn answer_quorum_ping(&mut self, now: Time, from: SocketAddr, asker: NodeId, round: u64) {
         if self.phase != Phase::Joined {
+            return;
+        }
+        // A view this young is still the seed's: after a heal with no side
+        // a majority, the seeds of two fragments each hold the other
+        // fragment down, and a node that rejoined through one and then the
+        // other would back both fragments' claimants in turn. It backs
+        // nobody until its own probes have had two periods to correct it.
+        if now < self.joined_at + self.cfg.probe_period * 2 {
             return;
         }
         let held_down = self.members.get(&asker.key()).is_some_and(|k| {
@@ -1436,12 +1534,48 @@ impl Node {
             self.send_control(from, &Control::DownNotice { identity: asker });
         } else if self.election.primary.as_deref() == Some(&**asker.name()) {
             // Only a view that names the asker backs its claim.
-            let ack = Control::QuorumAck {
-                from: self.id().clone(),
-                round,
-                term: self.max_term,
-            };
-            self.send_control(from, &ack);
+            self.send_quorum_ack(from, round);
+        } else {
+            // Not yet, perhaps: after a crash the successor's view usually
+            // names it a moment before ours does. Answer when ours does, if
+            // that is within the asker's patience.
+            self.deferred_acks
+                .retain(|ping| ping.asker.key() != asker.key() && now < ping.until);
+            if self.deferred_acks.len() < MAX_DEFERRED_ACKS {
+                self.deferred_acks.push(DeferredAck {
+                    asker,
+                    from,
+                    round,
+                    until: now + self.cfg.probe_timeout * 2,
+                });
+            }
+        }
+    }
+
+    fn send_quorum_ack(&mut self, to: SocketAddr, round: u64) {
+        let ack = Control::QuorumAck {
+            from: self.id().clone(),
+            round,
+            term: self.max_term,
+        };
+        self.send_control(to, &ack);
+    }
+
+    /// Answers the quorum checks this view now backs (see
+    /// [`Node::answer_quorum_ping`]).
+    fn answer_deferred_acks(&mut self, now: Time) {
+        if self.deferred_acks.is_empty() {
+            return;
+        }
+        let primary = self.election.primary.clone();
+        let (due, waiting): (Vec<DeferredAck>, Vec<DeferredAck>) =
+            std::mem::take(&mut self.deferred_acks)
+                .into_iter()
+                .filter(|ping| now < ping.until)
+                .partition(|ping| primary.as_deref() == Some(&**ping.asker.name()));
+        self.deferred_acks = waiting;
+        for ping in due {
+            self.send_quorum_ack(ping.from, ping.round);
         }
     }
 
@@ -1461,8 +1595,15 @@ impl Node {
     }
 
     /// A majority answered: the check passed and the node may claim.
-    fn quorum_ack_count(&mut self, _now: Time) {
-        let answered = self.check.acks.len() + 1;
+    fn quorum_ack_count(&mut self, now: Time) {
+        // Only admitted members make a majority (see `HealthRecord::admitted`).
+        let answered = self
+            .check
+            .acks
+            .iter()
+            .filter(|key| self.is_admitted(key))
+            .count()
+            + 1;
         let expected = self.election.expected.max(1);
         if self.check.pending.is_some() && answered * 2 > expected {
             self.check.pending = None;
@@ -1472,6 +1613,13 @@ impl Node {
             self.check.blocked = false;
             self.check.confirmed = true;
             self.settled = None;
+            if let Some((from, _)) = self.contested_down.take() {
+                tracing::info!(
+                    member = %from,
+                    "a majority still holds this primary alive; sending back the member that holds it down"
+                );
+                self.tell_behind(now, from);
+            }
         }
     }
 
@@ -1491,7 +1639,85 @@ impl Node {
         // Ask again until a majority answers or another node is elected.
         self.check.wanted = true;
         self.settled = None;
-        let _ = now;
+        if let Some((from, identity)) = self.contested_down.take() {
+            self.accept_down_notice(now, from, identity, true);
+        }
+    }
+
+    /// Whether this view holds `key`'s record saying it was admitted.
+    fn is_admitted(&self, key: &MemberKey) -> bool {
+        self.members
+            .get(key)
+            .and_then(|known| known.record.as_ref())
+            .is_some_and(|record| record.admitted)
+    }
+
+    /// Asks every live member to count this node in the quorum (see
+    /// [`Admission`]); asked again every probe period until a majority
+    /// answers.
+    fn ask_admission(&mut self, now: Time) {
+        self.admission.round += 1;
+        self.admission.pending = Some(self.admission.round);
+        self.admission.answers.clear();
+        let request = Control::AdmitRequest {
+            from: self.id().clone(),
+            round: self.admission.round,
+        };
+        self.send_to_live_members(&request);
+        let due = now + self.cfg.probe_period;
+        self.schedule(due, NodeTimer::AdmissionDue(self.admission.round));
+        self.count_admission(now);
+    }
+
+    fn answer_admission(&mut self, from: SocketAddr, asker: &NodeId, round: u64) {
+        if self.phase != Phase::Joined || !self.record.admitted || asker.key() == self.id().key() {
+            return;
+        }
+        let admit = Control::Admit {
+            from: self.id().clone(),
+            round,
+        };
+        self.send_control(from, &admit);
+    }
+
+    fn admitted_by(&mut self, now: Time, member: &NodeId, round: u64) {
+        if self.admission.pending == Some(round) {
+            self.admission.answers.insert(member.key());
+            self.count_admission(now);
+        }
+    }
+
+    /// Admitted once more than half of the members this view counts (those
+    /// admitted, and those whose record has not arrived) answered.
+    fn count_admission(&mut self, now: Time) {
+        if self.record.admitted || self.admission.pending.is_none() {
+            self.admission.pending = None;
+            return;
+        }
+        let answered = self
+            .admission
+            .answers
+            .iter()
+            .filter(|key| self.is_admitted(key))
+            .count();
+        let expected = self.roster.elect().expected;
+        if answered * 2 > expected || self.cfg.quorum == QuorumPolicy::Off {
+            self.admission.pending = None;
+            self.record.admitted = true;
+            tracing::debug!(answered, expected, "admitted to the quorum");
+            self.publish_record(now);
+            self.settled = None;
+        }
+    }
+
+    fn admission_due(&mut self, now: Time, round: u64) {
+        if self.admission.pending != Some(round) {
+            return;
+        }
+        self.admission.pending = None;
+        if self.phase == Phase::Joined && !self.record.admitted {
+            self.ask_admission(now);
+        }
     }
 
     /// Lifeguard's buddy system: the member whose probe failed tells the
@@ -1553,16 +1779,20 @@ impl Node {
     }
 
     pub(crate) fn send_control(&mut self, to: SocketAddr, message: &Control) {
-        match codec::encode_control(message) {
-            Ok(payload) => self.push_transmit(to, PayloadKind::Control, &payload),
-            Err(err) => tracing::warn!(error = %err, "could not encode a control message"),
-        }
+        self.send_control_vouching(to, message, true);
     }
 
-    fn push_transmit(&mut self, to: SocketAddr, kind: PayloadKind, payload: &[u8]) {
-        self.rt.quorate = self.vouches(self.election.claim_quorate);
-        self.rt.push(to, kind, payload);
-        self.absorb_transmits();
+    /// Sends `message` with the envelope's quorum bit set only if `vouch`
+    /// and this view vouches.
+    fn send_control_vouching(&mut self, to: SocketAddr, message: &Control, vouch: bool) {
+        match codec::encode_control(message) {
+            Ok(payload) => {
+                self.rt.quorate = vouch && self.vouches(self.election.claim_quorate);
+                self.rt.push(to, PayloadKind::Control, &payload);
+                self.absorb_transmits();
+            }
+            Err(err) => tracing::warn!(error = %err, "could not encode a control message"),
+        }
     }
 
     fn absorb_transmits(&mut self) {
@@ -1626,6 +1856,14 @@ impl Node {
 
     /// Brings the view, the candidacy and the election up to date.
     fn settle(&mut self, now: Time) {
+        if self.contested_down.is_some()
+            && self.election.primary.as_deref() != Some(&*self.record.name)
+        {
+            // No longer elected: nothing left to weigh against the notice.
+            if let Some((from, identity)) = self.contested_down.take() {
+                self.accept_down_notice(now, from, identity, true);
+            }
+        }
         self.absorb_foca(now);
         if self.scan_needed {
             self.scan(now);
@@ -1647,6 +1885,10 @@ impl Node {
         }
         // Picking or dropping a seniority changes our own record, which can
         // change the election: two rounds reach the fixed point.
+        if self.phase == Phase::Joined && !self.record.admitted && self.admission.pending.is_none()
+        {
+            self.ask_admission(now);
+        }
         for _ in 0..3 {
             let election = self.roster.elect();
             let may_rank = self.phase == Phase::Joined
@@ -1675,12 +1917,14 @@ impl Node {
             .check
             .ranked_at
             .is_some_and(|at| now < at + self.cfg.sync_period(self.scanned.len() + 1));
-        // A view with suspects is in flux: some of its alive members may be
-        // gone (cut off, not yet suspected here), so a majority counted in
-        // it may be none. A node that would start claiming in such a view
-        // asks first (a quorum check), as for a fresh rank; a view without
-        // suspects (the usual crash failover) claims at once.
-        let in_flux = !self.claiming && election.alive != election.live;
+        // A node that would start claiming asks a majority first (a quorum
+        // check), as for a fresh rank: some of the members its view holds
+        // alive may be gone (cut off a moment ago, not yet suspected here),
+        // so a majority counted in the view may be none. Even a view with no
+        // suspect at all: right after a cut, the members on the other side
+        // are suspected one probe at a time. The check costs one round trip
+        // when the majority agrees.
+        let in_flux = !self.claiming && election.expected > 1;
         if !elected {
             self.check.blocked = false;
             self.check.wanted = false;
@@ -1708,6 +1952,7 @@ impl Node {
             && (self.claiming || !merging)
             && (self.check.confirmed || !(fresh_rank || in_flux))
             && !self.check.blocked
+            && self.contested_down.is_none()
             && election.claim_quorate
             && election.primary.as_ref() == Some(&self.record.name);
         if election.primary != self.election.primary {
@@ -1717,6 +1962,12 @@ impl Node {
             });
         }
         let started_claiming = claiming && !self.claiming;
+        if self.claiming && !claiming {
+            // A claim that stopped (a stall, a failed check, a lost
+            // majority) is confirmed afresh before it starts again: the
+            // majority that backed it may be gone.
+            self.check.confirmed = false;
+        }
         if claiming != self.claiming {
             if started_claiming {
                 // A new claim takes a term above every term seen, so work
@@ -1733,8 +1984,12 @@ impl Node {
             self.changes += 1;
         }
         self.rt.quorate = self.vouches(election.claim_quorate);
+        let primary_changed = election.primary != self.election.primary;
         self.election = election;
         self.claiming = claiming;
+        if primary_changed && self.phase == Phase::Joined {
+            self.answer_deferred_acks(now);
+        }
         if started_claiming {
             self.publish_record(now);
         }
@@ -1882,6 +2137,7 @@ impl Node {
     }
 
     fn observe_member(&mut self, id: &NodeId, incarnation: foca::Incarnation, swim: foca::State) {
+        let vouching = self.vouches(self.election.claim_quorate);
         let known = self.members.entry(id.key()).or_insert_with(|| Known {
             name: id.name().clone(),
             id: None,
@@ -1889,6 +2145,7 @@ impl Node {
             record: None,
             void_through: None,
             state: None,
+            down_vouched: false,
         });
         if known.swim.is_none() {
             self.swim_known += 1;
@@ -1907,6 +2164,11 @@ impl Node {
             && self.election.claim_quorate
         {
             known.void_through = Some(known.void_through.unwrap_or(0).max(id.incarnation()));
+        }
+        if current != Some(MemberState::Down) {
+            known.down_vouched = false;
+        } else if previous != Some(MemberState::Down) {
+            known.down_vouched = vouching;
         }
         known.state = current;
         if let Some(current) = current
@@ -1980,6 +2242,8 @@ impl Node {
         if self.record.founding == 0 {
             self.record.founding = self.rng.random::<u64>().max(1);
         }
+        // A founder is the first member of its cluster's configuration.
+        self.record.admitted = true;
         self.note_founding(self.record.founding, self.record.term);
         self.become_joined(now, None);
     }
@@ -1989,6 +2253,8 @@ impl Node {
         if founding != 0 && founding != self.record.founding {
             self.record.founding = founding;
             self.record.seniority = None;
+            // Admitted to another cluster, if any: this one admits anew.
+            self.record.admitted = false;
         }
         self.note_founding(self.record.founding, self.record.term);
     }
@@ -2068,6 +2334,7 @@ impl Node {
             "this node's cluster met another of its name whose primary reached a higher term; rejoining it"
         );
         self.record.seniority = None;
+        self.record.admitted = false;
         self.phase = Phase::Joining;
         self.update_self_in_roster();
         self.publish_record(now);
@@ -2097,6 +2364,7 @@ impl Node {
                 record: None,
                 void_through: None,
                 state: None,
+                down_vouched: false,
             });
             let name = known.name.clone();
             let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
@@ -2176,6 +2444,7 @@ impl Node {
             self.record.seniority = None;
         }
         self.phase = Phase::Joined;
+        self.joined_at = now;
         self.update_self_in_roster();
         self.events.push_back(Event::Joined { via });
         self.publish_record(now);
@@ -2218,21 +2487,20 @@ impl Node {
         // gossiping the downs the earlier life declared, now under a life
         // the others believe (a stale `down` about a working member costs it
         // its identity): a fresh foca keeps only the live members.
-        // Suspects come along as alive (the sync will tell), and the old
-        // foca's suspicion timers go: the new foca would take them (the
-        // timer queue is ours) and declare down on its predecessor's word.
+        // Suspects come along as alive (the sync will tell), and every timer
+        // of the old foca goes: the timer queue is ours, so the new foca
+        // would take them. A suspicion timer would declare down on its
+        // predecessor's word, and the old probe timer carries the token the
+        // new foca starts with: two probe cycles, each cutting the other
+        // short, and this node would never again find a member dead.
         let live: Vec<foca::Member<NodeId>> = self
             .foca
             .iter_membership_state()
             .filter(|m| m.state() != foca::State::Down && m.id().key() != id.key())
             .map(|m| foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Alive))
             .collect();
-        self.timers.retain(|timer| {
-            !matches!(
-                timer,
-                NodeTimer::Foca(foca::Timer::ChangeSuspectToDown { .. })
-            )
-        });
+        self.timers
+            .retain(|timer| !matches!(timer, NodeTimer::Foca(_)));
         self.foca = Foca::with_custom_broadcast(
             id,
             self.cfg.foca_config(self.sized_for),
@@ -2316,7 +2584,9 @@ impl Node {
             Control::DownNotice { .. }
             | Control::SuspectNotice { .. }
             | Control::QuorumPing { .. }
-            | Control::QuorumAck { .. } => {}
+            | Control::QuorumAck { .. }
+            | Control::AdmitRequest { .. }
+            | Control::Admit { .. } => {}
         }
     }
 

@@ -57,6 +57,16 @@ impl fmt::Display for MemberState {
     }
 }
 
+/// Whether a member counts toward a view's quorum: only once its record
+/// says it was admitted ([`HealthRecord::admitted`]). A member whose record
+/// has not arrived is not counted either way: a view learns records with
+/// the membership (a join's state sync, then the record's own gossip), so
+/// the one it lacks is almost always a newcomer's, and counting it against
+/// the majority would unseat a working primary at every join.
+fn counted(record: Option<&HealthRecord>) -> bool {
+    record.is_some_and(|record| record.admitted)
+}
+
 /// How a view decides whether it may elect at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -152,12 +162,18 @@ pub struct Election {
 /// DESIGN's election rule over a whole view. The order of `view` does not
 /// matter.
 pub fn elect(view: &[MemberView], rules: &ElectionRules) -> Election {
-    let live = view.iter().filter(|m| m.state.is_live()).count();
-    let alive = view
+    let quorum: Vec<&MemberView> = view.iter().filter(|m| counted(m.record.as_ref())).collect();
+    let live = quorum.iter().filter(|m| m.state.is_live()).count();
+    let alive = quorum
         .iter()
         .filter(|m| m.state == MemberState::Alive)
         .count();
-    let not_left = view.iter().filter(|m| m.state != MemberState::Left).count();
+    let not_left = quorum
+        .iter()
+        .filter(|m| m.state != MemberState::Left)
+        .count();
+    // Candidates need no admission: the quorum decides whether anyone is
+    // elected, the order who.
     let winner = view
         .iter()
         .filter_map(|m| CandidateKey::of(&m.name, m.state, m.record.as_ref()))
@@ -188,7 +204,7 @@ fn conclude(
 #[derive(Debug, Default)]
 pub struct Roster {
     rules: ElectionRules,
-    members: KeyMap<(MemberState, Option<CandidateKey>)>,
+    members: KeyMap<(MemberState, bool, Option<CandidateKey>)>,
     candidates: BTreeSet<CandidateKey>,
     live: usize,
     alive: usize,
@@ -209,33 +225,38 @@ impl Roster {
     pub fn upsert(&mut self, name: &Arc<str>, state: MemberState, record: Option<&HealthRecord>) {
         let member = MemberKey::of(name);
         let key = CandidateKey::of(name, state, record);
-        if let Some((old_state, old_key)) = self.members.get(&member)
+        let standing = counted(record);
+        if let Some((old_state, old_standing, old_key)) = self.members.get(&member)
             && *old_state == state
+            && *old_standing == standing
             && *old_key == key
         {
             return;
         }
         self.remove(name);
-        self.count(state, 1);
+        self.count(state, standing, 1);
         if let Some(key) = &key {
             self.candidates.insert(key.clone());
         }
-        self.members.insert(member, (state, key));
+        self.members.insert(member, (state, standing, key));
         self.version += 1;
     }
 
     /// Forgets a member.
     pub fn remove(&mut self, name: &str) {
-        if let Some((state, key)) = self.members.remove(&MemberKey::of(name)) {
+        if let Some((state, standing, key)) = self.members.remove(&MemberKey::of(name)) {
             self.version += 1;
-            self.count(state, -1);
+            self.count(state, standing, -1);
             if let Some(key) = key {
                 self.candidates.remove(&key);
             }
         }
     }
 
-    fn count(&mut self, state: MemberState, delta: isize) {
+    fn count(&mut self, state: MemberState, counted: bool, delta: isize) {
+        if !counted {
+            return;
+        }
         let apply = |n: &mut usize| *n = n.saturating_add_signed(delta);
         if state.is_live() {
             apply(&mut self.live);
@@ -284,6 +305,7 @@ mod tests {
     fn record(name: &str, priority: i32, seniority: Option<u64>) -> HealthRecord {
         let mut record = HealthRecord::new(name.into(), 1, priority, true);
         record.seniority = seniority;
+        record.admitted = true;
         record
     }
 
@@ -418,6 +440,33 @@ mod tests {
     }
 
     #[test]
+    fn newcomers_cannot_make_a_minority_a_majority() {
+        // One member of three left on its side of a partition, and four
+        // newcomers that joined it: they count for no majority until
+        // admitted, so the side stays a minority.
+        let mut view = vec![
+            alive("a", 0, 1),
+            member("b", MemberState::Down, Some(record("b", 0, Some(2)))),
+            member("c", MemberState::Down, Some(record("c", 0, Some(3)))),
+        ];
+        for name in ["d", "e", "f", "g"] {
+            let mut newcomer = record(name, 0, None);
+            newcomer.admitted = false;
+            view.push(member(name, MemberState::Alive, Some(newcomer)));
+        }
+        let election = elect(&view, &ElectionRules::default());
+        assert_eq!((election.live, election.expected), (1, 3));
+        assert!(!election.quorate);
+        // Nor does a member whose record has not arrived.
+        view.truncate(3);
+        view[1].state = MemberState::Alive;
+        view.push(member("h", MemberState::Alive, None));
+        let election = elect(&view, &ElectionRules::default());
+        assert_eq!((election.live, election.expected), (2, 3));
+        assert!(election.quorate);
+    }
+
+    #[test]
     fn expected_members_overrides_the_counted_size() {
         let view = [alive("a", 0, 1), alive("b", 0, 2)];
         let rules = ElectionRules {
@@ -442,21 +491,25 @@ mod tests {
                 any::<bool>(),
                 any::<bool>(),
                 0..3u8,
+                any::<bool>(),
             )),
         )
             .prop_map(|(n, state, record)| {
                 let name = format!("n{n}");
-                let record = record.map(|(priority, seniority, draining, eligible, status)| {
-                    let mut r = HealthRecord::new(name.as_str().into(), 1, priority, eligible);
-                    r.seniority = seniority;
-                    r.draining = draining;
-                    r.status = [
-                        HealthStatus::Passing,
-                        HealthStatus::Warning,
-                        HealthStatus::Failing,
-                    ][usize::from(status)];
-                    r
-                });
+                let record = record.map(
+                    |(priority, seniority, draining, eligible, status, admitted)| {
+                        let mut r = HealthRecord::new(name.as_str().into(), 1, priority, eligible);
+                        r.seniority = seniority;
+                        r.draining = draining;
+                        r.admitted = admitted;
+                        r.status = [
+                            HealthStatus::Passing,
+                            HealthStatus::Warning,
+                            HealthStatus::Failing,
+                        ][usize::from(status)];
+                        r
+                    },
+                );
                 member(&name, state, record)
             })
     }

@@ -214,6 +214,11 @@ pub struct Observer {
     /// side to carry the news, by side: if those stop too before the heal,
     /// the leave goes unheard.
     heard_on_side: Vec<Option<u16>>,
+    /// Hosts that first started during a partition on a side without a
+    /// majority of the members: no member on another side can know of them,
+    /// so they count (in the member total and their side's size) only from
+    /// the heal, as herd admits them (`HealthRecord::admitted`).
+    unadmitted: Vec<bool>,
     partition_since: Option<Duration>,
     /// When, during the partition, a side last changed size (the partition
     /// itself, a stop, a start): a host that became a minority through a
@@ -290,6 +295,7 @@ impl Observer {
             running_count: 0,
             member_count: 0,
             unheard_leave: Vec::new(),
+            unadmitted: Vec::new(),
             heard_on_side: Vec::new(),
             partition_since: None,
             sides_changed: Duration::ZERO,
@@ -404,6 +410,7 @@ impl Observer {
         self.joined.push(false);
         self.left.push(false);
         self.unheard_leave.push(false);
+        self.unadmitted.push(false);
         self.heard_on_side.push(None);
         self.started_ever.push(false);
         self.healthy.push(true);
@@ -443,6 +450,14 @@ impl Observer {
     fn set_running(&mut self, host: usize, running: bool) {
         if self.running[host] != running {
             self.running[host] = running;
+            if self.unadmitted[host] {
+                self.running_count = if running {
+                    self.running_count + 1
+                } else {
+                    self.running_count - 1
+                };
+                return;
+            }
             let count = self.side_running.entry(self.side[host]).or_default();
             if running {
                 *count += 1;
@@ -566,13 +581,19 @@ impl Observer {
         }
         match &entry.what {
             Happening::Started { incarnation } => {
-                self.set_running(host, true);
                 self.sides_changed = entry.at;
                 if self.unheard_leave[host] {
                     self.unheard_leave[host] = false;
                 } else if !self.started_ever[host] || self.left[host] {
-                    self.member_count += 1;
+                    if self.partition_since.is_some()
+                        && self.side_size(self.side[host]) * 2 <= self.members()
+                    {
+                        self.unadmitted[host] = true;
+                    } else {
+                        self.member_count += 1;
+                    }
                 }
+                self.set_running(host, true);
                 self.frozen[host] = false;
                 self.left[host] = false;
                 self.joined[host] = false;
@@ -816,7 +837,7 @@ impl Observer {
                 self.check_join(at, host);
             }
             Event::Left => {
-                if !self.left[host] {
+                if !self.left[host] && !self.unadmitted[host] {
                     self.member_count = self.member_count.saturating_sub(1);
                     if self.partition_since.is_some() {
                         self.heard_on_side[host] = Some(self.side[host]);
@@ -1103,7 +1124,7 @@ impl Observer {
     /// Puts `host` on a side of a partition (`side` 0 is the default).
     pub fn place(&mut self, at: Duration, host: usize, side: u16) {
         self.advance(at);
-        if self.running[host] {
+        if self.running[host] && !self.unadmitted[host] {
             let old = self.side_running.entry(self.side[host]).or_default();
             *old = old.saturating_sub(1);
             *self.side_running.entry(side).or_default() += 1;
@@ -1161,6 +1182,18 @@ impl Observer {
                 }
             }
             self.heard_on_side.fill(None);
+            for host in 0..self.names.len() {
+                if std::mem::take(&mut self.unadmitted[host]) {
+                    if self.running[host] && !self.left[host] {
+                        self.member_count += 1;
+                    } else {
+                        // Gone before anyone admitted it: a later start is
+                        // a newcomer again.
+                        self.started_ever[host] = false;
+                        self.left[host] = false;
+                    }
+                }
+            }
             for side in &mut self.side {
                 *side = 0;
             }

@@ -363,6 +363,7 @@ impl Runner<'_> {
                 );
                 record.version = 1;
                 record.seniority = Some(i as u64 + 1);
+                record.admitted = true;
                 record
             })
             .collect();
