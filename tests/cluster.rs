@@ -63,16 +63,16 @@ fn five_agents_elect_one_primary_fail_over_leave_and_rejoin_without_failback() {
         ));
     }
 
-    // All join: every agent sees five alive, ranked members and answers 200
-    // on /health.
+    // All join: every agent sees five alive, ranked members, each admitted
+    // to the quorum, and answers 200 on /health.
     let everyone: Vec<&Agent> = agents.iter().collect();
     let ranked = |a: &Agent| {
         a.get("/v1/members").is_some_and(|(_, body)| {
             body["members"].as_array().is_some_and(|ms| {
                 ms.len() == 5
-                    && ms
-                        .iter()
-                        .all(|m| m["state"] == "alive" && m["seniority"].is_u64())
+                    && ms.iter().all(|m| {
+                        m["state"] == "alive" && m["seniority"].is_u64() && m["admitted"] == true
+                    })
             })
         })
     };

@@ -242,6 +242,8 @@ pub struct MemberInfo {
     pub local: bool,
     /// The term of its latest claim of the primary role (0: never).
     pub term: u64,
+    /// Counted in the quorum (see `HealthRecord::admitted`).
+    pub admitted: bool,
     /// Its checks: for this node as of their last run, for others as of
     /// their last change of state.
     pub checks: Vec<CheckSummary>,
@@ -1086,6 +1088,7 @@ impl Node {
                     incarnation: id.incarnation(),
                     local: false,
                     term: record.map_or(0, |r| r.term),
+                    admitted: record.is_some_and(|r| r.admitted),
                     checks: record.map(|r| r.checks.clone()).unwrap_or_default(),
                 })
             })
@@ -1103,6 +1106,7 @@ impl Node {
             incarnation: id.incarnation(),
             local: true,
             term: self.record.term,
+            admitted: self.record.admitted,
             checks: self.local_checks.clone(),
         });
         members.sort_by(|a, b| a.name.cmp(&b.name));
