@@ -1182,26 +1182,38 @@ impl Observer {
                 }
             }
             self.heard_on_side.fill(None);
-            for host in 0..self.names.len() {
-                if std::mem::take(&mut self.unadmitted[host]) {
-                    if self.running[host] && !self.left[host] {
-                        self.member_count += 1;
-                    } else {
-                        // Gone before anyone admitted it: a later start is
-                        // a newcomer again.
-                        self.started_ever[host] = false;
-                        self.left[host] = false;
-                    }
-                }
-            }
             for side in &mut self.side {
                 *side = 0;
             }
+            let counted = (0..self.names.len())
+                .filter(|h| self.running[*h] && !self.unadmitted[*h])
+                .count();
             self.side_running.clear();
-            self.side_running.insert(0, self.running_count);
+            self.side_running.insert(0, counted);
         }
         let at_now = at;
         self.check_claimants(at_now);
+    }
+
+    /// The network is whole again (a heal, not a partition replacing
+    /// another at the same instant): hosts that started on a side without
+    /// a majority can now be admitted, and count as members from here.
+    pub fn network_whole(&mut self, at: Duration) {
+        self.advance(at);
+        for host in 0..self.names.len() {
+            if std::mem::take(&mut self.unadmitted[host]) {
+                if self.running[host] && !self.left[host] {
+                    self.member_count += 1;
+                    *self.side_running.entry(self.side[host]).or_default() += 1;
+                } else {
+                    // Gone before anyone admitted it: a later start is a
+                    // newcomer again.
+                    self.started_ever[host] = false;
+                    self.left[host] = false;
+                }
+            }
+        }
+        self.check_claimants(at);
     }
 
     /// Records a configured health or drain change.

@@ -737,6 +737,7 @@ impl Runner<'_> {
                     .fault(now, &kind, "heal".into(), &[], Notice::Nothing);
                 self.sim.partition.heal();
                 self.observer.partitioned(now, false);
+                self.observer.network_whole(now);
             }
             A::Network => {
                 if let Some(loss) = spec.loss {
