@@ -66,6 +66,10 @@ fn a_frozen_primary_that_was_declared_down_does_not_take_the_role_back() {
     // n0 thawed, learned it was declared down, rejoined behind the successor.
     let node = sim.node(0).expect("n0 runs");
     assert!(node.stats().rejoins >= 1, "n0 did not rejoin");
+    // Its fresh foca probes alone: the old foca's probe timer, left in the
+    // queue, cut every probe cycle short (an error a second) and the node
+    // never found a member dead again.
+    assert_eq!(node.stats().timer_errors, 0);
     assert_eq!(primaries(&sim, 0..5), vec![successor.clone(); 5]);
     assert_eq!(claimants(&sim).len(), 1);
     for i in 0..5 {

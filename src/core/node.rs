@@ -201,6 +201,9 @@ pub struct NodeStats {
     pub joins_refused: u64,
     /// Times the cluster declared this node down and it rejoined.
     pub rejoins: u64,
+    /// foca timers that failed, such as a probe cycle cut short by another
+    /// (none in a healthy node: see `Node::rejoined`).
+    pub timer_errors: u64,
 }
 
 impl NodeStats {
@@ -801,6 +804,7 @@ impl Node {
                         self.scan_needed = true;
                     }
                     if let Err(err) = self.foca.handle_timer(timer, &mut self.rt) {
+                        self.stats.timer_errors += 1;
                         tracing::debug!(error = %err, "foca timer");
                     }
                     self.absorb_foca(now);
