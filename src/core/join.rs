@@ -30,6 +30,8 @@ const MAX_PARTS: u16 = 4096;
 const MAX_WANTED: usize = 300;
 /// Retries without a new slice before the joiner gives up on a seed.
 const PATIENCE: u32 = 2;
+/// Most members of the old view a rejoining node adds to its seeds.
+const MAX_KNOWN_SEEDS: usize = 16;
 
 /// The joiner's side of the protocol.
 #[derive(Debug, Default)]
@@ -101,13 +103,33 @@ impl Node {
     }
 
     /// Rejoins after the cluster declared this node down: asks `first` (the
-    /// member that said so) for the whole state, then the seeds and members
-    /// as a joiner does.
-    pub(crate) fn rejoin_through(&mut self, now: Time, first: Option<SocketAddr>) {
+    /// member that said so) for the whole state, then the seeds, then the
+    /// members the old view knew (`known`), as a joiner does.
+    ///
+    /// The members matter to a node with no other seed (a founder) after a
+    /// heal with no majority anywhere: two nodes tell each other they are
+    /// down, both rejoin, and each asks the other, which has not joined; the
+    /// founder had nobody else to ask and asked the same joining node for
+    /// 20 s (a real 2/2/1 split, in namespaces).
+    pub(crate) fn rejoin_through(
+        &mut self,
+        now: Time,
+        first: Option<SocketAddr>,
+        known: Vec<SocketAddr>,
+    ) {
         let mut seeds = self.join.seeds.clone();
         if let Some(first) = first {
             seeds.retain(|s| *s != first);
             seeds.insert(0, first);
+        }
+        // Only a node with no other seed to try (a founder) needs them: more
+        // addresses for every rejoining node slowed large merges down.
+        let known = if seeds.len() > 1 { Vec::new() } else { known };
+        let own = self.id().socket_addr();
+        for addr in known.into_iter().take(MAX_KNOWN_SEEDS) {
+            if addr != own && !seeds.contains(&addr) {
+                seeds.push(addr);
+            }
         }
         if seeds.is_empty() {
             // Nobody to ask: a founder alone is a member again at once.

@@ -2337,6 +2337,7 @@ impl Node {
         let Some(first) = via.first().copied() else {
             return;
         };
+        let others = via[1..].to_vec();
         tracing::warn!(
             via = %first,
             "this node's cluster met another of its name whose primary reached a higher term; rejoining it"
@@ -2346,7 +2347,7 @@ impl Node {
         self.phase = Phase::Joining;
         self.update_self_in_roster();
         self.publish_record(now);
-        self.rejoin_through(now, Some(first));
+        self.rejoin_through(now, Some(first), others);
     }
 
     /// Applies health records that gossip or a sync brought.
@@ -2532,7 +2533,18 @@ impl Node {
                 .collect();
             (!alive.is_empty()).then(|| alive[self.rng.random_range(0..alive.len())])
         });
-        self.rejoin_through(now, sync_from);
+        // Alive first, then the rest.
+        let mut known: Vec<(bool, SocketAddr)> = self
+            .members
+            .values()
+            .filter_map(|k| {
+                let addr = k.id.as_ref()?.socket_addr();
+                Some((k.state != Some(MemberState::Alive), addr))
+            })
+            .collect();
+        known.sort();
+        let known = known.into_iter().map(|(_, addr)| addr).collect();
+        self.rejoin_through(now, sync_from, known);
     }
 
     fn leave(&mut self, now: Time) {
