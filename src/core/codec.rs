@@ -402,6 +402,15 @@ pub enum Control {
         /// The request answered.
         round: u64,
     },
+    /// "I was admitted": sent by a newly admitted member to every live
+    /// member at once, so its record (saying so) counts in every view before
+    /// a partition can come between them and the gossip.
+    Admitted {
+        /// The life that was admitted.
+        identity: NodeId,
+        /// Its record, `admitted` set.
+        record: HealthRecord,
+    },
     /// The seed will not take the joiner now.
     JoinRefused {
         /// The request this answers.

@@ -1714,6 +1714,16 @@ impl Node {
             self.record.admitted = true;
             tracing::debug!(answered, expected, "admitted to the quorum");
             self.publish_record(now);
+            // Gossip would take a moment to tell every member, and a view
+            // that has not heard it counts a majority without us: a primary
+            // cut off with one other member 0.3 s after four joined kept
+            // claiming for 30 s, counting only the two of them (real agents,
+            // a 2/2/1 split).
+            let admitted = Control::Admitted {
+                identity: self.id().clone(),
+                record: self.record.clone(),
+            };
+            self.send_to_live_members(&admitted);
             self.settled = None;
         }
     }
@@ -2601,12 +2611,28 @@ impl Node {
                 self.join_refused(now, from, request, reason)
             }
             Control::Leaving { identity, record } => self.member_leaving(now, identity, record),
+            Control::Admitted { identity, record } => self.member_admitted(identity, record),
             Control::DownNotice { .. }
             | Control::SuspectNotice { .. }
             | Control::QuorumPing { .. }
             | Control::QuorumAck { .. }
             | Control::AdmitRequest { .. }
             | Control::Admit { .. } => {}
+        }
+    }
+
+    /// A member says it was admitted: its record, at once.
+    fn member_admitted(&mut self, identity: NodeId, record: HealthRecord) {
+        if self.phase == Phase::Left
+            || !record.admitted
+            || record.name != *identity.name()
+            || record.incarnation != identity.incarnation()
+            || identity.key() == self.id().key()
+        {
+            return;
+        }
+        if records::lock(&self.inbox).offer(record) {
+            self.news_possible = true;
         }
     }
 
