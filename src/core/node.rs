@@ -2623,32 +2623,33 @@ impl Node {
 
     /// A member says it was admitted: its record, at once.
     fn member_admitted(&mut self, identity: NodeId, record: HealthRecord) {
+        if record.admitted {
+            self.take_record_from(&identity, record);
+        }
+    }
+
+    /// Takes a record a member sent about itself, outside gossip: only for
+    /// the life that sent it, never about this node. Returns whether it was
+    /// taken.
+    fn take_record_from(&mut self, identity: &NodeId, record: HealthRecord) -> bool {
         if self.phase == Phase::Left
-            || !record.admitted
             || record.name != *identity.name()
             || record.incarnation != identity.incarnation()
             || identity.key() == self.id().key()
         {
-            return;
+            return false;
         }
         if records::lock(&self.inbox).offer(record) {
             self.news_possible = true;
         }
+        true
     }
 
     /// A member says it leaves: its leaving record, and its life down in
     /// foca (gossiped on, as foca's own leave).
     fn member_leaving(&mut self, now: Time, identity: NodeId, record: HealthRecord) {
-        if self.phase == Phase::Left
-            || !record.leaving
-            || record.name != *identity.name()
-            || record.incarnation != identity.incarnation()
-            || identity.key() == self.id().key()
-        {
+        if !record.leaving || !self.take_record_from(&identity, record) {
             return;
-        }
-        if records::lock(&self.inbox).offer(record) {
-            self.news_possible = true;
         }
         let down = std::iter::once(foca::Member::down(identity));
         if let Err(err) = self.foca.apply_many(down, true, &mut self.rt) {
