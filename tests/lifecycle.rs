@@ -112,9 +112,9 @@ fn all_ranked(agents: &[&Agent]) -> bool {
         view.get("/v1/members").is_some_and(|(_, body)| {
             body["members"].as_array().is_some_and(|ms| {
                 ms.len() == agents.len()
-                    && ms
-                        .iter()
-                        .all(|m| m["state"] == "alive" && m["seniority"].is_u64())
+                    && ms.iter().all(|m| {
+                        m["state"] == "alive" && m["seniority"].is_u64() && m["admitted"] == true
+                    })
             })
         })
     })

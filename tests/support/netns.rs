@@ -470,7 +470,7 @@ impl Net {
     }
 
     /// Starts every agent (host 0 founds, the others join it), waits until
-    /// each sees them all alive and ranked with `/health` 200 and they agree
+    /// each sees them all alive, ranked and admitted to the quorum, with `/health` 200 and they agree
     /// on one primary; returns its name. Panics if that takes too long.
     pub fn start_cluster(&mut self, extra: &[&str]) -> String {
         for i in 0..self.hosts.len() {
@@ -481,9 +481,9 @@ impl Net {
         let joined = |h: &Host| {
             h.members().is_some_and(|ms| {
                 ms.len() == n
-                    && ms
-                        .iter()
-                        .all(|m| m["state"] == "alive" && m["seniority"].is_u64())
+                    && ms.iter().all(|m| {
+                        m["state"] == "alive" && m["seniority"].is_u64() && m["admitted"] == true
+                    })
             }) && h.status("/health") == Some(200)
         };
         assert!(
