@@ -487,6 +487,7 @@ impl Sim {
             transmits.push(transmit);
         }
         while let Some(event) = node.poll_event() {
+            tracing::trace!(?event, "node event");
             self.emitted.push(Emitted {
                 at: now,
                 host: index,

@@ -143,6 +143,10 @@ struct FaultTracker {
     /// Detection times, per observer, in seconds.
     times: Vec<(f64, usize)>,
     failover_from: Option<usize>,
+    /// The failover was owed, but before it happened no side kept a
+    /// majority of the members any more (more stopped or left): nobody
+    /// may take over, so none is owed.
+    excused: bool,
 }
 
 struct JoinTracker {
@@ -273,6 +277,11 @@ pub struct Observer {
     recovery_limit: Duration,
     /// Datagrams are being lost: no bound on recovery is owed.
     lossy: bool,
+    /// When every running member stopped or left: nothing remembers the
+    /// cluster (the simulator keeps no data directory), so the nodes still
+    /// starting wait for a member that will never answer, as their seeds
+    /// tell them to. From then on no recovery or failover is owed.
+    lost_at: Option<Duration>,
 }
 
 impl Observer {
@@ -330,6 +339,7 @@ impl Observer {
             calm_judged: false,
             recovery_limit: Duration::MAX,
             lossy: false,
+            lost_at: None,
         }
     }
 
@@ -370,6 +380,7 @@ impl Observer {
         let live = (0..n).filter(|h| self.is_live(*h)).count();
         let owed = self.partition_since.is_none()
             && !self.lossy
+            && self.lost_at.is_none()
             && self.frozen.iter().all(|f| !f)
             && live * 2 > self.members()
             && (0..n).any(|h| self.running[h] && self.healthy[h] && !self.draining[h]);
@@ -378,16 +389,26 @@ impl Observer {
         }
         let claimants: Vec<usize> = self.claimants.iter().copied().collect();
         if !self.agreed() {
-            let namings: BTreeSet<Option<usize>> = (0..n)
-                .filter(|h| self.running[*h])
-                .map(|h| self.naming[h])
-                .collect();
+            let mut namings: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
+            for h in (0..n).filter(|h| self.running[*h]) {
+                namings.entry(self.naming[h]).or_default().push(h);
+            }
+            // The smaller groups are named, as they are usually the stragglers.
+            let largest = namings.values().map(Vec::len).max().unwrap_or(0);
             let detail = format!(
                 "{:?} after the last fault the running nodes name {} and {} claim{}",
                 self.recovery_limit,
                 namings
                     .iter()
-                    .map(|p| p.map_or("nobody".to_string(), |p| self.names[p].to_string()))
+                    .map(|(p, hosts)| {
+                        let named = p.map_or("nobody".to_string(), |p| self.names[p].to_string());
+                        if hosts.len() < largest && hosts.len() <= 3 {
+                            let by: Vec<&str> = hosts.iter().map(|h| &*self.names[*h]).collect();
+                            format!("{named} (by {})", by.join(", "))
+                        } else {
+                            named
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
                 claimants.len(),
@@ -657,6 +678,35 @@ impl Observer {
         }
     }
 
+    /// Excuses the failovers still owed when no side keeps a majority of
+    /// the members running and unfrozen.
+    fn excuse_failovers_without_majority(&mut self) {
+        let mut per_side: BTreeMap<u16, usize> = BTreeMap::new();
+        for h in 0..self.names.len() {
+            if self.is_live(h) && !self.left[h] && !self.unadmitted[h] {
+                *per_side.entry(self.side[h]).or_default() += 1;
+            }
+        }
+        if per_side.values().any(|count| count * 2 > self.members()) {
+            return;
+        }
+        for tracker in &mut self.faults {
+            if tracker.failover_from.is_some() && tracker.report.failover_s.is_none() {
+                tracker.excused = true;
+            }
+        }
+    }
+
+    /// Whether a member that had joined still runs (or is frozen, holding
+    /// its state); if none does, the cluster is lost.
+    fn check_lost(&mut self, at: Duration) {
+        let holds_state = (0..self.names.len()).any(|h| self.running[h] && self.joined[h]);
+        if !holds_state && self.lost_at.is_none() {
+            tracing::debug!("every member stopped or left: the cluster is lost");
+            self.lost_at = Some(at);
+        }
+    }
+
     fn stopped(&mut self, at: Duration, host: usize) {
         self.disrupted[host] = true;
         self.set_claiming(at, host, false, false);
@@ -675,6 +725,32 @@ impl Observer {
             self.view[host][target] = UNKNOWN;
         }
         self.sees_alive[host] = 0;
+        self.check_lost(at);
+        self.excuse_failovers_without_majority();
+        self.forget_unremembered_terms();
+    }
+
+    /// A term that no running node knows any more is gone with the nodes
+    /// that knew it: the simulator keeps no data directory (the agent keeps
+    /// the highest term in `--data-dir`), so the next claim may take it
+    /// again. Only the terms some running node still knows must be passed.
+    fn forget_unremembered_terms(&mut self) {
+        let remembered = (0..self.names.len())
+            .filter(|h| self.running[*h])
+            .map(|h| {
+                let (life, term) = self.view_term[h];
+                if life == self.life[h] { term } else { 0 }
+            })
+            .max()
+            .unwrap_or(0);
+        if remembered < self.max_claim_term.0 {
+            tracing::debug!(
+                forgotten = self.max_claim_term.0,
+                remembered,
+                "no running node knows the highest term claimed"
+            );
+            self.max_claim_term.0 = remembered;
+        }
     }
 
     fn naming_of(&self, host: usize) -> Naming {
@@ -740,7 +816,17 @@ impl Observer {
                 self.open_claims.insert(host, at);
             }
         } else if self.claimants.remove(&host) {
-            if !self.is_serving(host) || self.on_minority(host) {
+            // DESIGN: a primary that loses its quorum (a partition, or the
+            // crash or freeze of enough other members) drops its rank, and
+            // the role may go to whoever ranks first when the members are
+            // back.
+            let live_members = (0..self.names.len())
+                .filter(|h| self.is_live(*h) && !self.unadmitted[*h] && !self.left[*h])
+                .count();
+            if !self.is_serving(host)
+                || self.on_minority(host)
+                || live_members * 2 <= self.members()
+            {
                 self.disrupted[host] = true;
             }
             if let Some(from) = self.open_claims.remove(&host)
@@ -845,6 +931,8 @@ impl Observer {
                 }
                 self.left[host] = true;
                 self.joined[host] = false;
+                self.check_lost(at);
+                self.excuse_failovers_without_majority();
             }
             Event::RoleChanged { primary, term } => {
                 tracing::debug!(host = %self.names[host], primary, term, "role");
@@ -1118,6 +1206,7 @@ impl Observer {
             },
             times: Vec::new(),
             failover_from: takes_primary,
+            excused: false,
         });
     }
 
@@ -1274,7 +1363,12 @@ impl Observer {
             let tracker = &self.faults[index];
             // A short freeze may pass unnoticed, and the role rightly stays.
             let required = tracker.report.kind != "freeze";
+            let lost_first = self
+                .lost_at
+                .is_some_and(|lost| lost <= tracker.at + failover_limit);
             if required
+                && !lost_first
+                && !tracker.excused
                 && tracker.failover_from.is_some()
                 && tracker.report.failover_s.is_none()
                 // One primary named by every node again in time (the old one
