@@ -11,7 +11,10 @@
 //! 4       1     kind: 0 a foca message, 1 a herd control message
 //! 5       1     cluster name length n (at most MAX_CLUSTER_LEN)
 //! 6       n     cluster name, UTF-8
-//! 6+n     ...   payload
+//! 6+n     8     the highest primary term the sender knows (u64, little
+//!               endian): every datagram spreads it, so a member that backs
+//!               a claim knows the terms its peers know
+//! 14+n    ...   payload
 //! ```
 //!
 //! Payloads are serde + bincode 2.0.1 (`standard()` varint encoding with a
@@ -34,7 +37,7 @@ use super::identity::NodeId;
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
-pub const PROTOCOL_VERSION: u8 = 3;
+pub const PROTOCOL_VERSION: u8 = 4;
 
 /// Longest cluster name, in bytes.
 pub const MAX_CLUSTER_LEN: usize = 64;
@@ -45,7 +48,7 @@ pub const MAX_DATAGRAM: usize = 1400;
 
 /// Room kept for the envelope (and later the AEAD nonce and tag) when foca
 /// sizes its messages.
-pub const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 64;
+pub const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 8 + 64;
 
 const MAGIC: [u8; 2] = *b"HD";
 const FLAG_SEALED: u8 = 0b01;
@@ -120,17 +123,28 @@ pub struct Opened<'a> {
     pub kind: PayloadKind,
     /// Whether the sender saw a quorum when it sent this.
     pub sender_quorate: bool,
+    /// The highest primary term the sender knows.
+    pub term: u64,
     /// The payload bytes.
     pub payload: &'a [u8],
 }
 
+/// What the envelope says about its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sender {
+    /// The sender vouches for its view (flag bit 1).
+    pub quorate: bool,
+    /// The highest primary term it knows.
+    pub term: u64,
+}
+
 /// Writes an envelope header for `cluster` into `out` (which is cleared).
-pub fn seal(out: &mut Vec<u8>, cluster: &str, kind: PayloadKind, quorate: bool, payload: &[u8]) {
+pub fn seal(out: &mut Vec<u8>, cluster: &str, kind: PayloadKind, sender: Sender, payload: &[u8]) {
     debug_assert!(cluster.len() <= MAX_CLUSTER_LEN);
     out.clear();
     out.extend_from_slice(&MAGIC);
     out.push(PROTOCOL_VERSION);
-    out.push(if quorate { FLAG_QUORATE } else { 0 });
+    out.push(if sender.quorate { FLAG_QUORATE } else { 0 });
     out.push(match kind {
         PayloadKind::Foca => 0,
         PayloadKind::Control => 1,
@@ -138,6 +152,7 @@ pub fn seal(out: &mut Vec<u8>, cluster: &str, kind: PayloadKind, quorate: bool, 
     // Checked by the configuration: cluster names are at most 64 bytes.
     out.push(cluster.len() as u8);
     out.extend_from_slice(cluster.as_bytes());
+    out.extend_from_slice(&sender.term.to_le_bytes());
     out.extend_from_slice(payload);
 }
 
@@ -171,10 +186,17 @@ pub fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, DropRea
     if name != cluster.as_bytes() {
         return Err(DropReason::ForeignCluster);
     }
+    let Some(term) = datagram
+        .get(6 + len..14 + len)
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+    else {
+        return Err(DropReason::Malformed);
+    };
     Ok(Opened {
         kind,
         sender_quorate: flags & FLAG_QUORATE != 0,
-        payload: &datagram[6 + len..],
+        term: u64::from_le_bytes(term),
+        payload: &datagram[14 + len..],
     })
 }
 
@@ -364,6 +386,10 @@ pub enum Control {
         round: u64,
         /// The highest primary term the asker knows.
         term: u64,
+        /// The term the asker will claim if a majority backs it (0 when it
+        /// claims already): every member that backs the claim learns it
+        /// first, so any later claim a majority backs takes a higher one.
+        proposed: u64,
     },
     /// "I hold you alive": the answer to a [`Control::QuorumPing`].
     QuorumAck {
@@ -409,6 +435,20 @@ pub enum Control {
         /// The life that was admitted.
         identity: NodeId,
         /// Its record, `admitted` set.
+        record: HealthRecord,
+    },
+    /// "Send me your record": a view that holds a member's new life alive
+    /// but only a record of an earlier life asks the member itself.
+    RecordRequest {
+        /// Who asks.
+        from: NodeId,
+    },
+    /// A member's record, sent by the member itself in answer to a
+    /// [`Control::RecordRequest`].
+    Record {
+        /// The life that sends it.
+        identity: NodeId,
+        /// Its current record.
         record: HealthRecord,
     },
     /// The seed will not take the joiner now.
@@ -537,17 +577,22 @@ mod tests {
     #[test]
     fn envelope_round_trips_and_carries_the_quorum_flag() {
         let mut out = Vec::new();
-        seal(&mut out, "prod", PayloadKind::Control, true, b"xyz");
+        let sender = Sender {
+            quorate: true,
+            term: 7,
+        };
+        seal(&mut out, "prod", PayloadKind::Control, sender, b"xyz");
         let opened = open(&out, "prod").unwrap();
         assert_eq!(opened.kind, PayloadKind::Control);
         assert!(opened.sender_quorate);
+        assert_eq!(opened.term, 7);
         assert_eq!(opened.payload, b"xyz");
     }
 
     #[test]
     fn packets_of_another_cluster_or_version_are_refused() {
         let mut out = Vec::new();
-        seal(&mut out, "prod", PayloadKind::Foca, false, b"x");
+        seal(&mut out, "prod", PayloadKind::Foca, Sender::default(), b"x");
         assert_eq!(open(&out, "test"), Err(DropReason::ForeignCluster));
         assert_eq!(open(&out, "pro"), Err(DropReason::ForeignCluster));
         let mut other_version = out.clone();
@@ -561,6 +606,8 @@ mod tests {
         assert_eq!(open(&bad_flags, "prod"), Err(DropReason::Malformed));
         assert_eq!(open(b"GET / HTTP/1.1", "prod"), Err(DropReason::NotHerd));
         assert_eq!(open(&out[..7], "prod"), Err(DropReason::Malformed));
+        // A cut term is malformed too.
+        assert_eq!(open(&out[..13], "prod"), Err(DropReason::Malformed));
         assert_eq!(
             open(&[0; MAX_DATAGRAM + 1], "prod"),
             Err(DropReason::TooLarge)

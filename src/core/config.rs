@@ -71,7 +71,8 @@ pub struct NodeConfig {
     /// First delay between join attempts; it doubles up to
     /// `join_retry_max`.
     pub join_retry_min: Duration,
-    /// Longest delay between join attempts.
+    /// Longest delay between join attempts; once reached, every seed is
+    /// asked at each attempt.
     pub join_retry_max: Duration,
 }
 
@@ -95,7 +96,7 @@ impl Default for NodeConfig {
             reconnect_interval: Duration::from_secs(15),
             reap_after: Duration::from_secs(24 * 3600),
             join_retry_min: Duration::from_millis(500),
-            join_retry_max: Duration::from_secs(10),
+            join_retry_max: Duration::from_secs(5),
         }
     }
 }

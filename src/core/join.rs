@@ -44,9 +44,12 @@ pub(crate) struct Joining {
     /// The request id answers must echo.
     request: u64,
     sync: Option<SyncProgress>,
-    /// A seed refused our name and asked its holder whether it lives: the
-    /// same seed is asked again once the holder had time to refute.
-    asked_holder: bool,
+    /// Since when seeds refuse our name (`NameTaken`), and how often they
+    /// did: see [`Node::join_refused`].
+    name_taken: Option<(Time, u32)>,
+    /// When a member that reached us was last asked (see
+    /// [`Node::joiner_reached`]).
+    reached_at: Option<Time>,
 }
 
 #[derive(Debug)]
@@ -143,6 +146,32 @@ impl Node {
         self.join_attempt(now);
     }
 
+    /// A member of the cluster reached this joining node (a knock, gossip):
+    /// the network to it works, so it is asked to take us at once rather
+    /// than after a backoff that grew while nobody answered (a node
+    /// restarted behind a partition joined 20 s after the heal; found by
+    /// the swarm). At most once a second.
+    pub(crate) fn joiner_reached(&mut self, now: Time, from: SocketAddr) {
+        if self.phase != Phase::Joining
+            || self.join.sync.is_some()
+            || self.join.seeds.is_empty()
+            || self
+                .join
+                .reached_at
+                .is_some_and(|at| now < at + Duration::from_secs(1))
+        {
+            return;
+        }
+        self.join.reached_at = Some(now);
+        self.join.request = self.rng.random();
+        tracing::debug!(member = %from, "a member reached this joining node; asking it to join");
+        self.send_sync_request(from);
+        self.join.delay = self.cfg.join_retry_min;
+        self.join.attempt += 1;
+        let retry = now + self.cfg.join_retry_min;
+        self.schedule(retry, NodeTimer::JoinRetry(self.join.attempt));
+    }
+
     pub(crate) fn join_retry(&mut self, now: Time, attempt: u64) {
         if attempt == self.join.attempt && self.phase == Phase::Joining {
             self.join_attempt(now);
@@ -157,6 +186,24 @@ impl Node {
             Some(sync) if sync.idle_retries < PATIENCE => {
                 sync.idle_retries += 1;
                 (sync.responder, Some(sync.wanted()))
+            }
+            _ if self.join.delay >= self.cfg.join_retry_max && self.join.seeds.len() > 1 => {
+                // Nobody answered for a while (the seeds are cut off, or
+                // some are gone for good): every seed is asked at once, so
+                // the first to be reachable again answers within one retry
+                // instead of waiting for its turn behind dead ones (a
+                // replacement asked a seed that had left every other time,
+                // and joined 23 s after the heal; found by the swarm).
+                self.join.sync = None;
+                self.join.request = self.rng.random();
+                tracing::debug!(seeds = self.join.seeds.len(), "asking every seed to join");
+                for seed in self.join.seeds.clone() {
+                    self.send_sync_request(seed);
+                }
+                self.join.attempt += 1;
+                let delay = self.jitter(self.join.delay);
+                self.schedule(now + delay, NodeTimer::JoinRetry(self.join.attempt));
+                return;
             }
             _ => {
                 self.join.sync = None;
@@ -216,36 +263,54 @@ impl Node {
         if request != self.join.request || self.phase != Phase::Joining {
             return;
         }
+        let name_taken = matches!(reason, Refusal::NameTaken { .. });
+        let (since, refusals) = match self.join.name_taken {
+            Some((since, refusals)) if name_taken => (since, refusals + 1),
+            _ => (now, 1),
+        };
+        self.join.name_taken = name_taken.then_some((since, refusals));
         match &reason {
-            Refusal::NameTaken { addr } => tracing::error!(
+            // Logged as an error at first and every tenth time: a second node
+            // given a live member's name by mistake must be noticed, without
+            // a line every second.
+            Refusal::NameTaken { addr } if refusals % 10 == 1 => tracing::error!(
                 seed = %from,
                 holder = %addr,
                 name = %self.id().name(),
                 "this name is used by a live member at another address; retrying. \
                  If that is another node, give this one a different --name"
             ),
+            Refusal::NameTaken { addr } => {
+                tracing::debug!(seed = %from, holder = %addr, "name still taken")
+            }
             Refusal::NotJoined => {
                 tracing::info!(seed = %from, "seed has not joined a cluster yet")
             }
             Refusal::Leaving => tracing::info!(seed = %from, "seed is leaving"),
             Refusal::NoQuorum => tracing::info!(seed = %from, "seed sees no quorum"),
         }
-        let name_taken = matches!(reason, Refusal::NameTaken { .. });
         self.events
             .push_back(Event::JoinRefused { seed: from, reason });
         self.join.sync = None;
         // A replaced machine's old life may simply be dead: the seed asked it
-        // (see `name_holder`), and answers again once it had time to refute.
-        // Once per seed, so a real duplicate name still walks the seeds at
-        // the usual backoff.
-        if name_taken && !self.join.asked_holder {
-            self.join.asked_holder = true;
+        // (see `name_holder`) and lets the new life in when it did not refute
+        // in time, or once it declares it down on its own (a seed without a
+        // majority, after a heal, does so a suspicion timeout after it hears
+        // again). So the same seed is asked again two probe timeouts later,
+        // then every probe period, for two suspicion timeouts: walking the
+        // seeds at the usual backoff cost a replacement 28 s after a switch
+        // reboot (found by the swarm). Past that window the name is likely a
+        // real duplicate, and the seeds are walked at the usual backoff.
+        let window = self.suspicion_timeout() * 2;
+        if name_taken && now < since + window {
+            let again = if refusals == 1 {
+                self.cfg.probe_timeout * 2
+            } else {
+                self.cfg.probe_period
+            };
             self.join.cursor = self.join.cursor.wrapping_sub(1);
             self.join.attempt += 1;
-            let again = now + self.cfg.probe_timeout * 2;
-            self.schedule(again, NodeTimer::JoinRetry(self.join.attempt));
-        } else {
-            self.join.asked_holder = false;
+            self.schedule(now + again, NodeTimer::JoinRetry(self.join.attempt));
         }
     }
 
@@ -459,15 +524,28 @@ impl Node {
             return;
         }
         let slot = &mut sync.received[usize::from(part.part)];
-        if !*slot {
+        let progress = !*slot;
+        if progress {
             *slot = true;
             sync.missing -= 1;
             sync.idle_retries = 0;
         }
-        if sync.missing == 0 {
+        let missing = sync.missing;
+        if progress && missing > 0 {
+            // The seed answers: missing slices are asked for again soon, not
+            // after the backoff grown while no seed answered (a node that
+            // had asked for 2 minutes behind a partition waited 10 s for the
+            // slices lost after the heal; found by the swarm).
+            self.join.delay = self.cfg.join_retry_min;
+            self.join.attempt += 1;
+            let retry = now + self.cfg.join_retry_min;
+            self.schedule(retry, NodeTimer::JoinRetry(self.join.attempt));
+        }
+        if missing == 0 {
             let responder = part.responder;
             self.join.sync = None;
             self.adopt_founding(part.founding);
+            self.inherit_admission();
             tracing::info!(seed = %from, "joined the cluster");
             self.become_joined(now, Some(from));
             if let Err(err) = self.foca.announce(responder, &mut self.rt) {

@@ -329,6 +329,14 @@ pub(crate) struct Known {
     /// (a heal, newcomers admitted) still holds that down, but it was never
     /// the majority's.
     pub(crate) down_vouched: bool,
+    /// Suspected past its suspicion timeout while this view could not
+    /// declare anyone down (see [`Node::defer_accusation`]): shown and
+    /// counted as down here, while foca keeps it a suspect, so it comes
+    /// back by refuting, without a new life, once it is reachable again.
+    pub(crate) held_down: bool,
+    /// The life whose record this view last asked the member for (see
+    /// [`NodeTimer::RecordDue`]).
+    pub(crate) record_asked: u64,
 }
 
 impl Known {
@@ -337,6 +345,17 @@ impl Known {
     fn seniority(&self, founding: u64) -> Option<u64> {
         let record = self.record.as_ref()?;
         if record.founding != founding {
+            return None;
+        }
+        // A record of an earlier life ranks nothing: a new life ranks anew
+        // (a restart without its data directory), and until its own record
+        // arrives, a view that honoured the old rank named a restarted node
+        // primary that nobody else named (found by the swarm).
+        if self
+            .id
+            .as_ref()
+            .is_some_and(|id| record.incarnation < id.incarnation())
+        {
             return None;
         }
         match self.void_through {
@@ -349,8 +368,8 @@ impl Known {
         let (_, swim) = self.swim?;
         Some(match swim {
             foca::State::Alive => MemberState::Alive,
-            foca::State::Suspect => MemberState::Suspect,
-            foca::State::Down => {
+            foca::State::Suspect if !self.held_down => MemberState::Suspect,
+            foca::State::Suspect | foca::State::Down => {
                 let life = self.id.as_ref().map_or(0, NodeId::incarnation);
                 let leaving = self
                     .record
@@ -391,6 +410,7 @@ struct DeferredAck {
     asker: NodeId,
     from: SocketAddr,
     round: u64,
+    proposed: u64,
     until: Time,
 }
 
@@ -423,6 +443,11 @@ struct QuorumCheck {
     /// A majority named this node primary since it was last elected (asked
     /// only of a fresh rank).
     confirmed: bool,
+    /// When the last check passed: a claim starts only right after one.
+    confirmed_at: Option<Time>,
+    /// The term the last check proposed to claim (0: none), which every
+    /// member that backed it learned.
+    proposed: u64,
     /// When this node last took a seniority: its record needs a moment to
     /// reach the others before it asks them to confirm a claim.
     ranked_at: Option<Time>,
@@ -461,6 +486,15 @@ pub(crate) enum NodeTimer {
         incarnation: foca::Incarnation,
         asked: u8,
     },
+    /// A member's new life became live here a probe period ago: ask it for
+    /// its record if gossip has not brought it.
+    RecordDue {
+        key: MemberKey,
+        life: u64,
+    },
+    /// One whole-state sync outside the periodic ones (see
+    /// [`Node::settle`]).
+    SyncOnce,
 }
 
 /// Direct questions to a suspect before a suspicion learned by gossip ends
@@ -504,8 +538,16 @@ pub struct Node {
     /// When a datagram from another member last arrived (see
     /// [`Node::doubts_itself`]).
     last_heard: Option<Time>,
-    /// When the node heard again after a silence that made it doubt itself.
+    /// When the node heard again after a silence that made it doubt itself,
+    /// or its view vouched again after it did not: no member is declared
+    /// down for a suspicion timeout from then (see
+    /// [`Node::defer_accusation`]).
     heard_again: Option<Time>,
+    /// A suspicion ran out while this view did not vouch, and waits.
+    accusations_held: bool,
+    /// When the latest member became suspect here, and when the run of
+    /// suspicions it belongs to began (see [`Node::defer_accusation`]).
+    suspicions: Option<(Time, Time)>,
     /// Until when a rejoined node vouches for nothing (see [`Node::vouches`]).
     vouch_from: Option<Time>,
     /// Who last told us we are down: the first to ask for the state.
@@ -634,6 +676,8 @@ impl Node {
             last_input: None,
             last_heard: None,
             heard_again: None,
+            accusations_held: false,
+            suspicions: None,
             vouch_from: None,
             notified_by: None,
             periodic: false,
@@ -683,6 +727,7 @@ impl Node {
             Ok(opened) => opened,
             Err(reason) => return self.drop_packet(reason, from),
         };
+        self.learn_term(opened.term);
         let doubted = self.doubts_itself(now);
         self.last_heard = Some(now);
         if doubted {
@@ -691,6 +736,13 @@ impl Node {
             );
             self.heard_again = Some(now);
             self.ask_suspects_again();
+            // Our record's gossip ran out while nobody could hear it: a
+            // health change made while cut off (a check that failed and came
+            // back, a new rank) reached the others only at the next sync, up
+            // to a sync period after the heal (found by the swarm).
+            if self.phase == Phase::Joined {
+                self.broadcast_record();
+            }
         }
         match opened.kind {
             PayloadKind::Foca => {
@@ -704,6 +756,7 @@ impl Node {
                 if peek.updates > 0 || !self.sender_as_expected(&peek) {
                     self.scan_needed = true;
                 }
+                self.joiner_reached(now, from);
                 self.notify_if_down(now, from, &peek);
                 // Packets queued while we stalled prove nothing; a packet
                 // addressed to this life well after the stall does: its
@@ -749,9 +802,10 @@ impl Node {
                     from: asker,
                     round,
                     term,
+                    proposed,
                 }) => {
                     self.learn_term(term);
-                    self.answer_quorum_ping(now, from, asker, round)
+                    self.answer_quorum_ping(now, from, asker, round, proposed)
                 }
                 Ok(Control::QuorumAck {
                     from: member,
@@ -793,9 +847,14 @@ impl Node {
                     if self.phase == Phase::Left {
                         continue;
                     }
-                    if let foca::Timer::ChangeSuspectToDown { .. } = &timer
+                    if let foca::Timer::ChangeSuspectToDown {
+                        member_id,
+                        incarnation,
+                        ..
+                    } = &timer
                         && let Some(later) = self.defer_accusation(now)
                     {
+                        self.hold_down(now, member_id.key(), member_id.incarnation(), *incarnation);
                         self.schedule(later, NodeTimer::Foca(timer));
                         continue;
                     }
@@ -820,6 +879,8 @@ impl Node {
                     asked,
                 } => self.suspicion_over(now, key, life, incarnation, asked),
                 NodeTimer::Nudge(id, round) => self.nudge_suspect(now, id, round),
+                NodeTimer::RecordDue { key, life } => self.record_due(key, life),
+                NodeTimer::SyncOnce => self.sync_once(),
                 NodeTimer::QuorumCheckDue(round) => self.quorum_check_due(now, round),
                 NodeTimer::AdmissionDue(round) => self.admission_due(now, round),
                 NodeTimer::ConfirmAgain => {
@@ -1197,17 +1258,96 @@ impl Node {
     }
 
     /// When a suspicion timer that fires now may declare its suspect down,
-    /// if not now (see [`Node::doubts_itself`]).
+    /// if not now.
+    ///
+    /// A node that doubts itself (see [`Node::doubts_itself`]) declares
+    /// nobody down, and neither does a view that does not vouch (no
+    /// majority alive, a stall, a fresh rejoin): SWIM's `down` is final, so
+    /// a down declared in a fragment of a partition had every member it
+    /// named rejoin after the heal, and two fragments that each held the
+    /// other down sent the nodes between them back and forth (found by the
+    /// swarm). Held as suspects instead, the members of other fragments
+    /// refute when the network is whole again and the fragments are one
+    /// view at once. When a view vouches again, its suspects get a
+    /// suspicion timeout to refute (and are told they are suspected)
+    /// before any is declared down: the majority came back through
+    /// refutations, and the rest are on their way.
     fn defer_accusation(&mut self, now: Time) -> Option<Time> {
         if self.doubts_itself(now) {
             return Some(now + self.cfg.probe_period);
         }
-        let until = self.heard_again? + self.cfg.suspicion_timeout(self.scanned.len() + 1);
+        if !self.vouches(self.election.claim_quorate) {
+            self.accusations_held = true;
+            return Some(now + self.cfg.probe_period);
+        }
+        // Right after a partition the members across it are suspected one
+        // probe at a time, so a view on a minority side still counts a
+        // majority alive when its first suspicions run out, and the downs it
+        // declared then passed for the majority's (a few in every fragment
+        // of a three-way split, which then sent members back and forth
+        // after the heal). While suspicions keep coming (more than one
+        // suspect, the latest within two probe periods), the view waits for
+        // them to settle, at most two suspicion timeouts from the first: by
+        // then a minority knows it is one. A single crash is not delayed.
+        let suspects = self.election.live.saturating_sub(self.election.alive);
+        if suspects > 1
+            && let Some((latest, since)) = self.suspicions
+        {
+            let settled = latest + self.cfg.probe_period * 2;
+            let cap = since + self.suspicion_timeout() * 2;
+            if now < settled && now < cap {
+                return Some(settled.min(cap));
+            }
+        }
+        if std::mem::take(&mut self.accusations_held) {
+            tracing::debug!(
+                "this view vouches again; its suspects have a suspicion timeout to refute"
+            );
+            self.heard_again = Some(now);
+            self.ask_suspects_again();
+        }
+        let until = self.heard_again? + self.suspicion_timeout();
         if now < until {
             return Some(until);
         }
         self.heard_again = None;
         None
+    }
+
+    /// A suspicion ran out while this view may not declare anyone down:
+    /// the suspect counts as down here (see [`Known::held_down`]) unless
+    /// the view only waits for refutations it expects (after hearing again,
+    /// or vouching again).
+    fn hold_down(&mut self, now: Time, key: MemberKey, life: u64, incarnation: foca::Incarnation) {
+        if !self.doubts_itself(now) && self.vouches(self.election.claim_quorate) {
+            return;
+        }
+        let Some(known) = self.members.get_mut(&key) else {
+            return;
+        };
+        if known.held_down
+            || known.id.as_ref().map(NodeId::incarnation) != Some(life)
+            || known.swim != Some((incarnation, foca::State::Suspect))
+        {
+            return;
+        }
+        known.held_down = true;
+        let previous = known.state;
+        known.state = known.derive_state();
+        if let Some(current) = known.state
+            && previous != Some(current)
+        {
+            tracing::debug!(member = %known.name, "held down: suspected past its timeout while this view cannot declare it down");
+            self.members_changed_at = now;
+            self.events.push_back(Event::MemberState {
+                name: known.name.clone(),
+                incarnation: life,
+                previous,
+                current,
+            });
+        }
+        self.update_roster(key);
+        self.changes += 1;
     }
 
     /// While others are around, a node gets a timer at least every probe
@@ -1388,7 +1528,12 @@ impl Node {
             return;
         }
         self.notices.insert(key, now);
-        tracing::debug!(member = %id, "a member without a quorum holds us down: sending it back");
+        tracing::debug!(
+            member = %id,
+            alive = self.election.alive,
+            expected = self.election.expected,
+            "a member without a quorum holds us down: sending it back"
+        );
         self.send_control(from, &Control::DownNotice { identity: id });
     }
 
@@ -1439,6 +1584,7 @@ impl Node {
             return;
         }
         if let Some(later) = self.defer_accusation(now) {
+            self.hold_down(now, key, life, incarnation);
             let timer = NodeTimer::SuspicionOver {
                 key,
                 life,
@@ -1504,10 +1650,16 @@ impl Node {
         self.check.last = Some(now);
         self.check.acks.clear();
         self.check.pending = Some(self.check.round);
+        self.check.proposed = if self.claiming {
+            0
+        } else {
+            self.max_term.saturating_add(1)
+        };
         let ping = Control::QuorumPing {
             from: self.id().clone(),
             round: self.check.round,
             term: self.max_term,
+            proposed: self.check.proposed,
         };
         self.send_to_live_members(&ping);
         let due = now + self.cfg.probe_timeout * 2;
@@ -1522,7 +1674,14 @@ impl Node {
         }
     }
 
-    fn answer_quorum_ping(&mut self, now: Time, from: SocketAddr, asker: NodeId, round: u64) {
+    fn answer_quorum_ping(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        asker: NodeId,
+        round: u64,
+        proposed: u64,
+    ) {
         if self.phase != Phase::Joined {
             return;
         }
@@ -1542,7 +1701,7 @@ impl Node {
             self.send_control(from, &Control::DownNotice { identity: asker });
         } else if self.election.primary.as_deref() == Some(&**asker.name()) {
             // Only a view that names the asker backs its claim.
-            self.send_quorum_ack(from, round);
+            self.send_quorum_ack(from, round, proposed);
         } else {
             // Not yet, perhaps: after a crash the successor's view usually
             // names it a moment before ours does. Answer when ours does, if
@@ -1554,19 +1713,26 @@ impl Node {
                     asker,
                     from,
                     round,
+                    proposed,
                     until: now + self.cfg.probe_timeout * 2,
                 });
             }
         }
     }
 
-    fn send_quorum_ack(&mut self, to: SocketAddr, round: u64) {
+    /// Backs a quorum check: tells the asker the highest term this view
+    /// knows, then learns the term the asker proposes to claim (see
+    /// [`Control::QuorumPing`]). The answer carries the term from before,
+    /// so an asker that hears of a term at or above its proposal knows the
+    /// proposal is no longer above every term, and asks again.
+    fn send_quorum_ack(&mut self, to: SocketAddr, round: u64, proposed: u64) {
         let ack = Control::QuorumAck {
             from: self.id().clone(),
             round,
             term: self.max_term,
         };
         self.send_control(to, &ack);
+        self.learn_term(proposed);
     }
 
     /// Answers the quorum checks this view now backs (see
@@ -1583,7 +1749,7 @@ impl Node {
                 .partition(|ping| primary.as_deref() == Some(&**ping.asker.name()));
         self.deferred_acks = waiting;
         for ping in due {
-            self.send_quorum_ack(ping.from, ping.round);
+            self.send_quorum_ack(ping.from, ping.round, ping.proposed);
         }
     }
 
@@ -1592,6 +1758,7 @@ impl Node {
     fn learn_term(&mut self, term: u64) {
         if term < health::COUNTER_LIMIT {
             self.max_term = self.max_term.max(term);
+            self.rt.term = self.max_term;
         }
     }
 
@@ -1620,6 +1787,7 @@ impl Node {
             }
             self.check.blocked = false;
             self.check.confirmed = true;
+            self.check.confirmed_at = Some(now);
             self.settled = None;
             if let Some((from, _)) = self.contested_down.take() {
                 tracing::info!(
@@ -1650,6 +1818,11 @@ impl Node {
         if let Some((from, identity)) = self.contested_down.take() {
             self.accept_down_notice(now, from, identity, true);
         }
+    }
+
+    /// The suspicion timeout for the cluster as this view counts it.
+    pub(crate) fn suspicion_timeout(&self) -> Duration {
+        self.cfg.suspicion_timeout(self.scanned.len() + 1)
     }
 
     /// Whether this view holds `key`'s record saying it was admitted.
@@ -1742,7 +1915,7 @@ impl Node {
     /// suspect, and again every probe period while the suspicion lasts, so
     /// a live suspect refutes before it is declared down.
     fn nudge_suspect(&mut self, now: Time, id: NodeId, round: u32) {
-        let suspicion = self.cfg.suspicion_timeout(self.scanned.len() + 1);
+        let suspicion = self.suspicion_timeout();
         if self.phase != Phase::Joined || self.cfg.probe_period * round > suspicion {
             return;
         }
@@ -1806,6 +1979,7 @@ impl Node {
         match codec::encode_control(message) {
             Ok(payload) => {
                 self.rt.quorate = vouch && self.vouches(self.election.claim_quorate);
+                self.rt.term = self.max_term;
                 self.rt.push(to, PayloadKind::Control, &payload);
                 self.absorb_transmits();
             }
@@ -1943,6 +2117,23 @@ impl Node {
         // are suspected one probe at a time. The check costs one round trip
         // when the majority agrees.
         let in_flux = !self.claiming && election.expected > 1;
+        // A confirmation is good for a claim that starts right away, under
+        // the term it proposed: one that waited (a merge settling) may have
+        // lost its majority meanwhile, and one whose term is no longer above
+        // every term known here may collide with a claim the majority backed
+        // since. A node confirmed just before a partition cut it off
+        // claimed 1.5 s later with a term that the majority, which never
+        // heard of it, took again (found by the swarm).
+        if in_flux && self.check.confirmed {
+            let fresh = self
+                .check
+                .confirmed_at
+                .is_some_and(|at| now <= at + self.cfg.probe_period);
+            let reserved = self.check.proposed == self.max_term.saturating_add(1);
+            if !fresh || !reserved {
+                self.check.confirmed = false;
+            }
+        }
         if !elected {
             self.check.blocked = false;
             self.check.wanted = false;
@@ -2001,7 +2192,21 @@ impl Node {
         if election != self.election || claiming != self.claiming {
             self.changes += 1;
         }
-        self.rt.quorate = self.vouches(election.claim_quorate);
+        let vouching = self.vouches(election.claim_quorate);
+        if vouching && !self.rt.quorate && self.phase == Phase::Joined {
+            // Back with a majority after a time without one: changes to our
+            // record made meanwhile (a drain, a new rank) had their gossip
+            // spent on members that could not hear it, and a view holding
+            // the old record named a draining member primary until the next
+            // sync (found by the swarm). The same goes for every record
+            // changed while this view could not hear it: one sync, once the
+            // returning members have re-ranked, instead of a sync period.
+            self.broadcast_record();
+            let at = now + self.jitter(self.cfg.probe_period * 3);
+            self.schedule(at, NodeTimer::SyncOnce);
+        }
+        self.rt.quorate = vouching;
+        self.rt.term = self.max_term;
         let primary_changed = election.primary != self.election.primary;
         self.election = election;
         self.claiming = claiming;
@@ -2069,6 +2274,16 @@ impl Node {
         if self.phase != Phase::Joined {
             return;
         }
+        self.sync_once();
+        let next = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
+        self.schedule(now + next, NodeTimer::Sync);
+    }
+
+    /// Asks a random alive member for its whole state.
+    fn sync_once(&mut self) {
+        if self.phase != Phase::Joined {
+            return;
+        }
         let alive: Vec<SocketAddr> = self
             .members
             .values()
@@ -2079,8 +2294,6 @@ impl Node {
             let to = alive[self.rng.random_range(0..alive.len())];
             self.request_sync(to);
         }
-        let next = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
-        self.schedule(now + next, NodeTimer::Sync);
     }
 
     /// Compares foca's membership with the last scan and applies changes.
@@ -2164,6 +2377,8 @@ impl Node {
             void_through: None,
             state: None,
             down_vouched: false,
+            held_down: false,
+            record_asked: 0,
         });
         if known.swim.is_none() {
             self.swim_known += 1;
@@ -2171,7 +2386,9 @@ impl Node {
         if known.id.as_ref() != Some(id) {
             known.id = Some(id.clone().with_shared_name(&known.name));
         }
+        let record_stale = Self::record_stale(known);
         known.swim = Some((incarnation, swim));
+        let was_held = std::mem::take(&mut known.held_down);
         let previous = known.state;
         let current = known.derive_state();
         // Only a view that holds a quorum voids: a minority that saw the
@@ -2185,7 +2402,8 @@ impl Node {
         }
         if current != Some(MemberState::Down) {
             known.down_vouched = false;
-        } else if previous != Some(MemberState::Down) {
+        } else if previous != Some(MemberState::Down) || was_held {
+            // A member held down and now declared down was declared now.
             known.down_vouched = vouching;
         }
         known.state = current;
@@ -2194,6 +2412,13 @@ impl Node {
         {
             if let Some(now) = self.last_input {
                 self.members_changed_at = now;
+                if current == MemberState::Suspect && previous == Some(MemberState::Alive) {
+                    let first = self.election.live == self.election.alive;
+                    self.suspicions = match self.suspicions {
+                        Some((_, since)) if !first => Some((now, since)),
+                        _ => Some((now, now)),
+                    };
+                }
             }
             self.events.push_back(Event::MemberState {
                 name: known.name.clone(),
@@ -2209,7 +2434,7 @@ impl Node {
             // by gossip would last until a `down` update happens to arrive.
             // Each member keeps a slower timer of its own as a backstop
             // (Lifeguard gives unconfirmed suspicions longer, too).
-            let timeout = self.cfg.suspicion_timeout(self.scanned.len() + 1) * 2;
+            let timeout = self.suspicion_timeout() * 2;
             self.schedule(
                 self.last_input.unwrap_or_default() + timeout,
                 NodeTimer::SuspicionOver {
@@ -2220,7 +2445,30 @@ impl Node {
                 },
             );
         }
+        if record_stale {
+            self.ask_record_later(id.key(), id.incarnation());
+        }
         self.update_roster(id.key());
+    }
+
+    /// Whether this view holds a member's identity of a later life than
+    /// its record and has not asked for the new life's record yet.
+    fn record_stale(known: &Known) -> bool {
+        let Some(id) = known.id.as_ref() else {
+            return false;
+        };
+        let life = id.incarnation();
+        known.record_asked < life && known.record.as_ref().is_some_and(|r| r.incarnation < life)
+    }
+
+    /// Asks for a member's record a probe period from now, if gossip has
+    /// not brought it by then (see [`Node::record_due`]).
+    fn ask_record_later(&mut self, key: MemberKey, life: u64) {
+        if let Some(known) = self.members.get_mut(&key) {
+            known.record_asked = life;
+        }
+        let due = self.last_input.unwrap_or_default() + self.cfg.probe_period;
+        self.schedule(due, NodeTimer::RecordDue { key, life });
     }
 
     fn update_roster(&mut self, key: MemberKey) {
@@ -2275,6 +2523,24 @@ impl Node {
             self.record.admitted = false;
         }
         self.note_founding(self.record.founding, self.record.term);
+    }
+
+    /// A new life of a member that was admitted takes its place in the
+    /// quorum at once: the member is in every view's expected size already
+    /// (one name is one member), so counting the new life adds nobody, while
+    /// asking for admission again would need a majority of the *other*
+    /// admitted members. Three members, two crashed, one restarted: the
+    /// survivor alone is no majority of the others, so the restarted one
+    /// was never admitted and the cluster, two of three running, had no
+    /// primary for good (found by the swarm). A member that left (or was
+    /// forgotten) is a newcomer when it comes back. A second process given
+    /// a live member's name is refused at the join (`NameTaken`).
+    pub(crate) fn inherit_admission(&mut self) {
+        let earlier = records::lock(&self.inbox).own_admitted_in;
+        if !self.record.admitted && earlier.is_some() && earlier == Some(self.record.founding) {
+            tracing::debug!("an earlier life of this node was admitted; taking its place");
+            self.record.admitted = true;
+        }
     }
 
     /// Records a term seen in a founding and settles which founding wins:
@@ -2384,12 +2650,23 @@ impl Node {
                 void_through: None,
                 state: None,
                 down_vouched: false,
+                held_down: false,
+                record_asked: 0,
             });
             let name = known.name.clone();
             let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
             let mut record = record;
             record.name = name.clone();
             let status = record.status;
+            tracing::trace!(
+                member = %name,
+                ?status,
+                seniority = ?record.seniority,
+                term = record.term,
+                admitted = record.admitted,
+                version = record.version,
+                "record applied"
+            );
             known.record = Some(record);
             let previous = known.state;
             known.state = known.derive_state();
@@ -2409,6 +2686,11 @@ impl Node {
                     previous: Some(previous),
                     current,
                 });
+            }
+            if Self::record_stale(known)
+                && let Some(life) = known.id.as_ref().map(NodeId::incarnation)
+            {
+                self.ask_record_later(key, life);
             }
             self.update_roster(key);
             self.changes += 1;
@@ -2479,7 +2761,7 @@ impl Node {
     /// foca renewed our identity after the cluster declared us down.
     fn rejoined(&mut self, now: Time, id: NodeId) {
         self.stats.rejoins += 1;
-        self.vouch_from = Some(now + self.cfg.suspicion_timeout(self.scanned.len() + 1));
+        self.vouch_from = Some(now + self.suspicion_timeout());
         self.record.incarnation = id.incarnation();
         self.record.version = 0;
         // Declared down by a member that sees a quorum: the cluster has moved
@@ -2612,6 +2894,10 @@ impl Node {
             }
             Control::Leaving { identity, record } => self.member_leaving(now, identity, record),
             Control::Admitted { identity, record } => self.member_admitted(identity, record),
+            Control::RecordRequest { from: asker } => self.send_own_record(from, &asker),
+            Control::Record { identity, record } => {
+                self.take_record_from(&identity, record);
+            }
             Control::DownNotice { .. }
             | Control::SuspectNotice { .. }
             | Control::QuorumPing { .. }
@@ -2619,6 +2905,47 @@ impl Node {
             | Control::AdmitRequest { .. }
             | Control::Admit { .. } => {}
         }
+    }
+
+    /// A member asks for our record (see [`NodeTimer::RecordDue`]).
+    fn send_own_record(&mut self, to: SocketAddr, asker: &NodeId) {
+        if self.phase != Phase::Joined || asker.key() == self.id().key() {
+            return;
+        }
+        let record = Control::Record {
+            identity: self.id().clone(),
+            record: self.record.clone(),
+        };
+        self.send_control(to, &record);
+    }
+
+    /// A member's new life is live in this view: if its record is still of
+    /// an earlier life, ask the member for it. The new life's record went
+    /// out with its gossip, which a member it did not know yet never got
+    /// (it joined through a seed that had not heard of that member); until
+    /// the next sync such a view ranked the new life by its earlier life's
+    /// seniority and named a primary nobody else named (found by the
+    /// swarm).
+    fn record_due(&mut self, key: MemberKey, life: u64) {
+        let Some(known) = self.members.get(&key) else {
+            return;
+        };
+        let Some(id) = known.id.as_ref() else {
+            return;
+        };
+        let stale = known.record.as_ref().is_none_or(|r| r.incarnation < life);
+        if self.phase != Phase::Joined
+            || id.incarnation() != life
+            || !stale
+            || !known.state.is_some_and(MemberState::is_live)
+        {
+            return;
+        }
+        let to = id.socket_addr();
+        let request = Control::RecordRequest {
+            from: self.id().clone(),
+        };
+        self.send_control(to, &request);
     }
 
     /// A member says it was admitted: its record, at once.
@@ -2670,6 +2997,32 @@ impl Node {
         // majority, a knock answered with a down notice is how the fragments
         // find each other after the heal (`notify_if_down`).
         let quorate = self.election.quorate;
+        // A view that does not vouch holds the members it cannot reach as
+        // suspects (see `defer_accusation`): asking a few each time is how
+        // they learn it, refute, and come back once the network heals.
+        if !self.vouches(self.election.claim_quorate) {
+            let suspects: Vec<(NodeId, foca::Incarnation)> = self
+                .members
+                .values()
+                .filter_map(|k| match (k.id.as_ref(), k.swim) {
+                    (Some(id), Some((incarnation, foca::State::Suspect))) => {
+                        Some((id.clone(), incarnation))
+                    }
+                    _ => None,
+                })
+                .collect();
+            for _ in 0..3.min(suspects.len()) {
+                let (identity, incarnation) =
+                    suspects[self.rng.random_range(0..suspects.len())].clone();
+                let to = identity.socket_addr();
+                let notice = Control::SuspectNotice {
+                    identity,
+                    incarnation,
+                    from: self.id().clone(),
+                };
+                self.send_control(to, &notice);
+            }
+        }
         if self.foca.num_members() == 0 || !quorate {
             let down: Vec<NodeId> = self
                 .members
@@ -2688,7 +3041,7 @@ impl Node {
             }
             self.absorb_foca(now);
         }
-        let interval = if quorate {
+        let interval = if quorate && self.vouches(self.election.claim_quorate) {
             self.cfg.reconnect_interval
         } else {
             self.cfg.reconnect_interval.min(self.cfg.probe_period * 2)

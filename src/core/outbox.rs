@@ -33,8 +33,10 @@ pub(crate) enum Note {
 pub(crate) struct Outbox {
     /// The cluster name for envelopes.
     pub(crate) cluster: String,
-    /// Whether this node sees a quorum (the envelope says so).
+    /// Whether this node vouches for its view (the envelope says so).
     pub(crate) quorate: bool,
+    /// The highest primary term this node knows (the envelope says so).
+    pub(crate) term: u64,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) timers: Vec<(Duration, Timer<NodeId>)>,
     pub(crate) notes: Vec<Note>,
@@ -46,6 +48,7 @@ impl Outbox {
         Self {
             cluster,
             quorate: false,
+            term: 0,
             transmits: VecDeque::new(),
             timers: Vec::new(),
             notes: Vec::new(),
@@ -59,7 +62,10 @@ impl Outbox {
             &mut self.scratch,
             &self.cluster,
             kind,
-            self.quorate,
+            codec::Sender {
+                quorate: self.quorate,
+                term: self.term,
+            },
             payload,
         );
         self.transmits.push_back(Transmit {

@@ -26,6 +26,10 @@ pub(crate) struct RecordInbox {
     /// The highest term a record about this node carried: an earlier life
     /// that claimed must not see its term handed out again.
     pub(crate) own_term: u64,
+    /// The founding in which an earlier life of this node was admitted to
+    /// the quorum, as the latest record about it says (`None` once it says
+    /// the member left): a new life of an admitted member takes its place.
+    pub(crate) own_admitted_in: Option<u64>,
 }
 
 impl RecordInbox {
@@ -36,6 +40,7 @@ impl RecordInbox {
             news: Vec::new(),
             rejected: 0,
             own_term: 0,
+            own_admitted_in: None,
         }
     }
 
@@ -49,6 +54,11 @@ impl RecordInbox {
         let key = MemberKey::of(&record.name);
         if key == self.own {
             self.own_term = self.own_term.max(record.term);
+            if record.leaving {
+                self.own_admitted_in = None;
+            } else if record.admitted {
+                self.own_admitted_in = Some(record.founding);
+            }
             return false;
         }
         let fresh = record.freshness();
