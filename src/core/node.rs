@@ -334,6 +334,9 @@ pub(crate) struct Known {
     /// counted as down here, while foca keeps it a suspect, so it comes
     /// back by refuting, without a new life, once it is reachable again.
     pub(crate) held_down: bool,
+    /// When this suspect's accusation first came due (see
+    /// [`Node::defer_accusation`]).
+    pub(crate) accusation_due: Option<Time>,
     /// The life whose record this view last asked the member for (see
     /// [`NodeTimer::RecordDue`]).
     pub(crate) record_asked: u64,
@@ -545,9 +548,9 @@ pub struct Node {
     heard_again: Option<Time>,
     /// A suspicion ran out while this view did not vouch, and waits.
     accusations_held: bool,
-    /// When the latest member became suspect here, and when the run of
-    /// suspicions it belongs to began (see [`Node::defer_accusation`]).
-    suspicions: Option<(Time, Time)>,
+    /// When the latest member became suspect here (see
+    /// [`Node::defer_accusation`]).
+    last_suspected: Option<Time>,
     /// Until when a rejoined node vouches for nothing (see [`Node::vouches`]).
     vouch_from: Option<Time>,
     /// Who last told us we are down: the first to ask for the state.
@@ -677,7 +680,7 @@ impl Node {
             last_heard: None,
             heard_again: None,
             accusations_held: false,
-            suspicions: None,
+            last_suspected: None,
             vouch_from: None,
             notified_by: None,
             periodic: false,
@@ -852,7 +855,7 @@ impl Node {
                         incarnation,
                         ..
                     } = &timer
-                        && let Some(later) = self.defer_accusation(now)
+                        && let Some(later) = self.defer_accusation(now, member_id.key())
                     {
                         self.hold_down(now, member_id.key(), member_id.incarnation(), *incarnation);
                         self.schedule(later, NodeTimer::Foca(timer));
@@ -1272,7 +1275,7 @@ impl Node {
     /// suspicion timeout to refute (and are told they are suspected)
     /// before any is declared down: the majority came back through
     /// refutations, and the rest are on their way.
-    fn defer_accusation(&mut self, now: Time) -> Option<Time> {
+    fn defer_accusation(&mut self, now: Time, key: MemberKey) -> Option<Time> {
         if self.doubts_itself(now) {
             return Some(now + self.cfg.probe_period);
         }
@@ -1287,14 +1290,23 @@ impl Node {
         // of a three-way split, which then sent members back and forth
         // after the heal). While suspicions keep coming (more than one
         // suspect, the latest within two probe periods), the view waits for
-        // them to settle, at most two suspicion timeouts from the first: by
-        // then a minority knows it is one. A single crash is not delayed.
+        // them to settle, for at most two suspicion timeouts past this
+        // suspect's own: by then a minority knows it is one. A single
+        // crash is not delayed. (Counted from the first suspicion of the
+        // run instead, the wait ran out early when one partition followed
+        // another, and a node cut off one way with one other declared the
+        // working primary down; found by the swarm.)
         let suspects = self.election.live.saturating_sub(self.election.alive);
         if suspects > 1
-            && let Some((latest, since)) = self.suspicions
+            && let Some(latest) = self.last_suspected
         {
             let settled = latest + self.cfg.probe_period * 2;
-            let cap = since + self.suspicion_timeout() * 2;
+            let timeout = self.suspicion_timeout();
+            let due = self
+                .members
+                .get_mut(&key)
+                .map_or(now, |known| *known.accusation_due.get_or_insert(now));
+            let cap = due + timeout * 2;
             if now < settled && now < cap {
                 return Some(settled.min(cap));
             }
@@ -1583,7 +1595,7 @@ impl Node {
         if id.incarnation() != life || known.swim != Some((incarnation, foca::State::Suspect)) {
             return;
         }
-        if let Some(later) = self.defer_accusation(now) {
+        if let Some(later) = self.defer_accusation(now, key) {
             self.hold_down(now, key, life, incarnation);
             let timer = NodeTimer::SuspicionOver {
                 key,
@@ -1913,9 +1925,14 @@ impl Node {
 
     /// Lifeguard's buddy system: the member whose probe failed tells the
     /// suspect, and again every probe period while the suspicion lasts, so
-    /// a live suspect refutes before it is declared down.
+    /// a live suspect refutes before it is declared down. The suspicion
+    /// may last three suspicion timeouts (its own, then up to two more
+    /// while a run of suspicions settles, see [`Node::defer_accusation`]):
+    /// a primary cut off one way for a moment could hear again after the
+    /// nudges had stopped, claimed again, and was declared down 3 s later
+    /// for the old suspicion (found by the swarm).
     fn nudge_suspect(&mut self, now: Time, id: NodeId, round: u32) {
-        let suspicion = self.suspicion_timeout();
+        let suspicion = self.suspicion_timeout() * 3;
         if self.phase != Phase::Joined || self.cfg.probe_period * round > suspicion {
             return;
         }
@@ -2083,17 +2100,24 @@ impl Node {
         }
         for _ in 0..3 {
             let election = self.roster.elect();
-            let may_rank = self.phase == Phase::Joined
-                && self.record.serves()
-                && self.record.eligible
-                && election.quorate;
-            match (may_rank, self.record.seniority) {
-                (true, None) => {
+            // A rank is taken only in a view that sees a quorum (so ranks
+            // taken on two sides of a partition never collide), but kept
+            // when the quorum goes: DESIGN dropped it then, and after a
+            // split with no majority anywhere every node re-ranked at the
+            // heal; at 1,000 nodes those 1,000 new records took 38 s to
+            // reach every view. No failback follows from keeping it: a
+            // member the majority declared down meanwhile rejoins without
+            // its rank, and the majority's views void its old life's rank.
+            let may_keep =
+                self.phase == Phase::Joined && self.record.serves() && self.record.eligible;
+            let may_take = may_keep && election.quorate;
+            match (self.record.seniority, may_keep, may_take) {
+                (None, _, true) => {
                     self.check.ranked_at = Some(now);
                     self.record.seniority = Some(self.max_seniority.saturating_add(1));
                     self.publish_record(now);
                 }
-                (false, Some(_)) => {
+                (Some(_), false, _) => {
                     self.record.seniority = None;
                     self.publish_record(now);
                 }
@@ -2378,6 +2402,7 @@ impl Node {
             state: None,
             down_vouched: false,
             held_down: false,
+            accusation_due: None,
             record_asked: 0,
         });
         if known.swim.is_none() {
@@ -2389,6 +2414,7 @@ impl Node {
         let record_stale = Self::record_stale(known);
         known.swim = Some((incarnation, swim));
         let was_held = std::mem::take(&mut known.held_down);
+        known.accusation_due = None;
         let previous = known.state;
         let current = known.derive_state();
         // Only a view that holds a quorum voids: a minority that saw the
@@ -2413,11 +2439,7 @@ impl Node {
             if let Some(now) = self.last_input {
                 self.members_changed_at = now;
                 if current == MemberState::Suspect && previous == Some(MemberState::Alive) {
-                    let first = self.election.live == self.election.alive;
-                    self.suspicions = match self.suspicions {
-                        Some((_, since)) if !first => Some((now, since)),
-                        _ => Some((now, now)),
-                    };
+                    self.last_suspected = Some(now);
                 }
             }
             self.events.push_back(Event::MemberState {
@@ -2651,6 +2673,7 @@ impl Node {
                 state: None,
                 down_vouched: false,
                 held_down: false,
+                accusation_due: None,
                 record_asked: 0,
             });
             let name = known.name.clone();
@@ -2749,6 +2772,16 @@ impl Node {
         self.update_self_in_roster();
         self.events.push_back(Event::Joined { via });
         self.publish_record(now);
+        if via.is_some() {
+            // The seed's view may be a moment old, and what changed while
+            // we joined was gossiped before we were a member: one more
+            // sync once the join's own news has settled. Twenty of 24
+            // nodes restarted at once; one that joined through a survivor
+            // held a restarted member's old life alive, ranked by its old
+            // record, for 20 s (found by the swarm).
+            let at = now + self.jitter(self.cfg.probe_period * 3);
+            self.schedule(at, NodeTimer::SyncOnce);
+        }
         if !self.periodic {
             self.periodic = true;
             let sync = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));

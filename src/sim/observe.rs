@@ -635,6 +635,7 @@ impl Observer {
                 self.disrupted[host] = true;
                 self.set_claiming(entry.at, host, false, true);
                 self.mark_naming(entry.at, host, Naming::Frozen);
+                self.check_agreement(entry.at);
             }
             Happening::Thawed => {
                 self.frozen[host] = false;
@@ -780,11 +781,13 @@ impl Observer {
     }
 
     /// Whether one live node claims and every running node names it.
+    /// One node claims and every live node names it (a frozen node names
+    /// nothing anyone can see: it answers nobody).
     fn agreed(&self) -> bool {
         let mut claimants = self.claimants.iter();
         match (claimants.next(), claimants.next()) {
             (Some(one), None) => (0..self.names.len())
-                .filter(|h| self.running[*h])
+                .filter(|h| self.is_live(*h))
                 .all(|h| self.naming[h] == Some(*one)),
             _ => false,
         }
@@ -1244,6 +1247,23 @@ impl Observer {
                 .consensus_primary()
                 .filter(|p| self.on_minority(*p) && majority_side);
             let primary_name = primary.map(|p| self.names[p].to_string());
+            // A partition that leaves no side a majority makes every
+            // failover still owed impossible.
+            self.excuse_failovers_without_majority();
+            // An earlier partition, replaced by this one before anyone took
+            // over, owes no failover from a primary that is no longer cut
+            // off with a minority.
+            for index in 0..self.faults.len() {
+                let tracker = &self.faults[index];
+                if tracker.report.failover_s.is_none()
+                    && tracker.notice == Notice::Partition
+                    && let Some(from) = tracker.failover_from
+                    && self.running[from]
+                    && !self.on_minority(from)
+                {
+                    self.faults[index].excused = true;
+                }
+            }
             if let Some(tracker) = self.faults.last_mut()
                 && tracker.notice == Notice::Partition
             {
@@ -1288,6 +1308,9 @@ impl Observer {
     /// another at the same instant): hosts that started on a side without
     /// a majority can now be admitted, and count as members from here.
     pub fn network_whole(&mut self, at: Duration) {
+        // Nothing may change at a heal: the nodes may agree on one
+        // claimant already (a short cut that nobody acted on).
+        self.check_agreement(at);
         self.advance(at);
         for host in 0..self.names.len() {
             if std::mem::take(&mut self.unadmitted[host]) {
