@@ -548,6 +548,8 @@ pub struct Node {
     heard_again: Option<Time>,
     /// A suspicion ran out while this view did not vouch, and waits.
     accusations_held: bool,
+    /// Some member may be held down (see [`Known::held_down`]).
+    holding_down: bool,
     /// When the latest member became suspect here (see
     /// [`Node::defer_accusation`]).
     last_suspected: Option<Time>,
@@ -680,6 +682,7 @@ impl Node {
             last_heard: None,
             heard_again: None,
             accusations_held: false,
+            holding_down: false,
             last_suspected: None,
             vouch_from: None,
             notified_by: None,
@@ -1344,6 +1347,7 @@ impl Node {
             return;
         }
         known.held_down = true;
+        self.holding_down = true;
         let previous = known.state;
         known.state = known.derive_state();
         if let Some(current) = known.state
@@ -1359,6 +1363,55 @@ impl Node {
             });
         }
         self.update_roster(key);
+        self.changes += 1;
+    }
+
+    /// The view vouches again: the members it held down are suspects again,
+    /// told so, with a suspicion timeout to refute before any is declared
+    /// down (by a view that vouches, so the down voids their rank). Held
+    /// down, they were no candidates, and a junior member took the role
+    /// while the senior one was frozen, then lost it again when the senior
+    /// thawed: a failback (found by the swarm). As suspects, they are
+    /// candidates, and a junior claims only once they are declared down.
+    fn release_held(&mut self, now: Time) {
+        self.holding_down = false;
+        let held: Vec<MemberKey> = self
+            .members
+            .iter()
+            .filter(|(_, known)| known.held_down)
+            .map(|(key, _)| *key)
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        tracing::debug!(
+            members = held.len(),
+            "this view vouches again; the members it held down are suspects again"
+        );
+        for key in held {
+            let Some(known) = self.members.get_mut(&key) else {
+                continue;
+            };
+            known.held_down = false;
+            let previous = known.state;
+            known.state = known.derive_state();
+            if let Some(current) = known.state
+                && previous != Some(current)
+            {
+                let incarnation = known.id.as_ref().map_or(0, NodeId::incarnation);
+                self.events.push_back(Event::MemberState {
+                    name: known.name.clone(),
+                    incarnation,
+                    previous,
+                    current,
+                });
+            }
+            self.update_roster(key);
+        }
+        self.members_changed_at = now;
+        self.heard_again = Some(now);
+        self.accusations_held = false;
+        self.ask_suspects_again();
         self.changes += 1;
     }
 
@@ -1465,9 +1518,15 @@ impl Node {
         let notice = Control::DownNotice {
             identity: id.clone(),
         };
-        let vouched = down_vouched && self.vouches(self.election.claim_quorate);
+        // A down declared while this view vouched is the cluster's word even
+        // if the view lost its majority since: a primary left alone by a
+        // crash after the majority had declared a cut-off member down was
+        // sent back by that member at the heal (the member, seeing the
+        // primary alive again, counted a majority of its own) and lost its
+        // rank to it (found by the swarm).
+        let vouched = down_vouched;
         tracing::debug!(member = %id, vouched, "telling a member it is down here");
-        self.send_control_vouching(from, &notice, vouched);
+        self.send_control_flagged(from, &notice, vouched);
     }
 
     /// Someone holds our current identity as down: rejoin as a new life.
@@ -1986,18 +2045,21 @@ impl Node {
         }
     }
 
+    /// Sends `message`; the envelope says whether this view vouches.
     pub(crate) fn send_control(&mut self, to: SocketAddr, message: &Control) {
-        self.send_control_vouching(to, message, true);
+        let vouching = self.vouches(self.election.claim_quorate);
+        self.send_control_flagged(to, message, vouching);
     }
 
-    /// Sends `message` with the envelope's quorum bit set only if `vouch`
-    /// and this view vouches.
-    fn send_control_vouching(&mut self, to: SocketAddr, message: &Control, vouch: bool) {
+    /// Sends `message` with the envelope's vouching bit set to `vouch`.
+    fn send_control_flagged(&mut self, to: SocketAddr, message: &Control, vouch: bool) {
         match codec::encode_control(message) {
             Ok(payload) => {
-                self.rt.quorate = vouch && self.vouches(self.election.claim_quorate);
+                // foca's datagrams keep what `settle` set.
+                let quorate = std::mem::replace(&mut self.rt.quorate, vouch);
                 self.rt.term = self.max_term;
                 self.rt.push(to, PayloadKind::Control, &payload);
+                self.rt.quorate = quorate;
                 self.absorb_transmits();
             }
             Err(err) => tracing::warn!(error = %err, "could not encode a control message"),
@@ -2086,6 +2148,9 @@ impl Node {
             {
                 self.rejoin_winning_founding(now);
             }
+        }
+        if self.holding_down && self.vouches(self.roster.elect().claim_quorate) {
+            self.release_held(now);
         }
         if self.settled == Some(self.roster.version()) {
             self.absorb_foca(now);

@@ -636,6 +636,7 @@ impl Observer {
                 self.set_claiming(entry.at, host, false, true);
                 self.mark_naming(entry.at, host, Naming::Frozen);
                 self.check_agreement(entry.at);
+                self.excuse_failovers_without_majority();
             }
             Happening::Thawed => {
                 self.frozen[host] = false;
@@ -1247,9 +1248,6 @@ impl Observer {
                 .consensus_primary()
                 .filter(|p| self.on_minority(*p) && majority_side);
             let primary_name = primary.map(|p| self.names[p].to_string());
-            // A partition that leaves no side a majority makes every
-            // failover still owed impossible.
-            self.excuse_failovers_without_majority();
             // An earlier partition, replaced by this one before anyone took
             // over, owes no failover from a primary that is no longer cut
             // off with a minority.
@@ -1283,6 +1281,9 @@ impl Observer {
                         .count();
                 }
             }
+            // A partition that leaves no side a majority of the members
+            // running unfrozen makes every failover still owed impossible.
+            self.excuse_failovers_without_majority();
         } else {
             self.partition_since = None;
             for host in 0..self.names.len() {
