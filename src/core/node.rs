@@ -546,8 +546,6 @@ pub struct Node {
     /// down for a suspicion timeout from then (see
     /// [`Node::defer_accusation`]).
     heard_again: Option<Time>,
-    /// A suspicion ran out while this view did not vouch, and waits.
-    accusations_held: bool,
     /// Some member may be held down (see [`Known::held_down`]).
     holding_down: bool,
     /// When the latest member became suspect here (see
@@ -681,7 +679,6 @@ impl Node {
             last_input: None,
             last_heard: None,
             heard_again: None,
-            accusations_held: false,
             holding_down: false,
             last_suspected: None,
             vouch_from: None,
@@ -1275,15 +1272,14 @@ impl Node {
     /// swarm). Held as suspects instead, the members of other fragments
     /// refute when the network is whole again and the fragments are one
     /// view at once. When a view vouches again, its suspects get a
-    /// suspicion timeout to refute (and are told they are suspected)
-    /// before any is declared down: the majority came back through
-    /// refutations, and the rest are on their way.
+    /// suspicion timeout to refute (and are told they are suspected, see
+    /// [`Node::release_held`]) before any is declared down: the majority
+    /// came back through refutations, and the rest are on their way.
     fn defer_accusation(&mut self, now: Time, key: MemberKey) -> Option<Time> {
         if self.doubts_itself(now) {
             return Some(now + self.cfg.probe_period);
         }
         if !self.vouches(self.election.claim_quorate) {
-            self.accusations_held = true;
             return Some(now + self.cfg.probe_period);
         }
         // Right after a partition the members across it are suspected one
@@ -1313,13 +1309,6 @@ impl Node {
             if now < settled && now < cap {
                 return Some(settled.min(cap));
             }
-        }
-        if std::mem::take(&mut self.accusations_held) {
-            tracing::debug!(
-                "this view vouches again; its suspects have a suspicion timeout to refute"
-            );
-            self.heard_again = Some(now);
-            self.ask_suspects_again();
         }
         let until = self.heard_again? + self.suspicion_timeout();
         if now < until {
@@ -1410,7 +1399,6 @@ impl Node {
         }
         self.members_changed_at = now;
         self.heard_again = Some(now);
-        self.accusations_held = false;
         self.ask_suspects_again();
         self.changes += 1;
     }
