@@ -349,6 +349,45 @@ fn a_node_restarted_with_its_data_dir_rejoins_with_no_seeds() {
     assert_eq!(c.status("/health/primary"), Some(503));
 }
 
+#[test]
+fn two_of_three_crash_and_one_restart_brings_a_primary_back() {
+    // The restarted process is a new life of a member the cluster had
+    // admitted: it takes its place in the quorum at once. It used to need
+    // a majority of the *other* admitted members to admit it, and the lone
+    // survivor is none, so the cluster stayed without a primary for good.
+    let dir = log_dir("two-of-three");
+    let a = Agent::start(&dir, "a", &[], &[]);
+    let mut b = Agent::start(&dir, "b", &[a.gossip], &[]);
+    let mut c = Agent::start(&dir, "c", &[a.gossip], &[]);
+    assert!(wait_until(Duration::from_secs(15), || all_ranked(&[
+        &a, &b, &c
+    ])));
+    let seeds = [a.gossip, b.gossip, c.gossip];
+
+    // The primary (a, the founder) and b survive as one: crash b and c.
+    b.kill();
+    c.kill();
+    assert!(
+        wait_until(Duration::from_secs(20), || a.status("/health/primary")
+            == Some(503)),
+        "a kept claiming alone: {}",
+        a.log_tail(20)
+    );
+
+    b.restart(&seeds);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            b.status("/health") == Some(200)
+                && a.member("b").is_some_and(|m| m["admitted"] == true)
+                && a.status("/health/primary") == Some(200)
+                && b.primary().as_deref() == Some("a")
+        }),
+        "no primary after b restarted: {}",
+        views(&[&a, &b])
+    );
+    assert_eq!(b.status("/health/primary"), Some(503));
+}
+
 fn term_of(agent: &Agent) -> Option<u64> {
     agent.get("/v1/primary")?.1["term"].as_u64()
 }

@@ -96,7 +96,7 @@ pub enum CommandError {
     UnknownMember(String),
     /// The member is alive or suspect: stop it first, or wait until the
     /// cluster declares it down.
-    #[error("{0} is {1}; only a member that is down can be forgotten (stop it first)")]
+    #[error("{0} is {1}; only a member that is down or suspect can be forgotten (stop it first)")]
     MemberLive(String, MemberState),
     /// This node itself cannot be forgotten.
     #[error("a node cannot forget itself; stop it with SIGTERM to leave")]
@@ -367,23 +367,22 @@ impl Known {
         }
     }
 
+    /// Its latest record, of this life or a later one, says it leaves (or
+    /// an operator forgot it).
+    fn leaving(&self) -> bool {
+        let life = self.id.as_ref().map_or(0, NodeId::incarnation);
+        self.record
+            .as_ref()
+            .is_some_and(|r| r.leaving && r.incarnation >= life)
+    }
+
     fn derive_state(&self) -> Option<MemberState> {
         let (_, swim) = self.swim?;
         Some(match swim {
             foca::State::Alive => MemberState::Alive,
-            foca::State::Suspect if !self.held_down => MemberState::Suspect,
-            foca::State::Suspect | foca::State::Down => {
-                let life = self.id.as_ref().map_or(0, NodeId::incarnation);
-                let leaving = self
-                    .record
-                    .as_ref()
-                    .is_some_and(|r| r.leaving && r.incarnation >= life);
-                if leaving {
-                    MemberState::Left
-                } else {
-                    MemberState::Down
-                }
-            }
+            foca::State::Suspect if !self.held_down && !self.leaving() => MemberState::Suspect,
+            foca::State::Suspect | foca::State::Down if self.leaving() => MemberState::Left,
+            foca::State::Suspect | foca::State::Down => MemberState::Down,
         })
     }
 }
@@ -981,7 +980,11 @@ impl Node {
             .filter(|k| k.state.is_some())
             .ok_or_else(|| CommandError::UnknownMember(name.to_owned()))?;
         let state = known.state.unwrap_or(MemberState::Down);
-        if state.is_live() {
+        // A suspect may be forgotten: a view without a majority holds the
+        // members it cannot reach as suspects (see `Known::held_down`), and
+        // those are exactly the crashed members an operator forgets to give
+        // the survivors their quorum back.
+        if state == MemberState::Alive {
             return Err(CommandError::MemberLive(name.to_owned(), state));
         }
         if state == MemberState::Left {
