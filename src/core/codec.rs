@@ -437,6 +437,22 @@ pub enum Control {
         /// Its record, `admitted` set.
         record: HealthRecord,
     },
+    /// A roll call: a view about to declare a member down asks every
+    /// member it holds alive to answer, and declares only if a majority
+    /// does (see `Node::defer_accusation`).
+    RollCall {
+        /// Who asks.
+        from: NodeId,
+        /// Which roll call this is.
+        round: u64,
+    },
+    /// "Here": the answer to a [`Control::RollCall`].
+    Here {
+        /// Who answers.
+        from: NodeId,
+        /// The roll call answered.
+        round: u64,
+    },
     /// "Send me your record": a view that holds a member's new life alive
     /// but only a record of an earlier life asks the member itself.
     RecordRequest {

@@ -334,9 +334,6 @@ pub(crate) struct Known {
     /// counted as down here, while foca keeps it a suspect, so it comes
     /// back by refuting, without a new life, once it is reachable again.
     pub(crate) held_down: bool,
-    /// When this suspect's accusation first came due (see
-    /// [`Node::defer_accusation`]).
-    pub(crate) accusation_due: Option<Time>,
     /// The life whose record this view last asked the member for (see
     /// [`NodeTimer::RecordDue`]).
     pub(crate) record_asked: u64,
@@ -401,6 +398,23 @@ struct Admission {
     pending: Option<u64>,
     /// Admitted members that answered the pending round.
     answers: std::collections::HashSet<MemberKey>,
+}
+
+/// A roll call (see [`Node::defer_accusation`]).
+#[derive(Debug, Default)]
+struct RollCall {
+    round: u64,
+    /// The round awaiting answers, and when it started.
+    pending: Option<(u64, Time)>,
+    /// Members that answered the pending round.
+    answers: std::collections::HashSet<MemberKey>,
+    /// When a majority last answered.
+    passed_at: Option<Time>,
+    /// Set by `defer_accusation` when the accusation it deferred waits for
+    /// this roll call: the caller files its timer in `waiting`.
+    awaited: bool,
+    /// Accusations to run again as soon as a majority answers.
+    waiting: Vec<NodeTimer>,
 }
 
 /// Most quorum checks a node keeps waiting for its view to back them.
@@ -547,9 +561,9 @@ pub struct Node {
     heard_again: Option<Time>,
     /// Some member may be held down (see [`Known::held_down`]).
     holding_down: bool,
-    /// When the latest member became suspect here (see
+    /// The roll call before declaring members down (see
     /// [`Node::defer_accusation`]).
-    last_suspected: Option<Time>,
+    roll: RollCall,
     /// Until when a rejoined node vouches for nothing (see [`Node::vouches`]).
     vouch_from: Option<Time>,
     /// Who last told us we are down: the first to ask for the state.
@@ -679,7 +693,7 @@ impl Node {
             last_heard: None,
             heard_again: None,
             holding_down: false,
-            last_suspected: None,
+            roll: RollCall::default(),
             vouch_from: None,
             notified_by: None,
             periodic: false,
@@ -854,9 +868,12 @@ impl Node {
                         incarnation,
                         ..
                     } = &timer
-                        && let Some(later) = self.defer_accusation(now, member_id.key())
+                        && let Some(later) = self.defer_accusation(now)
                     {
                         self.hold_down(now, member_id.key(), member_id.incarnation(), *incarnation);
+                        if std::mem::take(&mut self.roll.awaited) {
+                            self.roll.waiting.push(NodeTimer::Foca(timer.clone()));
+                        }
                         self.schedule(later, NodeTimer::Foca(timer));
                         continue;
                     }
@@ -1278,7 +1295,7 @@ impl Node {
     /// suspicion timeout to refute (and are told they are suspected, see
     /// [`Node::release_held`]) before any is declared down: the majority
     /// came back through refutations, and the rest are on their way.
-    fn defer_accusation(&mut self, now: Time, key: MemberKey) -> Option<Time> {
+    fn defer_accusation(&mut self, now: Time) -> Option<Time> {
         if self.doubts_itself(now) {
             return Some(now + self.cfg.probe_period);
         }
@@ -1288,29 +1305,19 @@ impl Node {
         // Right after a partition the members across it are suspected one
         // probe at a time, so a view on a minority side still counts a
         // majority alive when its first suspicions run out, and the downs it
-        // declared then passed for the majority's (a few in every fragment
-        // of a three-way split, which then sent members back and forth
-        // after the heal). While suspicions keep coming (more than one
-        // suspect, the latest within two probe periods), the view waits for
-        // them to settle, for at most two suspicion timeouts past this
-        // suspect's own: by then a minority knows it is one. A single
-        // crash is not delayed. (Counted from the first suspicion of the
-        // run instead, the wait ran out early when one partition followed
-        // another, and a node cut off one way with one other declared the
-        // working primary down; found by the swarm.)
-        let suspects = self.election.live.saturating_sub(self.election.alive);
-        if suspects > 1
-            && let Some(latest) = self.last_suspected
-        {
-            let settled = latest + self.cfg.probe_period * 2;
-            let timeout = self.suspicion_timeout();
-            let due = self
-                .members
-                .get_mut(&key)
-                .map_or(now, |known| *known.accusation_due.get_or_insert(now));
-            let cap = due + timeout * 2;
-            if now < settled && now < cap {
-                return Some(settled.min(cap));
+        // declared then passed for the majority's: a few in every fragment
+        // of a three-way split, which then sent members back and forth after
+        // the heal, and a node cut off one way with two others declared a
+        // working primary down (found by the swarm). So a view declares a
+        // member down only if a majority of the members answered it within
+        // the last probe period (a roll call, Raft's check quorum for the
+        // word `down`): one round trip in the majority, and in a minority
+        // the roll fails until its suspicions show it is one.
+        if !self.roll_passed(now) {
+            self.start_roll_call(now);
+            if !self.roll_passed(now) {
+                self.roll.awaited = true;
+                return Some(now + self.cfg.probe_timeout * 2);
             }
         }
         let until = self.heard_again? + self.suspicion_timeout();
@@ -1356,6 +1363,91 @@ impl Node {
         }
         self.update_roster(key);
         self.changes += 1;
+    }
+
+    /// Whether a majority answered a roll call within the last probe period.
+    fn roll_passed(&self, now: Time) -> bool {
+        self.cfg.quorum == QuorumPolicy::Off
+            || self
+                .roll
+                .passed_at
+                .is_some_and(|at| now <= at + self.cfg.probe_period)
+    }
+
+    /// Asks every member this view holds alive to answer, unless a roll
+    /// call is under way.
+    fn start_roll_call(&mut self, now: Time) {
+        if self
+            .roll
+            .pending
+            .is_some_and(|(_, at)| now < at + self.cfg.probe_timeout * 2)
+        {
+            return;
+        }
+        self.roll.round += 1;
+        self.roll.pending = Some((self.roll.round, now));
+        self.roll.answers.clear();
+        let call = Control::RollCall {
+            from: self.id().clone(),
+            round: self.roll.round,
+        };
+        let alive: Vec<SocketAddr> = self
+            .members
+            .values()
+            .filter(|k| k.state == Some(MemberState::Alive))
+            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+            .collect();
+        for to in alive {
+            self.send_control(to, &call);
+        }
+        // A roll call that found no majority drops the accusations that
+        // waited for it; their own timers (at its deadline) ask again.
+        self.roll.waiting.clear();
+        self.count_roll(now);
+    }
+
+    fn answer_roll_call(&mut self, from: SocketAddr, asker: &NodeId, round: u64) {
+        if self.phase != Phase::Joined || asker.key() == self.id().key() {
+            return;
+        }
+        let here = Control::Here {
+            from: self.id().clone(),
+            round,
+        };
+        self.send_control(from, &here);
+    }
+
+    fn here(&mut self, now: Time, member: &NodeId, round: u64) {
+        if self
+            .roll
+            .pending
+            .is_some_and(|(pending, _)| pending == round)
+        {
+            self.roll.answers.insert(member.key());
+            self.count_roll(now);
+        }
+    }
+
+    /// A roll call passes when admitted members (this node included) make
+    /// a majority of the expected size.
+    fn count_roll(&mut self, now: Time) {
+        let answered = self
+            .roll
+            .answers
+            .iter()
+            .filter(|key| self.is_admitted(key))
+            .count()
+            + usize::from(self.record.admitted);
+        let expected = self.election.expected.max(1);
+        if answered * 2 > expected {
+            self.roll.pending = None;
+            self.roll.passed_at = Some(now);
+            // The accusations that waited run now (their own timers, set
+            // for the roll call's deadline, find them settled).
+            for timer in std::mem::take(&mut self.roll.waiting) {
+                self.schedule(now, timer);
+            }
+        }
     }
 
     /// The view vouches again: the members it held down are suspects again,
@@ -1645,7 +1737,7 @@ impl Node {
         if id.incarnation() != life || known.swim != Some((incarnation, foca::State::Suspect)) {
             return;
         }
-        if let Some(later) = self.defer_accusation(now, key) {
+        if let Some(later) = self.defer_accusation(now) {
             self.hold_down(now, key, life, incarnation);
             let timer = NodeTimer::SuspicionOver {
                 key,
@@ -1653,6 +1745,9 @@ impl Node {
                 incarnation,
                 asked,
             };
+            if std::mem::take(&mut self.roll.awaited) {
+                self.roll.waiting.push(timer.clone());
+            }
             return self.schedule(later, timer);
         }
         if asked < SUSPICION_QUESTIONS {
@@ -1975,12 +2070,13 @@ impl Node {
 
     /// Lifeguard's buddy system: the member whose probe failed tells the
     /// suspect, and again every probe period while the suspicion lasts, so
-    /// a live suspect refutes before it is declared down. The suspicion
-    /// may last three suspicion timeouts (its own, then up to two more
-    /// while a run of suspicions settles, see [`Node::defer_accusation`]):
-    /// a primary cut off one way for a moment could hear again after the
-    /// nudges had stopped, claimed again, and was declared down 3 s later
-    /// for the old suspicion (found by the swarm).
+    /// a live suspect refutes before it is declared down. A suspicion may
+    /// outlast its timeout (an accusation waits for a roll call, or while
+    /// the view does not vouch, see [`Node::defer_accusation`]), so the
+    /// nudges go on for three suspicion timeouts: a primary cut off one way
+    /// for a moment could hear again after they had stopped, claimed again,
+    /// and was declared down 3 s later for the old suspicion (found by the
+    /// swarm).
     fn nudge_suspect(&mut self, now: Time, id: NodeId, round: u32) {
         let suspicion = self.suspicion_timeout() * 3;
         if self.phase != Phase::Joined || self.cfg.probe_period * round > suspicion {
@@ -2458,7 +2554,6 @@ impl Node {
             state: None,
             down_vouched: false,
             held_down: false,
-            accusation_due: None,
             record_asked: 0,
         });
         if known.swim.is_none() {
@@ -2470,7 +2565,6 @@ impl Node {
         let record_stale = Self::record_stale(known);
         known.swim = Some((incarnation, swim));
         let was_held = std::mem::take(&mut known.held_down);
-        known.accusation_due = None;
         let previous = known.state;
         let current = known.derive_state();
         // Only a view that holds a quorum voids: a minority that saw the
@@ -2494,9 +2588,6 @@ impl Node {
         {
             if let Some(now) = self.last_input {
                 self.members_changed_at = now;
-                if current == MemberState::Suspect && previous == Some(MemberState::Alive) {
-                    self.last_suspected = Some(now);
-                }
             }
             self.events.push_back(Event::MemberState {
                 name: known.name.clone(),
@@ -2729,7 +2820,6 @@ impl Node {
                 state: None,
                 down_vouched: false,
                 held_down: false,
-                accusation_due: None,
                 record_asked: 0,
             });
             let name = known.name.clone();
@@ -2984,6 +3074,11 @@ impl Node {
             Control::Leaving { identity, record } => self.member_leaving(now, identity, record),
             Control::Admitted { identity, record } => self.member_admitted(identity, record),
             Control::RecordRequest { from: asker } => self.send_own_record(from, &asker),
+            Control::RollCall { from: asker, round } => self.answer_roll_call(from, &asker, round),
+            Control::Here {
+                from: member,
+                round,
+            } => self.here(now, &member, round),
             Control::Record { identity, record } => {
                 self.take_record_from(&identity, record);
             }
