@@ -326,6 +326,13 @@ impl Node {
         if joiner == own {
             return;
         }
+        if self.phase == Phase::Joining && self.rejoin_deadlock(&joiner) {
+            tracing::info!(
+                member = %joiner,
+                "a member rejoining through this rejoining node: resuming membership to take it"
+            );
+            self.become_joined(now, None);
+        }
         let refusal = match self.phase {
             Phase::Left => Some(Refusal::Leaving),
             Phase::Joining => Some(Refusal::NotJoined),
@@ -359,6 +366,18 @@ impl Node {
         }
         self.absorb_foca(now);
         self.send_state(from, request, wanted);
+    }
+
+    /// Two members told to rejoin at once often rejoin through each other,
+    /// each refusing the other (`NotJoined`) for good when no third member
+    /// is left to ask (found by the swarm: two of three members, the third
+    /// gone). The one with the smaller key resumes its membership with the
+    /// view it has and takes the other; a newcomer this node never knew
+    /// does not count.
+    fn rejoin_deadlock(&self, joiner: &NodeId) -> bool {
+        self.was_joined()
+            && self.id().key() < joiner.key()
+            && self.members.contains_key(&joiner.key())
     }
 
     /// A joiner asks for a name a live member holds at another address:

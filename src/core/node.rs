@@ -1850,12 +1850,17 @@ impl Node {
         if now < self.joined_at + self.cfg.probe_period * 2 {
             return;
         }
-        let held_down = self.members.get(&asker.key()).is_some_and(|k| {
-            k.id.as_ref() == Some(&asker) && matches!(k.swim, Some((_, foca::State::Down)))
-        });
-        if held_down {
+        let held_down = self
+            .members
+            .get(&asker.key())
+            .filter(|k| {
+                k.id.as_ref() == Some(&asker) && matches!(k.swim, Some((_, foca::State::Down)))
+            })
+            .map(|k| k.down_vouched);
+        if let Some(vouched) = held_down {
             // Declared down here: no renewal of its claim, and it must rejoin.
-            self.send_control(from, &Control::DownNotice { identity: asker });
+            // The notice vouches as the down did (see `notify_if_down`).
+            self.send_control_flagged(from, &Control::DownNotice { identity: asker }, vouched);
         } else if self.election.primary.as_deref() == Some(&**asker.name()) {
             // Only a view that names the asker backs its claim.
             self.send_quorum_ack(from, round, proposed);
@@ -1975,6 +1980,11 @@ impl Node {
         if let Some((from, identity)) = self.contested_down.take() {
             self.accept_down_notice(now, from, identity, true);
         }
+    }
+
+    /// Whether this process was a member before (it is rejoining).
+    pub(crate) fn was_joined(&self) -> bool {
+        self.periodic
     }
 
     /// The suspicion timeout for the cluster as this view counts it.
@@ -2932,7 +2942,11 @@ impl Node {
             self.periodic = true;
             let sync = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
             self.schedule(now + sync, NodeTimer::Sync);
-            let reconnect = self.jitter(self.cfg.reconnect_interval);
+            // The first look comes soon: a node that joined while it held
+            // the members it could not reach down (it heard them during a
+            // one-way cut) knocks on them until they refute; at the usual
+            // interval it saw nobody alive for 18 s (found by the swarm).
+            let reconnect = self.jitter(self.cfg.probe_period * 2);
             self.schedule(now + reconnect, NodeTimer::Reconnect);
         }
     }
