@@ -1313,6 +1313,16 @@ impl Node {
         // the last probe period (a roll call, Raft's check quorum for the
         // word `down`): one round trip in the majority, and in a minority
         // the roll fails until its suspicions show it is one.
+        // (After the grace below, so that the suspects a heal brings back
+        // refute first: a roll call from every view at every heal cost a
+        // million datagrams at 1,000 nodes.)
+        if let Some(since) = self.heard_again {
+            let until = since + self.suspicion_timeout();
+            if now < until {
+                return Some(until);
+            }
+            self.heard_again = None;
+        }
         if !self.roll_passed(now) {
             self.start_roll_call(now);
             if !self.roll_passed(now) {
@@ -1320,11 +1330,6 @@ impl Node {
                 return Some(now + self.cfg.probe_timeout * 2);
             }
         }
-        let until = self.heard_again? + self.suspicion_timeout();
-        if now < until {
-            return Some(until);
-        }
-        self.heard_again = None;
         None
     }
 
