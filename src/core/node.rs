@@ -415,6 +415,8 @@ struct RollCall {
     awaited: bool,
     /// Accusations to run again as soon as a majority answers.
     waiting: Vec<NodeTimer>,
+    /// A member this view suspects answered the pending roll call.
+    suspect_answered: bool,
 }
 
 /// Most quorum checks a node keeps waiting for its view to back them.
@@ -1299,7 +1301,10 @@ impl Node {
         if self.doubts_itself(now) {
             return Some(now + self.cfg.probe_period);
         }
-        if !self.vouches(self.election.claim_quorate) {
+        // The roster's election, current as of this input (`self.election`
+        // is as of the last settle): the two disagreed and a member was
+        // held down and released in the same instant.
+        if !self.vouches(self.roster.elect().claim_quorate) {
             return Some(now + self.cfg.probe_period);
         }
         // Right after a partition the members across it are suspected one
@@ -1338,7 +1343,7 @@ impl Node {
     /// the view only waits for refutations it expects (after hearing again,
     /// or vouching again).
     fn hold_down(&mut self, now: Time, key: MemberKey, life: u64, incarnation: foca::Incarnation) {
-        if !self.doubts_itself(now) && self.vouches(self.election.claim_quorate) {
+        if !self.doubts_itself(now) && self.vouches(self.roster.elect().claim_quorate) {
             return;
         }
         let Some(known) = self.members.get_mut(&key) else {
@@ -1392,17 +1397,23 @@ impl Node {
         self.roll.round += 1;
         self.roll.pending = Some((self.roll.round, now));
         self.roll.answers.clear();
+        self.roll.suspect_answered = false;
         let call = Control::RollCall {
             from: self.id().clone(),
             round: self.roll.round,
         };
-        let alive: Vec<SocketAddr> = self
+        // The suspects are called too: one that answers is reachable (the
+        // network was cut, it is not dead) and gets its chance to refute.
+        let called: Vec<SocketAddr> = self
             .members
             .values()
-            .filter(|k| k.state == Some(MemberState::Alive))
+            .filter(|k| {
+                k.state == Some(MemberState::Alive)
+                    || matches!(k.swim, Some((_, foca::State::Suspect)))
+            })
             .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
             .collect();
-        for to in alive {
+        for to in called {
             self.send_control(to, &call);
         }
         // A roll call that found no majority drops the accusations that
@@ -1428,6 +1439,10 @@ impl Node {
             .pending
             .is_some_and(|(pending, _)| pending == round)
         {
+            let suspect = self.members.get(&member.key()).is_some_and(|k| {
+                k.id.as_ref() == Some(member) && matches!(k.swim, Some((_, foca::State::Suspect)))
+            });
+            self.roll.suspect_answered |= suspect;
             self.roll.answers.insert(member.key());
             self.count_roll(now);
         }
@@ -1447,6 +1462,20 @@ impl Node {
         if answered * 2 > expected {
             self.roll.pending = None;
             self.roll.passed_at = Some(now);
+            if self.roll.suspect_answered {
+                // A suspect answered: the network had been cut, and the
+                // suspects may be cut off rather than dead. They are told
+                // and get a suspicion timeout to refute, as after any
+                // silence: a view on the minority side of a five-second
+                // partition, which had not yet suspected enough members to
+                // know it was one, declared the working primary down a
+                // second after the heal, and two nodes claimed for 0.6 s
+                // (found by the swarm).
+                self.roll.waiting.clear();
+                self.heard_again = Some(now);
+                self.ask_suspects_again();
+                return;
+            }
             // The accusations that waited run now (their own timers, set
             // for the roll call's deadline, find them settled).
             for timer in std::mem::take(&mut self.roll.waiting) {
