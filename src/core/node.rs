@@ -11,7 +11,7 @@
 //! sender in an unexpected state, a probe or suspicion timer), and the
 //! [`Roster`] re-elects in logarithmic time.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -397,7 +397,7 @@ struct Admission {
     /// The round awaiting answers.
     pending: Option<u64>,
     /// Admitted members that answered the pending round.
-    answers: std::collections::HashSet<MemberKey>,
+    answers: HashSet<MemberKey>,
 }
 
 /// A roll call (see [`Node::defer_accusation`]).
@@ -407,7 +407,7 @@ struct RollCall {
     /// The round awaiting answers, and when it started.
     pending: Option<(u64, Time)>,
     /// Members that answered the pending round.
-    answers: std::collections::HashSet<MemberKey>,
+    answers: HashSet<MemberKey>,
     /// When a majority last answered.
     passed_at: Option<Time>,
     /// Set by `defer_accusation` when the accusation it deferred waits for
@@ -451,7 +451,7 @@ struct QuorumCheck {
     round: u64,
     /// The round awaiting answers.
     pending: Option<u64>,
-    acks: std::collections::HashSet<MemberKey>,
+    acks: HashSet<MemberKey>,
     /// When the last check started.
     last: Option<Time>,
     /// Trouble was seen: check when next settling.
@@ -1451,15 +1451,7 @@ impl Node {
     /// A roll call passes when admitted members (this node included) make
     /// a majority of the expected size.
     fn count_roll(&mut self, now: Time) {
-        let answered = self
-            .roll
-            .answers
-            .iter()
-            .filter(|key| self.is_admitted(key))
-            .count()
-            + usize::from(self.record.admitted);
-        let expected = self.election.expected.max(1);
-        if answered * 2 > expected {
+        if self.majority_answered(&self.roll.answers, self.record.admitted) {
             self.roll.pending = None;
             self.roll.passed_at = Some(now);
             if self.roll.suspect_answered {
@@ -1967,16 +1959,7 @@ impl Node {
 
     /// A majority answered: the check passed and the node may claim.
     fn quorum_ack_count(&mut self, now: Time) {
-        // Only admitted members make a majority (see `HealthRecord::admitted`).
-        let answered = self
-            .check
-            .acks
-            .iter()
-            .filter(|key| self.is_admitted(key))
-            .count()
-            + 1;
-        let expected = self.election.expected.max(1);
-        if self.check.pending.is_some() && answered * 2 > expected {
+        if self.check.pending.is_some() && self.majority_answered(&self.check.acks, true) {
             self.check.pending = None;
             if self.check.blocked && self.check.confirmed {
                 tracing::info!("a majority answered again; claiming the role");
@@ -2024,6 +2007,15 @@ impl Node {
     /// The suspicion timeout for the cluster as this view counts it.
     pub(crate) fn suspicion_timeout(&self) -> Duration {
         self.cfg.suspicion_timeout(self.scanned.len() + 1)
+    }
+
+    /// Whether the admitted members among `answers` (and this node, if
+    /// `with_self`) are a majority of the expected size: only admitted
+    /// members make a majority (see `HealthRecord::admitted`).
+    fn majority_answered(&self, answers: &HashSet<MemberKey>, with_self: bool) -> bool {
+        let answered =
+            answers.iter().filter(|key| self.is_admitted(key)).count() + usize::from(with_self);
+        answered * 2 > self.election.expected.max(1)
     }
 
     /// Whether this view holds `key`'s record saying it was admitted.
@@ -2565,8 +2557,7 @@ impl Node {
         self.scanned.extend(others(&self.foca, own).map(entry));
         // Members foca no longer holds were reaped.
         if self.swim_known > count {
-            let present: std::collections::HashSet<MemberKey> =
-                self.scanned.iter().map(|seen| seen.0).collect();
+            let present: HashSet<MemberKey> = self.scanned.iter().map(|seen| seen.0).collect();
             let reaped: Vec<MemberKey> = self
                 .members
                 .iter()
