@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use rand::RngExt;
 
+use super::api::{Event, Phase};
 use super::codec::{self, Control, Refusal, SyncPart, WantedParts};
 use super::health::HealthRecord;
 use super::identity::NodeId;
-use super::node::{Event, Node, NodeTimer, Phase};
+use super::node::{Node, NodeTimer};
 use super::records;
 use super::timer::Time;
 

@@ -18,6 +18,7 @@
 //! - [`timer`]: the timer queue every driver uses;
 //! - [`config`]: the protocol's settings and their defaults.
 
+pub mod api;
 pub mod codec;
 pub mod config;
 pub mod health;
@@ -29,11 +30,12 @@ pub(crate) mod records;
 pub mod timer;
 pub mod view;
 
+pub use api::{
+    Command, CommandError, Event, MemberInfo, NodeStats, Phase, Snapshot, Start, Transmit,
+};
 pub use config::{ConfigError, NodeConfig};
 pub use health::{CheckStatus, CheckSummary, HealthRecord, HealthStatus};
 pub use identity::{MemberKey, NodeId};
-pub use node::{
-    Command, CommandError, Event, MemberInfo, Node, NodeStats, Phase, Snapshot, Start, Transmit,
-};
+pub use node::Node;
 pub use timer::{Time, TimerQueue};
 pub use view::{Election, ElectionRules, MemberState, MemberView, QuorumPolicy, elect};

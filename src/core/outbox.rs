@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use foca::{Notification, Runtime, Timer};
 
+use super::api::Transmit;
 use super::codec::{self, PayloadKind};
 use super::identity::NodeId;
-use super::node::Transmit;
 
 /// What a foca notification means to the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
