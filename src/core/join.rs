@@ -22,7 +22,6 @@ use super::codec::{self, Control, Refusal, SyncPart, WantedParts};
 use super::health::HealthRecord;
 use super::identity::NodeId;
 use super::node::{Node, NodeTimer};
-use super::records;
 use super::timer::Time;
 
 /// Most parts a seed cuts its state into.
@@ -378,7 +377,7 @@ impl Node {
     fn rejoin_deadlock(&self, joiner: &NodeId) -> bool {
         self.was_joined()
             && self.id().key() < joiner.key()
-            && self.members.contains_key(&joiner.key())
+            && self.members.contains(&joiner.key())
     }
 
     /// A joiner asks for a name a live member holds at another address:
@@ -451,11 +450,7 @@ impl Node {
             .cloned()
             .collect();
         members.push(foca::Member::alive(own.clone()));
-        let mut records: Vec<HealthRecord> = self
-            .members
-            .values()
-            .filter_map(|known| known.record.clone())
-            .collect();
+        let mut records = self.members.records();
         records.push(self.record.clone());
 
         let budget = codec::MAX_DATAGRAM - 6 - self.cfg.cluster.len();
@@ -601,11 +596,8 @@ impl Node {
         if let Err(err) = self.foca.apply_many(members, false, &mut self.rt) {
             tracing::debug!(error = %err, "applying a state sync");
         }
-        {
-            let mut inbox = records::lock(&self.inbox);
-            for record in records {
-                inbox.offer(record);
-            }
+        for record in records {
+            self.members.offer(record);
         }
         self.mark_membership_changed();
         self.absorb_foca(now);

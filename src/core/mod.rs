@@ -24,6 +24,7 @@ pub mod config;
 pub mod health;
 pub mod identity;
 mod join;
+mod members;
 pub mod node;
 mod outbox;
 pub(crate) mod records;

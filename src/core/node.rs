@@ -14,7 +14,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use foca::Foca;
@@ -26,97 +26,19 @@ use super::api::{
 };
 use super::codec::{self, Control, DropReason, PayloadKind, WireCodec};
 use super::config::{ConfigError, NodeConfig};
-use super::health::{self, CheckSummary, HealthRecord};
+use super::health::{CheckSummary, HealthRecord};
 use super::identity::{KeyMap, MemberKey, NodeId};
 use super::join::Joining;
+use super::members::{Change, Members, Own, Standing};
 use super::outbox::{Note, Outbox};
-use super::records::{self, RecordGossip, RecordInbox};
+use super::records::RecordGossip;
 use super::timer::{Time, TimerQueue};
-use super::view::{Election, MemberState, QuorumPolicy, Roster};
+use super::view::{Election, MemberState, QuorumPolicy};
 
 pub(crate) type Swim = Foca<NodeId, WireCodec, ChaCha8Rng, RecordGossip>;
 
 /// Bound on timers handled in one `handle_timeout`, against livelock.
 const MAX_TIMERS_PER_CALL: usize = 10_000;
-
-/// What this node knows of another member.
-#[derive(Debug)]
-pub(crate) struct Known {
-    /// The member's name (shared with its identity once known).
-    pub(crate) name: Arc<str>,
-    /// Latest identity (`None` while only a record is known).
-    pub(crate) id: Option<NodeId>,
-    /// foca's SWIM incarnation and state; `None` while only a record is
-    /// known.
-    pub(crate) swim: Option<(foca::Incarnation, foca::State)>,
-    /// Latest record.
-    pub(crate) record: Option<HealthRecord>,
-    /// Seniorities of records from lives up to this identity incarnation
-    /// are not honoured: the member was declared down in that life, and its
-    /// old rank must not bring it back ahead of the primary that replaced it.
-    pub(crate) void_through: Option<u64>,
-    /// State in this view (`None` while only a record is known).
-    pub(crate) state: Option<MemberState>,
-    /// Down in this view, declared while the view vouched (saw a majority
-    /// alive): only such a down is passed on as the cluster's word. A view
-    /// that held a member down from a minority and gained its majority later
-    /// (a heal, newcomers admitted) still holds that down, but it was never
-    /// the majority's.
-    pub(crate) down_vouched: bool,
-    /// Suspected past its suspicion timeout while this view could not
-    /// declare anyone down (see [`Node::defer_accusation`]): shown and
-    /// counted as down here, while foca keeps it a suspect, so it comes
-    /// back by refuting, without a new life, once it is reachable again.
-    pub(crate) held_down: bool,
-    /// The life whose record this view last asked the member for (see
-    /// [`NodeTimer::RecordDue`]).
-    pub(crate) record_asked: u64,
-}
-
-impl Known {
-    /// The seniority this view honours, with `founding` the founding whose
-    /// ranks count (see [`HealthRecord::founding`]).
-    fn seniority(&self, founding: u64) -> Option<u64> {
-        let record = self.record.as_ref()?;
-        if record.founding != founding {
-            return None;
-        }
-        // A record of an earlier life ranks nothing: a new life ranks anew
-        // (a restart without its data directory), and until its own record
-        // arrives, a view that honoured the old rank named a restarted node
-        // primary that nobody else named (found by the swarm).
-        if self
-            .id
-            .as_ref()
-            .is_some_and(|id| record.incarnation < id.incarnation())
-        {
-            return None;
-        }
-        match self.void_through {
-            Some(through) if record.incarnation <= through => None,
-            _ => record.seniority,
-        }
-    }
-
-    /// Its latest record, of this life or a later one, says it leaves (or
-    /// an operator forgot it).
-    fn leaving(&self) -> bool {
-        let life = self.id.as_ref().map_or(0, NodeId::incarnation);
-        self.record
-            .as_ref()
-            .is_some_and(|r| r.leaving && r.incarnation >= life)
-    }
-
-    fn derive_state(&self) -> Option<MemberState> {
-        let (_, swim) = self.swim?;
-        Some(match swim {
-            foca::State::Alive => MemberState::Alive,
-            foca::State::Suspect if !self.held_down && !self.leaving() => MemberState::Suspect,
-            foca::State::Suspect | foca::State::Down if self.leaving() => MemberState::Left,
-            foca::State::Suspect | foca::State::Down => MemberState::Down,
-        })
-    }
-}
 
 /// A joined node's request to be counted in the quorum (see
 /// [`HealthRecord::admitted`]): members that joined a side of a partition
@@ -260,22 +182,17 @@ pub struct Node {
     pub(crate) rt: Outbox,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) timers: TimerQueue<NodeTimer>,
-    pub(crate) inbox: Arc<Mutex<RecordInbox>>,
     /// Shared with foca's codec: set while foca reads a datagram from a
     /// sender that does not vouch, so its downs arrive as suspicions.
     doubt_downs: Arc<AtomicBool>,
-    pub(crate) members: KeyMap<Known>,
-    /// foca's membership at the last scan, in foca's order: key, identity
-    /// incarnation, SWIM incarnation, state.
-    scanned: Vec<(MemberKey, u64, foca::Incarnation, foca::State)>,
+    /// Everything this node knows of the other members.
+    pub(crate) members: Members,
     scan_needed: bool,
     /// Health records may be waiting in the inbox.
     news_possible: bool,
     /// The roster version the last election was held at; `None` forces
     /// a new one (our own phase or record changed).
     settled: Option<u64>,
-    /// Members in `members` that foca knows (not only by a record).
-    swim_known: usize,
     /// A gossip round is scheduled.
     gossip_pending: bool,
     /// When each member last got a down notice from us.
@@ -295,8 +212,6 @@ pub struct Node {
     /// down for a suspicion timeout from then (see
     /// [`Node::defer_accusation`]).
     heard_again: Option<Time>,
-    /// Some member may be held down (see [`Known::held_down`]).
-    holding_down: bool,
     /// The roll call before declaring members down (see
     /// [`Node::defer_accusation`]).
     roll: RollCall,
@@ -315,15 +230,10 @@ pub struct Node {
     /// member that sees a quorum shows it still holds it alive, or
     /// `StallOver`: the cluster may have replaced it meanwhile.
     stalled: Option<Time>,
-    roster: Roster,
     pub(crate) record: HealthRecord,
     /// This node's checks as of their last run (the record holds them as of
     /// their last change of state).
     local_checks: Vec<CheckSummary>,
-    /// Highest seniority seen in any record.
-    max_seniority: u64,
-    /// Highest primary term seen in any record, ours included.
-    max_term: u64,
     /// The highest term known when this node rejoined keeping its rank (a
     /// minority had declared it down): if the cluster it rejoins has claimed
     /// a higher term since, a primary serves that this node's old rank
@@ -337,8 +247,6 @@ pub struct Node {
     /// senior member a moment later. Such a view claims once its membership
     /// has been quiet for two probe periods.
     regained_at: Option<Time>,
-    /// When a member last changed state in this view.
-    members_changed_at: Time,
     /// When this node last became a member (joined, or rejoined as a new
     /// life).
     joined_at: Time,
@@ -348,11 +256,6 @@ pub struct Node {
     /// A vouched down notice this primary got, waiting on a quorum check:
     /// the sender and the identity it holds down.
     contested_down: Option<(SocketAddr, NodeId)>,
-    /// The highest term seen in each founding of the cluster (usually one):
-    /// when two clusters of one name meet, the higher wins.
-    foundings: std::collections::BTreeMap<u64, u64>,
-    /// The founding whose ranks this view honours.
-    founding: u64,
     pub(crate) phase: Phase,
     pub(crate) join: Joining,
     election: Election,
@@ -389,14 +292,19 @@ impl Node {
         now: Time,
     ) -> Result<Self, Vec<ConfigError>> {
         cfg.validate()?;
-        let inbox = Arc::new(Mutex::new(RecordInbox::new(id.name().clone())));
+        let members = Members::new(
+            id.name().clone(),
+            cfg.election_rules(),
+            cfg.remembered_term,
+            now,
+        );
         let doubt_downs = Arc::new(AtomicBool::new(false));
         let foca = Foca::with_custom_broadcast(
             id.clone(),
             cfg.foca_config(1),
             ChaCha8Rng::seed_from_u64(seed),
             WireCodec::doubting(doubt_downs.clone()),
-            RecordGossip::new(inbox.clone()),
+            RecordGossip::new(members.inbox().clone()),
         );
         let mut record = HealthRecord::new(
             id.name().clone(),
@@ -405,30 +313,24 @@ impl Node {
             cfg.primary_eligible,
         );
         record.status = cfg.initial_health;
-        let remembered_term = cfg.remembered_term;
         let mut node = Self {
-            roster: Roster::new(cfg.election_rules()),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
             join: Joining::default(),
             rt: Outbox::new(cfg.cluster.clone()),
             cfg,
             foca,
             timers: TimerQueue::new(),
-            inbox,
             doubt_downs,
-            members: KeyMap::default(),
-            scanned: Vec::new(),
+            members,
             scan_needed: false,
             news_possible: false,
             settled: None,
-            swim_known: 0,
             gossip_pending: false,
             notices: KeyMap::default(),
             replacing: KeyMap::default(),
             last_input: None,
             last_heard: None,
             heard_again: None,
-            holding_down: false,
             roll: RollCall::default(),
             vouch_from: None,
             notified_by: None,
@@ -438,17 +340,12 @@ impl Node {
             stalled: None,
             record,
             local_checks: Vec::new(),
-            max_seniority: 0,
-            max_term: remembered_term,
             kept_rank_at: None,
             had_majority: false,
             regained_at: None,
-            members_changed_at: now,
             joined_at: now,
             deferred_acks: Vec::new(),
             contested_down: None,
-            foundings: std::collections::BTreeMap::new(),
-            founding: 0,
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
@@ -726,36 +623,13 @@ impl Node {
         if self.phase == Phase::Left {
             return Err(CommandError::Leaving);
         }
-        let key = MemberKey::of(name);
-        let known = self
-            .members
-            .get(&key)
-            .filter(|k| k.state.is_some())
-            .ok_or_else(|| CommandError::UnknownMember(name.to_owned()))?;
-        let state = known.state.unwrap_or(MemberState::Down);
-        // A suspect may be forgotten: a view without a majority holds the
-        // members it cannot reach as suspects (see `Known::held_down`), and
-        // those are exactly the crashed members an operator forgets to give
-        // the survivors their quorum back.
-        if state == MemberState::Alive {
-            return Err(CommandError::MemberLive(name.to_owned(), state));
-        }
-        if state == MemberState::Left {
+        let Some(record) = self.members.forget(name)? else {
             return Ok(());
-        }
-        let life = known.id.as_ref().map_or(0, NodeId::incarnation);
-        let mut record = match &known.record {
-            Some(record) if record.incarnation >= life => record.clone(),
-            _ => HealthRecord::new(known.name.clone(), life, 0, false),
         };
-        record.version = record.version.saturating_add(1);
-        record.leaving = true;
-        record.draining = true;
-        record.seniority = None;
         tracing::info!(member = name, "forgetting a member that is down");
         match codec::encode_record(&record) {
             Ok(bytes) => {
-                records::lock(&self.inbox).offer(record);
+                self.members.offer(record);
                 self.news_possible = true;
                 if let Err(err) = self.foca.add_broadcast(&bytes) {
                     tracing::warn!(error = %err, "could not queue a forget");
@@ -831,11 +705,7 @@ impl Node {
         let term = if *primary == self.record.name {
             self.claiming.then_some(self.record.term)?
         } else {
-            self.members
-                .get(&MemberKey::of(primary))?
-                .record
-                .as_ref()
-                .map(|r| r.term)?
+            self.members.record_term(primary)?
         };
         (term > 0).then_some(term)
     }
@@ -852,7 +722,7 @@ impl Node {
 
     /// The highest primary term this node has seen.
     pub fn term(&self) -> u64 {
-        self.max_term
+        self.members.max_term()
     }
 
     /// This node's own health record.
@@ -865,58 +735,31 @@ impl Node {
         if name == &*self.record.name {
             return Some(self.own_state());
         }
-        self.members
-            .get(&MemberKey::of(name))
-            .and_then(|known| known.state)
+        self.members.state(name)
     }
 
     /// Number of other members known to foca.
     pub fn known_members(&self) -> usize {
-        self.scanned.len()
+        self.members.swim_count()
     }
 
     /// Counters.
     pub fn stats(&self) -> NodeStats {
         let mut stats = self.stats.clone();
-        stats.records_rejected = records::lock(&self.inbox).rejected;
+        stats.records_rejected = self.members.records_rejected();
         stats
     }
 
     /// A number that changes whenever [`Node::snapshot`] would.
     pub fn changes(&self) -> u64 {
-        self.changes
+        self.changes.wrapping_add(self.members.version())
     }
 
     /// Everything the HTTP side shows.
     pub fn snapshot(&self) -> Snapshot {
         let id = self.id();
         let primary = self.election.primary.as_ref();
-        let mut members: Vec<MemberInfo> = self
-            .members
-            .values()
-            .filter_map(|known| {
-                let name = &known.name;
-                let state = known.state?;
-                let id = known.id.as_ref()?;
-                let record = known.record.as_ref();
-                Some(MemberInfo {
-                    name: name.clone(),
-                    addr: id.socket_addr(),
-                    state,
-                    health: record.map(|r| r.status),
-                    draining: record.is_some_and(|r| r.draining),
-                    priority: record.map_or(0, |r| r.priority),
-                    seniority: known.seniority(self.founding),
-                    eligible: record.is_some_and(|r| r.eligible),
-                    primary: primary == Some(name),
-                    incarnation: id.incarnation(),
-                    local: false,
-                    term: record.map_or(0, |r| r.term),
-                    admitted: record.is_some_and(|r| r.admitted),
-                    checks: record.map(|r| r.checks.clone()).unwrap_or_default(),
-                })
-            })
-            .collect();
+        let mut members = self.members.infos(primary);
         members.push(MemberInfo {
             name: id.name().clone(),
             addr: id.socket_addr(),
@@ -946,7 +789,7 @@ impl Node {
             priority: self.record.priority,
             primary: self.election.primary.clone(),
             primary_term: self.primary_term(),
-            term: self.max_term,
+            term: self.members.max_term(),
             claiming: self.claiming,
             quorate: self.election.quorate,
             live: self.election.live,
@@ -995,17 +838,7 @@ impl Node {
     /// refutes before the deferred suspicion timers run out: the buddy
     /// system's notices stopped while nothing got through.
     fn ask_suspects_again(&mut self) {
-        let suspects: Vec<(NodeId, foca::Incarnation)> = self
-            .members
-            .values()
-            .filter_map(|k| match (k.id.as_ref(), k.swim) {
-                (Some(id), Some((incarnation, foca::State::Suspect))) => {
-                    Some((id.clone(), incarnation))
-                }
-                _ => None,
-            })
-            .collect();
-        for (identity, incarnation) in suspects {
+        for (identity, incarnation) in self.members.suspects() {
             let to = identity.socket_addr();
             let notice = Control::SuspectNotice {
                 identity,
@@ -1038,7 +871,7 @@ impl Node {
         // The roster's election, current as of this input (`self.election`
         // is as of the last settle): the two disagreed and a member was
         // held down and released in the same instant.
-        if !self.vouches(self.roster.elect().claim_quorate) {
+        if !self.vouches(self.members.elect().claim_quorate) {
             return Some(now + self.cfg.probe_period);
         }
         // Right after a partition the members across it are suspected one
@@ -1073,40 +906,16 @@ impl Node {
     }
 
     /// A suspicion ran out while this view may not declare anyone down:
-    /// the suspect counts as down here (see [`Known::held_down`]) unless
+    /// the suspect counts as down here (see `Known::held_down`) unless
     /// the view only waits for refutations it expects (after hearing again,
     /// or vouching again).
     fn hold_down(&mut self, now: Time, key: MemberKey, life: u64, incarnation: foca::Incarnation) {
-        if !self.doubts_itself(now) && self.vouches(self.roster.elect().claim_quorate) {
+        if !self.doubts_itself(now) && self.vouches(self.members.elect().claim_quorate) {
             return;
         }
-        let Some(known) = self.members.get_mut(&key) else {
-            return;
-        };
-        if known.held_down
-            || known.id.as_ref().map(NodeId::incarnation) != Some(life)
-            || known.swim != Some((incarnation, foca::State::Suspect))
-        {
-            return;
+        if let Some(event) = self.members.hold_down(now, key, life, incarnation) {
+            self.events.push_back(event);
         }
-        known.held_down = true;
-        self.holding_down = true;
-        let previous = known.state;
-        known.state = known.derive_state();
-        if let Some(current) = known.state
-            && previous != Some(current)
-        {
-            tracing::debug!(member = %known.name, "held down: suspected past its timeout while this view cannot declare it down");
-            self.members_changed_at = now;
-            self.events.push_back(Event::MemberState {
-                name: known.name.clone(),
-                incarnation: life,
-                previous,
-                current,
-            });
-        }
-        self.update_roster(key);
-        self.changes += 1;
     }
 
     /// Whether a majority answered a roll call within the last probe period.
@@ -1138,15 +947,9 @@ impl Node {
         };
         // The suspects are called too: one that answers is reachable (the
         // network was cut, it is not dead) and gets its chance to refute.
-        let called: Vec<SocketAddr> = self
+        let called = self
             .members
-            .values()
-            .filter(|k| {
-                k.state == Some(MemberState::Alive)
-                    || matches!(k.swim, Some((_, foca::State::Suspect)))
-            })
-            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
-            .collect();
+            .addrs(|k| k.state == Some(MemberState::Alive) || k.swim_suspect());
         for to in called {
             self.send_control(to, &call);
         }
@@ -1173,10 +976,7 @@ impl Node {
             .pending
             .is_some_and(|(pending, _)| pending == round)
         {
-            let suspect = self.members.get(&member.key()).is_some_and(|k| {
-                k.id.as_ref() == Some(member) && matches!(k.swim, Some((_, foca::State::Suspect)))
-            });
-            self.roll.suspect_answered |= suspect;
+            self.roll.suspect_answered |= self.members.is_suspect(member);
             self.roll.answers.insert(member.key());
             self.count_roll(now);
         }
@@ -1218,44 +1018,13 @@ impl Node {
     /// thawed: a failback (found by the swarm). As suspects, they are
     /// candidates, and a junior claims only once they are declared down.
     fn release_held(&mut self, now: Time) {
-        self.holding_down = false;
-        let held: Vec<MemberKey> = self
-            .members
-            .iter()
-            .filter(|(_, known)| known.held_down)
-            .map(|(key, _)| *key)
-            .collect();
-        if held.is_empty() {
-            return;
+        let mut changes = Vec::new();
+        let released = self.members.release_held(now, &mut changes);
+        self.take_changes(changes);
+        if released {
+            self.heard_again = Some(now);
+            self.ask_suspects_again();
         }
-        tracing::debug!(
-            members = held.len(),
-            "this view vouches again; the members it held down are suspects again"
-        );
-        for key in held {
-            let Some(known) = self.members.get_mut(&key) else {
-                continue;
-            };
-            known.held_down = false;
-            let previous = known.state;
-            known.state = known.derive_state();
-            if let Some(current) = known.state
-                && previous != Some(current)
-            {
-                let incarnation = known.id.as_ref().map_or(0, NodeId::incarnation);
-                self.events.push_back(Event::MemberState {
-                    name: known.name.clone(),
-                    incarnation,
-                    previous,
-                    current,
-                });
-            }
-            self.update_roster(key);
-        }
-        self.members_changed_at = now;
-        self.heard_again = Some(now);
-        self.ask_suspects_again();
-        self.changes += 1;
     }
 
     /// While others are around, a node gets a timer at least every probe
@@ -1327,7 +1096,7 @@ impl Node {
         let Some(id) = known.id.as_ref() else {
             return;
         };
-        let down = matches!(known.swim, Some((_, foca::State::Down)));
+        let down = known.swim_down();
         let down_vouched = known.down_vouched;
         // Every view tells, quorate or not (the envelope says which): when no
         // side of a healed partition kept a majority, the notices between
@@ -1425,13 +1194,7 @@ impl Node {
     /// been cut off), so it rejoins through us with a whole-state sync. At
     /// most once a second per member, as every down notice.
     fn tell_behind(&mut self, now: Time, from: SocketAddr) {
-        let Some((key, id)) = self
-            .members
-            .iter()
-            .filter_map(|(key, known)| Some((*key, known.id.as_ref()?)))
-            .find(|(_, id)| id.socket_addr() == from)
-            .map(|(key, id)| (key, id.clone()))
-        else {
+        let Some((key, id)) = self.members.at_addr(from) else {
             return;
         };
         if self
@@ -1570,12 +1333,12 @@ impl Node {
         self.check.proposed = if self.claiming {
             0
         } else {
-            self.max_term.saturating_add(1)
+            self.members.max_term().saturating_add(1)
         };
         let ping = Control::QuorumPing {
             from: self.id().clone(),
             round: self.check.round,
-            term: self.max_term,
+            term: self.members.max_term(),
             proposed: self.check.proposed,
         };
         self.send_to_live_members(&ping);
@@ -1613,9 +1376,7 @@ impl Node {
         let held_down = self
             .members
             .get(&asker.key())
-            .filter(|k| {
-                k.id.as_ref() == Some(&asker) && matches!(k.swim, Some((_, foca::State::Down)))
-            })
+            .filter(|k| k.id.as_ref() == Some(&asker) && k.swim_down())
             .map(|k| k.down_vouched);
         if let Some(vouched) = held_down {
             // Declared down here: no renewal of its claim, and it must rejoin.
@@ -1651,7 +1412,7 @@ impl Node {
         let ack = Control::QuorumAck {
             from: self.id().clone(),
             round,
-            term: self.max_term,
+            term: self.members.max_term(),
         };
         self.send_control(to, &ack);
         self.learn_term(proposed);
@@ -1675,13 +1436,10 @@ impl Node {
         }
     }
 
-    /// A term another member knows; an implausible one is ignored, as in a
-    /// record (see [`health::COUNTER_LIMIT`]).
+    /// A term another member knows (see [`Members::learn_term`]).
     fn learn_term(&mut self, term: u64) {
-        if term < health::COUNTER_LIMIT {
-            self.max_term = self.max_term.max(term);
-            self.rt.term = self.max_term;
-        }
+        self.members.learn_term(term);
+        self.rt.term = self.members.max_term();
     }
 
     fn quorum_ack(&mut self, now: Time, member: NodeId, round: u64) {
@@ -1740,24 +1498,19 @@ impl Node {
 
     /// The suspicion timeout for the cluster as this view counts it.
     pub(crate) fn suspicion_timeout(&self) -> Duration {
-        self.cfg.suspicion_timeout(self.scanned.len() + 1)
+        self.cfg.suspicion_timeout(self.members.swim_count() + 1)
     }
 
     /// Whether the admitted members among `answers` (and this node, if
     /// `with_self`) are a majority of the expected size: only admitted
     /// members make a majority (see `HealthRecord::admitted`).
     fn majority_answered(&self, answers: &HashSet<MemberKey>, with_self: bool) -> bool {
-        let answered =
-            answers.iter().filter(|key| self.is_admitted(key)).count() + usize::from(with_self);
+        let answered = answers
+            .iter()
+            .filter(|key| self.members.is_admitted(key))
+            .count()
+            + usize::from(with_self);
         answered * 2 > self.election.expected.max(1)
-    }
-
-    /// Whether this view holds `key`'s record saying it was admitted.
-    fn is_admitted(&self, key: &MemberKey) -> bool {
-        self.members
-            .get(key)
-            .and_then(|known| known.record.as_ref())
-            .is_some_and(|record| record.admitted)
     }
 
     /// Asks every live member to count this node in the quorum (see
@@ -1806,9 +1559,9 @@ impl Node {
             .admission
             .answers
             .iter()
-            .filter(|key| self.is_admitted(key))
+            .filter(|key| self.members.is_admitted(key))
             .count();
-        let expected = self.roster.elect().expected;
+        let expected = self.members.elect().expected;
         if answered * 2 > expected || self.cfg.quorum == QuorumPolicy::Off {
             self.admission.pending = None;
             self.record.admitted = true;
@@ -1891,13 +1644,7 @@ impl Node {
     /// Sends a control message to every member this view holds alive or
     /// suspect.
     fn send_to_live_members(&mut self, message: &Control) {
-        let live: Vec<SocketAddr> = self
-            .members
-            .values()
-            .filter(|k| k.state.is_some_and(MemberState::is_live))
-            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
-            .collect();
-        for to in live {
+        for to in self.members.live_addrs() {
             self.send_control(to, message);
         }
     }
@@ -1914,7 +1661,7 @@ impl Node {
             Ok(payload) => {
                 // foca's datagrams keep what `settle` set.
                 let quorate = std::mem::replace(&mut self.rt.quorate, vouch);
-                self.rt.term = self.max_term;
+                self.rt.term = self.members.max_term();
                 self.rt.push(to, PayloadKind::Control, &payload);
                 self.rt.quorate = quorate;
                 self.absorb_transmits();
@@ -1994,22 +1741,22 @@ impl Node {
         }
         self.absorb_foca(now);
         if self.scan_needed {
-            self.scan(now);
+            self.scan();
         }
         if self.news_possible {
             self.news_possible = false;
-            self.apply_news(now);
+            self.apply_news();
             if self.phase == Phase::Joined
                 && self.record.founding != 0
-                && self.record.founding != self.founding
+                && self.record.founding != self.members.founding()
             {
                 self.rejoin_winning_founding(now);
             }
         }
-        if self.holding_down && self.vouches(self.roster.elect().claim_quorate) {
+        if self.members.holding_down() && self.vouches(self.members.elect().claim_quorate) {
             self.release_held(now);
         }
-        if self.settled == Some(self.roster.version()) {
+        if self.settled == Some(self.members.roster_version()) {
             self.absorb_foca(now);
             self.schedule_gossip(now);
             return;
@@ -2021,7 +1768,7 @@ impl Node {
             self.ask_admission(now);
         }
         for _ in 0..3 {
-            let election = self.roster.elect();
+            let election = self.members.elect();
             // A rank is taken only in a view that sees a quorum (so ranks
             // taken on two sides of a partition never collide), but kept
             // when the quorum goes: DESIGN dropped it then, and after a
@@ -2036,7 +1783,7 @@ impl Node {
             match (self.record.seniority, may_keep, may_take) {
                 (None, _, true) => {
                     self.check.ranked_at = Some(now);
-                    self.record.seniority = Some(self.max_seniority.saturating_add(1));
+                    self.record.seniority = Some(self.members.max_seniority().saturating_add(1));
                     self.publish_record(now);
                 }
                 (Some(_), false, _) => {
@@ -2046,7 +1793,7 @@ impl Node {
                 _ => break,
             }
         }
-        let election = self.roster.elect();
+        let election = self.members.elect();
         let elected = election.primary.as_ref() == Some(&self.record.name);
         // Only a rank taken within a sync period can tie with another taken
         // at the same time: an older one has reached every view, and the
@@ -2054,7 +1801,7 @@ impl Node {
         let fresh_rank = self
             .check
             .ranked_at
-            .is_some_and(|at| now < at + self.cfg.sync_period(self.scanned.len() + 1));
+            .is_some_and(|at| now < at + self.cfg.sync_period(self.members.swim_count() + 1));
         // A node that would start claiming asks a majority first (a quorum
         // check), as for a fresh rank: some of the members its view holds
         // alive may be gone (cut off a moment ago, not yet suspected here),
@@ -2075,7 +1822,7 @@ impl Node {
                 .check
                 .confirmed_at
                 .is_some_and(|at| now <= at + self.cfg.probe_period);
-            let reserved = self.check.proposed == self.max_term.saturating_add(1);
+            let reserved = self.check.proposed == self.members.max_term().saturating_add(1);
             if !fresh || !reserved {
                 self.check.confirmed = false;
             }
@@ -2127,8 +1874,7 @@ impl Node {
             if started_claiming {
                 // A new claim takes a term above every term seen, so work
                 // stamped by an earlier primary can be refused.
-                self.max_term = self.max_term.saturating_add(1);
-                self.record.term = self.max_term;
+                self.record.term = self.members.next_term();
             }
             self.events.push_back(Event::RoleChanged {
                 primary: claiming,
@@ -2152,7 +1898,7 @@ impl Node {
             self.schedule(at, NodeTimer::SyncOnce);
         }
         self.rt.quorate = vouching;
-        self.rt.term = self.max_term;
+        self.rt.term = self.members.max_term();
         let primary_changed = election.primary != self.election.primary;
         self.election = election;
         self.claiming = claiming;
@@ -2162,7 +1908,7 @@ impl Node {
         if started_claiming {
             self.publish_record(now);
         }
-        self.settled = Some(self.roster.version());
+        self.settled = Some(self.members.roster_version());
         self.absorb_foca(now);
         self.schedule_gossip(now);
     }
@@ -2181,8 +1927,8 @@ impl Node {
         let Some(at) = self.regained_at else {
             return false;
         };
-        let members = self.scanned.len() + 1;
-        let quiet = self.members_changed_at.max(at) + self.cfg.probe_period * 2;
+        let members = self.members.swim_count() + 1;
+        let quiet = self.members.changed_at().max(at) + self.cfg.probe_period * 2;
         let until = quiet.min(at + self.cfg.suspicion_timeout(members) * 2);
         if now >= until {
             self.regained_at = None;
@@ -2221,7 +1967,7 @@ impl Node {
             return;
         }
         self.sync_once();
-        let next = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
+        let next = self.jitter(self.cfg.sync_period(self.members.swim_count() + 1));
         self.schedule(now + next, NodeTimer::Sync);
     }
 
@@ -2230,215 +1976,114 @@ impl Node {
         if self.phase != Phase::Joined {
             return;
         }
-        let alive: Vec<SocketAddr> = self
-            .members
-            .values()
-            .filter(|k| k.state == Some(MemberState::Alive))
-            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
-            .collect();
+        let alive = self.members.alive_addrs();
         if !alive.is_empty() {
             let to = alive[self.rng.random_range(0..alive.len())];
             self.request_sync(to);
         }
     }
 
-    /// Compares foca's membership with the last scan and applies changes.
-    fn scan(&mut self, _now: Time) {
+    /// Reads foca's membership into the view (see [`Members::scan`]).
+    fn scan(&mut self) {
         self.scan_needed = false;
-        let entry = |m: &foca::Member<NodeId>| {
-            (
-                m.id().key(),
-                m.id().incarnation(),
-                m.incarnation(),
-                m.state(),
-            )
-        };
         // foca keeps our own earlier lives as down members (gossip about a
         // life it replaced); they are not members of this view, or a node
         // would count itself twice and hold itself down in its own roster.
         let own = self.id().key();
-        fn others(foca: &Swim, own: MemberKey) -> impl Iterator<Item = &foca::Member<NodeId>> {
-            foca.iter_membership_state()
-                .filter(move |m| m.id().key() != own)
+        let standing = self.standing();
+        let mut changes = Vec::new();
+        let foca = &self.foca;
+        let changed = self.members.scan(
+            || {
+                foca.iter_membership_state()
+                    .filter(move |m| m.id().key() != own)
+            },
+            standing,
+            &mut changes,
+        );
+        self.take_changes(changes);
+        if changed {
+            self.resize_foca();
         }
-        let count = others(&self.foca, own).count();
-        let unchanged = count == self.scanned.len()
-            && others(&self.foca, own)
-                .zip(&self.scanned)
-                .all(|(member, seen)| entry(member) == *seen);
-        if unchanged {
-            return;
+    }
+
+    /// How this node stands, for the view (see [`Standing`]).
+    fn standing(&self) -> Standing {
+        Standing {
+            vouching: self.vouches(self.election.claim_quorate),
+            claim_quorate: self.election.claim_quorate,
+            now: self.last_input,
+            size: self.members.swim_count() + 1,
         }
-        // Only members whose entry differs from what we hold are re-derived.
-        let mut changed = Vec::new();
-        for (i, member) in others(&self.foca, own).enumerate() {
-            let now = entry(member);
-            if self.scanned.get(i) == Some(&now) {
-                continue;
-            }
-            let same = self.members.get(&now.0).is_some_and(|known| {
-                known.swim == Some((now.2, now.3))
-                    && known.id.as_ref().map(NodeId::incarnation) == Some(now.1)
-            });
-            if !same {
-                changed.push((member.id().clone(), now.2, now.3));
-            }
-        }
-        for (id, incarnation, state) in changed {
-            self.observe_member(&id, incarnation, state);
-        }
-        self.scanned.clear();
-        self.scanned.extend(others(&self.foca, own).map(entry));
-        // Members foca no longer holds were reaped.
-        if self.swim_known > count {
-            let present: HashSet<MemberKey> = self.scanned.iter().map(|seen| seen.0).collect();
-            let reaped: Vec<MemberKey> = self
-                .members
-                .iter()
-                .filter(|(key, known)| known.swim.is_some() && !present.contains(key))
-                .map(|(key, _)| *key)
-                .collect();
-            for key in reaped {
-                if let Some(known) = self.members.remove(&key) {
-                    self.swim_known -= 1;
-                    self.roster.remove(&known.name);
-                    records::lock(&self.inbox).forget(&known.name);
-                    self.events
-                        .push_back(Event::MemberReaped { name: known.name });
+    }
+
+    /// Acts on what changed in the view, in order.
+    fn take_changes(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Event(event) => self.events.push_back(event),
+                Change::Suspected { id, incarnation, size } => {
+                    if self.phase != Phase::Joined {
+                        continue;
+                    }
+                    self.check.wanted = true;
+                    self.notify_suspect(&id, incarnation);
+                    // foca times out only the suspicions it raised itself;
+                    // one learned by gossip would last until a `down` update
+                    // happens to arrive. Each member keeps a slower timer of
+                    // its own as a backstop (Lifeguard gives unconfirmed
+                    // suspicions longer, too).
+                    let timeout = self.cfg.suspicion_timeout(size) * 2;
+                    self.schedule(
+                        self.last_input.unwrap_or_default() + timeout,
+                        NodeTimer::SuspicionOver {
+                            key: id.key(),
+                            life: id.incarnation(),
+                            incarnation,
+                            asked: 0,
+                        },
+                    );
                 }
+                Change::RecordDue { key, life } => {
+                    // Asked a probe period from now, if gossip has not
+                    // brought it by then (see [`Node::record_due`]).
+                    let due = self.last_input.unwrap_or_default() + self.cfg.probe_period;
+                    self.schedule(due, NodeTimer::RecordDue { key, life });
+                }
+                Change::FoundingChanged => self.settled = None,
             }
-        }
-        self.changes += 1;
-        self.resize_foca();
-    }
-
-    fn observe_member(&mut self, id: &NodeId, incarnation: foca::Incarnation, swim: foca::State) {
-        let vouching = self.vouches(self.election.claim_quorate);
-        let known = self.members.entry(id.key()).or_insert_with(|| Known {
-            name: id.name().clone(),
-            id: None,
-            swim: None,
-            record: None,
-            void_through: None,
-            state: None,
-            down_vouched: false,
-            held_down: false,
-            record_asked: 0,
-        });
-        if known.swim.is_none() {
-            self.swim_known += 1;
-        }
-        if known.id.as_ref() != Some(id) {
-            known.id = Some(id.clone().with_shared_name(&known.name));
-        }
-        let record_stale = Self::record_stale(known);
-        known.swim = Some((incarnation, swim));
-        let was_held = std::mem::take(&mut known.held_down);
-        let previous = known.state;
-        let current = known.derive_state();
-        // Only a view that holds a quorum voids: a minority that saw the
-        // majority go down must honour its ranks again when the partition
-        // heals.
-        if current == Some(MemberState::Down)
-            && previous != Some(MemberState::Down)
-            && self.election.claim_quorate
-        {
-            known.void_through = Some(known.void_through.unwrap_or(0).max(id.incarnation()));
-        }
-        if current != Some(MemberState::Down) {
-            known.down_vouched = false;
-        } else if previous != Some(MemberState::Down) || was_held {
-            // A member held down and now declared down was declared now.
-            known.down_vouched = vouching;
-        }
-        known.state = current;
-        if let Some(current) = current
-            && previous != Some(current)
-        {
-            if let Some(now) = self.last_input {
-                self.members_changed_at = now;
-            }
-            self.events.push_back(Event::MemberState {
-                name: known.name.clone(),
-                incarnation: id.incarnation(),
-                previous,
-                current,
-            });
-        }
-        if swim == foca::State::Suspect && self.phase == Phase::Joined {
-            self.check.wanted = true;
-            self.notify_suspect(id, incarnation);
-            // foca times out only the suspicions it raised itself; one learned
-            // by gossip would last until a `down` update happens to arrive.
-            // Each member keeps a slower timer of its own as a backstop
-            // (Lifeguard gives unconfirmed suspicions longer, too).
-            let timeout = self.suspicion_timeout() * 2;
-            self.schedule(
-                self.last_input.unwrap_or_default() + timeout,
-                NodeTimer::SuspicionOver {
-                    key: id.key(),
-                    life: id.incarnation(),
-                    incarnation,
-                    asked: 0,
-                },
-            );
-        }
-        if record_stale {
-            self.ask_record_later(id.key(), id.incarnation());
-        }
-        self.update_roster(id.key());
-    }
-
-    /// Whether this view holds a member's identity of a later life than
-    /// its record and has not asked for the new life's record yet.
-    fn record_stale(known: &Known) -> bool {
-        let Some(id) = known.id.as_ref() else {
-            return false;
-        };
-        let life = id.incarnation();
-        known.record_asked < life && known.record.as_ref().is_some_and(|r| r.incarnation < life)
-    }
-
-    /// Asks for a member's record a probe period from now, if gossip has
-    /// not brought it by then (see [`Node::record_due`]).
-    fn ask_record_later(&mut self, key: MemberKey, life: u64) {
-        if let Some(known) = self.members.get_mut(&key) {
-            known.record_asked = life;
-        }
-        let due = self.last_input.unwrap_or_default() + self.cfg.probe_period;
-        self.schedule(due, NodeTimer::RecordDue { key, life });
-    }
-
-    fn update_roster(&mut self, key: MemberKey) {
-        let Some(known) = self.members.get(&key) else {
-            return;
-        };
-        let Some(state) = known.state else {
-            return;
-        };
-        let name = &known.name;
-        match (&known.record, known.seniority(self.founding)) {
-            (Some(record), seniority) if seniority == record.seniority => {
-                self.roster.upsert(name, state, Some(record));
-            }
-            (Some(record), seniority) => {
-                let mut honoured = record.clone();
-                honoured.seniority = seniority;
-                self.roster.upsert(name, state, Some(&honoured));
-            }
-            (None, _) => self.roster.upsert(name, state, None),
         }
     }
 
     fn update_self_in_roster(&mut self) {
         self.settled = None;
-        let name = self.record.name.clone();
-        let state = self.own_state();
-        let mut record = self.record.clone();
-        if record.founding != self.founding {
-            record.seniority = None;
+        let own = Own {
+            record: &self.record,
+            state: self.own_state(),
+        };
+        self.members.set_own(own);
+    }
+
+    /// Records a term seen in a founding (see [`Members::note_founding`]).
+    fn note_founding(&mut self, founding: u64, term: u64) {
+        let own = Own {
+            record: &self.record,
+            state: self.own_state(),
+        };
+        if self.members.note_founding(founding, term, own) {
+            self.settled = None;
         }
-        self.roster.upsert(&name, state, Some(&record));
+    }
+
+    /// Applies health records that gossip or a sync brought.
+    fn apply_news(&mut self) {
+        let own = Own {
+            record: &self.record,
+            state: self.own_state(),
+        };
+        let mut changes = Vec::new();
+        self.members.apply_news(own, &mut changes);
+        self.take_changes(changes);
     }
 
     /// Founds a new cluster: a fresh founding number, then a member at once.
@@ -2474,65 +2119,10 @@ impl Node {
     /// forgotten) is a newcomer when it comes back. A second process given
     /// a live member's name is refused at the join (`NameTaken`).
     pub(crate) fn inherit_admission(&mut self) {
-        let earlier = records::lock(&self.inbox).own_admitted_in;
+        let earlier = self.members.own_admitted_in();
         if !self.record.admitted && earlier.is_some() && earlier == Some(self.record.founding) {
             tracing::debug!("an earlier life of this node was admitted; taking its place");
             self.record.admitted = true;
-        }
-    }
-
-    /// Records a term seen in a founding and settles which founding wins:
-    /// the higher term, then the founding more members of this view belong
-    /// to, then the higher number.
-    fn note_founding(&mut self, founding: u64, term: u64) {
-        if founding == 0 {
-            return;
-        }
-        let entry = self.foundings.entry(founding).or_insert(term);
-        *entry = (*entry).max(term);
-        let winner = if self.foundings.len() == 1 {
-            founding
-        } else {
-            let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
-            for known in self.members.values() {
-                if let Some(record) = &known.record
-                    && known.state.is_some_and(MemberState::is_live)
-                {
-                    *counts.entry(record.founding).or_default() += 1;
-                }
-            }
-            *counts.entry(self.record.founding).or_default() += 1;
-            let (winner, _) = self
-                .foundings
-                .iter()
-                .max_by_key(|(f, term)| (**term, counts.get(*f).copied().unwrap_or(0), **f))
-                .map(|(f, t)| (*f, *t))
-                .unwrap_or((founding, term));
-            winner
-        };
-        if winner != self.founding {
-            if self.founding != 0 {
-                tracing::warn!(
-                    founding = winner,
-                    "two clusters of this name met; the one whose primary reached the higher term keeps its ranks"
-                );
-            }
-            self.founding = winner;
-            // Ranks are taken above the winning founding's only.
-            self.max_seniority = self
-                .members
-                .values()
-                .filter_map(|k| k.record.as_ref())
-                .chain(std::iter::once(&self.record))
-                .filter(|r| r.founding == winner)
-                .filter_map(|r| r.seniority)
-                .max()
-                .unwrap_or(0);
-            let keys: Vec<MemberKey> = self.members.keys().copied().collect();
-            for key in keys {
-                self.update_roster(key);
-            }
-            self.update_self_in_roster();
         }
     }
 
@@ -2540,14 +2130,11 @@ impl Node {
     /// [`Node::note_founding`]): it gives up its rank and rejoins the
     /// winner like a new node, through a live member of it.
     fn rejoin_winning_founding(&mut self, now: Time) {
-        let winner = self.founding;
-        let via: Vec<SocketAddr> = self
-            .members
-            .values()
-            .filter(|k| k.state == Some(MemberState::Alive))
-            .filter(|k| k.record.as_ref().is_some_and(|r| r.founding == winner))
-            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
-            .collect();
+        let winner = self.members.founding();
+        let via = self.members.addrs(|k| {
+            k.state == Some(MemberState::Alive)
+                && k.record.as_ref().is_some_and(|r| r.founding == winner)
+        });
         let Some(first) = via.first().copied() else {
             return;
         };
@@ -2564,83 +2151,12 @@ impl Node {
         self.rejoin_through(now, Some(first), others);
     }
 
-    /// Applies health records that gossip or a sync brought.
-    fn apply_news(&mut self, _now: Time) {
-        let (news, own_term) = {
-            let mut inbox = records::lock(&self.inbox);
-            (std::mem::take(&mut inbox.news), inbox.own_term)
-        };
-        self.max_term = self.max_term.max(own_term);
-        for record in news {
-            self.note_founding(record.founding, record.term);
-            if let Some(seniority) = record.seniority
-                && record.founding == self.founding
-            {
-                self.max_seniority = self.max_seniority.max(seniority);
-            }
-            self.max_term = self.max_term.max(record.term);
-            let key = MemberKey::of(&record.name);
-            let known = self.members.entry(key).or_insert_with(|| Known {
-                name: record.name.clone(),
-                id: None,
-                swim: None,
-                record: None,
-                void_through: None,
-                state: None,
-                down_vouched: false,
-                held_down: false,
-                record_asked: 0,
-            });
-            let name = known.name.clone();
-            let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
-            let mut record = record;
-            record.name = name.clone();
-            let status = record.status;
-            tracing::trace!(
-                member = %name,
-                ?status,
-                seniority = ?record.seniority,
-                term = record.term,
-                admitted = record.admitted,
-                version = record.version,
-                "record applied"
-            );
-            known.record = Some(record);
-            let previous = known.state;
-            known.state = known.derive_state();
-            if status_changed && known.state.is_some() {
-                self.events.push_back(Event::MemberHealth {
-                    name: name.clone(),
-                    status,
-                });
-            }
-            if let (Some(previous), Some(current)) = (previous, known.state)
-                && previous != current
-            {
-                let incarnation = known.id.as_ref().map_or(0, NodeId::incarnation);
-                self.events.push_back(Event::MemberState {
-                    name: name.clone(),
-                    incarnation,
-                    previous: Some(previous),
-                    current,
-                });
-            }
-            if Self::record_stale(known)
-                && let Some(life) = known.id.as_ref().map(NodeId::incarnation)
-            {
-                self.ask_record_later(key, life);
-            }
-            self.update_roster(key);
-            self.changes += 1;
-        }
-    }
-
     /// Sends our record (again) and re-elects with it.
     pub(crate) fn publish_record(&mut self, now: Time) {
         self.record.version = self.record.version.saturating_add(1);
         self.note_founding(self.record.founding, self.record.term);
         if let Some(seniority) = self.record.seniority {
-            self.max_seniority = self.max_seniority.max(seniority);
+            self.members.note_own_seniority(seniority);
         }
         self.update_self_in_roster();
         self.changes += 1;
@@ -2673,11 +2189,11 @@ impl Node {
     /// Marks this node a member: from here on it may rank and claim.
     pub(crate) fn become_joined(&mut self, now: Time, via: Option<SocketAddr>) {
         if let Some(term) = self.kept_rank_at.take()
-            && self.max_term > term
+            && self.members.max_term() > term
             && self.record.seniority.is_some()
         {
             tracing::info!(
-                term = self.max_term,
+                term = self.members.max_term(),
                 "the cluster claimed a newer term while this node was away; rejoining behind its primary"
             );
             self.record.seniority = None;
@@ -2699,7 +2215,7 @@ impl Node {
         }
         if !self.periodic {
             self.periodic = true;
-            let sync = self.jitter(self.cfg.sync_period(self.scanned.len() + 1));
+            let sync = self.jitter(self.cfg.sync_period(self.members.swim_count() + 1));
             self.schedule(now + sync, NodeTimer::Sync);
             // The first look comes soon: a node that joined while it held
             // the members it could not reach down (it heard them during a
@@ -2723,7 +2239,7 @@ impl Node {
         if lost_seniority {
             self.record.seniority = None;
         }
-        self.kept_rank_at = self.record.seniority.map(|_| self.max_term);
+        self.kept_rank_at = self.record.seniority.map(|_| self.members.max_term());
         tracing::info!(
             incarnation = id.incarnation(),
             lost_seniority,
@@ -2759,7 +2275,7 @@ impl Node {
             self.cfg.foca_config(self.sized_for),
             ChaCha8Rng::seed_from_u64(self.rng.random()),
             WireCodec::doubting(self.doubt_downs.clone()),
-            RecordGossip::new(self.inbox.clone()),
+            RecordGossip::new(self.members.inbox().clone()),
         );
         if let Err(err) = self.foca.apply_many(live.into_iter(), false, &mut self.rt) {
             tracing::debug!(error = %err, "keeping the live members across a rejoin");
@@ -2769,18 +2285,13 @@ impl Node {
         self.update_self_in_roster();
         self.publish_record(now);
         let sync_from = self.notified_by.take().or_else(|| {
-            let alive: Vec<SocketAddr> = self
-                .members
-                .values()
-                .filter(|k| k.state == Some(MemberState::Alive))
-                .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
-                .collect();
+            let alive = self.members.alive_addrs();
             (!alive.is_empty()).then(|| alive[self.rng.random_range(0..alive.len())])
         });
         // Alive first, then the rest.
         let mut known: Vec<(bool, SocketAddr)> = self
             .members
-            .values()
+            .iter()
             .filter_map(|k| {
                 let addr = k.id.as_ref()?.socket_addr();
                 Some((k.state != Some(MemberState::Alive), addr))
@@ -2820,7 +2331,7 @@ impl Node {
 
     /// Keeps foca's cluster-size-dependent settings in line with the view.
     fn resize_foca(&mut self) {
-        let members = self.scanned.len() + 1;
+        let members = self.members.swim_count() + 1;
         let stale = self.cfg.max_transmissions(members)
             != self.cfg.max_transmissions(self.sized_for)
             || self.cfg.suspicion_timeout(members) != self.cfg.suspicion_timeout(self.sized_for);
@@ -2923,7 +2434,7 @@ impl Node {
         {
             return false;
         }
-        if records::lock(&self.inbox).offer(record) {
+        if self.members.offer(record) {
             self.news_possible = true;
         }
         true
@@ -2958,16 +2469,7 @@ impl Node {
         // suspects (see `defer_accusation`): asking a few each time is how
         // they learn it, refute, and come back once the network heals.
         if !self.vouches(self.election.claim_quorate) {
-            let suspects: Vec<(NodeId, foca::Incarnation)> = self
-                .members
-                .values()
-                .filter_map(|k| match (k.id.as_ref(), k.swim) {
-                    (Some(id), Some((incarnation, foca::State::Suspect))) => {
-                        Some((id.clone(), incarnation))
-                    }
-                    _ => None,
-                })
-                .collect();
+            let suspects = self.members.suspects();
             for _ in 0..3.min(suspects.len()) {
                 let (identity, incarnation) =
                     suspects[self.rng.random_range(0..suspects.len())].clone();
@@ -2981,12 +2483,7 @@ impl Node {
             }
         }
         if self.foca.num_members() == 0 || !quorate {
-            let down: Vec<NodeId> = self
-                .members
-                .values()
-                .filter(|k| matches!(k.swim, Some((_, foca::State::Down))))
-                .filter_map(|k| k.id.clone())
-                .collect();
+            let down = self.members.down_ids();
             for _ in 0..3.min(down.len()) {
                 let pick = down[self.rng.random_range(0..down.len())].clone();
                 if let Err(err) = self.foca.announce(pick, &mut self.rt) {

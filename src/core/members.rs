@@ -1,0 +1,879 @@
+//! The member view: everything this node knows of every other member, in
+//! one owner.
+//!
+//! A member's liveness comes from foca (read after every call that may have
+//! changed it, by [`Members::scan`]), its health from the records that
+//! gossip and syncs bring (through the [`RecordInbox`], drained by
+//! [`Members::apply_news`]); the view derives each member's state from both,
+//! keeps the candidates' order ([`Roster`]) and the highest seniority and
+//! term seen, and settles which founding's ranks count when two clusters of
+//! one name meet. It changes only through the methods below, each of which
+//! takes one input and returns what changed as values ([`Change`]): the
+//! node turns those into events, notices and timers. Nothing else in the
+//! core keeps a member's state or a record.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use super::api::{CommandError, Event, MemberInfo};
+use super::health::HealthRecord;
+use super::identity::{KeyMap, MemberKey, NodeId};
+use super::records::{self, RecordInbox};
+use super::timer::Time;
+use super::view::{Election, ElectionRules, MemberState, Roster};
+
+/// foca's view of one member at the last scan: key, identity incarnation
+/// (life), SWIM incarnation, SWIM state.
+type Scanned = (MemberKey, u64, foca::Incarnation, foca::State);
+
+/// What this node knows of another member.
+#[derive(Debug)]
+pub(crate) struct Known {
+    /// The member's name (shared with its identity once known).
+    pub(crate) name: Arc<str>,
+    /// Latest identity (`None` while only a record is known).
+    pub(crate) id: Option<NodeId>,
+    /// foca's SWIM incarnation and state; `None` while only a record is
+    /// known.
+    pub(crate) swim: Option<(foca::Incarnation, foca::State)>,
+    /// Latest record.
+    pub(crate) record: Option<HealthRecord>,
+    /// Seniorities of records from lives up to this identity incarnation
+    /// are not honoured: the member was declared down in that life, and its
+    /// old rank must not bring it back ahead of the primary that replaced it.
+    void_through: Option<u64>,
+    /// State in this view (`None` while only a record is known).
+    pub(crate) state: Option<MemberState>,
+    /// Down in this view, declared while the view vouched (saw a majority
+    /// alive): only such a down is passed on as the cluster's word. A view
+    /// that held a member down from a minority and gained its majority later
+    /// (a heal, newcomers admitted) still holds that down, but it was never
+    /// the majority's.
+    pub(crate) down_vouched: bool,
+    /// Suspected past its suspicion timeout while this view could not
+    /// declare anyone down (see `Node::defer_accusation`): shown and
+    /// counted as down here, while foca keeps it a suspect, so it comes
+    /// back by refuting, without a new life, once it is reachable again.
+    held_down: bool,
+    /// The life whose record this view last asked the member for (see
+    /// [`Change::RecordDue`]).
+    record_asked: u64,
+}
+
+impl Known {
+    fn new(name: Arc<str>) -> Self {
+        Self {
+            name,
+            id: None,
+            swim: None,
+            record: None,
+            void_through: None,
+            state: None,
+            down_vouched: false,
+            held_down: false,
+            record_asked: 0,
+        }
+    }
+
+    /// The seniority this view honours, with `founding` the founding whose
+    /// ranks count (see [`HealthRecord::founding`]).
+    fn seniority(&self, founding: u64) -> Option<u64> {
+        let record = self.record.as_ref()?;
+        if record.founding != founding {
+            return None;
+        }
+        // A record of an earlier life ranks nothing: a new life ranks anew
+        // (a restart without its data directory), and until its own record
+        // arrives, a view that honoured the old rank named a restarted node
+        // primary that nobody else named (found by the swarm).
+        if self
+            .id
+            .as_ref()
+            .is_some_and(|id| record.incarnation < id.incarnation())
+        {
+            return None;
+        }
+        match self.void_through {
+            Some(through) if record.incarnation <= through => None,
+            _ => record.seniority,
+        }
+    }
+
+    /// Its latest record, of this life or a later one, says it leaves (or
+    /// an operator forgot it).
+    fn leaving(&self) -> bool {
+        let life = self.life();
+        self.record
+            .as_ref()
+            .is_some_and(|r| r.leaving && r.incarnation >= life)
+    }
+
+    /// Its identity incarnation (0 while only a record is known).
+    pub(crate) fn life(&self) -> u64 {
+        self.id.as_ref().map_or(0, NodeId::incarnation)
+    }
+
+    /// Suspect in foca (held down here or not).
+    pub(crate) fn swim_suspect(&self) -> bool {
+        matches!(self.swim, Some((_, foca::State::Suspect)))
+    }
+
+    /// Down in foca.
+    pub(crate) fn swim_down(&self) -> bool {
+        matches!(self.swim, Some((_, foca::State::Down)))
+    }
+
+    fn derive_state(&self) -> Option<MemberState> {
+        let (_, swim) = self.swim?;
+        Some(match swim {
+            foca::State::Alive => MemberState::Alive,
+            foca::State::Suspect if !self.held_down && !self.leaving() => MemberState::Suspect,
+            foca::State::Suspect | foca::State::Down if self.leaving() => MemberState::Left,
+            foca::State::Suspect | foca::State::Down => MemberState::Down,
+        })
+    }
+
+    /// Whether this view holds an identity of a later life than its record
+    /// and has not asked for the new life's record yet.
+    fn record_stale(&self) -> bool {
+        let Some(id) = self.id.as_ref() else {
+            return false;
+        };
+        let life = id.incarnation();
+        self.record_asked < life && self.record.as_ref().is_some_and(|r| r.incarnation < life)
+    }
+}
+
+/// What an input changed in the view, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// For the driver.
+    Event(Event),
+    /// A member became suspect in foca at this SWIM incarnation.
+    Suspected {
+        /// The suspect.
+        id: NodeId,
+        /// Its SWIM incarnation.
+        incarnation: foca::Incarnation,
+        /// The cluster size the view counted when the suspicion came (see
+        /// [`Standing::size`]).
+        size: usize,
+    },
+    /// A member's new life is live with a record of an earlier life: ask
+    /// it for the new one a probe period from now, if gossip has not
+    /// brought it.
+    RecordDue {
+        /// The member.
+        key: MemberKey,
+        /// The life whose record is missing.
+        life: u64,
+    },
+    /// The founding whose ranks count changed: the node's own place in the
+    /// roster was redone, and it must elect again.
+    FoundingChanged,
+}
+
+/// How the node stands when an input arrives, as far as the view needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Standing {
+    /// The node's view vouches (see `Node::vouches`): a down declared now
+    /// is the cluster's word.
+    pub(crate) vouching: bool,
+    /// The last election saw a quorum: a down declared now voids the
+    /// member's rank.
+    pub(crate) claim_quorate: bool,
+    /// The time of the current input (`None` before the first).
+    pub(crate) now: Option<Time>,
+    /// The cluster size as the view counted it before this input: a
+    /// suspicion's backstop timer is sized by it.
+    pub(crate) size: usize,
+}
+
+/// This node itself, as the roster needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Own<'a> {
+    /// Its record.
+    pub(crate) record: &'a HealthRecord,
+    /// Its state in its own view.
+    pub(crate) state: MemberState,
+}
+
+/// Every other member as this node knows it (see the module doc).
+#[derive(Debug)]
+pub(crate) struct Members {
+    known: KeyMap<Known>,
+    /// foca's membership at the last scan, in foca's order.
+    scanned: Vec<Scanned>,
+    /// Members in `known` that foca knows (not only by a record).
+    swim_known: usize,
+    roster: Roster,
+    /// Where gossip and syncs leave records (shared with foca's broadcast
+    /// handler, which needs each member's freshest version to decide what
+    /// is news while foca decodes a datagram).
+    inbox: Arc<Mutex<RecordInbox>>,
+    /// Highest seniority seen in any record of the winning founding.
+    max_seniority: u64,
+    /// Highest primary term seen anywhere, ours included.
+    max_term: u64,
+    /// The highest term seen in each founding of the cluster (usually one):
+    /// when two clusters of one name meet, the higher wins.
+    foundings: BTreeMap<u64, u64>,
+    /// The founding whose ranks this view honours.
+    founding: u64,
+    /// Some member may be held down (see [`Known::held_down`]).
+    holding_down: bool,
+    /// When a member last changed state in this view.
+    changed_at: Time,
+    /// Bumped on every change a snapshot would show.
+    version: u64,
+}
+
+impl Members {
+    /// An empty view for the node named `own`, which remembers `term`.
+    pub(crate) fn new(own: Arc<str>, rules: ElectionRules, term: u64, now: Time) -> Self {
+        Self {
+            known: KeyMap::default(),
+            scanned: Vec::new(),
+            swim_known: 0,
+            roster: Roster::new(rules),
+            inbox: Arc::new(Mutex::new(RecordInbox::new(own))),
+            max_seniority: 0,
+            max_term: term,
+            foundings: BTreeMap::new(),
+            founding: 0,
+            holding_down: false,
+            changed_at: now,
+            version: 0,
+        }
+    }
+
+    // ---- inputs -----------------------------------------------------------
+
+    /// Reads foca's member list (`foca_members` yields the other members,
+    /// in foca's order, each time it is called) and applies what differs
+    /// from the last scan: states, suspicions, lives, and members foca
+    /// reaped. Returns whether foca's list differed from the last scan.
+    pub(crate) fn scan<'a, I>(
+        &mut self,
+        foca_members: impl Fn() -> I,
+        standing: Standing,
+        changes: &mut Vec<Change>,
+    ) -> bool
+    where
+        I: Iterator<Item = &'a foca::Member<NodeId>>,
+    {
+        let entry = |m: &foca::Member<NodeId>| {
+            (
+                m.id().key(),
+                m.id().incarnation(),
+                m.incarnation(),
+                m.state(),
+            )
+        };
+        let count = foca_members().count();
+        let unchanged = count == self.scanned.len()
+            && foca_members()
+                .zip(&self.scanned)
+                .all(|(member, seen)| entry(member) == *seen);
+        if unchanged {
+            return false;
+        }
+        // Only members whose entry differs from what we hold are re-derived.
+        let mut changed = Vec::new();
+        for (i, member) in foca_members().enumerate() {
+            let now = entry(member);
+            if self.scanned.get(i) == Some(&now) {
+                continue;
+            }
+            let same = self.known.get(&now.0).is_some_and(|known| {
+                known.swim == Some((now.2, now.3))
+                    && known.id.as_ref().map(NodeId::incarnation) == Some(now.1)
+            });
+            if !same {
+                changed.push((member.id().clone(), now.2, now.3));
+            }
+        }
+        for (id, incarnation, state) in changed {
+            self.observe(&id, incarnation, state, standing, changes);
+        }
+        self.scanned.clear();
+        self.scanned.extend(foca_members().map(entry));
+        // Members foca no longer holds were reaped.
+        if self.swim_known > count {
+            let present: HashSet<MemberKey> = self.scanned.iter().map(|seen| seen.0).collect();
+            let reaped: Vec<MemberKey> = self
+                .known
+                .iter()
+                .filter(|(key, known)| known.swim.is_some() && !present.contains(key))
+                .map(|(key, _)| *key)
+                .collect();
+            for key in reaped {
+                if let Some(known) = self.known.remove(&key) {
+                    self.swim_known -= 1;
+                    self.roster.remove(&known.name);
+                    records::lock(&self.inbox).forget(&known.name);
+                    changes.push(Change::Event(Event::MemberReaped { name: known.name }));
+                }
+            }
+        }
+        self.version += 1;
+        true
+    }
+
+    fn observe(
+        &mut self,
+        id: &NodeId,
+        incarnation: foca::Incarnation,
+        swim: foca::State,
+        standing: Standing,
+        changes: &mut Vec<Change>,
+    ) {
+        let known = self
+            .known
+            .entry(id.key())
+            .or_insert_with(|| Known::new(id.name().clone()));
+        if known.swim.is_none() {
+            self.swim_known += 1;
+        }
+        if known.id.as_ref() != Some(id) {
+            known.id = Some(id.clone().with_shared_name(&known.name));
+        }
+        let record_stale = known.record_stale();
+        known.swim = Some((incarnation, swim));
+        let was_held = std::mem::take(&mut known.held_down);
+        let previous = known.state;
+        let current = known.derive_state();
+        // Only a view that holds a quorum voids: a minority that saw the
+        // majority go down must honour its ranks again when the partition
+        // heals.
+        if current == Some(MemberState::Down)
+            && previous != Some(MemberState::Down)
+            && standing.claim_quorate
+        {
+            known.void_through = Some(known.void_through.unwrap_or(0).max(id.incarnation()));
+        }
+        if current != Some(MemberState::Down) {
+            known.down_vouched = false;
+        } else if previous != Some(MemberState::Down) || was_held {
+            // A member held down and now declared down was declared now.
+            known.down_vouched = standing.vouching;
+        }
+        known.state = current;
+        if let Some(current) = current
+            && previous != Some(current)
+        {
+            if let Some(now) = standing.now {
+                self.changed_at = now;
+            }
+            changes.push(Change::Event(Event::MemberState {
+                name: known.name.clone(),
+                incarnation: id.incarnation(),
+                previous,
+                current,
+            }));
+        }
+        if swim == foca::State::Suspect {
+            changes.push(Change::Suspected {
+                id: id.clone(),
+                incarnation,
+                size: standing.size,
+            });
+        }
+        if record_stale {
+            known.record_asked = id.incarnation();
+            changes.push(Change::RecordDue {
+                key: id.key(),
+                life: id.incarnation(),
+            });
+        }
+        self.update_roster(id.key());
+    }
+
+    /// Applies the records gossip and syncs left in the inbox.
+    pub(crate) fn apply_news(&mut self, own: Own<'_>, changes: &mut Vec<Change>) {
+        let (news, own_term) = {
+            let mut inbox = records::lock(&self.inbox);
+            (std::mem::take(&mut inbox.news), inbox.own_term)
+        };
+        self.max_term = self.max_term.max(own_term);
+        for record in news {
+            if self.note_founding(record.founding, record.term, own) {
+                changes.push(Change::FoundingChanged);
+            }
+            if let Some(seniority) = record.seniority
+                && record.founding == self.founding
+            {
+                self.max_seniority = self.max_seniority.max(seniority);
+            }
+            self.max_term = self.max_term.max(record.term);
+            let key = MemberKey::of(&record.name);
+            let known = self
+                .known
+                .entry(key)
+                .or_insert_with(|| Known::new(record.name.clone()));
+            let name = known.name.clone();
+            let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
+            let mut record = record;
+            record.name = name.clone();
+            let status = record.status;
+            tracing::trace!(
+                member = %name,
+                ?status,
+                seniority = ?record.seniority,
+                term = record.term,
+                admitted = record.admitted,
+                version = record.version,
+                "record applied"
+            );
+            known.record = Some(record);
+            let previous = known.state;
+            known.state = known.derive_state();
+            if status_changed && known.state.is_some() {
+                changes.push(Change::Event(Event::MemberHealth {
+                    name: name.clone(),
+                    status,
+                }));
+            }
+            if let (Some(previous), Some(current)) = (previous, known.state)
+                && previous != current
+            {
+                changes.push(Change::Event(Event::MemberState {
+                    name: name.clone(),
+                    incarnation: known.life(),
+                    previous: Some(previous),
+                    current,
+                }));
+            }
+            if known.record_stale()
+                && let Some(life) = known.id.as_ref().map(NodeId::incarnation)
+            {
+                known.record_asked = life;
+                changes.push(Change::RecordDue { key, life });
+            }
+            self.update_roster(key);
+            self.version += 1;
+        }
+    }
+
+    /// A suspicion ran out while this view may not declare anyone down:
+    /// the suspect counts as down here (see [`Known::held_down`]), if it is
+    /// still suspect at that life and SWIM incarnation.
+    pub(crate) fn hold_down(
+        &mut self,
+        now: Time,
+        key: MemberKey,
+        life: u64,
+        incarnation: foca::Incarnation,
+    ) -> Option<Event> {
+        let known = self.known.get_mut(&key)?;
+        if known.held_down
+            || known.id.as_ref().map(NodeId::incarnation) != Some(life)
+            || known.swim != Some((incarnation, foca::State::Suspect))
+        {
+            return None;
+        }
+        known.held_down = true;
+        self.holding_down = true;
+        let previous = known.state;
+        known.state = known.derive_state();
+        let mut event = None;
+        if let Some(current) = known.state
+            && previous != Some(current)
+        {
+            tracing::debug!(member = %known.name, "held down: suspected past its timeout while this view cannot declare it down");
+            self.changed_at = now;
+            event = Some(Event::MemberState {
+                name: known.name.clone(),
+                incarnation: life,
+                previous,
+                current,
+            });
+        }
+        self.update_roster(key);
+        self.version += 1;
+        event
+    }
+
+    /// Whether some member may be held down.
+    pub(crate) fn holding_down(&self) -> bool {
+        self.holding_down
+    }
+
+    /// The view vouches again: the members it held down are suspects again
+    /// (see `Node::release_held`). Returns whether any was held.
+    pub(crate) fn release_held(&mut self, now: Time, changes: &mut Vec<Change>) -> bool {
+        self.holding_down = false;
+        let held: Vec<MemberKey> = self
+            .known
+            .iter()
+            .filter(|(_, known)| known.held_down)
+            .map(|(key, _)| *key)
+            .collect();
+        if held.is_empty() {
+            return false;
+        }
+        tracing::debug!(
+            members = held.len(),
+            "this view vouches again; the members it held down are suspects again"
+        );
+        for key in held {
+            let Some(known) = self.known.get_mut(&key) else {
+                continue;
+            };
+            known.held_down = false;
+            let previous = known.state;
+            known.state = known.derive_state();
+            if let Some(current) = known.state
+                && previous != Some(current)
+            {
+                changes.push(Change::Event(Event::MemberState {
+                    name: known.name.clone(),
+                    incarnation: known.life(),
+                    previous,
+                    current,
+                }));
+            }
+            self.update_roster(key);
+        }
+        self.changed_at = now;
+        self.version += 1;
+        true
+    }
+
+    /// Offers a record a member sent outside gossip; whether it is news.
+    pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
+        records::lock(&self.inbox).offer(record)
+    }
+
+    /// This node's own place in the roster, after its record or state
+    /// changed.
+    pub(crate) fn set_own(&mut self, own: Own<'_>) {
+        let mut record = own.record.clone();
+        if record.founding != self.founding {
+            record.seniority = None;
+        }
+        self.roster.upsert(&record.name, own.state, Some(&record));
+    }
+
+    /// A term another member knows; an implausible one is ignored, as in a
+    /// record (see [`super::health::COUNTER_LIMIT`]).
+    pub(crate) fn learn_term(&mut self, term: u64) {
+        if term < super::health::COUNTER_LIMIT {
+            self.max_term = self.max_term.max(term);
+        }
+    }
+
+    /// Takes the next term, above every term seen, for a claim that starts.
+    pub(crate) fn next_term(&mut self) -> u64 {
+        self.max_term = self.max_term.saturating_add(1);
+        self.max_term
+    }
+
+    /// This node published a record with this seniority.
+    pub(crate) fn note_own_seniority(&mut self, seniority: u64) {
+        self.max_seniority = self.max_seniority.max(seniority);
+    }
+
+    /// Records a term seen in a founding and settles which founding wins:
+    /// the higher term, then the founding more members of this view belong
+    /// to, then the higher number. Returns whether the winner changed (the
+    /// node's own place in the roster was redone).
+    pub(crate) fn note_founding(&mut self, founding: u64, term: u64, own: Own<'_>) -> bool {
+        if founding == 0 {
+            return false;
+        }
+        let entry = self.foundings.entry(founding).or_insert(term);
+        *entry = (*entry).max(term);
+        let winner = if self.foundings.len() == 1 {
+            founding
+        } else {
+            let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+            for known in self.known.values() {
+                if let Some(record) = &known.record
+                    && known.state.is_some_and(MemberState::is_live)
+                {
+                    *counts.entry(record.founding).or_default() += 1;
+                }
+            }
+            *counts.entry(own.record.founding).or_default() += 1;
+            let (winner, _) = self
+                .foundings
+                .iter()
+                .max_by_key(|(f, term)| (**term, counts.get(*f).copied().unwrap_or(0), **f))
+                .map(|(f, t)| (*f, *t))
+                .unwrap_or((founding, term));
+            winner
+        };
+        if winner == self.founding {
+            return false;
+        }
+        if self.founding != 0 {
+            tracing::warn!(
+                founding = winner,
+                "two clusters of this name met; the one whose primary reached the higher term keeps its ranks"
+            );
+        }
+        self.founding = winner;
+        // Ranks are taken above the winning founding's only.
+        self.max_seniority = self
+            .known
+            .values()
+            .filter_map(|k| k.record.as_ref())
+            .chain(std::iter::once(own.record))
+            .filter(|r| r.founding == winner)
+            .filter_map(|r| r.seniority)
+            .max()
+            .unwrap_or(0);
+        let keys: Vec<MemberKey> = self.known.keys().copied().collect();
+        for key in keys {
+            self.update_roster(key);
+        }
+        self.set_own(own);
+        true
+    }
+
+    /// The record that marks a member that is down (or suspect) as left
+    /// for every member (`herd forget`): one version newer than the last
+    /// one seen, saying it leaves. `Ok(None)`: it has left already.
+    pub(crate) fn forget(&self, name: &str) -> Result<Option<HealthRecord>, CommandError> {
+        let known = self
+            .known
+            .get(&MemberKey::of(name))
+            .filter(|k| k.state.is_some())
+            .ok_or_else(|| CommandError::UnknownMember(name.to_owned()))?;
+        let state = known.state.unwrap_or(MemberState::Down);
+        // A suspect may be forgotten: a view without a majority holds the
+        // members it cannot reach as suspects (see `Known::held_down`), and
+        // those are exactly the crashed members an operator forgets to give
+        // the survivors their quorum back.
+        if state == MemberState::Alive {
+            return Err(CommandError::MemberLive(name.to_owned(), state));
+        }
+        if state == MemberState::Left {
+            return Ok(None);
+        }
+        let life = known.life();
+        let mut record = match &known.record {
+            Some(record) if record.incarnation >= life => record.clone(),
+            _ => HealthRecord::new(known.name.clone(), life, 0, false),
+        };
+        record.version = record.version.saturating_add(1);
+        record.leaving = true;
+        record.draining = true;
+        record.seniority = None;
+        Ok(Some(record))
+    }
+
+    fn update_roster(&mut self, key: MemberKey) {
+        let Some(known) = self.known.get(&key) else {
+            return;
+        };
+        let Some(state) = known.state else {
+            return;
+        };
+        let name = &known.name;
+        match (&known.record, known.seniority(self.founding)) {
+            (Some(record), seniority) if seniority == record.seniority => {
+                self.roster.upsert(name, state, Some(record));
+            }
+            (Some(record), seniority) => {
+                let mut honoured = record.clone();
+                honoured.seniority = seniority;
+                self.roster.upsert(name, state, Some(&honoured));
+            }
+            (None, _) => self.roster.upsert(name, state, None),
+        }
+    }
+
+    // ---- queries ----------------------------------------------------------
+
+    /// One member.
+    pub(crate) fn get(&self, key: &MemberKey) -> Option<&Known> {
+        self.known.get(key)
+    }
+
+    /// Every member, in the view's order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Known> {
+        self.known.values()
+    }
+
+    /// Whether this view has heard of the member at all.
+    pub(crate) fn contains(&self, key: &MemberKey) -> bool {
+        self.known.contains_key(key)
+    }
+
+    /// A member's state in this view.
+    pub(crate) fn state(&self, name: &str) -> Option<MemberState> {
+        self.known
+            .get(&MemberKey::of(name))
+            .and_then(|known| known.state)
+    }
+
+    /// Whether this view holds `key`'s record saying it was admitted.
+    pub(crate) fn is_admitted(&self, key: &MemberKey) -> bool {
+        self.known
+            .get(key)
+            .and_then(|known| known.record.as_ref())
+            .is_some_and(|record| record.admitted)
+    }
+
+    /// Whether `member`, at that life, is suspect in foca.
+    pub(crate) fn is_suspect(&self, member: &NodeId) -> bool {
+        self.known
+            .get(&member.key())
+            .is_some_and(|k| k.id.as_ref() == Some(member) && k.swim_suspect())
+    }
+
+    /// The addresses of the members in the given states.
+    pub(crate) fn addrs(&self, wanted: impl Fn(&Known) -> bool) -> Vec<SocketAddr> {
+        self.known
+            .values()
+            .filter(|k| wanted(k))
+            .filter_map(|k| k.id.as_ref().map(NodeId::socket_addr))
+            .collect()
+    }
+
+    /// The addresses of the members this view holds alive.
+    pub(crate) fn alive_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(|k| k.state == Some(MemberState::Alive))
+    }
+
+    /// The addresses of the members this view holds alive or suspect.
+    pub(crate) fn live_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(|k| k.state.is_some_and(MemberState::is_live))
+    }
+
+    /// The members foca holds suspect, with their SWIM incarnation.
+    pub(crate) fn suspects(&self) -> Vec<(NodeId, foca::Incarnation)> {
+        self.known
+            .values()
+            .filter_map(|k| match (k.id.as_ref(), k.swim) {
+                (Some(id), Some((incarnation, foca::State::Suspect))) => {
+                    Some((id.clone(), incarnation))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The members foca holds down.
+    pub(crate) fn down_ids(&self) -> Vec<NodeId> {
+        self.known
+            .values()
+            .filter(|k| k.swim_down())
+            .filter_map(|k| k.id.clone())
+            .collect()
+    }
+
+    /// The member whose current life sends from `addr`.
+    pub(crate) fn at_addr(&self, addr: SocketAddr) -> Option<(MemberKey, NodeId)> {
+        self.known
+            .iter()
+            .filter_map(|(key, known)| Some((*key, known.id.as_ref()?)))
+            .find(|(_, id)| id.socket_addr() == addr)
+            .map(|(key, id)| (key, id.clone()))
+    }
+
+    /// Every record this view holds (for a state sync).
+    pub(crate) fn records(&self) -> Vec<HealthRecord> {
+        self.known
+            .values()
+            .filter_map(|known| known.record.clone())
+            .collect()
+    }
+
+    /// The term of a member's latest record.
+    pub(crate) fn record_term(&self, name: &str) -> Option<u64> {
+        self.known
+            .get(&MemberKey::of(name))?
+            .record
+            .as_ref()
+            .map(|r| r.term)
+    }
+
+    /// Every member as the snapshot shows it (this node not included).
+    pub(crate) fn infos(&self, primary: Option<&Arc<str>>) -> Vec<MemberInfo> {
+        self.known
+            .values()
+            .filter_map(|known| {
+                let name = &known.name;
+                let state = known.state?;
+                let id = known.id.as_ref()?;
+                let record = known.record.as_ref();
+                Some(MemberInfo {
+                    name: name.clone(),
+                    addr: id.socket_addr(),
+                    state,
+                    health: record.map(|r| r.status),
+                    draining: record.is_some_and(|r| r.draining),
+                    priority: record.map_or(0, |r| r.priority),
+                    seniority: known.seniority(self.founding),
+                    eligible: record.is_some_and(|r| r.eligible),
+                    primary: primary == Some(name),
+                    incarnation: id.incarnation(),
+                    local: false,
+                    term: record.map_or(0, |r| r.term),
+                    admitted: record.is_some_and(|r| r.admitted),
+                    checks: record.map(|r| r.checks.clone()).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Members foca knows (this node not included).
+    pub(crate) fn swim_count(&self) -> usize {
+        self.scanned.len()
+    }
+
+    /// The election in this view as of now.
+    pub(crate) fn elect(&self) -> Election {
+        self.roster.elect()
+    }
+
+    /// A number that changes whenever the election could.
+    pub(crate) fn roster_version(&self) -> u64 {
+        self.roster.version()
+    }
+
+    /// A number that changes whenever a snapshot of the view would.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// When a member last changed state in this view.
+    pub(crate) fn changed_at(&self) -> Time {
+        self.changed_at
+    }
+
+    /// The founding whose ranks this view honours.
+    pub(crate) fn founding(&self) -> u64 {
+        self.founding
+    }
+
+    /// The highest seniority seen in the winning founding.
+    pub(crate) fn max_seniority(&self) -> u64 {
+        self.max_seniority
+    }
+
+    /// The highest primary term seen.
+    pub(crate) fn max_term(&self) -> u64 {
+        self.max_term
+    }
+
+    /// The inbox foca's broadcast handler fills.
+    pub(crate) fn inbox(&self) -> &Arc<Mutex<RecordInbox>> {
+        &self.inbox
+    }
+
+    /// Records in gossip that did not decode or were implausible.
+    pub(crate) fn records_rejected(&self) -> u64 {
+        records::lock(&self.inbox).rejected
+    }
+
+    /// The founding in which an earlier life of this node was admitted,
+    /// as gossip about it says.
+    pub(crate) fn own_admitted_in(&self) -> Option<u64> {
+        records::lock(&self.inbox).own_admitted_in
+    }
+}
