@@ -375,9 +375,7 @@ impl Node {
     /// view it has and takes the other; a newcomer this node never knew
     /// does not count.
     fn rejoin_deadlock(&self, joiner: &NodeId) -> bool {
-        self.was_joined()
-            && self.id().key() < joiner.key()
-            && self.members.contains(&joiner.key())
+        self.was_joined() && self.id().key() < joiner.key() && self.members.contains(&joiner.key())
     }
 
     /// A joiner asks for a name a live member holds at another address:

@@ -877,3 +877,274 @@ impl Members {
         records::lock(&self.inbox).own_admitted_in
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::core::health::HealthStatus;
+
+    fn id(name: &str, life: u64) -> NodeId {
+        let port = 7000 + u16::from(name.as_bytes()[0]);
+        NodeId::new(name, SocketAddr::from(([198, 18, 0, 1], port)), life).unwrap()
+    }
+
+    fn member(name: &str, life: u64, swim: foca::State) -> foca::Member<NodeId> {
+        foca::Member::new(id(name, life), 0, swim)
+    }
+
+    fn standing(quorate: bool) -> Standing {
+        Standing {
+            vouching: quorate,
+            claim_quorate: quorate,
+            now: Some(Duration::from_secs(1)),
+            size: 3,
+        }
+    }
+
+    fn view() -> (Members, HealthRecord) {
+        let own = HealthRecord::new("me".into(), 1, 0, true);
+        let mut members = Members::new("me".into(), ElectionRules::default(), 0, Duration::ZERO);
+        members.set_own(Own {
+            record: &own,
+            state: MemberState::Alive,
+        });
+        (members, own)
+    }
+
+    fn scan(members: &mut Members, list: &[foca::Member<NodeId>], quorate: bool) -> Vec<Change> {
+        let mut changes = Vec::new();
+        members.scan(|| list.iter(), standing(quorate), &mut changes);
+        changes
+    }
+
+    fn record(name: &str, life: u64, version: u64) -> HealthRecord {
+        let mut record = HealthRecord::new(name.into(), life, 0, true);
+        record.version = version;
+        record
+    }
+
+    fn state_events(changes: &[Change]) -> Vec<(String, Option<MemberState>, MemberState)> {
+        changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Event(Event::MemberState {
+                    name,
+                    previous,
+                    current,
+                    ..
+                }) => Some((name.to_string(), *previous, *current)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_scan_reports_new_members_suspicions_and_reaps() {
+        let (mut members, _) = view();
+        let alive = [
+            member("a", 1, foca::State::Alive),
+            member("b", 1, foca::State::Alive),
+        ];
+        let changes = scan(&mut members, &alive, true);
+        assert_eq!(
+            state_events(&changes),
+            [
+                ("a".into(), None, MemberState::Alive),
+                ("b".into(), None, MemberState::Alive)
+            ]
+        );
+        assert_eq!(members.swim_count(), 2);
+        assert_eq!(members.live_addrs().len(), 2);
+        // The same list again changes nothing.
+        assert!(scan(&mut members, &alive, true).is_empty());
+
+        let suspect = [
+            member("a", 1, foca::State::Alive),
+            member("b", 1, foca::State::Suspect),
+        ];
+        let changes = scan(&mut members, &suspect, true);
+        assert_eq!(
+            state_events(&changes),
+            [("b".into(), Some(MemberState::Alive), MemberState::Suspect)]
+        );
+        assert!(changes.iter().any(|c| matches!(
+            c,
+            Change::Suspected { id, size: 3, .. } if &**id.name() == "b"
+        )));
+        assert!(members.is_suspect(&id("b", 1)));
+        assert_eq!(members.suspects().len(), 1);
+
+        // foca reaped b.
+        let changes = scan(&mut members, &alive[..1], true);
+        assert_eq!(
+            changes,
+            [Change::Event(Event::MemberReaped { name: "b".into() })]
+        );
+        assert_eq!(members.state("b"), None);
+        assert_eq!(members.live_addrs().len(), 1);
+    }
+
+    #[test]
+    fn records_bring_health_and_ranks_and_an_old_life_ranks_nothing() {
+        let (mut members, own) = view();
+        scan(&mut members, &[member("a", 1, foca::State::Alive)], true);
+        let mut ranked = record("a", 1, 1);
+        ranked.seniority = Some(4);
+        ranked.term = 9;
+        ranked.status = HealthStatus::Failing;
+        assert!(members.offer(ranked.clone()));
+        // An older version of it is no news.
+        assert!(!members.offer(record("a", 1, 0)));
+        let mut changes = Vec::new();
+        let own_view = Own {
+            record: &own,
+            state: MemberState::Alive,
+        };
+        members.apply_news(own_view, &mut changes);
+        assert!(changes.contains(&Change::Event(Event::MemberHealth {
+            name: "a".into(),
+            status: HealthStatus::Failing,
+        })));
+        assert_eq!(members.max_seniority(), 4);
+        assert_eq!(members.max_term(), 9);
+        assert_eq!(members.record_term("a"), Some(9));
+
+        // A new life of `a`: its record of the old life ranks nothing, and
+        // the view asks for the new one.
+        let changes = scan(&mut members, &[member("a", 2, foca::State::Alive)], true);
+        assert!(changes.contains(&Change::RecordDue {
+            key: MemberKey::of("a"),
+            life: 2
+        }));
+        let infos = members.infos(None);
+        assert_eq!(infos[0].seniority, None);
+        assert_eq!(infos[0].incarnation, 2);
+    }
+
+    #[test]
+    fn a_down_declared_with_a_quorum_voids_the_rank_of_that_life() {
+        let (mut members, own) = view();
+        scan(&mut members, &[member("a", 1, foca::State::Alive)], true);
+        let mut ranked = record("a", 1, 1);
+        ranked.seniority = Some(1);
+        members.offer(ranked);
+        let own_view = Own {
+            record: &own,
+            state: MemberState::Alive,
+        };
+        members.apply_news(own_view, &mut Vec::new());
+        scan(&mut members, &[member("a", 1, foca::State::Down)], true);
+        let down = members.get(&MemberKey::of("a")).unwrap();
+        assert_eq!(down.state, Some(MemberState::Down));
+        assert!(down.down_vouched);
+        // Back alive at the same life (a minority heals, say): no rank.
+        scan(&mut members, &[member("a", 1, foca::State::Alive)], true);
+        assert_eq!(members.infos(None)[0].seniority, None);
+    }
+
+    #[test]
+    fn a_down_seen_without_a_quorum_keeps_the_rank_and_does_not_vouch() {
+        let (mut members, own) = view();
+        scan(&mut members, &[member("a", 1, foca::State::Alive)], false);
+        let mut ranked = record("a", 1, 1);
+        ranked.seniority = Some(1);
+        members.offer(ranked);
+        let own_view = Own {
+            record: &own,
+            state: MemberState::Alive,
+        };
+        members.apply_news(own_view, &mut Vec::new());
+        scan(&mut members, &[member("a", 1, foca::State::Down)], false);
+        assert!(!members.get(&MemberKey::of("a")).unwrap().down_vouched);
+        scan(&mut members, &[member("a", 1, foca::State::Alive)], false);
+        assert_eq!(members.infos(None)[0].seniority, Some(1));
+    }
+
+    #[test]
+    fn held_down_members_count_as_down_until_released() {
+        let (mut members, _) = view();
+        let list = [
+            member("a", 1, foca::State::Alive),
+            member("b", 1, foca::State::Suspect),
+        ];
+        scan(&mut members, &list, false);
+        let now = Duration::from_secs(5);
+        // Only at the life and SWIM incarnation it is suspect at.
+        assert_eq!(members.hold_down(now, MemberKey::of("b"), 2, 0), None);
+        let event = members.hold_down(now, MemberKey::of("b"), 1, 0);
+        assert_eq!(
+            event,
+            Some(Event::MemberState {
+                name: "b".into(),
+                incarnation: 1,
+                previous: Some(MemberState::Suspect),
+                current: MemberState::Down,
+            })
+        );
+        assert!(members.holding_down());
+        assert_eq!(members.state("b"), Some(MemberState::Down));
+        // foca still holds it suspect: it comes back by refuting.
+        assert!(members.is_suspect(&id("b", 1)));
+        // Held once is enough.
+        assert_eq!(members.hold_down(now, MemberKey::of("b"), 1, 0), None);
+
+        let mut changes = Vec::new();
+        assert!(members.release_held(now, &mut changes));
+        assert_eq!(
+            state_events(&changes),
+            [("b".into(), Some(MemberState::Down), MemberState::Suspect)]
+        );
+        assert!(!members.holding_down());
+        assert_eq!(members.state("b"), Some(MemberState::Suspect));
+        assert!(!members.release_held(now, &mut Vec::new()));
+    }
+
+    #[test]
+    fn forgetting_needs_a_member_that_is_not_alive() {
+        let (mut members, _) = view();
+        let list = [
+            member("a", 1, foca::State::Alive),
+            member("b", 3, foca::State::Down),
+        ];
+        scan(&mut members, &list, true);
+        assert_eq!(
+            members.forget("nobody"),
+            Err(CommandError::UnknownMember("nobody".into()))
+        );
+        assert!(matches!(
+            members.forget("a"),
+            Err(CommandError::MemberLive(_, MemberState::Alive))
+        ));
+        let record = members.forget("b").unwrap().unwrap();
+        assert!(record.leaving && record.draining);
+        assert_eq!(record.incarnation, 3);
+        assert_eq!(record.seniority, None);
+    }
+
+    #[test]
+    fn the_founding_with_the_higher_term_wins_and_only_its_ranks_count() {
+        let (mut members, mut own) = view();
+        own.founding = 7;
+        let own_view = Own {
+            record: &own,
+            state: MemberState::Alive,
+        };
+        assert!(members.note_founding(7, 2, own_view));
+        assert_eq!(members.founding(), 7);
+        scan(&mut members, &[member("a", 1, foca::State::Alive)], true);
+        let mut other = record("a", 1, 1);
+        other.founding = 9;
+        other.term = 5;
+        other.seniority = Some(3);
+        members.offer(other);
+        let mut changes = Vec::new();
+        members.apply_news(own_view, &mut changes);
+        assert!(changes.contains(&Change::FoundingChanged));
+        assert_eq!(members.founding(), 9);
+        assert_eq!(members.max_seniority(), 3);
+        assert_eq!(members.infos(None)[0].seniority, Some(3));
+    }
+}

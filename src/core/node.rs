@@ -13,8 +13,8 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use foca::Foca;
@@ -2022,7 +2022,11 @@ impl Node {
         for change in changes {
             match change {
                 Change::Event(event) => self.events.push_back(event),
-                Change::Suspected { id, incarnation, size } => {
+                Change::Suspected {
+                    id,
+                    incarnation,
+                    size,
+                } => {
                     if self.phase != Phase::Joined {
                         continue;
                     }
