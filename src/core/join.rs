@@ -1,12 +1,14 @@
-//! Joining through seeds, with a full state sync.
+//! The joiner's side of joining through seeds, with a full state sync: a
+//! state machine of its own that takes the node's inputs and returns what
+//! to do, as [`JoinStep`]s.
 //!
 //! A starting node asks one seed at a time to take it (`JoinRequest`),
 //! backing off from `join_retry_min` to `join_retry_max` while no seed
 //! answers. A seed that has joined a cluster itself answers with its whole
-//! view (members, down ones included, and every health record) cut into
-//! slices by a hash of the member name, so a lost slice can be asked for
-//! again by number. Only when every slice arrived has the node "joined": it
-//! then knows every seniority in the cluster and may rank behind them.
+//! view cut into slices (see [`super::serve`]), so a lost slice can be asked
+//! for again by number. Only when every slice arrived has the node
+//! "joined": it then knows every seniority in the cluster and may rank
+//! behind them.
 //!
 //! A seed refuses a joiner whose name a live member at another address
 //! already uses; the joiner logs it and keeps retrying (the old holder of
@@ -16,16 +18,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
 
-use super::api::{Event, Phase};
-use super::codec::{self, Control, Refusal, SyncPart, WantedParts};
-use super::health::HealthRecord;
+use super::codec::{Control, Refusal, SyncPart, WantedParts};
 use super::identity::NodeId;
-use super::node::{Node, NodeTimer};
 use super::timer::Time;
 
-/// Most parts a seed cuts its state into.
-const MAX_PARTS: u16 = 4096;
 /// Most missing parts one retry asks for (keeps the request one datagram).
 const MAX_WANTED: usize = 300;
 /// Retries without a new slice before the joiner gives up on a seed.
@@ -33,7 +31,64 @@ const PATIENCE: u32 = 2;
 /// Most members of the old view a rejoining node adds to its seeds.
 const MAX_KNOWN_SEEDS: usize = 16;
 
-/// The joiner's side of the protocol.
+/// What the joiner asks of the node, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum JoinStep {
+    /// Send this message.
+    Send(SocketAddr, Control),
+    /// Call [`Joining::retry`] with this attempt at this time.
+    RetryAt(Time, u64),
+    /// Every seed is this node itself, or a founder has nobody to ask:
+    /// found the cluster.
+    Found,
+    /// A seed refused; the driver hears of it.
+    Refused {
+        /// The seed.
+        seed: SocketAddr,
+        /// Why.
+        reason: Refusal,
+    },
+    /// Every slice of a seed's state arrived: this node is a member.
+    Joined {
+        /// The seed that answered.
+        seed: SocketAddr,
+        /// Its identity, to announce ourselves to.
+        responder: NodeId,
+        /// The founding of its cluster.
+        founding: u64,
+    },
+}
+
+/// What the joiner needs of the node for one input.
+#[derive(Debug)]
+pub(crate) struct JoinContext<'a> {
+    /// The time of the input.
+    pub(crate) now: Time,
+    /// This node's identity.
+    pub(crate) own: &'a NodeId,
+    /// The first and the longest wait between attempts.
+    pub(crate) retry_min: Duration,
+    /// See `retry_min`.
+    pub(crate) retry_max: Duration,
+    /// The probe timeout: how soon a refused name is asked again.
+    pub(crate) probe_timeout: Duration,
+    /// The probe period: how often a refused name is asked again after.
+    pub(crate) probe_period: Duration,
+    /// The suspicion timeout: a refused name is asked again for two.
+    pub(crate) suspicion_timeout: Duration,
+    /// The node's randomness (request ids, jitter).
+    pub(crate) rng: &'a mut ChaCha8Rng,
+}
+
+impl JoinContext<'_> {
+    /// A duration between 75 % and 125 % of `base`, so the retries of many
+    /// nodes do not line up.
+    fn jitter(&mut self, base: Duration) -> Duration {
+        base.mul_f64(self.rng.random_range(0.75..1.25))
+    }
+}
+
+/// The joiner's state.
 #[derive(Debug, Default)]
 pub(crate) struct Joining {
     seeds: Vec<SocketAddr>,
@@ -45,13 +100,14 @@ pub(crate) struct Joining {
     request: u64,
     sync: Option<SyncProgress>,
     /// Since when seeds refuse our name (`NameTaken`), and how often they
-    /// did: see [`Node::join_refused`].
+    /// did: see [`Joining::refused`].
     name_taken: Option<(Time, u32)>,
     /// When a member that reached us was last asked (see
-    /// [`Node::joiner_reached`]).
+    /// [`Joining::reached`]).
     reached_at: Option<Time>,
 }
 
+/// The slices of one seed's state received so far.
 #[derive(Debug)]
 struct SyncProgress {
     responder: SocketAddr,
@@ -73,35 +129,38 @@ impl SyncProgress {
     }
 }
 
-/// Which slice a member's data belongs to.
-fn part_of(name: &str, total: u16) -> u16 {
-    // FNV-1a: stable across processes, versions and platforms.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+impl Joining {
+    /// The request id a state sync must echo.
+    #[cfg(test)]
+    pub(crate) fn request(&self) -> u64 {
+        self.request
     }
-    (hash % u64::from(total.max(1))) as u16
-}
 
-impl Node {
-    pub(crate) fn set_seeds(&mut self, now: Time, seeds: Vec<SocketAddr>) {
-        let own = self.id().socket_addr();
+    /// Replaces the seeds; `joining` says whether the node still joins (a
+    /// member only keeps them for a rejoin).
+    pub(crate) fn set_seeds(
+        &mut self,
+        cx: &mut JoinContext<'_>,
+        seeds: Vec<SocketAddr>,
+        joining: bool,
+        steps: &mut Vec<JoinStep>,
+    ) {
+        let own = cx.own.socket_addr();
         let given = !seeds.is_empty();
         let mut others: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != own).collect();
         others.dedup();
-        let was_empty = self.join.seeds.is_empty();
-        self.join.seeds = others;
-        if self.phase != Phase::Joining {
+        let was_empty = self.seeds.is_empty();
+        self.seeds = others;
+        if !joining {
             return;
         }
-        if given && self.join.seeds.is_empty() {
+        if given && self.seeds.is_empty() {
             // Every seed is this node itself: it founds the cluster.
             tracing::info!("every seed is this node itself; founding a new cluster");
-            self.found(now);
-        } else if was_empty && !self.join.seeds.is_empty() {
-            self.join.delay = self.cfg.join_retry_min;
-            self.join_attempt(now);
+            steps.push(JoinStep::Found);
+        } else if was_empty && !self.seeds.is_empty() {
+            self.delay = cx.retry_min;
+            self.attempt(cx, steps);
         }
     }
 
@@ -116,11 +175,12 @@ impl Node {
     /// 20 s (a real 2/2/1 split, in namespaces).
     pub(crate) fn rejoin_through(
         &mut self,
-        now: Time,
+        cx: &mut JoinContext<'_>,
         first: Option<SocketAddr>,
         known: Vec<SocketAddr>,
+        steps: &mut Vec<JoinStep>,
     ) {
-        let mut seeds = self.join.seeds.clone();
+        let mut seeds = self.seeds.clone();
         if let Some(first) = first {
             seeds.retain(|s| *s != first);
             seeds.insert(0, first);
@@ -128,7 +188,7 @@ impl Node {
         // Only a node with no other seed to try (a founder) needs them: more
         // addresses for every rejoining node slowed large merges down.
         let known = if seeds.len() > 1 { Vec::new() } else { known };
-        let own = self.id().socket_addr();
+        let own = cx.own.socket_addr();
         for addr in known.into_iter().take(MAX_KNOWN_SEEDS) {
             if addr != own && !seeds.contains(&addr) {
                 seeds.push(addr);
@@ -136,14 +196,14 @@ impl Node {
         }
         if seeds.is_empty() {
             // Nobody to ask: a founder alone is a member again at once.
-            self.found(now);
+            steps.push(JoinStep::Found);
             return;
         }
-        self.join.seeds = seeds;
-        self.join.cursor = 0;
-        self.join.sync = None;
-        self.join.delay = self.cfg.join_retry_min;
-        self.join_attempt(now);
+        self.seeds = seeds;
+        self.cursor = 0;
+        self.sync = None;
+        self.delay = cx.retry_min;
+        self.attempt(cx, steps);
     }
 
     /// A member of the cluster reached this joining node (a knock, gossip):
@@ -151,124 +211,135 @@ impl Node {
     /// than after a backoff that grew while nobody answered (a node
     /// restarted behind a partition joined 20 s after the heal; found by
     /// the swarm). At most once a second.
-    pub(crate) fn joiner_reached(&mut self, now: Time, from: SocketAddr) {
-        if self.phase != Phase::Joining
-            || self.join.sync.is_some()
-            || self.join.seeds.is_empty()
+    pub(crate) fn reached(
+        &mut self,
+        cx: &mut JoinContext<'_>,
+        from: SocketAddr,
+        steps: &mut Vec<JoinStep>,
+    ) {
+        if self.sync.is_some()
+            || self.seeds.is_empty()
             || self
-                .join
                 .reached_at
-                .is_some_and(|at| now < at + Duration::from_secs(1))
+                .is_some_and(|at| cx.now < at + Duration::from_secs(1))
         {
             return;
         }
-        self.join.reached_at = Some(now);
-        self.join.request = self.rng.random();
+        self.reached_at = Some(cx.now);
+        self.request = cx.rng.random();
         tracing::debug!(member = %from, "a member reached this joining node; asking it to join");
-        self.send_sync_request(from);
-        self.join.delay = self.cfg.join_retry_min;
-        self.join.attempt += 1;
-        let retry = now + self.cfg.join_retry_min;
-        self.schedule(retry, NodeTimer::JoinRetry(self.join.attempt));
+        steps.push(self.sync_request(cx, from));
+        self.delay = cx.retry_min;
+        self.attempt += 1;
+        steps.push(JoinStep::RetryAt(cx.now + cx.retry_min, self.attempt));
     }
 
-    pub(crate) fn join_retry(&mut self, now: Time, attempt: u64) {
-        if attempt == self.join.attempt && self.phase == Phase::Joining {
-            self.join_attempt(now);
+    /// A retry timer fired; stale attempts do nothing.
+    pub(crate) fn retry(
+        &mut self,
+        cx: &mut JoinContext<'_>,
+        attempt: u64,
+        steps: &mut Vec<JoinStep>,
+    ) {
+        if attempt == self.attempt {
+            self.attempt(cx, steps);
         }
     }
 
-    fn join_attempt(&mut self, now: Time) {
-        if self.join.seeds.is_empty() {
+    fn attempt(&mut self, cx: &mut JoinContext<'_>, steps: &mut Vec<JoinStep>) {
+        if self.seeds.is_empty() {
             return;
         }
-        let (to, wanted) = match &mut self.join.sync {
+        let (to, wanted) = match &mut self.sync {
             Some(sync) if sync.idle_retries < PATIENCE => {
                 sync.idle_retries += 1;
                 (sync.responder, Some(sync.wanted()))
             }
-            _ if self.join.delay >= self.cfg.join_retry_max && self.join.seeds.len() > 1 => {
+            _ if self.delay >= cx.retry_max && self.seeds.len() > 1 => {
                 // Nobody answered for a while (the seeds are cut off, or
                 // some are gone for good): every seed is asked at once, so
                 // the first to be reachable again answers within one retry
                 // instead of waiting for its turn behind dead ones (a
                 // replacement asked a seed that had left every other time,
                 // and joined 23 s after the heal; found by the swarm).
-                self.join.sync = None;
-                self.join.request = self.rng.random();
-                tracing::debug!(seeds = self.join.seeds.len(), "asking every seed to join");
-                for seed in self.join.seeds.clone() {
-                    self.send_sync_request(seed);
+                self.sync = None;
+                self.request = cx.rng.random();
+                tracing::debug!(seeds = self.seeds.len(), "asking every seed to join");
+                for seed in self.seeds.clone() {
+                    steps.push(self.sync_request(cx, seed));
                 }
-                self.join.attempt += 1;
-                let delay = self.jitter(self.join.delay);
-                self.schedule(now + delay, NodeTimer::JoinRetry(self.join.attempt));
+                self.attempt += 1;
+                let delay = cx.jitter(self.delay);
+                steps.push(JoinStep::RetryAt(cx.now + delay, self.attempt));
                 return;
             }
             _ => {
-                self.join.sync = None;
-                let seed = self.join.seeds[self.join.cursor % self.join.seeds.len()];
-                self.join.cursor = self.join.cursor.wrapping_add(1);
-                self.join.request = self.rng.random();
+                self.sync = None;
+                let seed = self.seeds[self.cursor % self.seeds.len()];
+                self.cursor = self.cursor.wrapping_add(1);
+                self.request = cx.rng.random();
                 (seed, None)
             }
         };
         tracing::debug!(seed = %to, "asking to join");
         let request = Control::JoinRequest {
-            joiner: self.id().clone(),
-            request: self.join.request,
+            joiner: cx.own.clone(),
+            request: self.request,
             wanted,
         };
-        self.send_control(to, &request);
-        self.join.attempt += 1;
-        let delay = self.jitter(self.join.delay.max(self.cfg.join_retry_min));
-        self.schedule(now + delay, NodeTimer::JoinRetry(self.join.attempt));
-        self.join.delay = (self.join.delay * 2).min(self.cfg.join_retry_max);
+        steps.push(JoinStep::Send(to, request));
+        self.attempt += 1;
+        let delay = cx.jitter(self.delay.max(cx.retry_min));
+        steps.push(JoinStep::RetryAt(cx.now + delay, self.attempt));
+        self.delay = (self.delay * 2).min(cx.retry_max);
     }
 
-    /// Asks every seed for its state: used to find the cluster again when no
-    /// member is reachable.
-    pub(crate) fn request_sync_from_seeds(&mut self, _now: Time) {
-        if self.join.seeds.is_empty() {
+    /// Asks every seed for its state: used to find the cluster again when
+    /// no member is reachable.
+    pub(crate) fn sync_from_seeds(&mut self, cx: &mut JoinContext<'_>, steps: &mut Vec<JoinStep>) {
+        if self.seeds.is_empty() {
             return;
         }
-        self.join.request = self.rng.random();
-        for seed in self.join.seeds.clone() {
-            self.send_sync_request(seed);
+        self.request = cx.rng.random();
+        for seed in self.seeds.clone() {
+            steps.push(self.sync_request(cx, seed));
         }
     }
 
-    /// Asks one member for its whole state.
-    pub(crate) fn request_sync(&mut self, to: SocketAddr) {
-        self.join.request = self.rng.random();
-        self.send_sync_request(to);
+    /// Asks one member for its whole state (a member's periodic sync).
+    pub(crate) fn sync_from(&mut self, cx: &mut JoinContext<'_>, to: SocketAddr) -> JoinStep {
+        self.request = cx.rng.random();
+        self.sync_request(cx, to)
     }
 
-    fn send_sync_request(&mut self, to: SocketAddr) {
+    fn sync_request(&self, cx: &JoinContext<'_>, to: SocketAddr) -> JoinStep {
         let request = Control::JoinRequest {
-            joiner: self.id().clone(),
-            request: self.join.request,
+            joiner: cx.own.clone(),
+            request: self.request,
             wanted: None,
         };
-        self.send_control(to, &request);
+        JoinStep::Send(to, request)
     }
 
-    pub(crate) fn join_refused(
+    /// A seed refused the current request.
+    pub(crate) fn refused(
         &mut self,
-        now: Time,
+        cx: &mut JoinContext<'_>,
         from: SocketAddr,
         request: u64,
         reason: Refusal,
+        steps: &mut Vec<JoinStep>,
     ) {
-        if request != self.join.request || self.phase != Phase::Joining {
+        if request != self.request {
             return;
         }
+        let now = cx.now;
         let name_taken = matches!(reason, Refusal::NameTaken { .. });
-        let (since, refusals) = match self.join.name_taken {
+        let (since, refusals) = match self.name_taken {
             Some((since, refusals)) if name_taken => (since, refusals + 1),
             _ => (now, 1),
         };
-        self.join.name_taken = name_taken.then_some((since, refusals));
+        self.name_taken = name_taken.then_some((since, refusals));
         match &reason {
             // Logged as an error at first and every tenth time: a second node
             // given a live member's name by mistake must be noticed, without
@@ -276,7 +347,7 @@ impl Node {
             Refusal::NameTaken { addr } if refusals % 10 == 1 => tracing::error!(
                 seed = %from,
                 holder = %addr,
-                name = %self.id().name(),
+                name = %cx.own.name(),
                 "this name is used by a live member at another address; retrying. \
                  If that is another node, give this one a different --name"
             ),
@@ -289,244 +360,42 @@ impl Node {
             Refusal::Leaving => tracing::info!(seed = %from, "seed is leaving"),
             Refusal::NoQuorum => tracing::info!(seed = %from, "seed sees no quorum"),
         }
-        self.events
-            .push_back(Event::JoinRefused { seed: from, reason });
-        self.join.sync = None;
+        steps.push(JoinStep::Refused { seed: from, reason });
+        self.sync = None;
         // A replaced machine's old life may simply be dead: the seed asked it
-        // (see `name_holder`) and lets the new life in when it did not refute
-        // in time, or once it declares it down on its own (a seed without a
-        // majority, after a heal, does so a suspicion timeout after it hears
-        // again). So the same seed is asked again two probe timeouts later,
-        // then every probe period, for two suspicion timeouts: walking the
-        // seeds at the usual backoff cost a replacement 28 s after a switch
-        // reboot (found by the swarm). Past that window the name is likely a
-        // real duplicate, and the seeds are walked at the usual backoff.
-        let window = self.suspicion_timeout() * 2;
+        // (see `Node::name_holder`) and lets the new life in when it did not
+        // refute in time, or once it declares it down on its own (a seed
+        // without a majority, after a heal, does so a suspicion timeout after
+        // it hears again). So the same seed is asked again two probe timeouts
+        // later, then every probe period, for two suspicion timeouts: walking
+        // the seeds at the usual backoff cost a replacement 28 s after a
+        // switch reboot (found by the swarm). Past that window the name is
+        // likely a real duplicate, and the seeds are walked at the usual
+        // backoff.
+        let window = cx.suspicion_timeout * 2;
         if name_taken && now < since + window {
             let again = if refusals == 1 {
-                self.cfg.probe_timeout * 2
+                cx.probe_timeout * 2
             } else {
-                self.cfg.probe_period
+                cx.probe_period
             };
-            self.join.cursor = self.join.cursor.wrapping_sub(1);
-            self.join.attempt += 1;
-            self.schedule(now + again, NodeTimer::JoinRetry(self.join.attempt));
+            self.cursor = self.cursor.wrapping_sub(1);
+            self.attempt += 1;
+            steps.push(JoinStep::RetryAt(now + again, self.attempt));
         }
     }
 
-    pub(crate) fn serve_join(
+    /// A slice of a seed's state arrived (the node merged its members and
+    /// records already). A slice of another request, another cut of the
+    /// state or another responder is ignored; a duplicate is no progress.
+    pub(crate) fn slice(
         &mut self,
-        now: Time,
+        cx: &mut JoinContext<'_>,
         from: SocketAddr,
-        joiner: NodeId,
-        request: u64,
-        wanted: Option<WantedParts>,
+        part: &SyncPart,
+        steps: &mut Vec<JoinStep>,
     ) {
-        let own = self.id().clone();
-        if joiner == own {
-            return;
-        }
-        if self.phase == Phase::Joining && self.rejoin_deadlock(&joiner) {
-            tracing::info!(
-                member = %joiner,
-                "a member rejoining through this rejoining node: resuming membership to take it"
-            );
-            self.become_joined(now, None);
-        }
-        let refusal = match self.phase {
-            Phase::Left => Some(Refusal::Leaving),
-            Phase::Joining => Some(Refusal::NotJoined),
-            Phase::Joined if joiner.name() == own.name() => Some(Refusal::NameTaken {
-                addr: own.socket_addr(),
-            }),
-            // A view without a quorum takes nobody (a newcomer would learn a
-            // fragment as the cluster) except a member it holds down: that
-            // one it told to rejoin, and when no side of a partition kept a
-            // majority, the fragments merge by rejoining through each other.
-            Phase::Joined
-                if !self.election().quorate
-                    && !self
-                        .members
-                        .get(&joiner.key())
-                        .is_some_and(|k| k.state == Some(super::view::MemberState::Down)) =>
-            {
-                Some(Refusal::NoQuorum)
-            }
-            Phase::Joined => self.name_holder(now, &joiner),
-        };
-        if let Some(reason) = refusal {
-            self.stats.joins_refused += 1;
-            self.send_control(from, &Control::JoinRefused { request, reason });
-            return;
-        }
-        self.stats.joins_served += 1;
-        let welcome = std::iter::once(foca::Member::alive(joiner));
-        if let Err(err) = self.foca.apply_many(welcome, true, &mut self.rt) {
-            tracing::debug!(error = %err, "adding a joiner");
-        }
-        self.absorb_foca(now);
-        self.send_state(from, request, wanted);
-    }
-
-    /// Two members told to rejoin at once often rejoin through each other,
-    /// each refusing the other (`NotJoined`) for good when no third member
-    /// is left to ask (found by the swarm: two of three members, the third
-    /// gone). The one with the smaller key resumes its membership with the
-    /// view it has and takes the other; a newcomer this node never knew
-    /// does not count.
-    fn rejoin_deadlock(&self, joiner: &NodeId) -> bool {
-        self.was_joined() && self.id().key() < joiner.key() && self.members.contains(&joiner.key())
-    }
-
-    /// A joiner asks for a name a live member holds at another address:
-    /// a replaced machine (same name, new address) or a second node given
-    /// the same name by mistake. The first request asks the holder whether
-    /// it lives (a suspect notice, which a live holder refutes at once) and
-    /// is refused; a retry a probe timeout later, with no refutation seen,
-    /// declares the old life down and lets the new one in, so a replacement
-    /// joins within about a second of asking instead of after a whole
-    /// failure detection. Only a view that vouches declares it down.
-    fn name_holder(&mut self, now: Time, joiner: &NodeId) -> Option<Refusal> {
-        let key = joiner.key();
-        let known = self.members.get(&key)?;
-        let holder = known.id.clone()?;
-        let live = known.state.is_some_and(|s| s.is_live());
-        if !live || holder.socket_addr() == joiner.socket_addr() || holder == *joiner {
-            return None;
-        }
-        let incarnation = known.swim.map_or(0, |(incarnation, _)| incarnation);
-        let refusal = Some(Refusal::NameTaken {
-            addr: holder.socket_addr(),
-        });
-        let silent = self.replacing.get(&key).is_some_and(|(asked, at, id)| {
-            *id == holder
-                && *at == incarnation
-                && now >= *asked + self.cfg.probe_timeout
-                && now < *asked + self.cfg.probe_timeout * 20
-        });
-        if silent && self.vouches(self.election().claim_quorate) {
-            self.replacing.remove(&key);
-            tracing::info!(
-                member = %holder,
-                replacement = %joiner,
-                "a member did not answer while a new machine asked for its name; declaring it down"
-            );
-            let old = std::iter::once(foca::Member::new(holder, incarnation, foca::State::Down));
-            if let Err(err) = self.foca.apply_many(old, false, &mut self.rt) {
-                tracing::debug!(error = %err, "declaring a replaced member down");
-            }
-            self.absorb_foca(now);
-            return None;
-        }
-        let asked_recently = self
-            .replacing
-            .get(&key)
-            .is_some_and(|(asked, _, id)| *id == holder && now < *asked + self.cfg.probe_timeout);
-        if !asked_recently {
-            if self.replacing.len() > 1024 {
-                self.replacing.clear();
-            }
-            self.replacing
-                .insert(key, (now, incarnation, holder.clone()));
-            let ask = Control::SuspectNotice {
-                identity: holder.clone(),
-                incarnation,
-                from: self.id().clone(),
-            };
-            self.send_control(holder.socket_addr(), &ask);
-        }
-        refusal
-    }
-
-    fn send_state(&mut self, to: SocketAddr, request: u64, wanted: Option<WantedParts>) {
-        let own = self.id().clone();
-        // Our own earlier lives, which foca keeps as down, are no news.
-        let mut members: Vec<foca::Member<NodeId>> = self
-            .foca
-            .iter_membership_state()
-            .filter(|m| m.id().key() != own.key())
-            .cloned()
-            .collect();
-        members.push(foca::Member::alive(own.clone()));
-        let mut records = self.members.records();
-        records.push(self.record.clone());
-
-        let budget = codec::MAX_DATAGRAM - 6 - self.cfg.cluster.len();
-        let (total, parts): (u16, Vec<u16>) = match wanted {
-            Some(wanted) if wanted.total > 0 => (
-                wanted.total.min(MAX_PARTS),
-                wanted
-                    .parts
-                    .into_iter()
-                    .filter(|p| *p < wanted.total.min(MAX_PARTS))
-                    .collect(),
-            ),
-            _ => {
-                let bytes: usize = members.iter().map(codec::encoded_len).sum::<usize>()
-                    + records.iter().map(codec::encoded_len).sum::<usize>();
-                // A third of a datagram per slice on average, so an unlucky
-                // hash spread still fits.
-                let overhead = 32 + codec::encoded_len(&own);
-                let per_part = (budget.saturating_sub(overhead) / 3).max(1);
-                let total = bytes.div_ceil(per_part).clamp(1, usize::from(MAX_PARTS)) as u16;
-                (total, (0..total).collect())
-            }
-        };
-        // Deal everything into its slice once, not once per slice.
-        let slices = usize::from(total);
-        let mut member_slices: Vec<Vec<foca::Member<NodeId>>> = vec![Vec::new(); slices];
-        for member in members {
-            member_slices[usize::from(part_of(member.id().name(), total))].push(member);
-        }
-        let mut record_slices: Vec<Vec<HealthRecord>> = vec![Vec::new(); slices];
-        for record in records {
-            record_slices[usize::from(part_of(&record.name, total))].push(record);
-        }
-        for part in parts {
-            let index = usize::from(part);
-            let mut slice = SyncPart {
-                request,
-                responder: own.clone(),
-                part,
-                total,
-                founding: self.record.founding,
-                truncated: false,
-                members: std::mem::take(&mut member_slices[index]),
-                records: std::mem::take(&mut record_slices[index]),
-            };
-            // One more byte for the `Control` variant tag.
-            while codec::encoded_len(&slice) + 1 > budget
-                && !(slice.members.is_empty() && slice.records.is_empty())
-            {
-                slice.truncated = true;
-                if slice.records.len() > slice.members.len() {
-                    slice.records.pop();
-                } else {
-                    slice.members.pop();
-                }
-            }
-            if slice.truncated {
-                tracing::debug!(part, total, "a sync slice was cut to fit a datagram");
-            }
-            self.send_control(to, &Control::SyncPart(slice));
-        }
-    }
-
-    pub(crate) fn receive_sync(
-        &mut self,
-        now: Time,
-        from: SocketAddr,
-        part: SyncPart,
-        vouched: bool,
-    ) {
-        if part.request != self.join.request || part.total == 0 || part.part >= part.total {
-            return;
-        }
-        self.merge_state(now, part.members, part.records, vouched);
-        if self.phase != Phase::Joining {
-            return;
-        }
-        let sync = self.join.sync.get_or_insert_with(|| SyncProgress {
+        let sync = self.sync.get_or_insert_with(|| SyncProgress {
             responder: from,
             total: part.total,
             received: vec![false; usize::from(part.total)],
@@ -549,71 +418,303 @@ impl Node {
             // after the backoff grown while no seed answered (a node that
             // had asked for 2 minutes behind a partition waited 10 s for the
             // slices lost after the heal; found by the swarm).
-            self.join.delay = self.cfg.join_retry_min;
-            self.join.attempt += 1;
-            let retry = now + self.cfg.join_retry_min;
-            self.schedule(retry, NodeTimer::JoinRetry(self.join.attempt));
+            self.delay = cx.retry_min;
+            self.attempt += 1;
+            steps.push(JoinStep::RetryAt(cx.now + cx.retry_min, self.attempt));
         }
         if missing == 0 {
-            let responder = part.responder;
-            self.join.sync = None;
-            self.adopt_founding(part.founding);
-            self.inherit_admission();
-            tracing::info!(seed = %from, "joined the cluster");
-            self.become_joined(now, Some(from));
-            if let Err(err) = self.foca.announce(responder, &mut self.rt) {
-                tracing::debug!(error = %err, "announce to seed");
-            }
-            self.absorb_foca(now);
+            self.sync = None;
+            steps.push(JoinStep::Joined {
+                seed: from,
+                responder: part.responder.clone(),
+                founding: part.founding,
+            });
         }
     }
 
-    /// Takes members and records learned outside gossip. A sender that does
-    /// not vouch for its view passes its downs on as suspicions, as in
-    /// gossip (see `WireCodec`).
-    pub(crate) fn merge_state(
-        &mut self,
-        now: Time,
-        members: Vec<foca::Member<NodeId>>,
-        records: Vec<HealthRecord>,
-        vouched: bool,
-    ) {
-        // What a peer thinks of us is no news to us (and a stale "down" would
-        // make us rejoin for nothing).
-        let own = self.id().key();
-        let members = members
-            .into_iter()
-            .filter(|m| m.id().key() != own)
-            .map(|m| {
-                if !vouched && m.state() == foca::State::Down {
-                    foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Suspect)
-                } else {
-                    m
-                }
-            });
-        if let Err(err) = self.foca.apply_many(members, false, &mut self.rt) {
-            tracing::debug!(error = %err, "applying a state sync");
-        }
-        for record in records {
-            self.members.offer(record);
-        }
-        self.mark_membership_changed();
-        self.absorb_foca(now);
+    /// Whether a slice answers the current request and is well formed.
+    pub(crate) fn expects(&self, part: &SyncPart) -> bool {
+        part.request == self.request && part.total > 0 && part.part < part.total
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::part_of;
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn own() -> NodeId {
+        NodeId::new("joiner", SocketAddr::from(([198, 18, 0, 9], 7946)), 1).unwrap()
+    }
+
+    fn seed(n: u8) -> SocketAddr {
+        SocketAddr::from(([198, 18, 0, n], 7946))
+    }
+
+    fn responder(n: u8) -> NodeId {
+        NodeId::new(&format!("seed-{n}"), seed(n), 1).unwrap()
+    }
+
+    /// A joiner under test: its state, its identity and randomness, and
+    /// the clock.
+    struct Harness {
+        join: Joining,
+        own: NodeId,
+        rng: ChaCha8Rng,
+        now: Time,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Self {
+                join: Joining::default(),
+                own: own(),
+                rng: ChaCha8Rng::seed_from_u64(7),
+                now: Duration::from_secs(10),
+            }
+        }
+
+        fn run(
+            &mut self,
+            input: impl FnOnce(&mut Joining, &mut JoinContext<'_>, &mut Vec<JoinStep>),
+        ) -> Vec<JoinStep> {
+            let mut cx = JoinContext {
+                now: self.now,
+                own: &self.own,
+                retry_min: Duration::from_millis(500),
+                retry_max: Duration::from_secs(5),
+                probe_timeout: Duration::from_millis(300),
+                probe_period: Duration::from_secs(1),
+                suspicion_timeout: Duration::from_secs(3),
+                rng: &mut self.rng,
+            };
+            let mut steps = Vec::new();
+            input(&mut self.join, &mut cx, &mut steps);
+            steps
+        }
+
+        fn start(&mut self, seeds: Vec<SocketAddr>) -> Vec<JoinStep> {
+            self.run(|join, cx, steps| join.set_seeds(cx, seeds, true, steps))
+        }
+
+        fn retry(&mut self, attempt: u64) -> Vec<JoinStep> {
+            self.run(|join, cx, steps| join.retry(cx, attempt, steps))
+        }
+
+        fn slice(&mut self, from: u8, part: u16, total: u16) -> Vec<JoinStep> {
+            let slice = SyncPart {
+                request: self.join.request(),
+                responder: responder(from),
+                part,
+                total,
+                founding: 42,
+                truncated: false,
+                members: Vec::new(),
+                records: Vec::new(),
+            };
+            assert!(self.join.expects(&slice));
+            self.run(|join, cx, steps| join.slice(cx, seed(from), &slice, steps))
+        }
+    }
+
+    /// The join requests among `steps`: to whom, and the parts asked for.
+    fn requests(steps: &[JoinStep]) -> Vec<(SocketAddr, Option<Vec<u16>>)> {
+        steps
+            .iter()
+            .filter_map(|step| match step {
+                JoinStep::Send(to, Control::JoinRequest { wanted, .. }) => {
+                    Some((*to, wanted.as_ref().map(|w| w.parts.clone())))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn retry_attempt(steps: &[JoinStep]) -> u64 {
+        steps
+            .iter()
+            .find_map(|step| match step {
+                JoinStep::RetryAt(_, attempt) => Some(*attempt),
+                _ => None,
+            })
+            .expect("a retry is scheduled")
+    }
 
     #[test]
-    fn slices_are_stable_and_spread() {
-        assert_eq!(part_of("node-1", 7), part_of("node-1", 7));
-        let mut counts = [0usize; 4];
-        for i in 0..400 {
-            counts[usize::from(part_of(&format!("node-{i}"), 4))] += 1;
+    fn seeds_are_asked_one_at_a_time_and_the_node_itself_founds() {
+        let mut h = Harness::new();
+        let steps = h.start(vec![seed(1), seed(2)]);
+        assert_eq!(requests(&steps), [(seed(1), None)]);
+        let steps = h.retry(retry_attempt(&steps));
+        assert_eq!(requests(&steps), [(seed(2), None)]);
+        // A stale timer does nothing.
+        assert!(h.retry(1).is_empty());
+
+        let mut alone = Harness::new();
+        let own = alone.own.socket_addr();
+        assert_eq!(alone.start(vec![own]), [JoinStep::Found]);
+    }
+
+    #[test]
+    fn every_slice_then_joined_and_a_duplicate_is_no_progress() {
+        let mut h = Harness::new();
+        h.start(vec![seed(1)]);
+        let steps = h.slice(1, 0, 3);
+        assert!(matches!(steps[..], [JoinStep::RetryAt(..)]));
+        // The same slice again: no progress, nothing asked.
+        assert!(h.slice(1, 0, 3).is_empty());
+        h.slice(1, 2, 3);
+        let steps = h.slice(1, 1, 3);
+        assert_eq!(
+            steps,
+            [JoinStep::Joined {
+                seed: seed(1),
+                responder: responder(1),
+                founding: 42,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_lost_slice_is_asked_for_by_number_then_the_seed_is_given_up() {
+        let mut h = Harness::new();
+        h.start(vec![seed(1), seed(2)]);
+        let steps = h.slice(1, 0, 3);
+        let steps = h.retry(retry_attempt(&steps));
+        assert_eq!(requests(&steps), [(seed(1), Some(vec![1, 2]))]);
+        let steps = h.retry(retry_attempt(&steps));
+        assert_eq!(requests(&steps), [(seed(1), Some(vec![1, 2]))]);
+        // Out of patience: the next seed, from scratch.
+        let steps = h.retry(retry_attempt(&steps));
+        assert_eq!(requests(&steps), [(seed(2), None)]);
+    }
+
+    #[test]
+    fn a_truncated_slice_counts_as_received() {
+        // A seed cuts a slice that does not fit a datagram; the rest comes
+        // with gossip and the periodic syncs, and the join completes.
+        let mut h = Harness::new();
+        h.start(vec![seed(1)]);
+        let slice = SyncPart {
+            request: h.join.request(),
+            responder: responder(1),
+            part: 0,
+            total: 1,
+            founding: 42,
+            truncated: true,
+            members: Vec::new(),
+            records: Vec::new(),
+        };
+        let steps = h.run(|join, cx, steps| join.slice(cx, seed(1), &slice, steps));
+        assert!(matches!(steps[..], [JoinStep::Joined { .. }]));
+    }
+
+    #[test]
+    fn a_seed_that_restarts_mid_sync_is_not_mixed_with_its_earlier_cut() {
+        let mut h = Harness::new();
+        h.start(vec![seed(1), seed(2)]);
+        h.slice(1, 0, 3);
+        // The seed restarted and cut its (new) state in two: those slices
+        // belong to no sync under way.
+        assert!(h.slice(1, 1, 2).is_empty());
+        // Another member's slice for the same request is ignored too.
+        assert!(h.slice(2, 1, 3).is_empty());
+        // A slice of an old request is not even expected.
+        let old = SyncPart {
+            request: h.join.request().wrapping_add(1),
+            responder: responder(1),
+            part: 0,
+            total: 1,
+            founding: 42,
+            truncated: false,
+            members: Vec::new(),
+            records: Vec::new(),
+        };
+        assert!(!h.join.expects(&old));
+    }
+
+    #[test]
+    fn a_taken_name_asks_the_same_seed_again_soon_then_every_probe_period() {
+        let mut h = Harness::new();
+        let steps = h.start(vec![seed(1), seed(2)]);
+        assert_eq!(requests(&steps), [(seed(1), None)]);
+        let request = h.join.request();
+        let reason = Refusal::NameTaken { addr: seed(9) };
+        let steps =
+            h.run(|join, cx, steps| join.refused(cx, seed(1), request, reason.clone(), steps));
+        assert_eq!(
+            steps[0],
+            JoinStep::Refused {
+                seed: seed(1),
+                reason: reason.clone()
+            }
+        );
+        let (at, attempt) = match steps[1] {
+            JoinStep::RetryAt(at, attempt) => (at, attempt),
+            ref other => panic!("{other:?}"),
+        };
+        assert_eq!(at, h.now + Duration::from_millis(600));
+        let steps = h.retry(attempt);
+        assert_eq!(requests(&steps), [(seed(1), None)]);
+        h.now += Duration::from_millis(600);
+        let request = h.join.request();
+        let steps =
+            h.run(|join, cx, steps| join.refused(cx, seed(1), request, reason.clone(), steps));
+        assert!(steps.contains(&JoinStep::RetryAt(
+            h.now + Duration::from_secs(1),
+            h.join.attempt
+        )));
+        // A refusal of an older request changes nothing.
+        assert!(
+            h.run(|join, cx, steps| join.refused(cx, seed(1), request ^ 1, reason, steps))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn after_the_longest_wait_every_seed_is_asked_at_once() {
+        let mut h = Harness::new();
+        let mut steps = h.start(vec![seed(1), seed(2), seed(3)]);
+        // Backing off 0.5, 1, 2 and 4 s, one seed at a time; at the longest
+        // wait (5 s), all three at once.
+        for _ in 0..4 {
+            assert_eq!(requests(&steps).len(), 1);
+            steps = h.retry(retry_attempt(&steps));
         }
-        assert!(counts.iter().all(|c| (60..140).contains(c)), "{counts:?}");
-        assert_eq!(part_of("anything", 1), 0);
+        assert_eq!(
+            requests(&steps),
+            [(seed(1), None), (seed(2), None), (seed(3), None)]
+        );
+    }
+
+    #[test]
+    fn a_member_that_reaches_a_joiner_is_asked_at_once_but_not_twice_a_second() {
+        let mut h = Harness::new();
+        h.start(vec![seed(1)]);
+        let steps = h.run(|join, cx, steps| join.reached(cx, seed(5), steps));
+        assert_eq!(requests(&steps), [(seed(5), None)]);
+        assert!(
+            h.run(|join, cx, steps| join.reached(cx, seed(6), steps))
+                .is_empty()
+        );
+        h.now += Duration::from_secs(1);
+        let steps = h.run(|join, cx, steps| join.reached(cx, seed(6), steps));
+        assert_eq!(requests(&steps), [(seed(6), None)]);
+    }
+
+    #[test]
+    fn a_rejoin_asks_the_notifier_first_and_a_lone_founder_founds_again() {
+        let mut h = Harness::new();
+        h.run(|join, cx, steps| join.set_seeds(cx, vec![seed(1), seed(2)], false, steps));
+        let steps =
+            h.run(|join, cx, steps| join.rejoin_through(cx, Some(seed(2)), vec![seed(7)], steps));
+        assert_eq!(requests(&steps), [(seed(2), None)]);
+        let steps = h.retry(retry_attempt(&steps));
+        assert_eq!(requests(&steps), [(seed(1), None)]);
+
+        let mut founder = Harness::new();
+        let steps = founder.run(|join, cx, steps| join.rejoin_through(cx, None, Vec::new(), steps));
+        assert_eq!(steps, [JoinStep::Found]);
     }
 }

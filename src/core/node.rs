@@ -24,11 +24,11 @@ use rand::{RngExt, SeedableRng};
 use super::api::{
     Command, CommandError, Event, MemberInfo, NodeStats, Phase, Snapshot, Start, Transmit,
 };
-use super::codec::{self, Control, DropReason, PayloadKind, WireCodec};
+use super::codec::{self, Control, DropReason, PayloadKind, SyncPart, WireCodec};
 use super::config::{ConfigError, NodeConfig};
 use super::health::{CheckSummary, HealthRecord};
 use super::identity::{KeyMap, MemberKey, NodeId};
-use super::join::Joining;
+use super::join::{JoinContext, JoinStep, Joining};
 use super::members::{Change, Members, Own, Standing};
 use super::outbox::{Note, Outbox};
 use super::records::RecordGossip;
@@ -405,7 +405,9 @@ impl Node {
                 if peek.updates > 0 || !self.sender_as_expected(&peek) {
                     self.scan_needed = true;
                 }
-                self.joiner_reached(now, from);
+                if self.phase == Phase::Joining {
+                    self.join_input(now, |join, cx, steps| join.reached(cx, from, steps));
+                }
                 self.notify_if_down(now, from, &peek);
                 // Packets queued while we stalled prove nothing; a packet
                 // addressed to this life well after the stall does: its
@@ -520,7 +522,11 @@ impl Node {
                     }
                     self.absorb_foca(now);
                 }
-                NodeTimer::JoinRetry(attempt) => self.join_retry(now, attempt),
+                NodeTimer::JoinRetry(attempt) => {
+                    if self.phase == Phase::Joining {
+                        self.join_input(now, |join, cx, steps| join.retry(cx, attempt, steps));
+                    }
+                }
                 NodeTimer::Gossip => self.gossip_round(now),
                 NodeTimer::Sync => self.sync_state(now),
                 NodeTimer::Reconnect => self.reconnect(now),
@@ -532,7 +538,7 @@ impl Node {
                 } => self.suspicion_over(now, key, life, incarnation, asked),
                 NodeTimer::Nudge(id, round) => self.nudge_suspect(now, id, round),
                 NodeTimer::RecordDue { key, life } => self.record_due(key, life),
-                NodeTimer::SyncOnce => self.sync_once(),
+                NodeTimer::SyncOnce => self.sync_once(now),
                 NodeTimer::QuorumCheckDue(round) => self.quorum_check_due(now, round),
                 NodeTimer::AdmissionDue(round) => self.admission_due(now, round),
                 NodeTimer::ConfirmAgain => {
@@ -1966,20 +1972,20 @@ impl Node {
         if self.phase != Phase::Joined {
             return;
         }
-        self.sync_once();
+        self.sync_once(now);
         let next = self.jitter(self.cfg.sync_period(self.members.swim_count() + 1));
         self.schedule(now + next, NodeTimer::Sync);
     }
 
     /// Asks a random alive member for its whole state.
-    fn sync_once(&mut self) {
+    fn sync_once(&mut self, now: Time) {
         if self.phase != Phase::Joined {
             return;
         }
         let alive = self.members.alive_addrs();
         if !alive.is_empty() {
             let to = alive[self.rng.random_range(0..alive.len())];
-            self.request_sync(to);
+            self.join_input(now, |join, cx, steps| steps.push(join.sync_from(cx, to)));
         }
     }
 
@@ -2152,7 +2158,9 @@ impl Node {
         self.phase = Phase::Joining;
         self.update_self_in_roster();
         self.publish_record(now);
-        self.rejoin_through(now, Some(first), others);
+        self.join_input(now, |join, cx, steps| {
+            join.rejoin_through(cx, Some(first), others, steps)
+        });
     }
 
     /// Sends our record (again) and re-elects with it.
@@ -2303,7 +2311,75 @@ impl Node {
             .collect();
         known.sort();
         let known = known.into_iter().map(|(_, addr)| addr).collect();
-        self.rejoin_through(now, sync_from, known);
+        self.join_input(now, |join, cx, steps| {
+            join.rejoin_through(cx, sync_from, known, steps)
+        });
+    }
+
+    fn set_seeds(&mut self, now: Time, seeds: Vec<SocketAddr>) {
+        let joining = self.phase == Phase::Joining;
+        self.join_input(now, |join, cx, steps| {
+            join.set_seeds(cx, seeds, joining, steps)
+        });
+    }
+
+    /// Gives the joiner one input (see [`Joining`]) and does what it asks.
+    fn join_input(
+        &mut self,
+        now: Time,
+        input: impl FnOnce(&mut Joining, &mut JoinContext<'_>, &mut Vec<JoinStep>),
+    ) {
+        let suspicion_timeout = self.suspicion_timeout();
+        let mut steps = Vec::new();
+        let mut cx = JoinContext {
+            now,
+            own: self.foca.identity(),
+            retry_min: self.cfg.join_retry_min,
+            retry_max: self.cfg.join_retry_max,
+            probe_timeout: self.cfg.probe_timeout,
+            probe_period: self.cfg.probe_period,
+            suspicion_timeout,
+            rng: &mut self.rng,
+        };
+        input(&mut self.join, &mut cx, &mut steps);
+        for step in steps {
+            match step {
+                JoinStep::Send(to, message) => self.send_control(to, &message),
+                JoinStep::RetryAt(at, attempt) => self.schedule(at, NodeTimer::JoinRetry(attempt)),
+                JoinStep::Found => self.found(now),
+                JoinStep::Refused { seed, reason } => {
+                    self.events.push_back(Event::JoinRefused { seed, reason })
+                }
+                JoinStep::Joined {
+                    seed,
+                    responder,
+                    founding,
+                } => {
+                    self.adopt_founding(founding);
+                    self.inherit_admission();
+                    tracing::info!(%seed, "joined the cluster");
+                    self.become_joined(now, Some(seed));
+                    if let Err(err) = self.foca.announce(responder, &mut self.rt) {
+                        tracing::debug!(error = %err, "announce to seed");
+                    }
+                    self.absorb_foca(now);
+                }
+            }
+        }
+    }
+
+    /// A slice of a member's state arrived: merged into the view, and, for
+    /// a joining node, one step of its join.
+    fn receive_sync(&mut self, now: Time, from: SocketAddr, mut part: SyncPart, vouched: bool) {
+        if !self.join.expects(&part) {
+            return;
+        }
+        let members = std::mem::take(&mut part.members);
+        let records = std::mem::take(&mut part.records);
+        self.merge_state(now, members, records, vouched);
+        if self.phase == Phase::Joining {
+            self.join_input(now, |join, cx, steps| join.slice(cx, from, &part, steps));
+        }
     }
 
     fn leave(&mut self, now: Time) {
@@ -2357,7 +2433,11 @@ impl Node {
             } => self.serve_join(now, from, joiner, request, wanted),
             Control::SyncPart(part) => self.receive_sync(now, from, part, false),
             Control::JoinRefused { request, reason } => {
-                self.join_refused(now, from, request, reason)
+                if self.phase == Phase::Joining {
+                    self.join_input(now, |join, cx, steps| {
+                        join.refused(cx, from, request, reason, steps)
+                    });
+                }
             }
             Control::Leaving { identity, record } => self.member_leaving(now, identity, record),
             Control::Admitted { identity, record } => self.member_admitted(identity, record),
@@ -2495,7 +2575,7 @@ impl Node {
                 }
             }
             if self.foca.num_members() == 0 {
-                self.request_sync_from_seeds(now);
+                self.join_input(now, |join, cx, steps| join.sync_from_seeds(cx, steps));
             }
             self.absorb_foca(now);
         }

@@ -1,0 +1,281 @@
+//! The seed's side of a join, and of every state sync: answering with the
+//! whole view cut into slices, refusing a joiner it must not take, and
+//! merging a state that arrived. Part of the node (it answers from the
+//! node's foca, members and record); the joiner's side is its own state
+//! machine in [`super::join`].
+//!
+//! The view (members, down ones included, and every health record) is cut
+//! into slices by a hash of the member name, so a lost slice can be asked
+//! for again by number.
+
+use std::net::SocketAddr;
+
+use super::api::Phase;
+use super::codec::{self, Control, Refusal, SyncPart, WantedParts};
+use super::health::HealthRecord;
+use super::identity::NodeId;
+use super::node::Node;
+use super::timer::Time;
+
+/// Most parts a seed cuts its state into.
+pub(crate) const MAX_PARTS: u16 = 4096;
+
+/// Which slice a member's data belongs to.
+fn part_of(name: &str, total: u16) -> u16 {
+    // FNV-1a: stable across processes, versions and platforms.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % u64::from(total.max(1))) as u16
+}
+
+impl Node {
+    pub(crate) fn serve_join(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        joiner: NodeId,
+        request: u64,
+        wanted: Option<WantedParts>,
+    ) {
+        let own = self.id().clone();
+        if joiner == own {
+            return;
+        }
+        if self.phase == Phase::Joining && self.rejoin_deadlock(&joiner) {
+            tracing::info!(
+                member = %joiner,
+                "a member rejoining through this rejoining node: resuming membership to take it"
+            );
+            self.become_joined(now, None);
+        }
+        let refusal = match self.phase {
+            Phase::Left => Some(Refusal::Leaving),
+            Phase::Joining => Some(Refusal::NotJoined),
+            Phase::Joined if joiner.name() == own.name() => Some(Refusal::NameTaken {
+                addr: own.socket_addr(),
+            }),
+            // A view without a quorum takes nobody (a newcomer would learn a
+            // fragment as the cluster) except a member it holds down: that
+            // one it told to rejoin, and when no side of a partition kept a
+            // majority, the fragments merge by rejoining through each other.
+            Phase::Joined
+                if !self.election().quorate
+                    && !self
+                        .members
+                        .get(&joiner.key())
+                        .is_some_and(|k| k.state == Some(super::view::MemberState::Down)) =>
+            {
+                Some(Refusal::NoQuorum)
+            }
+            Phase::Joined => self.name_holder(now, &joiner),
+        };
+        if let Some(reason) = refusal {
+            self.stats.joins_refused += 1;
+            self.send_control(from, &Control::JoinRefused { request, reason });
+            return;
+        }
+        self.stats.joins_served += 1;
+        let welcome = std::iter::once(foca::Member::alive(joiner));
+        if let Err(err) = self.foca.apply_many(welcome, true, &mut self.rt) {
+            tracing::debug!(error = %err, "adding a joiner");
+        }
+        self.absorb_foca(now);
+        self.send_state(from, request, wanted);
+    }
+
+    /// Two members told to rejoin at once often rejoin through each other,
+    /// each refusing the other (`NotJoined`) for good when no third member
+    /// is left to ask (found by the swarm: two of three members, the third
+    /// gone). The one with the smaller key resumes its membership with the
+    /// view it has and takes the other; a newcomer this node never knew
+    /// does not count.
+    fn rejoin_deadlock(&self, joiner: &NodeId) -> bool {
+        self.was_joined() && self.id().key() < joiner.key() && self.members.contains(&joiner.key())
+    }
+
+    /// A joiner asks for a name a live member holds at another address:
+    /// a replaced machine (same name, new address) or a second node given
+    /// the same name by mistake. The first request asks the holder whether
+    /// it lives (a suspect notice, which a live holder refutes at once) and
+    /// is refused; a retry a probe timeout later, with no refutation seen,
+    /// declares the old life down and lets the new one in, so a replacement
+    /// joins within about a second of asking instead of after a whole
+    /// failure detection. Only a view that vouches declares it down.
+    fn name_holder(&mut self, now: Time, joiner: &NodeId) -> Option<Refusal> {
+        let key = joiner.key();
+        let known = self.members.get(&key)?;
+        let holder = known.id.clone()?;
+        let live = known.state.is_some_and(|s| s.is_live());
+        if !live || holder.socket_addr() == joiner.socket_addr() || holder == *joiner {
+            return None;
+        }
+        let incarnation = known.swim.map_or(0, |(incarnation, _)| incarnation);
+        let refusal = Some(Refusal::NameTaken {
+            addr: holder.socket_addr(),
+        });
+        let silent = self.replacing.get(&key).is_some_and(|(asked, at, id)| {
+            *id == holder
+                && *at == incarnation
+                && now >= *asked + self.cfg.probe_timeout
+                && now < *asked + self.cfg.probe_timeout * 20
+        });
+        if silent && self.vouches(self.election().claim_quorate) {
+            self.replacing.remove(&key);
+            tracing::info!(
+                member = %holder,
+                replacement = %joiner,
+                "a member did not answer while a new machine asked for its name; declaring it down"
+            );
+            let old = std::iter::once(foca::Member::new(holder, incarnation, foca::State::Down));
+            if let Err(err) = self.foca.apply_many(old, false, &mut self.rt) {
+                tracing::debug!(error = %err, "declaring a replaced member down");
+            }
+            self.absorb_foca(now);
+            return None;
+        }
+        let asked_recently = self
+            .replacing
+            .get(&key)
+            .is_some_and(|(asked, _, id)| *id == holder && now < *asked + self.cfg.probe_timeout);
+        if !asked_recently {
+            if self.replacing.len() > 1024 {
+                self.replacing.clear();
+            }
+            self.replacing
+                .insert(key, (now, incarnation, holder.clone()));
+            let ask = Control::SuspectNotice {
+                identity: holder.clone(),
+                incarnation,
+                from: self.id().clone(),
+            };
+            self.send_control(holder.socket_addr(), &ask);
+        }
+        refusal
+    }
+
+    fn send_state(&mut self, to: SocketAddr, request: u64, wanted: Option<WantedParts>) {
+        let own = self.id().clone();
+        // Our own earlier lives, which foca keeps as down, are no news.
+        let mut members: Vec<foca::Member<NodeId>> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| m.id().key() != own.key())
+            .cloned()
+            .collect();
+        members.push(foca::Member::alive(own.clone()));
+        let mut records = self.members.records();
+        records.push(self.record.clone());
+
+        let budget = codec::MAX_DATAGRAM - 6 - self.cfg.cluster.len();
+        let (total, parts): (u16, Vec<u16>) = match wanted {
+            Some(wanted) if wanted.total > 0 => (
+                wanted.total.min(MAX_PARTS),
+                wanted
+                    .parts
+                    .into_iter()
+                    .filter(|p| *p < wanted.total.min(MAX_PARTS))
+                    .collect(),
+            ),
+            _ => {
+                let bytes: usize = members.iter().map(codec::encoded_len).sum::<usize>()
+                    + records.iter().map(codec::encoded_len).sum::<usize>();
+                // A third of a datagram per slice on average, so an unlucky
+                // hash spread still fits.
+                let overhead = 32 + codec::encoded_len(&own);
+                let per_part = (budget.saturating_sub(overhead) / 3).max(1);
+                let total = bytes.div_ceil(per_part).clamp(1, usize::from(MAX_PARTS)) as u16;
+                (total, (0..total).collect())
+            }
+        };
+        // Deal everything into its slice once, not once per slice.
+        let slices = usize::from(total);
+        let mut member_slices: Vec<Vec<foca::Member<NodeId>>> = vec![Vec::new(); slices];
+        for member in members {
+            member_slices[usize::from(part_of(member.id().name(), total))].push(member);
+        }
+        let mut record_slices: Vec<Vec<HealthRecord>> = vec![Vec::new(); slices];
+        for record in records {
+            record_slices[usize::from(part_of(&record.name, total))].push(record);
+        }
+        for part in parts {
+            let index = usize::from(part);
+            let mut slice = SyncPart {
+                request,
+                responder: own.clone(),
+                part,
+                total,
+                founding: self.record.founding,
+                truncated: false,
+                members: std::mem::take(&mut member_slices[index]),
+                records: std::mem::take(&mut record_slices[index]),
+            };
+            // One more byte for the `Control` variant tag.
+            while codec::encoded_len(&slice) + 1 > budget
+                && !(slice.members.is_empty() && slice.records.is_empty())
+            {
+                slice.truncated = true;
+                if slice.records.len() > slice.members.len() {
+                    slice.records.pop();
+                } else {
+                    slice.members.pop();
+                }
+            }
+            if slice.truncated {
+                tracing::debug!(part, total, "a sync slice was cut to fit a datagram");
+            }
+            self.send_control(to, &Control::SyncPart(slice));
+        }
+    }
+
+    /// Takes members and records learned outside gossip. A sender that does
+    /// not vouch for its view passes its downs on as suspicions, as in
+    /// gossip (see `WireCodec`).
+    pub(crate) fn merge_state(
+        &mut self,
+        now: Time,
+        members: Vec<foca::Member<NodeId>>,
+        records: Vec<HealthRecord>,
+        vouched: bool,
+    ) {
+        // What a peer thinks of us is no news to us (and a stale "down" would
+        // make us rejoin for nothing).
+        let own = self.id().key();
+        let members = members
+            .into_iter()
+            .filter(|m| m.id().key() != own)
+            .map(|m| {
+                if !vouched && m.state() == foca::State::Down {
+                    foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Suspect)
+                } else {
+                    m
+                }
+            });
+        if let Err(err) = self.foca.apply_many(members, false, &mut self.rt) {
+            tracing::debug!(error = %err, "applying a state sync");
+        }
+        for record in records {
+            self.members.offer(record);
+        }
+        self.mark_membership_changed();
+        self.absorb_foca(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_of;
+
+    #[test]
+    fn slices_are_stable_and_spread() {
+        assert_eq!(part_of("node-1", 7), part_of("node-1", 7));
+        let mut counts = [0usize; 4];
+        for i in 0..400 {
+            counts[usize::from(part_of(&format!("node-{i}"), 4))] += 1;
+        }
+        assert!(counts.iter().all(|c| (60..140).contains(c)), "{counts:?}");
+        assert_eq!(part_of("anything", 1), 0);
+    }
+}
