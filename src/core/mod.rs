@@ -28,7 +28,6 @@ mod members;
 pub mod node;
 mod outbox;
 pub(crate) mod records;
-mod serve;
 pub mod timer;
 pub mod view;
 

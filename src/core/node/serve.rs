@@ -2,7 +2,7 @@
 //! whole view cut into slices, refusing a joiner it must not take, and
 //! merging a state that arrived. Part of the node (it answers from the
 //! node's foca, members and record); the joiner's side is its own state
-//! machine in [`super::join`].
+//! machine in [`crate::core::join`].
 //!
 //! The view (members, down ones included, and every health record) is cut
 //! into slices by a hash of the member name, so a lost slice can be asked
@@ -10,12 +10,8 @@
 
 use std::net::SocketAddr;
 
-use super::api::Phase;
-use super::codec::{self, Control, Refusal, SyncPart, WantedParts};
-use super::health::HealthRecord;
-use super::identity::NodeId;
-use super::node::Node;
-use super::timer::Time;
+use super::*;
+use crate::core::codec::{Refusal, WantedParts};
 
 /// Most parts a seed cuts its state into.
 pub(crate) const MAX_PARTS: u16 = 4096;
@@ -32,7 +28,7 @@ fn part_of(name: &str, total: u16) -> u16 {
 }
 
 impl Node {
-    pub(crate) fn serve_join(
+    pub(super) fn serve_join(
         &mut self,
         now: Time,
         from: SocketAddr,
@@ -66,7 +62,7 @@ impl Node {
                     && !self
                         .members
                         .get(&joiner.key())
-                        .is_some_and(|k| k.state == Some(super::view::MemberState::Down)) =>
+                        .is_some_and(|k| k.state == Some(MemberState::Down)) =>
             {
                 Some(Refusal::NoQuorum)
             }
@@ -233,7 +229,7 @@ impl Node {
     /// Takes members and records learned outside gossip. A sender that does
     /// not vouch for its view passes its downs on as suspicions, as in
     /// gossip (see `WireCodec`).
-    pub(crate) fn merge_state(
+    pub(super) fn merge_state(
         &mut self,
         now: Time,
         members: Vec<foca::Member<NodeId>>,

@@ -1,0 +1,119 @@
+//! Admission to the quorum (see [`Admission`]): a joined node counts in
+//! the quorum only once a majority of the members admitted before it
+//! answered it directly.
+
+use super::*;
+
+/// A joined node's request to be counted in the quorum (see
+/// [`HealthRecord::admitted`]): members that joined a side of a partition
+/// without a majority must not make it one, so a newcomer counts only once
+/// a majority of the members admitted before it answered it directly: Raft's
+/// single-server membership change, with the answers as the old
+/// configuration's majority. A view that merely lists the old members as
+/// alive is not enough: they may have been cut off a moment ago.
+#[derive(Debug, Default)]
+pub(super) struct Admission {
+    pub(super) round: u64,
+    /// The round awaiting answers.
+    pub(super) pending: Option<u64>,
+    /// Admitted members that answered the pending round.
+    pub(super) answers: HashSet<MemberKey>,
+}
+
+impl Node {
+    /// Asks every live member to count this node in the quorum (see
+    /// [`Admission`]); asked again every probe period until a majority
+    /// answers.
+    pub(super) fn ask_admission(&mut self, now: Time) {
+        self.admission.round += 1;
+        self.admission.pending = Some(self.admission.round);
+        self.admission.answers.clear();
+        let request = Control::AdmitRequest {
+            from: self.id().clone(),
+            round: self.admission.round,
+        };
+        self.send_to_live_members(&request);
+        let due = now + self.cfg.probe_period;
+        self.schedule(due, NodeTimer::AdmissionDue(self.admission.round));
+        self.count_admission(now);
+    }
+
+    pub(super) fn answer_admission(&mut self, from: SocketAddr, asker: &NodeId, round: u64) {
+        if self.phase != Phase::Joined || !self.record.admitted || asker.key() == self.id().key() {
+            return;
+        }
+        let admit = Control::Admit {
+            from: self.id().clone(),
+            round,
+        };
+        self.send_control(from, &admit);
+    }
+
+    pub(super) fn admitted_by(&mut self, now: Time, member: &NodeId, round: u64) {
+        if self.admission.pending == Some(round) {
+            self.admission.answers.insert(member.key());
+            self.count_admission(now);
+        }
+    }
+
+    /// Admitted once more than half of the members this view counts (those
+    /// admitted, and those whose record has not arrived) answered.
+    pub(super) fn count_admission(&mut self, now: Time) {
+        if self.record.admitted || self.admission.pending.is_none() {
+            self.admission.pending = None;
+            return;
+        }
+        let answered = self
+            .admission
+            .answers
+            .iter()
+            .filter(|key| self.members.is_admitted(key))
+            .count();
+        let expected = self.members.elect().expected;
+        if answered * 2 > expected || self.cfg.quorum == QuorumPolicy::Off {
+            self.admission.pending = None;
+            self.record.admitted = true;
+            tracing::debug!(answered, expected, "admitted to the quorum");
+            self.publish_record(now);
+            // Gossip would take a moment to tell every member, and a view
+            // that has not heard it counts a majority without us: a primary
+            // cut off with one other member 0.3 s after four joined kept
+            // claiming for 30 s, counting only the two of them (real agents,
+            // a 2/2/1 split).
+            let admitted = Control::Admitted {
+                identity: self.id().clone(),
+                record: self.record.clone(),
+            };
+            self.send_to_live_members(&admitted);
+            self.settled = None;
+        }
+    }
+
+    pub(super) fn admission_due(&mut self, now: Time, round: u64) {
+        if self.admission.pending != Some(round) {
+            return;
+        }
+        self.admission.pending = None;
+        if self.phase == Phase::Joined && !self.record.admitted {
+            self.ask_admission(now);
+        }
+    }
+
+    /// A new life of a member that was admitted takes its place in the
+    /// quorum at once: the member is in every view's expected size already
+    /// (one name is one member), so counting the new life adds nobody, while
+    /// asking for admission again would need a majority of the *other*
+    /// admitted members. Three members, two crashed, one restarted: the
+    /// survivor alone is no majority of the others, so the restarted one
+    /// was never admitted and the cluster, two of three running, had no
+    /// primary for good (found by the swarm). A member that left (or was
+    /// forgotten) is a newcomer when it comes back. A second process given
+    /// a live member's name is refused at the join (`NameTaken`).
+    pub(crate) fn inherit_admission(&mut self) {
+        let earlier = self.members.own_admitted_in();
+        if !self.record.admitted && earlier.is_some() && earlier == Some(self.record.founding) {
+            tracing::debug!("an earlier life of this node was admitted; taking its place");
+            self.record.admitted = true;
+        }
+    }
+}

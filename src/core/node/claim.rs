@@ -1,0 +1,471 @@
+//! The election and the claim: after every input the node re-elects from
+//! its roster, takes or drops its rank, and starts or stops claiming the
+//! primary role; a claim waits for a quorum check (Raft's check quorum),
+//! and a view that just got its majority back waits for its membership to
+//! settle.
+
+use super::*;
+
+/// Most quorum checks a node keeps waiting for its view to back them.
+pub(super) const MAX_DEFERRED_ACKS: usize = 8;
+
+/// A quorum check this node may still back (see [`Node::answer_quorum_ping`]).
+#[derive(Debug)]
+pub(super) struct DeferredAck {
+    pub(super) asker: NodeId,
+    pub(super) from: SocketAddr,
+    pub(super) round: u64,
+    pub(super) proposed: u64,
+    pub(super) until: Time,
+}
+
+/// Raft's check quorum, for the primary. SWIM alone tells a primary cut off
+/// with a minority that it is alone only after it has suspected most of the
+/// others, one probe at a time, while the majority replaces it after one
+/// failed probe and one suspicion timeout. So when the primary sees trouble
+/// (one of its probes fails, or any member becomes suspect) it asks every
+/// live member to answer, and stops claiming unless a majority does within
+/// two probe timeouts, until a later check passes.
+///
+/// The same check confirms a claim before it starts: a member answers only
+/// if its own view names the asker primary, so a node claims only once a
+/// majority agrees it is the one. Two nodes that took the same seniority at
+/// once (after an outage that cost every node its rank) each head their own
+/// view until the other's record arrives; without the confirmation both
+/// claimed for that moment.
+#[derive(Debug, Default)]
+pub(super) struct QuorumCheck {
+    pub(super) round: u64,
+    /// The round awaiting answers.
+    pub(super) pending: Option<u64>,
+    pub(super) acks: HashSet<MemberKey>,
+    /// When the last check started.
+    pub(super) last: Option<Time>,
+    /// Trouble was seen: check when next settling.
+    pub(super) wanted: bool,
+    /// The last check failed: do not claim.
+    pub(super) blocked: bool,
+    /// A majority named this node primary since it was last elected (asked
+    /// only of a fresh rank).
+    pub(super) confirmed: bool,
+    /// When the last check passed: a claim starts only right after one.
+    pub(super) confirmed_at: Option<Time>,
+    /// The term the last check proposed to claim (0: none), which every
+    /// member that backed it learned.
+    pub(super) proposed: u64,
+    /// When this node last took a seniority: its record needs a moment to
+    /// reach the others before it asks them to confirm a claim.
+    pub(super) ranked_at: Option<Time>,
+    /// A `ConfirmAgain` timer is set for this instant.
+    pub(super) again_at: Option<Time>,
+}
+
+impl Node {
+    /// Brings the view, the candidacy and the election up to date.
+    pub(super) fn settle(&mut self, now: Time) {
+        if self.contested_down.is_some()
+            && self.election.primary.as_deref() != Some(&*self.record.name)
+        {
+            // No longer elected: nothing left to weigh against the notice.
+            if let Some((from, identity)) = self.contested_down.take() {
+                self.accept_down_notice(now, from, identity, true);
+            }
+        }
+        self.absorb_foca(now);
+        if self.scan_needed {
+            self.scan();
+        }
+        if self.news_possible {
+            self.news_possible = false;
+            self.apply_news();
+            if self.phase == Phase::Joined
+                && self.record.founding != 0
+                && self.record.founding != self.members.founding()
+            {
+                self.rejoin_winning_founding(now);
+            }
+        }
+        if self.members.holding_down() && self.vouches(self.members.elect().claim_quorate) {
+            self.release_held(now);
+        }
+        if self.settled == Some(self.members.roster_version()) {
+            self.absorb_foca(now);
+            self.schedule_gossip(now);
+            return;
+        }
+        // Picking or dropping a seniority changes our own record, which can
+        // change the election: two rounds reach the fixed point.
+        if self.phase == Phase::Joined && !self.record.admitted && self.admission.pending.is_none()
+        {
+            self.ask_admission(now);
+        }
+        for _ in 0..3 {
+            let election = self.members.elect();
+            // A rank is taken only in a view that sees a quorum (so ranks
+            // taken on two sides of a partition never collide), but kept
+            // when the quorum goes: DESIGN dropped it then, and after a
+            // split with no majority anywhere every node re-ranked at the
+            // heal; at 1,000 nodes those 1,000 new records took 38 s to
+            // reach every view. No failback follows from keeping it: a
+            // member the majority declared down meanwhile rejoins without
+            // its rank, and the majority's views void its old life's rank.
+            let may_keep =
+                self.phase == Phase::Joined && self.record.serves() && self.record.eligible;
+            let may_take = may_keep && election.quorate;
+            match (self.record.seniority, may_keep, may_take) {
+                (None, _, true) => {
+                    self.check.ranked_at = Some(now);
+                    self.record.seniority = Some(self.members.max_seniority().saturating_add(1));
+                    self.publish_record(now);
+                }
+                (Some(_), false, _) => {
+                    self.record.seniority = None;
+                    self.publish_record(now);
+                }
+                _ => break,
+            }
+        }
+        let election = self.members.elect();
+        let elected = election.primary.as_ref() == Some(&self.record.name);
+        // Only a rank taken within a sync period can tie with another taken
+        // at the same time: an older one has reached every view, and the
+        // hand-over to its holder needs no confirmation round.
+        let fresh_rank = self
+            .check
+            .ranked_at
+            .is_some_and(|at| now < at + self.cfg.sync_period(self.members.swim_count() + 1));
+        // A node that would start claiming asks a majority first (a quorum
+        // check), as for a fresh rank: some of the members its view holds
+        // alive may be gone (cut off a moment ago, not yet suspected here),
+        // so a majority counted in the view may be none. Even a view with no
+        // suspect at all: right after a cut, the members on the other side
+        // are suspected one probe at a time. The check costs one round trip
+        // when the majority agrees.
+        let in_flux = !self.claiming && election.expected > 1;
+        // A confirmation is good for a claim that starts right away, under
+        // the term it proposed: one that waited (a merge settling) may have
+        // lost its majority meanwhile, and one whose term is no longer above
+        // every term known here may collide with a claim the majority backed
+        // since. A node confirmed just before a partition cut it off
+        // claimed 1.5 s later with a term that the majority, which never
+        // heard of it, took again (found by the swarm).
+        if in_flux && self.check.confirmed {
+            let fresh = self
+                .check
+                .confirmed_at
+                .is_some_and(|at| now <= at + self.cfg.probe_period);
+            let reserved = self.check.proposed == self.members.max_term().saturating_add(1);
+            if !fresh || !reserved {
+                self.check.confirmed = false;
+            }
+        }
+        if !elected {
+            self.check.blocked = false;
+            self.check.wanted = false;
+            self.check.confirmed = false;
+        } else if !self.check.confirmed && self.phase == Phase::Joined && in_flux && !fresh_rank {
+            self.start_quorum_check(now);
+        } else if !self.check.confirmed && self.phase == Phase::Joined && fresh_rank {
+            // A fresh rank first travels for a moment (unless this node is
+            // alone), so views that heard of a tie agree before anyone asks.
+            let settle_until = self
+                .check
+                .ranked_at
+                .filter(|_| election.expected > 1)
+                .map(|at| at + self.cfg.probe_period * 2);
+            match settle_until {
+                Some(until) if now < until => self.confirm_again_at(until),
+                _ => self.start_quorum_check(now),
+            }
+        } else if self.check.wanted {
+            self.start_quorum_check(now);
+        }
+        let merging = self.merging(now, &election);
+        let claiming = self.phase == Phase::Joined
+            && self.stalled.is_none()
+            && (self.claiming || !merging)
+            && (self.check.confirmed || !(fresh_rank || in_flux))
+            && !self.check.blocked
+            && self.contested_down.is_none()
+            && election.claim_quorate
+            && election.primary.as_ref() == Some(&self.record.name);
+        if election.primary != self.election.primary {
+            self.events.push_back(Event::PrimaryChanged {
+                previous: self.election.primary.clone(),
+                current: election.primary.clone(),
+            });
+        }
+        let started_claiming = claiming && !self.claiming;
+        if self.claiming && !claiming {
+            // A claim that stopped (a stall, a failed check, a lost
+            // majority) is confirmed afresh before it starts again: the
+            // majority that backed it may be gone.
+            self.check.confirmed = false;
+        }
+        if claiming != self.claiming {
+            if started_claiming {
+                // A new claim takes a term above every term seen, so work
+                // stamped by an earlier primary can be refused.
+                self.record.term = self.members.next_term();
+            }
+            self.events.push_back(Event::RoleChanged {
+                primary: claiming,
+                term: self.record.term,
+            });
+        }
+        if election != self.election || claiming != self.claiming {
+            self.changes += 1;
+        }
+        let vouching = self.vouches(election.claim_quorate);
+        if vouching && !self.rt.quorate && self.phase == Phase::Joined {
+            // Back with a majority after a time without one: changes to our
+            // record made meanwhile (a drain, a new rank) had their gossip
+            // spent on members that could not hear it, and a view holding
+            // the old record named a draining member primary until the next
+            // sync (found by the swarm). The same goes for every record
+            // changed while this view could not hear it: one sync, once the
+            // returning members have re-ranked, instead of a sync period.
+            self.broadcast_record();
+            let at = now + self.jitter(self.cfg.probe_period * 3);
+            self.schedule(at, NodeTimer::SyncOnce);
+        }
+        self.rt.quorate = vouching;
+        self.rt.term = self.members.max_term();
+        let primary_changed = election.primary != self.election.primary;
+        self.election = election;
+        self.claiming = claiming;
+        if primary_changed && self.phase == Phase::Joined {
+            self.answer_deferred_acks(now);
+        }
+        if started_claiming {
+            self.publish_record(now);
+        }
+        self.settled = Some(self.members.roster_version());
+        self.absorb_foca(now);
+        self.schedule_gossip(now);
+    }
+
+    /// Whether the view got its majority back a moment ago and its
+    /// membership still moves (see [`Node::regained_at`]); schedules the
+    /// next look if so.
+    pub(super) fn merging(&mut self, now: Time, election: &Election) -> bool {
+        if self.phase != Phase::Joined || !election.claim_quorate {
+            return false;
+        }
+        if !self.election.claim_quorate && self.had_majority {
+            self.regained_at = Some(now);
+        }
+        self.had_majority = true;
+        let Some(at) = self.regained_at else {
+            return false;
+        };
+        let members = self.members.swim_count() + 1;
+        let quiet = self.members.changed_at().max(at) + self.cfg.probe_period * 2;
+        let until = quiet.min(at + self.cfg.suspicion_timeout(members) * 2);
+        if now >= until {
+            self.regained_at = None;
+            return false;
+        }
+        self.confirm_again_at(until);
+        true
+    }
+
+    /// Asks every live member whether it holds us alive; claiming waits on
+    /// the answer.
+    pub(super) fn start_quorum_check(&mut self, now: Time) {
+        self.check.wanted = false;
+        // A claim waiting for its confirmation asks again sooner.
+        let spacing = if self.check.confirmed {
+            self.cfg.probe_period
+        } else {
+            self.cfg.probe_timeout
+        };
+        if self.check.pending.is_some() || self.check.last.is_some_and(|last| now < last + spacing)
+        {
+            // One check at a time, at most one a probe period; the next
+            // trouble asks again.
+            self.check.wanted = self.check.pending.is_none();
+            if let (false, None, Some(last)) =
+                (self.check.confirmed, self.check.pending, self.check.last)
+            {
+                self.confirm_again_at(last + spacing);
+            }
+            return;
+        }
+        self.check.round += 1;
+        self.check.last = Some(now);
+        self.check.acks.clear();
+        self.check.pending = Some(self.check.round);
+        self.check.proposed = if self.claiming {
+            0
+        } else {
+            self.members.max_term().saturating_add(1)
+        };
+        let ping = Control::QuorumPing {
+            from: self.id().clone(),
+            round: self.check.round,
+            term: self.members.max_term(),
+            proposed: self.check.proposed,
+        };
+        self.send_to_live_members(&ping);
+        let due = now + self.cfg.probe_timeout * 2;
+        self.schedule(due, NodeTimer::QuorumCheckDue(self.check.round));
+        self.quorum_ack_count(now);
+    }
+
+    pub(super) fn confirm_again_at(&mut self, at: Time) {
+        if self.check.again_at.is_none_or(|set| set > at) {
+            self.check.again_at = Some(at);
+            self.schedule(at, NodeTimer::ConfirmAgain);
+        }
+    }
+
+    pub(super) fn answer_quorum_ping(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        asker: NodeId,
+        round: u64,
+        proposed: u64,
+    ) {
+        if self.phase != Phase::Joined {
+            return;
+        }
+        // A view this young is still the seed's: after a heal with no side
+        // a majority, the seeds of two fragments each hold the other
+        // fragment down, and a node that rejoined through one and then the
+        // other would back both fragments' claimants in turn. It backs
+        // nobody until its own probes have had two periods to correct it.
+        if now < self.joined_at + self.cfg.probe_period * 2 {
+            return;
+        }
+        let held_down = self
+            .members
+            .get(&asker.key())
+            .filter(|k| k.id.as_ref() == Some(&asker) && k.swim_down())
+            .map(|k| k.down_vouched);
+        if let Some(vouched) = held_down {
+            // Declared down here: no renewal of its claim, and it must rejoin.
+            // The notice vouches as the down did (see `notify_if_down`).
+            self.send_control_flagged(from, &Control::DownNotice { identity: asker }, vouched);
+        } else if self.election.primary.as_deref() == Some(&**asker.name()) {
+            // Only a view that names the asker backs its claim.
+            self.send_quorum_ack(from, round, proposed);
+        } else {
+            // Not yet, perhaps: after a crash the successor's view usually
+            // names it a moment before ours does. Answer when ours does, if
+            // that is within the asker's patience.
+            self.deferred_acks
+                .retain(|ping| ping.asker.key() != asker.key() && now < ping.until);
+            if self.deferred_acks.len() < MAX_DEFERRED_ACKS {
+                self.deferred_acks.push(DeferredAck {
+                    asker,
+                    from,
+                    round,
+                    proposed,
+                    until: now + self.cfg.probe_timeout * 2,
+                });
+            }
+        }
+    }
+
+    /// Backs a quorum check: tells the asker the highest term this view
+    /// knows, then learns the term the asker proposes to claim (see
+    /// [`Control::QuorumPing`]). The answer carries the term from before,
+    /// so an asker that hears of a term at or above its proposal knows the
+    /// proposal is no longer above every term, and asks again.
+    pub(super) fn send_quorum_ack(&mut self, to: SocketAddr, round: u64, proposed: u64) {
+        let ack = Control::QuorumAck {
+            from: self.id().clone(),
+            round,
+            term: self.members.max_term(),
+        };
+        self.send_control(to, &ack);
+        self.learn_term(proposed);
+    }
+
+    /// Answers the quorum checks this view now backs (see
+    /// [`Node::answer_quorum_ping`]).
+    pub(super) fn answer_deferred_acks(&mut self, now: Time) {
+        if self.deferred_acks.is_empty() {
+            return;
+        }
+        let primary = self.election.primary.clone();
+        let (due, waiting): (Vec<DeferredAck>, Vec<DeferredAck>) =
+            std::mem::take(&mut self.deferred_acks)
+                .into_iter()
+                .filter(|ping| now < ping.until)
+                .partition(|ping| primary.as_deref() == Some(&**ping.asker.name()));
+        self.deferred_acks = waiting;
+        for ping in due {
+            self.send_quorum_ack(ping.from, ping.round, ping.proposed);
+        }
+    }
+
+    /// A term another member knows (see [`Members::learn_term`]).
+    pub(super) fn learn_term(&mut self, term: u64) {
+        self.members.learn_term(term);
+        self.rt.term = self.members.max_term();
+    }
+
+    pub(super) fn quorum_ack(&mut self, now: Time, member: NodeId, round: u64) {
+        if self.check.pending == Some(round) {
+            self.check.acks.insert(member.key());
+            self.quorum_ack_count(now);
+        }
+    }
+
+    /// A majority answered: the check passed and the node may claim.
+    pub(super) fn quorum_ack_count(&mut self, now: Time) {
+        if self.check.pending.is_some() && self.majority_answered(&self.check.acks, true) {
+            self.check.pending = None;
+            if self.check.blocked && self.check.confirmed {
+                tracing::info!("a majority answered again; claiming the role");
+            }
+            self.check.blocked = false;
+            self.check.confirmed = true;
+            self.check.confirmed_at = Some(now);
+            self.settled = None;
+            if let Some((from, _)) = self.contested_down.take() {
+                tracing::info!(
+                    member = %from,
+                    "a majority still holds this primary alive; sending back the member that holds it down"
+                );
+                self.tell_behind(now, from);
+            }
+        }
+    }
+
+    pub(super) fn quorum_check_due(&mut self, now: Time, round: u64) {
+        if self.check.pending != Some(round) {
+            return;
+        }
+        self.check.pending = None;
+        if !self.check.blocked && self.check.confirmed {
+            tracing::warn!(
+                answered = self.check.acks.len() + 1,
+                expected = self.election.expected,
+                "no majority answered the quorum check; not claiming the role"
+            );
+        }
+        self.check.blocked = true;
+        // Ask again until a majority answers or another node is elected.
+        self.check.wanted = true;
+        self.settled = None;
+        if let Some((from, identity)) = self.contested_down.take() {
+            self.accept_down_notice(now, from, identity, true);
+        }
+    }
+
+    /// Whether the admitted members among `answers` (and this node, if
+    /// `with_self`) are a majority of the expected size: only admitted
+    /// members make a majority (see `HealthRecord::admitted`).
+    pub(super) fn majority_answered(&self, answers: &HashSet<MemberKey>, with_self: bool) -> bool {
+        let answered = answers
+            .iter()
+            .filter(|key| self.members.is_admitted(key))
+            .count()
+            + usize::from(with_self);
+        answered * 2 > self.election.expected.max(1)
+    }
+}

@@ -1,0 +1,123 @@
+//! What drivers read of a node between inputs: its identity, phase and
+//! role, the election, one member's state, the counters, and the whole
+//! [`Snapshot`] the HTTP side shows.
+
+use super::*;
+
+impl Node {
+    /// This node's current identity.
+    pub fn id(&self) -> &NodeId {
+        self.foca.identity()
+    }
+
+    /// Where this node is in its life.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The primary this view names.
+    pub fn primary(&self) -> Option<&Arc<str>> {
+        self.election.primary.as_ref()
+    }
+
+    /// The term the named primary claims under, as this view knows it.
+    pub fn primary_term(&self) -> Option<u64> {
+        let primary = self.election.primary.as_ref()?;
+        let term = if *primary == self.record.name {
+            self.claiming.then_some(self.record.term)?
+        } else {
+            self.members.record_term(primary)?
+        };
+        (term > 0).then_some(term)
+    }
+
+    /// Whether this node claims the primary role (`/health/primary` 200).
+    pub fn is_claiming(&self) -> bool {
+        self.claiming
+    }
+
+    /// The latest election in this view.
+    pub fn election(&self) -> &Election {
+        &self.election
+    }
+
+    /// The highest primary term this node has seen.
+    pub fn term(&self) -> u64 {
+        self.members.max_term()
+    }
+
+    /// This node's own health record.
+    pub fn record(&self) -> &HealthRecord {
+        &self.record
+    }
+
+    /// A member's state in this view.
+    pub fn member_state(&self, name: &str) -> Option<MemberState> {
+        if name == &*self.record.name {
+            return Some(self.own_state());
+        }
+        self.members.state(name)
+    }
+
+    /// Number of other members known to foca.
+    pub fn known_members(&self) -> usize {
+        self.members.swim_count()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NodeStats {
+        let mut stats = self.stats.clone();
+        stats.records_rejected = self.members.records_rejected();
+        stats
+    }
+
+    /// A number that changes whenever [`Node::snapshot`] would.
+    pub fn changes(&self) -> u64 {
+        self.changes.wrapping_add(self.members.version())
+    }
+
+    /// Everything the HTTP side shows.
+    pub fn snapshot(&self) -> Snapshot {
+        let id = self.id();
+        let primary = self.election.primary.as_ref();
+        let mut members = self.members.infos(primary);
+        members.push(MemberInfo {
+            name: id.name().clone(),
+            addr: id.socket_addr(),
+            state: self.own_state(),
+            health: Some(self.record.status),
+            draining: self.record.draining,
+            priority: self.record.priority,
+            seniority: self.record.seniority,
+            eligible: self.record.eligible,
+            primary: primary == Some(id.name()),
+            incarnation: id.incarnation(),
+            local: true,
+            term: self.record.term,
+            admitted: self.record.admitted,
+            checks: self.local_checks.clone(),
+        });
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        Snapshot {
+            name: id.name().clone(),
+            addr: id.socket_addr(),
+            cluster: self.cfg.cluster.clone(),
+            incarnation: id.incarnation(),
+            phase: self.phase,
+            health: self.record.status,
+            draining: self.record.draining,
+            seniority: self.record.seniority,
+            priority: self.record.priority,
+            primary: self.election.primary.clone(),
+            primary_term: self.primary_term(),
+            term: self.members.max_term(),
+            claiming: self.claiming,
+            quorate: self.election.quorate,
+            live: self.election.live,
+            alive: self.election.alive,
+            expected: self.election.expected,
+            members,
+            stats: self.stats(),
+        }
+    }
+}
