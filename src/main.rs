@@ -369,11 +369,12 @@ fn swarm(args: &SimulateArgs) -> ExitCode {
         let invariants = verdict.invariants();
         let _ = writeln!(
             stdout,
-            "#{index:<6} nodes {:>4}  events {:>3}  virtual {:>5.0}s  wall {:>6.2}s  breaches {}{}",
+            "#{index:<6} nodes {:>4}  events {:>3}  virtual {:>5.0}s  wall {:>6.2}s  digest {}  breaches {}{}",
             verdict.nodes,
             verdict.events,
             verdict.duration_s,
             run_started.elapsed().as_secs_f64(),
+            verdict.digest,
             verdict.breaches.len(),
             if invariants.is_empty() {
                 String::new()

@@ -52,8 +52,8 @@ pub const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 8 + 64;
 
 const MAGIC: [u8; 2] = *b"HD";
 const FLAG_SEALED: u8 = 0b01;
-const FLAG_QUORATE: u8 = 0b10;
-const KNOWN_FLAGS: u8 = FLAG_SEALED | FLAG_QUORATE;
+const FLAG_VOUCHES: u8 = 0b10;
+const KNOWN_FLAGS: u8 = FLAG_SEALED | FLAG_VOUCHES;
 
 /// Decoding limit: no payload may make the decoder allocate more than this.
 const DECODE_LIMIT: usize = 64 * 1024;
@@ -121,8 +121,9 @@ impl DropReason {
 pub struct Opened<'a> {
     /// What the payload is.
     pub kind: PayloadKind,
-    /// Whether the sender saw a quorum when it sent this.
-    pub sender_quorate: bool,
+    /// Whether the sender vouched for its view when it sent this (see
+    /// [`Sender::vouching`]).
+    pub sender_vouches: bool,
     /// The highest primary term the sender knows.
     pub term: u64,
     /// The payload bytes.
@@ -132,8 +133,10 @@ pub struct Opened<'a> {
 /// What the envelope says about its sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Sender {
-    /// The sender vouches for its view (flag bit 1).
-    pub quorate: bool,
+    /// The sender vouches for its view (flag bit 1): it sees a majority
+    /// alive and its view is current, so a down it passes on is the
+    /// cluster's word.
+    pub vouching: bool,
     /// The highest primary term it knows.
     pub term: u64,
 }
@@ -144,7 +147,7 @@ pub fn seal(out: &mut Vec<u8>, cluster: &str, kind: PayloadKind, sender: Sender,
     out.clear();
     out.extend_from_slice(&MAGIC);
     out.push(PROTOCOL_VERSION);
-    out.push(if sender.quorate { FLAG_QUORATE } else { 0 });
+    out.push(if sender.vouching { FLAG_VOUCHES } else { 0 });
     out.push(match kind {
         PayloadKind::Foca => 0,
         PayloadKind::Control => 1,
@@ -194,7 +197,7 @@ pub fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, DropRea
     };
     Ok(Opened {
         kind,
-        sender_quorate: flags & FLAG_QUORATE != 0,
+        sender_vouches: flags & FLAG_VOUCHES != 0,
         term: u64::from_le_bytes(term),
         payload: &datagram[14 + len..],
     })
@@ -594,13 +597,13 @@ mod tests {
     fn envelope_round_trips_and_carries_the_quorum_flag() {
         let mut out = Vec::new();
         let sender = Sender {
-            quorate: true,
+            vouching: true,
             term: 7,
         };
         seal(&mut out, "prod", PayloadKind::Control, sender, b"xyz");
         let opened = open(&out, "prod").unwrap();
         assert_eq!(opened.kind, PayloadKind::Control);
-        assert!(opened.sender_quorate);
+        assert!(opened.sender_vouches);
         assert_eq!(opened.term, 7);
         assert_eq!(opened.payload, b"xyz");
     }

@@ -34,7 +34,7 @@ pub(crate) struct Outbox {
     /// The cluster name for envelopes.
     pub(crate) cluster: String,
     /// Whether this node vouches for its view (the envelope says so).
-    pub(crate) quorate: bool,
+    pub(crate) vouching: bool,
     /// The highest primary term this node knows (the envelope says so).
     pub(crate) term: u64,
     pub(crate) transmits: VecDeque<Transmit>,
@@ -47,7 +47,7 @@ impl Outbox {
     pub(crate) fn new(cluster: String) -> Self {
         Self {
             cluster,
-            quorate: false,
+            vouching: false,
             term: 0,
             transmits: VecDeque::new(),
             timers: Vec::new(),
@@ -63,7 +63,7 @@ impl Outbox {
             &self.cluster,
             kind,
             codec::Sender {
-                quorate: self.quorate,
+                vouching: self.vouching,
                 term: self.term,
             },
             payload,

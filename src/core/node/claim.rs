@@ -217,7 +217,7 @@ impl Node {
             self.changes += 1;
         }
         let vouching = self.vouches(election.claim_quorate);
-        if vouching && !self.rt.quorate && self.phase == Phase::Joined {
+        if vouching && !self.rt.vouching && self.phase == Phase::Joined {
             // Back with a majority after a time without one: changes to our
             // record made meanwhile (a drain, a new rank) had their gossip
             // spent on members that could not hear it, and a view holding
@@ -229,7 +229,7 @@ impl Node {
             let at = now + self.jitter(self.cfg.probe_period * 3);
             self.schedule(at, NodeTimer::SyncOnce);
         }
-        self.rt.quorate = vouching;
+        self.rt.vouching = vouching;
         self.rt.term = self.members.max_term();
         let primary_changed = election.primary != self.election.primary;
         self.election = election;

@@ -164,7 +164,7 @@ impl Node {
         // Declared down by a member that sees a quorum: the cluster has moved
         // on (maybe elected another primary), so our old rank must go.
         // Declared down only by a minority (a healing partition), we keep it.
-        let lost_seniority = self.sender_quorate && self.record.seniority.is_some();
+        let lost_seniority = self.sender_vouches && self.record.seniority.is_some();
         if lost_seniority {
             self.record.seniority = None;
         }

@@ -197,8 +197,8 @@ pub struct Node {
     pub(crate) join: Joining,
     election: Election,
     claiming: bool,
-    /// Set while foca handles a packet from a sender that saw a quorum.
-    sender_quorate: bool,
+    /// Set while foca handles a packet from a sender that vouches.
+    sender_vouches: bool,
     /// foca's settings were last sized for this many members.
     sized_for: usize,
     transmits: VecDeque<Transmit>,
@@ -286,7 +286,7 @@ impl Node {
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
-            sender_quorate: false,
+            sender_vouches: false,
             sized_for: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -351,16 +351,16 @@ impl Node {
                 // sender, seeing a quorum, holds us alive.
                 if let Some(since) = self.stalled
                     && now >= since + self.cfg.probe_timeout
-                    && opened.sender_quorate
+                    && opened.sender_vouches
                     && peek.dst_life == self.id().incarnation()
                 {
                     self.stalled = None;
                     self.settled = None;
                 }
                 self.news_possible |= peek.may_carry_records;
-                self.sender_quorate = opened.sender_quorate;
+                self.sender_vouches = opened.sender_vouches;
                 self.doubt_downs
-                    .store(!opened.sender_quorate, Ordering::Relaxed);
+                    .store(!opened.sender_vouches, Ordering::Relaxed);
                 let result = self.foca.handle_data(opened.payload, &mut self.rt);
                 self.doubt_downs.store(false, Ordering::Relaxed);
                 if let Err(err) = result {
@@ -375,11 +375,11 @@ impl Node {
                     self.count_drop(reason);
                 }
                 self.absorb_foca(now);
-                self.sender_quorate = false;
+                self.sender_vouches = false;
             }
             PayloadKind::Control => match codec::decode_control(opened.payload) {
                 Ok(Control::DownNotice { identity }) => {
-                    self.down_notice(now, from, identity, opened.sender_quorate)
+                    self.down_notice(now, from, identity, opened.sender_vouches)
                 }
                 Ok(Control::SuspectNotice {
                     identity,
@@ -411,7 +411,7 @@ impl Node {
                     round,
                 }) => self.admitted_by(now, &member, round),
                 Ok(Control::SyncPart(part)) => {
-                    self.receive_sync(now, from, part, opened.sender_quorate)
+                    self.receive_sync(now, from, part, opened.sender_vouches)
                 }
                 Ok(message) => self.handle_control(now, from, message),
                 Err(_) => return self.drop_packet(DropReason::Malformed, from),
@@ -619,10 +619,10 @@ impl Node {
         match codec::encode_control(message) {
             Ok(payload) => {
                 // foca's datagrams keep what `settle` set.
-                let quorate = std::mem::replace(&mut self.rt.quorate, vouch);
+                let vouching = std::mem::replace(&mut self.rt.vouching, vouch);
                 self.rt.term = self.members.max_term();
                 self.rt.push(to, PayloadKind::Control, &payload);
-                self.rt.quorate = quorate;
+                self.rt.vouching = vouching;
                 self.absorb_transmits();
             }
             Err(err) => tracing::warn!(error = %err, "could not encode a control message"),

@@ -87,17 +87,17 @@ impl Node {
         now: Time,
         from: SocketAddr,
         identity: NodeId,
-        sender_quorate: bool,
+        sender_vouches: bool,
     ) {
         if self.phase != Phase::Joined || identity != *self.id() {
             return;
         }
-        if !sender_quorate && self.vouches(self.election.claim_quorate) {
+        if !sender_vouches && self.vouches(self.election.claim_quorate) {
             // The sender is the one cut off: it holds us down, we see a
             // majority. It rejoins through us, not we through it.
             return self.tell_behind(now, from);
         }
-        if sender_quorate && self.claiming {
+        if sender_vouches && self.claiming {
             // Two views that each see a majority cannot both be right, and
             // the sender's may be a minority's that counted members cut off
             // a moment before as alive when it declared us down. A primary
@@ -111,7 +111,7 @@ impl Node {
             }
             return;
         }
-        self.accept_down_notice(now, from, identity, sender_quorate);
+        self.accept_down_notice(now, from, identity, sender_vouches);
     }
 
     /// Rejoins as a new life: `from` holds our current `identity` down.
@@ -120,19 +120,19 @@ impl Node {
         now: Time,
         from: SocketAddr,
         identity: NodeId,
-        sender_quorate: bool,
+        sender_vouches: bool,
     ) {
         if self.phase != Phase::Joined || identity != *self.id() {
             return;
         }
         self.notified_by = Some(from);
-        self.sender_quorate = sender_quorate;
+        self.sender_vouches = sender_vouches;
         let own = std::iter::once(foca::Member::down(identity));
         if let Err(err) = self.foca.apply_many(own, false, &mut self.rt) {
             tracing::debug!(error = %err, "applying a down notice");
         }
         self.absorb_foca(now);
-        self.sender_quorate = false;
+        self.sender_vouches = false;
     }
 
     /// A member without a quorum holds us down while we see one: tell it it
