@@ -21,6 +21,7 @@
 pub mod api;
 pub mod codec;
 pub mod config;
+pub mod driver;
 pub mod health;
 pub mod identity;
 mod join;
@@ -35,6 +36,7 @@ pub use api::{
     Command, CommandError, Event, MemberInfo, NodeStats, Phase, Snapshot, Start, Transmit,
 };
 pub use config::{ConfigError, NodeConfig};
+pub use driver::{Outputs, Shutdown};
 pub use health::{CheckStatus, CheckSummary, HealthRecord, HealthStatus};
 pub use identity::{MemberKey, NodeId};
 pub use node::Node;

@@ -42,6 +42,7 @@ use super::api::{
 };
 use super::codec::{self, Control, DropReason, PayloadKind, SyncPart, WireCodec};
 use super::config::{ConfigError, NodeConfig};
+use super::driver::Outputs;
 use super::health::{CheckSummary, HealthRecord};
 use super::identity::{KeyMap, MemberKey, NodeId};
 use super::join::{JoinContext, JoinStep, Joining};
@@ -206,6 +207,8 @@ pub struct Node {
     pub(crate) stats: NodeStats,
     /// Bumped on every change a snapshot would show.
     changes: u64,
+    /// `changes()` when the outputs were last taken.
+    taken_at_change: Option<u64>,
 }
 
 impl std::fmt::Debug for Node {
@@ -292,6 +295,7 @@ impl Node {
             events: VecDeque::new(),
             stats: NodeStats::default(),
             changes: 0,
+            taken_at_change: None,
         };
         node.update_self_in_roster();
         match start {
@@ -510,6 +514,29 @@ impl Node {
     }
 
     // ---- outputs ----------------------------------------------------------
+
+    /// Takes every output of the inputs since the last take: what a driver
+    /// does with them, and in which order, is the driver contract
+    /// ([`crate::core::driver`]).
+    pub fn take_outputs(&mut self) -> Outputs {
+        let changes = self.changes();
+        let changed = self.taken_at_change != Some(changes);
+        self.taken_at_change = Some(changes);
+        let mut transmits = Vec::new();
+        while let Some(transmit) = self.poll_transmit() {
+            transmits.push(transmit);
+        }
+        let mut events = Vec::new();
+        while let Some(event) = self.poll_event() {
+            events.push(event);
+        }
+        Outputs {
+            changed,
+            transmits,
+            events,
+            wake: self.poll_timeout(),
+        }
+    }
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
