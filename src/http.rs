@@ -41,7 +41,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use crate::agent::Request;
+use crate::agent::request::Request;
 use crate::core::{Command, CommandError, MemberInfo, Snapshot};
 use crate::metrics;
 

@@ -14,6 +14,7 @@ pub mod checks;
 pub mod config;
 pub mod hooks;
 pub mod memory;
+pub mod request;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,14 +22,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::RngExt;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 pub use config::{AgentArgs, AgentConfig};
 use hooks::Hooks;
+pub use request::Request;
 
-use crate::core::{
-    Command, CommandError, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time,
-};
+use crate::core::{Command, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 
@@ -69,37 +69,6 @@ impl AgentError {
         matches!(
             self,
             Self::Config(_) | Self::DataDir(_) | Self::DataDirUnwritable(_)
-        )
-    }
-}
-
-/// A command for the node, with where to send its answer.
-#[derive(Debug)]
-pub struct Request {
-    /// The command.
-    pub command: Command,
-    /// Where the outcome goes, if anyone waits for it.
-    pub reply: Option<oneshot::Sender<Result<(), CommandError>>>,
-}
-
-impl Request {
-    /// A command nobody waits on.
-    pub fn fire(command: Command) -> Self {
-        Self {
-            command,
-            reply: None,
-        }
-    }
-
-    /// A command and the receiver of its outcome.
-    pub fn ask(command: Command) -> (Self, oneshot::Receiver<Result<(), CommandError>>) {
-        let (reply, answer) = oneshot::channel();
-        (
-            Self {
-                command,
-                reply: Some(reply),
-            },
-            answer,
         )
     }
 }
