@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::addr::split_host_port;
 use super::request::Request;
 use crate::core::health::{self, CheckStatus, CheckSummary};
 use crate::core::{Command, ConfigError};
@@ -160,7 +161,7 @@ impl CheckConfig {
             fail("status codes are 100 to 599".into());
         }
         if let Some(addr) = &self.tcp
-            && let Err(problem) = super::config::split_host_port(addr)
+            && let Err(problem) = split_host_port(addr)
         {
             fail(problem);
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::addr::split_host_port;
 use super::checks::CheckConfig;
 use super::hooks::HooksConfig;
 use crate::core::view::QuorumPolicy;
@@ -495,24 +496,6 @@ impl AgentConfig {
     }
 }
 
-/// Splits `host:port` (or `[v6]:port`), checking both parts.
-pub fn split_host_port(seed: &str) -> Result<(&str, u16), String> {
-    let (host, port) = seed
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{seed:?} is not host:port"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err(format!("{seed:?} has no host"));
-    }
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("{seed:?} has no valid port"))?;
-    if port == 0 {
-        return Err(format!("{seed:?}: port 0 cannot be joined"));
-    }
-    Ok((host, port))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,14 +605,5 @@ mod tests {
         let config = AgentConfig::from_toml("log = \"herd=loud\"").unwrap();
         let errors = config.validate().unwrap_err();
         assert_eq!(errors[0].field, "log", "{errors:?}");
-    }
-
-    #[test]
-    fn host_port_pairs_are_checked() {
-        assert_eq!(split_host_port("a.b:7946"), Ok(("a.b", 7946)));
-        assert_eq!(split_host_port("[::1]:1"), Ok(("::1", 1)));
-        assert!(split_host_port("a.b").is_err());
-        assert!(split_host_port(":1").is_err());
-        assert!(split_host_port("a:x").is_err());
     }
 }

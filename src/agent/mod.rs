@@ -10,6 +10,7 @@
 //! before `drain_timeout` expires, flushes its last datagrams and returns.
 //! A second request leaves at once.
 
+pub mod addr;
 pub mod checks;
 pub mod config;
 pub mod hooks;
