@@ -14,12 +14,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use prometheus::{IntCounterVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 use crate::core::{ConfigError, Event, HealthStatus, MemberState};
+use crate::metrics::HookMetrics;
 
 /// Output kept from a hook for the log.
 const MAX_OUTPUT: usize = 4096;
@@ -378,58 +378,6 @@ impl Translator {
     }
 }
 
-/// Counters of hook runs and webhook deliveries.
-#[derive(Clone)]
-pub struct HookMetrics {
-    runs: IntCounterVec,
-    deliveries: IntCounterVec,
-    skipped: IntCounterVec,
-}
-
-impl HookMetrics {
-    /// Registers the counters.
-    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let runs = IntCounterVec::new(
-            Opts::new(
-                "herd_hook_runs_total",
-                "Hook commands run, by hook and outcome (ok, failed, timeout, error).",
-            ),
-            &["hook", "outcome"],
-        )?;
-        let deliveries = IntCounterVec::new(
-            Opts::new(
-                "herd_webhook_attempts_total",
-                "Webhook POSTs, by outcome (accepted: 2xx; rejected: another status; error: no answer).",
-            ),
-            &["outcome"],
-        )?;
-        let skipped = IntCounterVec::new(
-            Opts::new(
-                "herd_hook_events_skipped_total",
-                "Events a sink did not deliver, by sink (command, webhook) and reason (coalesced, superseded, overflow).",
-            ),
-            &["sink", "reason"],
-        )?;
-        for metric in [&runs, &deliveries, &skipped] {
-            registry.register(Box::new(metric.clone()))?;
-        }
-        // Export zeros so dashboards and rate() see the series from start.
-        for hook in ["on_primary", "on_secondary", "on_member"] {
-            for outcome in ["ok", "failed", "timeout", "error"] {
-                runs.with_label_values(&[hook, outcome]);
-            }
-        }
-        for outcome in ["accepted", "rejected", "error"] {
-            deliveries.with_label_values(&[outcome]);
-        }
-        Ok(Self {
-            runs,
-            deliveries,
-            skipped,
-        })
-    }
-}
-
 /// A sink's pending events.
 #[derive(Debug, Default)]
 struct Queue {
@@ -483,10 +431,7 @@ impl Sink {
     }
 
     fn skipped(&self, reason: &str) {
-        self.metrics
-            .skipped
-            .with_label_values(&[self.name, reason])
-            .inc();
+        self.metrics.skipped(self.name, reason).inc();
     }
 
     /// Queues an event; never waits.
@@ -737,10 +682,7 @@ async fn run_commands(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
         let started = now();
         let (outcome, output) = run_command(argv, &event, config.timeout).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        sink.metrics
-            .runs
-            .with_label_values(&[hook, outcome.label()])
-            .inc();
+        sink.metrics.runs(hook, outcome.label()).inc();
         let output = output.trim();
         match &outcome {
             RunOutcome::Exited(Some(0)) => tracing::info!(
@@ -883,7 +825,7 @@ async fn run_webhook(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
                 Ok(_) => "rejected",
                 Err(_) => "error",
             };
-            sink.metrics.deliveries.with_label_values(&[label]).inc();
+            sink.metrics.deliveries(label).inc();
             if label == "accepted" {
                 tracing::debug!(
                     event = event.event.as_str(),
@@ -997,7 +939,7 @@ mod tests {
     }
 
     fn metrics() -> HookMetrics {
-        HookMetrics::register(&Registry::new()).unwrap()
+        HookMetrics::register(&prometheus::Registry::new()).unwrap()
     }
 
     #[test]
@@ -1104,13 +1046,7 @@ mod tests {
             .map(|e| e.sequence)
             .collect();
         assert_eq!(order, [4, 1, 3]);
-        assert_eq!(
-            metrics
-                .skipped
-                .with_label_values(&["command", "coalesced"])
-                .get(),
-            1
-        );
+        assert_eq!(metrics.skipped("command", "coalesced").get(), 1);
         assert!(
             !sink.lock().is_idle(),
             "the worker still holds the last one"
@@ -1134,7 +1070,7 @@ mod tests {
         hooks.node_event(&role(false, 3), view(Some("b"), 4));
         hooks.shutdown(Duration::from_secs(10)).await;
         assert!(!ran.exists(), "a stale promotion ran");
-        let skipped = metrics.skipped.with_label_values(&["command", "coalesced"]);
+        let skipped = metrics.skipped("command", "coalesced");
         assert_eq!(skipped.get(), 1);
 
         // A later promotion runs as usual.
@@ -1154,13 +1090,7 @@ mod tests {
             sink.offer(event(EventKind::MemberHealth, sequence, Some("b")));
         }
         assert_eq!(sink.next().await.sequence, 2);
-        assert_eq!(
-            metrics
-                .skipped
-                .with_label_values(&["command", "overflow"])
-                .get(),
-            2
-        );
+        assert_eq!(metrics.skipped("command", "overflow").get(), 2);
     }
 
     fn temp_dir(test: &str) -> std::path::PathBuf {
@@ -1307,7 +1237,7 @@ mod tests {
     #[tokio::test]
     async fn the_webhook_retries_until_accepted() {
         let (hooks, bodies, metrics) = promoted_with_webhook(2).await;
-        let accepted = metrics.deliveries.with_label_values(&["accepted"]);
+        let accepted = metrics.deliveries("accepted");
         wait_for("the webhook to accept", || accepted.get() == 1).await;
         let bodies = bodies.lock().unwrap().clone();
         assert_eq!(bodies.len(), 3, "two refusals, then accepted");
@@ -1316,7 +1246,7 @@ mod tests {
                 .iter()
                 .all(|b| b["event"] == "primary" && b["term"] == 3)
         );
-        assert_eq!(metrics.deliveries.with_label_values(&["rejected"]).get(), 2);
+        assert_eq!(metrics.deliveries("rejected").get(), 2);
         hooks.shutdown(Duration::from_secs(5)).await;
     }
 
@@ -1325,9 +1255,7 @@ mod tests {
         let (mut hooks, bodies, metrics) = promoted_with_webhook(usize::MAX).await;
         wait_for("a first attempt", || !bodies.lock().unwrap().is_empty()).await;
         hooks.node_event(&role(false, 3), view(Some("b"), 4));
-        let superseded = metrics
-            .skipped
-            .with_label_values(&["webhook", "superseded"]);
+        let superseded = metrics.skipped("webhook", "superseded");
         wait_for("the first event to be superseded", || superseded.get() == 1).await;
         wait_for("the newer event to be tried", || {
             bodies
