@@ -21,9 +21,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::addr::split_host_port;
-use super::request::Request;
 use crate::core::health::{self, CheckStatus, CheckSummary};
 use crate::core::{Command, ConfigError};
+use crate::http::command::Request;
 
 /// Longest output kept for the local API, in bytes.
 pub const MAX_LOCAL_OUTPUT: usize = 512;

@@ -15,7 +15,6 @@ pub mod checks;
 pub mod config;
 pub mod hooks;
 pub mod memory;
-pub mod request;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,9 +24,9 @@ use rand::RngExt;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
+pub use crate::http::command::Request;
 pub use config::{AgentArgs, AgentConfig};
 use hooks::Hooks;
-pub use request::Request;
 
 use crate::core::{Command, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time};
 use crate::http::{self, HttpState};

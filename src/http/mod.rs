@@ -30,6 +30,8 @@
 //! alive, or this node is leaving) and 503 (the agent is stopping). On the
 //! public listener they answer 403.
 
+pub mod command;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -41,9 +43,9 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use crate::agent::request::Request;
 use crate::core::{Command, CommandError, MemberInfo, Snapshot};
 use crate::metrics;
+use command::Request;
 
 /// What the handlers read.
 #[derive(Clone)]

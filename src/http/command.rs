@@ -1,9 +1,10 @@
 //! The command channel into the gossip task.
 //!
-//! A leaf module of its own because three parts send commands to the node:
-//! the checks, the seed resolver and the HTTP admin routes. Living here
-//! rather than in `agent/mod.rs` lets `http` and `agent::checks` name it
-//! without depending on the module that starts them.
+//! Three parts send commands to the node: the admin routes here, and the
+//! agent's checks and seed resolver. The type lives in the HTTP layer, in a
+//! leaf of its own, because the agent sits above that layer (it starts the
+//! servers): here both can name it without a circle, and the checks need
+//! not depend on the router.
 
 use tokio::sync::oneshot;
 
