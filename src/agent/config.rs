@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::addr::split_host_port;
 use super::checks::CheckConfig;
 use super::hooks::HooksConfig;
+use crate::core::config::GossipTuning;
 use crate::core::view::QuorumPolicy;
 use crate::core::{ConfigError, NodeConfig, identity};
 
@@ -73,72 +74,6 @@ pub struct AgentConfig {
     /// Log filter (tracing's `EnvFilter` syntax, e.g. `info,herd=debug`);
     /// `HERD_LOG` beats it. Default: `info`.
     pub log: Option<String>,
-}
-
-/// Protocol timings, `[gossip]` in the file. See [`NodeConfig`] for what
-/// each one does and where its default comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[allow(missing_docs)]
-pub struct GossipTuning {
-    #[serde(with = "humantime_serde")]
-    pub probe_period: Duration,
-    #[serde(with = "humantime_serde")]
-    pub probe_timeout: Duration,
-    pub indirect_probes: usize,
-    pub suspicion_mult: u32,
-    #[serde(with = "humantime_serde")]
-    pub gossip_interval: Duration,
-    pub retransmit_mult: u32,
-    #[serde(with = "humantime_serde")]
-    pub sync_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub reconnect_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub reap_after: Duration,
-    #[serde(with = "humantime_serde")]
-    pub join_retry_min: Duration,
-    #[serde(with = "humantime_serde")]
-    pub join_retry_max: Duration,
-}
-
-impl Default for GossipTuning {
-    fn default() -> Self {
-        let n = NodeConfig::default();
-        Self {
-            probe_period: n.probe_period,
-            probe_timeout: n.probe_timeout,
-            indirect_probes: n.indirect_probes,
-            suspicion_mult: n.suspicion_mult,
-            gossip_interval: n.gossip_interval,
-            retransmit_mult: n.retransmit_mult,
-            sync_interval: n.sync_interval,
-            reconnect_interval: n.reconnect_interval,
-            reap_after: n.reap_after,
-            join_retry_min: n.join_retry_min,
-            join_retry_max: n.join_retry_max,
-        }
-    }
-}
-
-impl GossipTuning {
-    /// `base` with these timings.
-    pub fn node_config(&self, base: NodeConfig) -> NodeConfig {
-        NodeConfig {
-            probe_period: self.probe_period,
-            probe_timeout: self.probe_timeout,
-            indirect_probes: self.indirect_probes,
-            suspicion_mult: self.suspicion_mult,
-            gossip_interval: self.gossip_interval,
-            retransmit_mult: self.retransmit_mult,
-            sync_interval: self.sync_interval,
-            reconnect_interval: self.reconnect_interval,
-            reap_after: self.reap_after,
-            join_retry_min: self.join_retry_min,
-            join_retry_max: self.join_retry_max,
-            ..base
-        }
-    }
 }
 
 impl Default for AgentConfig {
@@ -344,7 +279,7 @@ impl AgentConfig {
 
     /// The protocol settings for the core.
     pub fn node_config(&self) -> NodeConfig {
-        self.gossip.node_config(NodeConfig {
+        NodeConfig {
             cluster: self.cluster.clone(),
             priority: self.priority,
             primary_eligible: self.primary_eligible,
@@ -356,7 +291,8 @@ impl AgentConfig {
                 crate::core::HealthStatus::Failing
             },
             ..NodeConfig::default()
-        })
+        }
+        .with_tuning(&self.gossip)
     }
 
     /// Checks every field and returns all problems.
