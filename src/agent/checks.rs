@@ -163,7 +163,7 @@ impl CheckConfig {
         if let Some(addr) = &self.tcp
             && let Err(problem) = split_host_port(addr)
         {
-            fail(problem);
+            fail(problem.to_string());
         }
         if let Some(argv) = &self.exec
             && argv.first().is_none_or(|p| p.is_empty())

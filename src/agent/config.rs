@@ -156,11 +156,16 @@ pub struct AgentArgs {
     pub check_http: Vec<String>,
 }
 
-fn parse_quorum(value: &str) -> Result<QuorumPolicy, String> {
+/// `--quorum` named no policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected majority or off, not {0:?}")]
+pub struct QuorumParseError(String);
+
+fn parse_quorum(value: &str) -> Result<QuorumPolicy, QuorumParseError> {
     match value {
         "majority" => Ok(QuorumPolicy::Majority),
         "off" => Ok(QuorumPolicy::Off),
-        other => Err(format!("expected majority or off, not {other:?}")),
+        other => Err(QuorumParseError(other.to_owned())),
     }
 }
 
@@ -310,7 +315,7 @@ impl AgentConfig {
             if let Err(problem) = split_host_port(seed) {
                 errors.push(ConfigError {
                     field: "join",
-                    problem,
+                    problem: problem.to_string(),
                 });
             }
         }
@@ -534,6 +539,15 @@ mod tests {
         assert_eq!(applied.log.as_deref(), Some("debug"));
         assert_eq!((applied.priority, applied.bind), (1, running.bind));
         assert!(applied.restart_only_changes(&running).is_empty());
+    }
+
+    #[test]
+    fn a_quorum_flag_names_a_policy() {
+        assert_eq!(parse_quorum("off"), Ok(QuorumPolicy::Off));
+        assert_eq!(
+            parse_quorum("most").unwrap_err().to_string(),
+            "expected majority or off, not \"most\""
+        );
     }
 
     #[test]

@@ -648,14 +648,45 @@ fn command_for(config: &HooksConfig, kind: EventKind) -> &[String] {
 }
 
 /// How one run of a hook command ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum RunOutcome {
     /// It exited with this code (`None`: killed by a signal).
     Exited(Option<i32>),
     /// It ran past the timeout and was killed.
     TimedOut,
     /// It could not be started.
-    NotStarted(String),
+    NotStarted(HookStartError),
+}
+
+/// Why a hook command could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum HookStartError {
+    /// The hook is configured with no program.
+    #[error("no command")]
+    NoCommand,
+    /// The program could not be started.
+    #[error(transparent)]
+    Spawn(std::io::Error),
+    /// Its exit could not be waited for.
+    #[error(transparent)]
+    Wait(std::io::Error),
+}
+
+/// Why a webhook attempt got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The event did not encode (a bug).
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    /// The request failed: no connection, a timeout, a broken answer.
+    #[error(transparent)]
+    Request(ureq::Error),
+    /// The blocking task that made the request failed.
+    #[error("webhook task failed: {0}")]
+    Task(tokio::task::JoinError),
+    /// The request outlived its timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
 }
 
 impl RunOutcome {
@@ -733,7 +764,10 @@ pub async fn run_command(
     timeout: Duration,
 ) -> (RunOutcome, String) {
     let Some((program, args)) = argv.split_first() else {
-        return (RunOutcome::NotStarted("no command".into()), String::new());
+        return (
+            RunOutcome::NotStarted(HookStartError::NoCommand),
+            String::new(),
+        );
     };
     let mut command = tokio::process::Command::new(program);
     command
@@ -747,7 +781,12 @@ pub async fn run_command(
         .kill_on_drop(true);
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(err) => return (RunOutcome::NotStarted(err.to_string()), String::new()),
+        Err(err) => {
+            return (
+                RunOutcome::NotStarted(HookStartError::Spawn(err)),
+                String::new(),
+            );
+        }
     };
     let group = child.id();
     if let Some(mut stdin) = child.stdin.take() {
@@ -762,7 +801,7 @@ pub async fn run_command(
     let stderr = tokio::spawn(read_some(child.stderr.take()));
     let outcome = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => RunOutcome::Exited(status.code()),
-        Ok(Err(err)) => RunOutcome::NotStarted(err.to_string()),
+        Ok(Err(err)) => RunOutcome::NotStarted(HookStartError::Wait(err)),
         Err(_) => {
             if let Some(group) = group.and_then(|g| i32::try_from(g).ok()) {
                 let _ = nix::sys::signal::killpg(
@@ -836,7 +875,7 @@ async fn run_webhook(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
             }
             let problem = match outcome {
                 Ok(status) => format!("HTTP {status}"),
-                Err(err) => err,
+                Err(err) => err.to_string(),
             };
             tracing::warn!(
                 url,
@@ -886,8 +925,8 @@ async fn wait_unless_superseded(sink: &Sink, event: &HookEvent, pause: Duration)
 }
 
 /// One POST of the event; the answer's status, or why there was none.
-async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, String> {
-    let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
+async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, WebhookError> {
+    let body = serde_json::to_string(event)?;
     let url = url.to_owned();
     let attempt = tokio::task::spawn_blocking(move || {
         let agent = ureq::Agent::config_builder()
@@ -901,12 +940,11 @@ async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, St
             .header("User-Agent", concat!("herd/", env!("CARGO_PKG_VERSION")))
             .send(body)
             .map(|response| response.status().as_u16())
-            .map_err(|e| e.to_string())
     });
     match tokio::time::timeout(timeout + Duration::from_millis(100), attempt).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(err)) => Err(format!("webhook task failed: {err}")),
-        Err(_) => Err(format!("no answer within {timeout:?}")),
+        Ok(Ok(outcome)) => outcome.map_err(WebhookError::Request),
+        Ok(Err(err)) => Err(WebhookError::Task(err)),
+        Err(_) => Err(WebhookError::Timeout(timeout)),
     }
 }
 
@@ -1114,7 +1152,10 @@ mod tests {
         );
         let event = event(EventKind::Primary, 7, None);
         let (outcome, output) = run_command(&sh(&script), &event, Duration::from_secs(20)).await;
-        assert_eq!(outcome, RunOutcome::Exited(Some(3)));
+        assert!(
+            matches!(outcome, RunOutcome::Exited(Some(3))),
+            "{outcome:?}"
+        );
         assert_eq!(output.trim(), "primary term 7");
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
@@ -1160,7 +1201,7 @@ mod tests {
             Duration::from_millis(500),
         )
         .await;
-        assert_eq!(outcome, RunOutcome::TimedOut);
+        assert!(matches!(outcome, RunOutcome::TimedOut), "{outcome:?}");
         assert_eq!(output.trim(), "started");
         let pid = std::fs::read_to_string(&pid_file).unwrap();
         let pid = pid.trim();
