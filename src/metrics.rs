@@ -7,7 +7,6 @@
 
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
-use crate::agent::hooks::HookMetrics;
 use crate::core::codec::DropReason;
 use crate::core::{MemberState, NodeStats, Snapshot};
 
@@ -234,6 +233,77 @@ impl Metrics {
     /// The registry, for encoding.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+}
+
+/// Counters of hook runs and webhook deliveries. Defined here, beside the
+/// other metrics, and handed to the hook workers (`agent::hooks`), which
+/// count in it: the registry does not depend on the agent that uses it.
+#[derive(Clone)]
+pub struct HookMetrics {
+    runs: IntCounterVec,
+    deliveries: IntCounterVec,
+    skipped: IntCounterVec,
+}
+
+impl HookMetrics {
+    /// Registers the counters.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let runs = IntCounterVec::new(
+            Opts::new(
+                "herd_hook_runs_total",
+                "Hook commands run, by hook and outcome (ok, failed, timeout, error).",
+            ),
+            &["hook", "outcome"],
+        )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "herd_webhook_attempts_total",
+                "Webhook POSTs, by outcome (accepted: 2xx; rejected: another status; error: no answer).",
+            ),
+            &["outcome"],
+        )?;
+        let skipped = IntCounterVec::new(
+            Opts::new(
+                "herd_hook_events_skipped_total",
+                "Events a sink did not deliver, by sink (command, webhook) and reason (coalesced, superseded, overflow).",
+            ),
+            &["sink", "reason"],
+        )?;
+        for metric in [&runs, &deliveries, &skipped] {
+            registry.register(Box::new(metric.clone()))?;
+        }
+        // Export zeros so dashboards and rate() see the series from start.
+        for hook in ["on_primary", "on_secondary", "on_member"] {
+            for outcome in ["ok", "failed", "timeout", "error"] {
+                runs.with_label_values(&[hook, outcome]);
+            }
+        }
+        for outcome in ["accepted", "rejected", "error"] {
+            deliveries.with_label_values(&[outcome]);
+        }
+        Ok(Self {
+            runs,
+            deliveries,
+            skipped,
+        })
+    }
+
+    /// Runs of `hook` (`on_primary`, `on_secondary`, `on_member`) that
+    /// ended with `outcome` (`ok`, `failed`, `timeout`, `error`).
+    pub fn runs(&self, hook: &str, outcome: &str) -> IntCounter {
+        self.runs.with_label_values(&[hook, outcome])
+    }
+
+    /// Webhook attempts with `outcome` (`accepted`, `rejected`, `error`).
+    pub fn deliveries(&self, outcome: &str) -> IntCounter {
+        self.deliveries.with_label_values(&[outcome])
+    }
+
+    /// Events `sink` (`command`, `webhook`) did not deliver, by `reason`
+    /// (`coalesced`, `superseded`, `overflow`).
+    pub fn skipped(&self, sink: &str, reason: &str) -> IntCounter {
+        self.skipped.with_label_values(&[sink, reason])
     }
 }
 

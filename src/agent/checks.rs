@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::addr::split_host_port;
 use crate::core::health::{self, CheckStatus, CheckSummary};
 use crate::core::{Command, ConfigError};
+use crate::http::command::Request;
 
 /// Longest output kept for the local API, in bytes.
 pub const MAX_LOCAL_OUTPUT: usize = 512;
@@ -159,9 +161,9 @@ impl CheckConfig {
             fail("status codes are 100 to 599".into());
         }
         if let Some(addr) = &self.tcp
-            && let Err(problem) = super::config::split_host_port(addr)
+            && let Err(problem) = split_host_port(addr)
         {
-            fail(problem);
+            fail(problem.to_string());
         }
         if let Some(argv) = &self.exec
             && argv.first().is_none_or(|p| p.is_empty())
@@ -402,7 +404,7 @@ pub struct Checks {
 
 impl Checks {
     /// Starts `checks` as the agent starts: each one `starting`.
-    pub fn start(checks: Vec<CheckConfig>, node: mpsc::Sender<super::Request>) -> Self {
+    pub fn start(checks: Vec<CheckConfig>, node: mpsc::Sender<Request>) -> Self {
         let set = checks
             .into_iter()
             .map(|config| {
@@ -423,7 +425,7 @@ impl Checks {
     pub async fn reload(
         previous: Option<Self>,
         checks: Vec<CheckConfig>,
-        node: mpsc::Sender<super::Request>,
+        node: mpsc::Sender<Request>,
     ) -> Self {
         let (started, mut old) = match previous {
             Some(mut previous) => (previous.started, previous.stop().await),
@@ -460,7 +462,7 @@ impl Checks {
     fn spawn(
         set: Vec<(CheckConfig, CheckState)>,
         started: tokio::time::Instant,
-        node: mpsc::Sender<super::Request>,
+        node: mpsc::Sender<Request>,
     ) -> Self {
         let (stop, stopped) = oneshot::channel();
         Self {
@@ -485,7 +487,7 @@ impl Drop for Checks {
 async fn run(
     mut set: Vec<(CheckConfig, CheckState)>,
     started: tokio::time::Instant,
-    node: mpsc::Sender<super::Request>,
+    node: mpsc::Sender<Request>,
     mut stop: oneshot::Receiver<()>,
 ) -> Vec<(CheckConfig, CheckState)> {
     let (results_tx, mut results) = mpsc::channel::<(usize, Outcome)>(64);
@@ -558,10 +560,10 @@ fn check_clock() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
 
-async fn send(node: &mpsc::Sender<super::Request>, set: &[(CheckConfig, CheckState)]) -> bool {
+async fn send(node: &mpsc::Sender<Request>, set: &[(CheckConfig, CheckState)]) -> bool {
     let checks: Vec<CheckSummary> = set.iter().map(|(_, state)| state.summary()).collect();
     let status = health::aggregate(&checks);
-    node.send(super::Request::fire(Command::SetHealth { status, checks }))
+    node.send(Request::fire(Command::SetHealth { status, checks }))
         .await
         .is_ok()
 }
@@ -707,9 +709,7 @@ mod tests {
     }
 
     /// The next health the checks send the node: each check's name and status.
-    async fn next_health(
-        node: &mut mpsc::Receiver<super::super::Request>,
-    ) -> Vec<(String, CheckStatus)> {
+    async fn next_health(node: &mut mpsc::Receiver<Request>) -> Vec<(String, CheckStatus)> {
         let request = tokio::time::timeout(Duration::from_secs(5), node.recv())
             .await
             .expect("the checks sent nothing")

@@ -12,8 +12,10 @@ use std::time::Duration;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::addr::split_host_port;
 use super::checks::CheckConfig;
 use super::hooks::HooksConfig;
+use crate::core::config::GossipTuning;
 use crate::core::view::QuorumPolicy;
 use crate::core::{ConfigError, NodeConfig, identity};
 
@@ -72,72 +74,6 @@ pub struct AgentConfig {
     /// Log filter (tracing's `EnvFilter` syntax, e.g. `info,herd=debug`);
     /// `HERD_LOG` beats it. Default: `info`.
     pub log: Option<String>,
-}
-
-/// Protocol timings, `[gossip]` in the file. See [`NodeConfig`] for what
-/// each one does and where its default comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[allow(missing_docs)]
-pub struct GossipTuning {
-    #[serde(with = "humantime_serde")]
-    pub probe_period: Duration,
-    #[serde(with = "humantime_serde")]
-    pub probe_timeout: Duration,
-    pub indirect_probes: usize,
-    pub suspicion_mult: u32,
-    #[serde(with = "humantime_serde")]
-    pub gossip_interval: Duration,
-    pub retransmit_mult: u32,
-    #[serde(with = "humantime_serde")]
-    pub sync_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub reconnect_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub reap_after: Duration,
-    #[serde(with = "humantime_serde")]
-    pub join_retry_min: Duration,
-    #[serde(with = "humantime_serde")]
-    pub join_retry_max: Duration,
-}
-
-impl Default for GossipTuning {
-    fn default() -> Self {
-        let n = NodeConfig::default();
-        Self {
-            probe_period: n.probe_period,
-            probe_timeout: n.probe_timeout,
-            indirect_probes: n.indirect_probes,
-            suspicion_mult: n.suspicion_mult,
-            gossip_interval: n.gossip_interval,
-            retransmit_mult: n.retransmit_mult,
-            sync_interval: n.sync_interval,
-            reconnect_interval: n.reconnect_interval,
-            reap_after: n.reap_after,
-            join_retry_min: n.join_retry_min,
-            join_retry_max: n.join_retry_max,
-        }
-    }
-}
-
-impl GossipTuning {
-    /// `base` with these timings.
-    pub fn node_config(&self, base: NodeConfig) -> NodeConfig {
-        NodeConfig {
-            probe_period: self.probe_period,
-            probe_timeout: self.probe_timeout,
-            indirect_probes: self.indirect_probes,
-            suspicion_mult: self.suspicion_mult,
-            gossip_interval: self.gossip_interval,
-            retransmit_mult: self.retransmit_mult,
-            sync_interval: self.sync_interval,
-            reconnect_interval: self.reconnect_interval,
-            reap_after: self.reap_after,
-            join_retry_min: self.join_retry_min,
-            join_retry_max: self.join_retry_max,
-            ..base
-        }
-    }
 }
 
 impl Default for AgentConfig {
@@ -220,11 +156,16 @@ pub struct AgentArgs {
     pub check_http: Vec<String>,
 }
 
-fn parse_quorum(value: &str) -> Result<QuorumPolicy, String> {
+/// `--quorum` named no policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected majority or off, not {0:?}")]
+pub struct QuorumParseError(String);
+
+fn parse_quorum(value: &str) -> Result<QuorumPolicy, QuorumParseError> {
     match value {
         "majority" => Ok(QuorumPolicy::Majority),
         "off" => Ok(QuorumPolicy::Off),
-        other => Err(format!("expected majority or off, not {other:?}")),
+        other => Err(QuorumParseError(other.to_owned())),
     }
 }
 
@@ -343,7 +284,7 @@ impl AgentConfig {
 
     /// The protocol settings for the core.
     pub fn node_config(&self) -> NodeConfig {
-        self.gossip.node_config(NodeConfig {
+        NodeConfig {
             cluster: self.cluster.clone(),
             priority: self.priority,
             primary_eligible: self.primary_eligible,
@@ -355,7 +296,8 @@ impl AgentConfig {
                 crate::core::HealthStatus::Failing
             },
             ..NodeConfig::default()
-        })
+        }
+        .with_tuning(&self.gossip)
     }
 
     /// Checks every field and returns all problems.
@@ -373,7 +315,7 @@ impl AgentConfig {
             if let Err(problem) = split_host_port(seed) {
                 errors.push(ConfigError {
                     field: "join",
-                    problem,
+                    problem: problem.to_string(),
                 });
             }
         }
@@ -495,24 +437,6 @@ impl AgentConfig {
     }
 }
 
-/// Splits `host:port` (or `[v6]:port`), checking both parts.
-pub fn split_host_port(seed: &str) -> Result<(&str, u16), String> {
-    let (host, port) = seed
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{seed:?} is not host:port"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err(format!("{seed:?} has no host"));
-    }
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("{seed:?} has no valid port"))?;
-    if port == 0 {
-        return Err(format!("{seed:?}: port 0 cannot be joined"));
-    }
-    Ok((host, port))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,18 +542,18 @@ mod tests {
     }
 
     #[test]
+    fn a_quorum_flag_names_a_policy() {
+        assert_eq!(parse_quorum("off"), Ok(QuorumPolicy::Off));
+        assert_eq!(
+            parse_quorum("most").unwrap_err().to_string(),
+            "expected majority or off, not \"most\""
+        );
+    }
+
+    #[test]
     fn a_log_filter_that_does_not_parse_is_an_error() {
         let config = AgentConfig::from_toml("log = \"herd=loud\"").unwrap();
         let errors = config.validate().unwrap_err();
         assert_eq!(errors[0].field, "log", "{errors:?}");
-    }
-
-    #[test]
-    fn host_port_pairs_are_checked() {
-        assert_eq!(split_host_port("a.b:7946"), Ok(("a.b", 7946)));
-        assert_eq!(split_host_port("[::1]:1"), Ok(("::1", 1)));
-        assert!(split_host_port("a.b").is_err());
-        assert!(split_host_port(":1").is_err());
-        assert!(split_host_port("a:x").is_err());
     }
 }

@@ -14,12 +14,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use prometheus::{IntCounterVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 use crate::core::{ConfigError, Event, HealthStatus, MemberState};
+use crate::metrics::HookMetrics;
 
 /// Output kept from a hook for the log.
 const MAX_OUTPUT: usize = 4096;
@@ -378,58 +378,6 @@ impl Translator {
     }
 }
 
-/// Counters of hook runs and webhook deliveries.
-#[derive(Clone)]
-pub struct HookMetrics {
-    runs: IntCounterVec,
-    deliveries: IntCounterVec,
-    skipped: IntCounterVec,
-}
-
-impl HookMetrics {
-    /// Registers the counters.
-    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let runs = IntCounterVec::new(
-            Opts::new(
-                "herd_hook_runs_total",
-                "Hook commands run, by hook and outcome (ok, failed, timeout, error).",
-            ),
-            &["hook", "outcome"],
-        )?;
-        let deliveries = IntCounterVec::new(
-            Opts::new(
-                "herd_webhook_attempts_total",
-                "Webhook POSTs, by outcome (accepted: 2xx; rejected: another status; error: no answer).",
-            ),
-            &["outcome"],
-        )?;
-        let skipped = IntCounterVec::new(
-            Opts::new(
-                "herd_hook_events_skipped_total",
-                "Events a sink did not deliver, by sink (command, webhook) and reason (coalesced, superseded, overflow).",
-            ),
-            &["sink", "reason"],
-        )?;
-        for metric in [&runs, &deliveries, &skipped] {
-            registry.register(Box::new(metric.clone()))?;
-        }
-        // Export zeros so dashboards and rate() see the series from start.
-        for hook in ["on_primary", "on_secondary", "on_member"] {
-            for outcome in ["ok", "failed", "timeout", "error"] {
-                runs.with_label_values(&[hook, outcome]);
-            }
-        }
-        for outcome in ["accepted", "rejected", "error"] {
-            deliveries.with_label_values(&[outcome]);
-        }
-        Ok(Self {
-            runs,
-            deliveries,
-            skipped,
-        })
-    }
-}
-
 /// A sink's pending events.
 #[derive(Debug, Default)]
 struct Queue {
@@ -483,10 +431,7 @@ impl Sink {
     }
 
     fn skipped(&self, reason: &str) {
-        self.metrics
-            .skipped
-            .with_label_values(&[self.name, reason])
-            .inc();
+        self.metrics.skipped(self.name, reason).inc();
     }
 
     /// Queues an event; never waits.
@@ -703,14 +648,45 @@ fn command_for(config: &HooksConfig, kind: EventKind) -> &[String] {
 }
 
 /// How one run of a hook command ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum RunOutcome {
     /// It exited with this code (`None`: killed by a signal).
     Exited(Option<i32>),
     /// It ran past the timeout and was killed.
     TimedOut,
     /// It could not be started.
-    NotStarted(String),
+    NotStarted(HookStartError),
+}
+
+/// Why a hook command could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum HookStartError {
+    /// The hook is configured with no program.
+    #[error("no command")]
+    NoCommand,
+    /// The program could not be started.
+    #[error(transparent)]
+    Spawn(std::io::Error),
+    /// Its exit could not be waited for.
+    #[error(transparent)]
+    Wait(std::io::Error),
+}
+
+/// Why a webhook attempt got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The event did not encode (a bug).
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    /// The request failed: no connection, a timeout, a broken answer.
+    #[error(transparent)]
+    Request(ureq::Error),
+    /// The blocking task that made the request failed.
+    #[error("webhook task failed: {0}")]
+    Task(tokio::task::JoinError),
+    /// The request outlived its timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
 }
 
 impl RunOutcome {
@@ -737,10 +713,7 @@ async fn run_commands(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
         let started = now();
         let (outcome, output) = run_command(argv, &event, config.timeout).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        sink.metrics
-            .runs
-            .with_label_values(&[hook, outcome.label()])
-            .inc();
+        sink.metrics.runs(hook, outcome.label()).inc();
         let output = output.trim();
         match &outcome {
             RunOutcome::Exited(Some(0)) => tracing::info!(
@@ -791,7 +764,10 @@ pub async fn run_command(
     timeout: Duration,
 ) -> (RunOutcome, String) {
     let Some((program, args)) = argv.split_first() else {
-        return (RunOutcome::NotStarted("no command".into()), String::new());
+        return (
+            RunOutcome::NotStarted(HookStartError::NoCommand),
+            String::new(),
+        );
     };
     let mut command = tokio::process::Command::new(program);
     command
@@ -805,7 +781,12 @@ pub async fn run_command(
         .kill_on_drop(true);
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(err) => return (RunOutcome::NotStarted(err.to_string()), String::new()),
+        Err(err) => {
+            return (
+                RunOutcome::NotStarted(HookStartError::Spawn(err)),
+                String::new(),
+            );
+        }
     };
     let group = child.id();
     if let Some(mut stdin) = child.stdin.take() {
@@ -820,7 +801,7 @@ pub async fn run_command(
     let stderr = tokio::spawn(read_some(child.stderr.take()));
     let outcome = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => RunOutcome::Exited(status.code()),
-        Ok(Err(err)) => RunOutcome::NotStarted(err.to_string()),
+        Ok(Err(err)) => RunOutcome::NotStarted(HookStartError::Wait(err)),
         Err(_) => {
             if let Some(group) = group.and_then(|g| i32::try_from(g).ok()) {
                 let _ = nix::sys::signal::killpg(
@@ -883,7 +864,7 @@ async fn run_webhook(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
                 Ok(_) => "rejected",
                 Err(_) => "error",
             };
-            sink.metrics.deliveries.with_label_values(&[label]).inc();
+            sink.metrics.deliveries(label).inc();
             if label == "accepted" {
                 tracing::debug!(
                     event = event.event.as_str(),
@@ -894,7 +875,7 @@ async fn run_webhook(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
             }
             let problem = match outcome {
                 Ok(status) => format!("HTTP {status}"),
-                Err(err) => err,
+                Err(err) => err.to_string(),
             };
             tracing::warn!(
                 url,
@@ -944,8 +925,8 @@ async fn wait_unless_superseded(sink: &Sink, event: &HookEvent, pause: Duration)
 }
 
 /// One POST of the event; the answer's status, or why there was none.
-async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, String> {
-    let body = serde_json::to_string(event).map_err(|e| e.to_string())?;
+async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, WebhookError> {
+    let body = serde_json::to_string(event)?;
     let url = url.to_owned();
     let attempt = tokio::task::spawn_blocking(move || {
         let agent = ureq::Agent::config_builder()
@@ -959,12 +940,11 @@ async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, St
             .header("User-Agent", concat!("herd/", env!("CARGO_PKG_VERSION")))
             .send(body)
             .map(|response| response.status().as_u16())
-            .map_err(|e| e.to_string())
     });
     match tokio::time::timeout(timeout + Duration::from_millis(100), attempt).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(err)) => Err(format!("webhook task failed: {err}")),
-        Err(_) => Err(format!("no answer within {timeout:?}")),
+        Ok(Ok(outcome)) => outcome.map_err(WebhookError::Request),
+        Ok(Err(err)) => Err(WebhookError::Task(err)),
+        Err(_) => Err(WebhookError::Timeout(timeout)),
     }
 }
 
@@ -997,7 +977,7 @@ mod tests {
     }
 
     fn metrics() -> HookMetrics {
-        HookMetrics::register(&Registry::new()).unwrap()
+        HookMetrics::register(&prometheus::Registry::new()).unwrap()
     }
 
     #[test]
@@ -1104,13 +1084,7 @@ mod tests {
             .map(|e| e.sequence)
             .collect();
         assert_eq!(order, [4, 1, 3]);
-        assert_eq!(
-            metrics
-                .skipped
-                .with_label_values(&["command", "coalesced"])
-                .get(),
-            1
-        );
+        assert_eq!(metrics.skipped("command", "coalesced").get(), 1);
         assert!(
             !sink.lock().is_idle(),
             "the worker still holds the last one"
@@ -1134,7 +1108,7 @@ mod tests {
         hooks.node_event(&role(false, 3), view(Some("b"), 4));
         hooks.shutdown(Duration::from_secs(10)).await;
         assert!(!ran.exists(), "a stale promotion ran");
-        let skipped = metrics.skipped.with_label_values(&["command", "coalesced"]);
+        let skipped = metrics.skipped("command", "coalesced");
         assert_eq!(skipped.get(), 1);
 
         // A later promotion runs as usual.
@@ -1154,13 +1128,7 @@ mod tests {
             sink.offer(event(EventKind::MemberHealth, sequence, Some("b")));
         }
         assert_eq!(sink.next().await.sequence, 2);
-        assert_eq!(
-            metrics
-                .skipped
-                .with_label_values(&["command", "overflow"])
-                .get(),
-            2
-        );
+        assert_eq!(metrics.skipped("command", "overflow").get(), 2);
     }
 
     fn temp_dir(test: &str) -> std::path::PathBuf {
@@ -1184,7 +1152,10 @@ mod tests {
         );
         let event = event(EventKind::Primary, 7, None);
         let (outcome, output) = run_command(&sh(&script), &event, Duration::from_secs(20)).await;
-        assert_eq!(outcome, RunOutcome::Exited(Some(3)));
+        assert!(
+            matches!(outcome, RunOutcome::Exited(Some(3))),
+            "{outcome:?}"
+        );
         assert_eq!(output.trim(), "primary term 7");
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
@@ -1230,7 +1201,7 @@ mod tests {
             Duration::from_millis(500),
         )
         .await;
-        assert_eq!(outcome, RunOutcome::TimedOut);
+        assert!(matches!(outcome, RunOutcome::TimedOut), "{outcome:?}");
         assert_eq!(output.trim(), "started");
         let pid = std::fs::read_to_string(&pid_file).unwrap();
         let pid = pid.trim();
@@ -1307,7 +1278,7 @@ mod tests {
     #[tokio::test]
     async fn the_webhook_retries_until_accepted() {
         let (hooks, bodies, metrics) = promoted_with_webhook(2).await;
-        let accepted = metrics.deliveries.with_label_values(&["accepted"]);
+        let accepted = metrics.deliveries("accepted");
         wait_for("the webhook to accept", || accepted.get() == 1).await;
         let bodies = bodies.lock().unwrap().clone();
         assert_eq!(bodies.len(), 3, "two refusals, then accepted");
@@ -1316,7 +1287,7 @@ mod tests {
                 .iter()
                 .all(|b| b["event"] == "primary" && b["term"] == 3)
         );
-        assert_eq!(metrics.deliveries.with_label_values(&["rejected"]).get(), 2);
+        assert_eq!(metrics.deliveries("rejected").get(), 2);
         hooks.shutdown(Duration::from_secs(5)).await;
     }
 
@@ -1325,9 +1296,7 @@ mod tests {
         let (mut hooks, bodies, metrics) = promoted_with_webhook(usize::MAX).await;
         wait_for("a first attempt", || !bodies.lock().unwrap().is_empty()).await;
         hooks.node_event(&role(false, 3), view(Some("b"), 4));
-        let superseded = metrics
-            .skipped
-            .with_label_values(&["webhook", "superseded"]);
+        let superseded = metrics.skipped("webhook", "superseded");
         wait_for("the first event to be superseded", || superseded.get() == 1).await;
         wait_for("the newer event to be tried", || {
             bodies

@@ -10,10 +10,12 @@
 //! before `drain_timeout` expires, flushes its last datagrams and returns.
 //! A second request leaves at once.
 
+pub mod addr;
 pub mod checks;
 pub mod config;
 pub mod hooks;
 pub mod memory;
+pub mod reload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,14 +23,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::RngExt;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
+pub use crate::http::command::Request;
 pub use config::{AgentArgs, AgentConfig};
 use hooks::Hooks;
+pub use reload::{LogFilter, Reload};
 
-use crate::core::{
-    Command, CommandError, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time,
-};
+use crate::core::{Command, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 
@@ -73,37 +75,6 @@ impl AgentError {
     }
 }
 
-/// A command for the node, with where to send its answer.
-#[derive(Debug)]
-pub struct Request {
-    /// The command.
-    pub command: Command,
-    /// Where the outcome goes, if anyone waits for it.
-    pub reply: Option<oneshot::Sender<Result<(), CommandError>>>,
-}
-
-impl Request {
-    /// A command nobody waits on.
-    pub fn fire(command: Command) -> Self {
-        Self {
-            command,
-            reply: None,
-        }
-    }
-
-    /// A command and the receiver of its outcome.
-    pub fn ask(command: Command) -> (Self, oneshot::Receiver<Result<(), CommandError>>) {
-        let (reply, answer) = oneshot::channel();
-        (
-            Self {
-                command,
-                reply: Some(reply),
-            },
-            answer,
-        )
-    }
-}
-
 /// A request to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -111,23 +82,6 @@ pub enum Stop {
     Drain,
     /// Leave now (a second signal).
     Now,
-}
-
-/// Sets the log filter (tracing's `EnvFilter` syntax); the error says why
-/// it could not.
-pub type LogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send>;
-
-/// How the agent reloads its configuration (SIGHUP).
-pub struct Reload {
-    /// One message per reload request.
-    pub requests: mpsc::Receiver<()>,
-    /// The flags and environment the agent was started with: a reload
-    /// reads `args.config` again and applies them over it, as at start.
-    /// Without `config` there is nothing to reload.
-    pub args: AgentArgs,
-    /// Applies the file's `log`; `None` when `HERD_LOG` set the filter,
-    /// which beats the file.
-    pub log_filter: Option<LogFilter>,
 }
 
 /// The sockets an agent runs on, bound before it starts so tests can bind
@@ -418,7 +372,7 @@ pub async fn run(
     // stop when `run` returns.
     let (reloader, checks) = match reload {
         Some(reload) => {
-            let reloader = Reloader {
+            let reloader = reload::Reloader {
                 args: reload.args,
                 log_filter: reload.log_filter,
                 running: config.clone(),
@@ -834,121 +788,6 @@ fn published_events(events: &[Event]) -> impl Iterator<Item = &Event> {
         .iter()
         .zip(skip)
         .filter_map(|(event, skip)| (!skip).then_some(event))
-}
-
-/// The task that reloads the configuration on request.
-struct Reloader {
-    args: AgentArgs,
-    log_filter: Option<LogFilter>,
-    /// The configuration in effect: as started, with what reloads changed.
-    running: AgentConfig,
-    checks: Option<checks::Checks>,
-    commands: mpsc::Sender<Request>,
-    hooks: mpsc::Sender<hooks::HooksConfig>,
-    counter: prometheus::IntCounterVec,
-}
-
-impl Reloader {
-    async fn run(mut self, mut requests: mpsc::Receiver<()>) {
-        while requests.recv().await.is_some() {
-            let result = self.reload().await;
-            if let Some(result) = result {
-                self.counter.with_label_values(&[result]).inc();
-            }
-        }
-    }
-
-    /// Reads the file again and applies what can change while the agent
-    /// runs: the checks, the hooks and the log filter. A file that does not
-    /// load or validate changes nothing. Returns the result to count, if
-    /// there was a file to read.
-    async fn reload(&mut self) -> Option<&'static str> {
-        let Some(path) = self.args.config.clone() else {
-            tracing::info!(
-                "SIGHUP: the agent was started without --config, so there is nothing to reload"
-            );
-            return None;
-        };
-        let file = path.display().to_string();
-        tracing::info!(file, "SIGHUP: reloading the configuration");
-        let args = self.args.clone();
-        let new = match tokio::task::spawn_blocking(move || AgentConfig::load(&args)).await {
-            Ok(Ok(new)) => new,
-            Ok(Err(errors)) => {
-                for error in &errors.errors {
-                    // One line each (a TOML error spans several).
-                    let problem: Vec<&str> = error.problem.lines().map(str::trim).collect();
-                    tracing::error!(
-                        file,
-                        field = error.field,
-                        problem = %problem.join(" "),
-                        "invalid configuration"
-                    );
-                }
-                tracing::error!(
-                    file,
-                    errors = errors.errors.len(),
-                    "configuration not reloaded: nothing changed"
-                );
-                return Some("error");
-            }
-            Err(err) => {
-                tracing::error!(file, error = %err, "configuration not reloaded: nothing changed");
-                return Some("error");
-            }
-        };
-        let restart = self.running.restart_only_changes(&new);
-        if !restart.is_empty() {
-            tracing::warn!(
-                file,
-                settings = %restart.join(", "),
-                "these settings changed but take effect only when the agent restarts; \
-                 it keeps running with the old values"
-            );
-        }
-        let mut applied = Vec::new();
-        if new.checks != self.running.checks {
-            let checks = checks::Checks::reload(
-                self.checks.take(),
-                new.checks.clone(),
-                self.commands.clone(),
-            )
-            .await;
-            self.checks = Some(checks);
-            applied.push("checks");
-        }
-        if new.hooks != self.running.hooks {
-            if self.hooks.send(new.hooks.clone()).await.is_err() {
-                // The agent is stopping.
-                return None;
-            }
-            applied.push("hooks");
-        }
-        if new.log != self.running.log {
-            match &self.log_filter {
-                Some(set) => match set(new.log.as_deref().unwrap_or("info")) {
-                    Ok(()) => applied.push("log"),
-                    Err(err) => tracing::error!(file, error = %err, "cannot set the log filter"),
-                },
-                None => tracing::warn!(
-                    file,
-                    "log changed, but HERD_LOG is set and beats the file: the log filter stays"
-                ),
-            }
-        }
-        self.running = self.running.reloaded(&new);
-        tracing::info!(
-            file,
-            applied = if applied.is_empty() {
-                "nothing changed".to_owned()
-            } else {
-                applied.join(", ")
-            },
-            checks = self.running.checks.len(),
-            "configuration reloaded"
-        );
-        Some("ok")
-    }
 }
 
 fn log_event(event: &Event) {

@@ -3,9 +3,15 @@
 //! These are the numbers the core needs; the agent's configuration file
 //! (`src/agent/config.rs`) fills them in. Every error is collected and
 //! reported together, naming the field.
+//!
+//! The timings an operator may tune are also [`GossipTuning`], the
+//! `[gossip]` table of both the agent's file and a simulator scenario, so
+//! the two read the same keys into the same type, defined here once.
 
 use std::num::{NonZeroU8, NonZeroUsize};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use super::codec::{ENVELOPE_RESERVE, MAX_CLUSTER_LEN, MAX_DATAGRAM};
 use super::health::HealthStatus;
@@ -101,6 +107,42 @@ impl Default for NodeConfig {
     }
 }
 
+/// The protocol timings an operator may tune: `[gossip]` in the agent's
+/// file and in a simulator scenario. See [`NodeConfig`] for what each one
+/// does and where its default comes from; [`NodeConfig::with_tuning`]
+/// applies them. Durations are written as `humantime` strings ("500ms").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)]
+pub struct GossipTuning {
+    #[serde(with = "humantime_serde")]
+    pub probe_period: Duration,
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
+    pub indirect_probes: usize,
+    pub suspicion_mult: u32,
+    #[serde(with = "humantime_serde")]
+    pub gossip_interval: Duration,
+    pub retransmit_mult: u32,
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reconnect_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reap_after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub join_retry_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub join_retry_max: Duration,
+}
+
+impl Default for GossipTuning {
+    /// [`NodeConfig`]'s defaults, where they are explained.
+    fn default() -> Self {
+        NodeConfig::default().tuning()
+    }
+}
+
 /// One invalid setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
@@ -186,6 +228,56 @@ impl NodeConfig {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+
+    /// The timings of this configuration that [`GossipTuning`] holds.
+    pub fn tuning(&self) -> GossipTuning {
+        GossipTuning {
+            probe_period: self.probe_period,
+            probe_timeout: self.probe_timeout,
+            indirect_probes: self.indirect_probes,
+            suspicion_mult: self.suspicion_mult,
+            gossip_interval: self.gossip_interval,
+            retransmit_mult: self.retransmit_mult,
+            sync_interval: self.sync_interval,
+            reconnect_interval: self.reconnect_interval,
+            reap_after: self.reap_after,
+            join_retry_min: self.join_retry_min,
+            join_retry_max: self.join_retry_max,
+        }
+    }
+
+    /// This configuration with `tuning`'s timings.
+    pub fn with_tuning(self, tuning: &GossipTuning) -> Self {
+        // Taken apart whole, so a field added to the tuning and not applied
+        // here does not compile.
+        let GossipTuning {
+            probe_period,
+            probe_timeout,
+            indirect_probes,
+            suspicion_mult,
+            gossip_interval,
+            retransmit_mult,
+            sync_interval,
+            reconnect_interval,
+            reap_after,
+            join_retry_min,
+            join_retry_max,
+        } = *tuning;
+        Self {
+            probe_period,
+            probe_timeout,
+            indirect_probes,
+            suspicion_mult,
+            gossip_interval,
+            retransmit_mult,
+            sync_interval,
+            reconnect_interval,
+            reap_after,
+            join_retry_min,
+            join_retry_max,
+            ..self
         }
     }
 
@@ -290,6 +382,32 @@ mod tests {
         let errors = config.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["cluster", "probe_timeout", "indirect_probes"]);
+    }
+
+    #[test]
+    fn a_tuning_applied_to_a_configuration_is_what_it_reads_back() {
+        let tuning = GossipTuning {
+            probe_period: Duration::from_secs(2),
+            probe_timeout: Duration::from_millis(700),
+            indirect_probes: 5,
+            suspicion_mult: 6,
+            gossip_interval: Duration::from_millis(300),
+            retransmit_mult: 7,
+            sync_interval: Duration::from_secs(31),
+            reconnect_interval: Duration::from_secs(16),
+            reap_after: Duration::from_secs(3600),
+            join_retry_min: Duration::from_millis(600),
+            join_retry_max: Duration::from_secs(6),
+        };
+        let base = NodeConfig {
+            cluster: "c".into(),
+            priority: 9,
+            ..NodeConfig::default()
+        };
+        let tuned = base.clone().with_tuning(&tuning);
+        assert_eq!(tuned.tuning(), tuning);
+        assert_eq!((tuned.cluster.as_str(), tuned.priority), ("c", 9));
+        assert_eq!(tuned.with_tuning(&GossipTuning::default()), base);
     }
 
     #[test]

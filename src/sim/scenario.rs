@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::config::GossipTuning;
 use crate::core::NodeConfig;
+use crate::core::config::GossipTuning;
 use crate::core::view::QuorumPolicy;
 
 use super::net::{Latency, NetworkModel};
@@ -47,7 +47,7 @@ pub struct Scenario {
     /// A fixed expected cluster size, as in the agent's file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_members: Option<usize>,
-    /// Protocol timings: the agent's `[gossip]` table.
+    /// Protocol timings: the `[gossip]` table, as in the agent's file.
     #[serde(default, skip_serializing_if = "is_default")]
     pub gossip: GossipTuning,
     /// The network at the start.
@@ -85,12 +85,13 @@ pub enum StartMode {
 
 /// The nodes' protocol settings for a scenario.
 pub fn node_config(quorum: QuorumPolicy, expected: Option<usize>, g: &GossipTuning) -> NodeConfig {
-    g.node_config(NodeConfig {
+    NodeConfig {
         cluster: "sim".into(),
         quorum,
         expected_members: expected,
         ..NodeConfig::default()
-    })
+    }
+    .with_tuning(g)
 }
 
 /// What a fault does.

@@ -30,6 +30,9 @@
 //! alive, or this node is leaving) and 503 (the agent is stopping). On the
 //! public listener they answer 403.
 
+pub mod command;
+pub mod json;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -41,8 +44,10 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use crate::agent::Request;
-use crate::core::{Command, CommandError, MemberInfo, Snapshot};
+use command::Request;
+use json::{DoneJson, ErrorJson, HealthJson, LiveJson, MembersJson, PrimaryJson};
+
+use crate::core::{Command, CommandError, Snapshot};
 use crate::metrics;
 
 /// What the handlers read.
@@ -98,19 +103,14 @@ fn read_routes() -> Router<HttpState> {
         .route("/metrics", get(metrics_text))
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    error: String,
-}
-
-fn error(status: StatusCode, message: String) -> Response {
-    (status, axum::Json(ErrorBody { error: message })).into_response()
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(ErrorJson { error: message })).into_response()
 }
 
 async fn admin_only(State(state): State<HttpState>) -> Response {
     error(
         StatusCode::FORBIDDEN,
-        format!(
+        &format!(
             "calls that change the node are accepted only on the admin listener, {} (herd drain, herd resume, herd forget)",
             state.admin
         ),
@@ -118,12 +118,7 @@ async fn admin_only(State(state): State<HttpState>) -> Response {
 }
 
 async fn command(state: &HttpState, command: Command) -> Result<(), Response> {
-    let unavailable = || {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the agent is stopping".to_owned(),
-        )
-    };
+    let unavailable = || error(StatusCode::SERVICE_UNAVAILABLE, "the agent is stopping");
     let Some(requests) = &state.requests else {
         return Err(unavailable());
     };
@@ -138,24 +133,17 @@ async fn command(state: &HttpState, command: Command) -> Result<(), Response> {
                     StatusCode::CONFLICT
                 }
             };
-            Err(error(status, err.to_string()))
+            Err(error(status, &err.to_string()))
         }
         Err(_) => Err(unavailable()),
     }
-}
-
-#[derive(Serialize)]
-struct Done<'a> {
-    ok: bool,
-    node: &'a str,
-    action: &'a str,
 }
 
 async fn done(state: &HttpState, action: &str) -> Response {
     let snapshot = state.current();
     json_status(
         true,
-        &Done {
+        &DoneJson {
             ok: true,
             node: &snapshot.name,
             action,
@@ -184,41 +172,6 @@ async fn forget(State(state): State<HttpState>, Path(name): Path<String>) -> Res
     }
 }
 
-fn role(snapshot: &Snapshot) -> &'static str {
-    if snapshot.claiming {
-        "primary"
-    } else if snapshot.serving() {
-        "secondary"
-    } else {
-        "none"
-    }
-}
-
-#[derive(Serialize)]
-struct HealthBody<'a> {
-    node: &'a str,
-    cluster: &'a str,
-    healthy: bool,
-    health: &'static str,
-    phase: crate::core::Phase,
-    draining: bool,
-    role: &'static str,
-    primary: Option<&'a str>,
-}
-
-fn health_body(snapshot: &Snapshot) -> HealthBody<'_> {
-    HealthBody {
-        node: &snapshot.name,
-        cluster: &snapshot.cluster,
-        healthy: snapshot.serving(),
-        health: snapshot.health.as_str(),
-        phase: snapshot.phase,
-        draining: snapshot.draining,
-        role: role(snapshot),
-        primary: snapshot.primary.as_deref(),
-    }
-}
-
 fn json_status<T: Serialize>(ok: bool, body: &T) -> Response {
     let status = if ok {
         StatusCode::OK
@@ -230,88 +183,35 @@ fn json_status<T: Serialize>(ok: bool, body: &T) -> Response {
 
 async fn health(State(state): State<HttpState>) -> Response {
     let snapshot = state.current();
-    json_status(snapshot.serving(), &health_body(&snapshot))
+    json_status(snapshot.serving(), &HealthJson::from(&*snapshot))
 }
 
 async fn live(State(state): State<HttpState>) -> Response {
     let snapshot = state.current();
-    #[derive(Serialize)]
-    struct Live<'a> {
-        node: &'a str,
-        live: bool,
-    }
-    json_status(
-        true,
-        &Live {
-            node: &snapshot.name,
-            live: true,
-        },
-    )
+    json_status(true, &LiveJson::from(&*snapshot))
 }
 
 async fn primary_check(State(state): State<HttpState>) -> Response {
     let snapshot = state.current();
-    json_status(snapshot.claiming, &health_body(&snapshot))
+    json_status(snapshot.claiming, &HealthJson::from(&*snapshot))
 }
 
 async fn secondary_check(State(state): State<HttpState>) -> Response {
     let snapshot = state.current();
     json_status(
         snapshot.serving() && !snapshot.claiming,
-        &health_body(&snapshot),
+        &HealthJson::from(&*snapshot),
     )
-}
-
-#[derive(Serialize)]
-struct MembersBody<'a> {
-    node: &'a str,
-    cluster: &'a str,
-    members: &'a [MemberInfo],
 }
 
 async fn members(State(state): State<HttpState>) -> Response {
     let snapshot = state.current();
-    json_status(
-        true,
-        &MembersBody {
-            node: &snapshot.name,
-            cluster: &snapshot.cluster,
-            members: &snapshot.members,
-        },
-    )
-}
-
-#[derive(Serialize)]
-struct PrimaryBody<'a> {
-    primary: Option<&'a str>,
-    /// The term the primary claims under (fencing: refuse lower terms).
-    term: Option<u64>,
-    /// The highest term this node has seen.
-    max_term: u64,
-    node: &'a str,
-    is_primary: bool,
-    quorum: bool,
-    live: usize,
-    alive: usize,
-    expected: usize,
+    json_status(true, &MembersJson::from(&*snapshot))
 }
 
 async fn primary(State(state): State<HttpState>) -> Response {
     let snapshot = state.current();
-    json_status(
-        true,
-        &PrimaryBody {
-            primary: snapshot.primary.as_deref(),
-            term: snapshot.primary_term,
-            max_term: snapshot.term,
-            node: &snapshot.name,
-            is_primary: snapshot.claiming,
-            quorum: snapshot.quorate,
-            live: snapshot.live,
-            alive: snapshot.alive,
-            expected: snapshot.expected,
-        },
-    )
+    json_status(true, &PrimaryJson::from(&*snapshot))
 }
 
 async fn metrics_text(State(state): State<HttpState>) -> Response {
@@ -326,15 +226,8 @@ async fn metrics_text(State(state): State<HttpState>) -> Response {
 }
 
 async fn not_found() -> Response {
-    #[derive(Serialize)]
-    struct NotFound {
-        error: &'static str,
-    }
-    (
+    error(
         StatusCode::NOT_FOUND,
-        axum::Json(NotFound {
-            error: "no such route; see /v1/members, /v1/primary, /health",
-        }),
+        "no such route; see /v1/members, /v1/primary, /health",
     )
-        .into_response()
 }
