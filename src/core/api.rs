@@ -6,15 +6,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::codec::{DropReason, Refusal};
 use super::health::{CheckSummary, HealthStatus};
 use super::view::MemberState;
 
 /// Where this node is in its life in the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Started with seeds, not yet joined through one of them: no
     /// candidate, `/health` answers 503.
@@ -156,7 +153,7 @@ pub enum Event {
 }
 
 /// Counters the driver exports as metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStats {
     /// Datagrams handed to `handle_packet`.
     pub packets_received: u64,
@@ -194,7 +191,7 @@ impl NodeStats {
 }
 
 /// One member as the snapshot shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {
     /// Name.
     pub name: Arc<str>,
@@ -228,7 +225,7 @@ pub struct MemberInfo {
 }
 
 /// Everything the HTTP side shows, copied out of the node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// This node's name.
     pub name: Arc<str>,
