@@ -208,9 +208,8 @@ async fn agent_main(config: AgentConfig, args: AgentArgs, log: Option<LogHandle>
     tokio::spawn(signals.forward(stop_tx, reload_tx));
     let log_filter = log.map(|handle| -> agent::LogFilter {
         Box::new(move |directives: &str| {
-            let filter =
-                tracing_subscriber::EnvFilter::try_new(directives).map_err(|e| e.to_string())?;
-            handle.reload(filter).map_err(|e| e.to_string())
+            let filter = tracing_subscriber::EnvFilter::try_new(directives)?;
+            Ok(handle.reload(filter)?)
         })
     });
     let reload = agent::Reload {

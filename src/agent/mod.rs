@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, watch};
 pub use crate::http::command::Request;
 pub use config::{AgentArgs, AgentConfig};
 use hooks::Hooks;
-pub use reload::{LogFilter, Reload};
+pub use reload::{LogFilter, LogFilterError, Reload};
 
 use crate::core::{Command, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time};
 use crate::http::{self, HttpState};

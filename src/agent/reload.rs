@@ -14,7 +14,18 @@ use crate::http::command::Request;
 
 /// Sets the log filter (tracing's `EnvFilter` syntax); the error says why
 /// it could not.
-pub type LogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send>;
+pub type LogFilter = Box<dyn Fn(&str) -> Result<(), LogFilterError> + Send>;
+
+/// Why a reloaded `log` setting was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum LogFilterError {
+    /// The directives do not parse.
+    #[error(transparent)]
+    Parse(#[from] tracing_subscriber::filter::ParseError),
+    /// The subscriber is gone (the process is ending).
+    #[error(transparent)]
+    Reload(#[from] tracing_subscriber::reload::Error),
+}
 
 /// How the agent reloads its configuration (SIGHUP).
 pub struct Reload {
