@@ -30,7 +30,9 @@ pub use config::{AgentArgs, AgentConfig};
 use hooks::Hooks;
 pub use reload::{LogFilter, LogFilterError, Reload};
 
-use crate::core::{Command, Event, MemberState, Node, NodeConfig, NodeId, Snapshot, Start, Time};
+use crate::core::{
+    Command, Event, MemberState, Node, NodeConfig, NodeId, Shutdown, Snapshot, Start, Time,
+};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 
@@ -406,7 +408,6 @@ pub async fn run(
         socket: bound.gossip,
         snapshot: snapshot_tx,
         metrics,
-        published: 0,
         published_at: Duration::ZERO,
         memory: config.data_dir.clone().map(|dir| Memory {
             dir,
@@ -508,7 +509,6 @@ struct Driver {
     socket: UdpSocket,
     snapshot: watch::Sender<Arc<Snapshot>>,
     metrics: Metrics,
-    published: u64,
     published_at: Time,
     memory: Option<Memory>,
     /// The configured `primary_eligible`, restored when the data directory
@@ -537,11 +537,11 @@ impl Driver {
         // Large enough to read any UDP datagram whole, so oversize ones are
         // seen (and counted) rather than silently truncated.
         let mut buf = vec![0u8; 65_536];
-        let mut leave_at: Option<Time> = None;
+        let mut shutdown: Option<Shutdown> = None;
         let mut stop_open = true;
-        self.flush().await;
+        let mut deadline = self.flush().await;
         loop {
-            let deadline = self.node.poll_timeout();
+            let leave_at = shutdown.as_ref().map(Shutdown::leave_at);
             let wake = [deadline, leave_at, Some(self.clock.now() + REPUBLISH)]
                 .into_iter()
                 .flatten()
@@ -552,7 +552,7 @@ impl Driver {
                 request = stop.recv(), if stop_open => {
                     let now = self.clock.now();
                     match request {
-                        Some(Stop::Drain) if leave_at.is_none() => {
+                        Some(Stop::Drain) if shutdown.is_none() => {
                             let margin = drain_margin(drain_timeout);
                             tracing::info!(
                                 ?drain_timeout,
@@ -560,14 +560,15 @@ impl Driver {
                                  leaving in {:?} (signal again to leave now)",
                                 drain_timeout - margin,
                             );
+                            let (begun, drain) = Shutdown::begin(now, drain_timeout - margin);
                             // Draining only fails once the node has left.
-                            let _ = self.node.handle_command(now, Command::Drain);
-                            leave_at = Some(now + drain_timeout - margin);
+                            let _ = self.node.handle_command(now, drain);
+                            shutdown = Some(begun);
                         }
                         Some(_) => break,
                         None => {
                             stop_open = false;
-                            if leave_at.is_none() {
+                            if shutdown.is_none() {
                                 break;
                             }
                         }
@@ -592,7 +593,7 @@ impl Driver {
                 }
                 () = tokio::time::sleep_until(sleep_until) => {
                     let now = self.clock.now();
-                    if leave_at.is_some_and(|at| at <= now) {
+                    if shutdown.is_some_and(|shutdown| shutdown.is_due(now)) {
                         break;
                     }
                     if deadline.is_some_and(|at| at <= now) {
@@ -600,14 +601,16 @@ impl Driver {
                     }
                 }
             }
-            self.flush().await;
+            deadline = self.flush().await;
         }
         let now = self.clock.now();
         self.remember(true);
-        // Leaving cannot be refused.
-        let _ = self.node.handle_command(now, Command::Leave);
+        // Leaving cannot be refused. A stop without a drain (a second
+        // signal, or the stop channel closing) leaves at once.
+        let leave = shutdown.map_or(Command::Leave, Shutdown::leave);
+        let _ = self.node.handle_command(now, leave);
         self.flush().await;
-        self.publish(true);
+        self.publish(true, false);
     }
 
     /// Applies a reloaded `[hooks]`; starts the hooks if none ran.
@@ -709,19 +712,23 @@ impl Driver {
         true
     }
 
-    /// Logs the node's events, writes the data directory, publishes a
-    /// snapshot, sends what the node produced, then tells the hooks.
-    async fn flush(&mut self) {
-        let mut events = Vec::new();
+    /// Takes the node's outputs and does what the driver contract
+    /// (`core::driver`) says: logs the events, writes the data directory
+    /// and publishes a snapshot, sends the datagrams, then tells the hooks.
+    /// Returns when the node wants to be woken.
+    async fn flush(&mut self) -> Option<Time> {
+        let mut outputs = self.node.take_outputs();
+        let mut changed = outputs.changed;
+        let mut logged = 0;
         loop {
-            while let Some(event) = self.node.poll_event() {
-                log_event(&event);
+            for event in &outputs.events[logged..] {
+                log_event(event);
                 if matches!(event, Event::Joined { via: None }) && self.warn_if_founding {
                     self.warn_if_founding = false;
                     tracing::warn!("{FOUNDING_ON_OWN_ADDRESS}");
                 }
-                events.push(event);
             }
+            logged = outputs.events.len();
             // Publish before sending: what this node answers over HTTP (no
             // longer primary, draining) changes before any peer can hear of
             // the change and act on it, so a hand-over never has two nodes
@@ -729,29 +736,32 @@ impl Driver {
             // writes a new term to the data directory, before any snapshot,
             // peer or hook can see it; a write that fails takes the node's
             // eligibility away, and the loop publishes what that changed.
-            if !self.publish(false) {
+            if !self.publish(false, changed) {
                 break;
             }
+            let more = self.node.take_outputs();
+            changed = more.changed;
+            outputs.merge(more);
         }
-        while let Some(transmit) = self.node.poll_transmit() {
+        for transmit in &outputs.transmits {
             if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
                 tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
             }
         }
         if let Some(hooks) = &mut self.hooks {
-            for event in published_events(&events) {
+            for event in published_events(&outputs.events) {
                 hooks.node_event(event, hook_view(&self.node));
             }
         }
+        outputs.wake
     }
 
     /// Publishes a snapshot when the node changed (or `force`, or every
     /// `REPUBLISH`), after writing the data directory. Returns whether that
     /// write changed the node's eligibility: the snapshot then already
     /// shows it, and the node has new events.
-    fn publish(&mut self, force: bool) -> bool {
+    fn publish(&mut self, force: bool, changed: bool) -> bool {
         let now = self.clock.now();
-        let changed = self.node.changes() != self.published;
         if !(force || changed || now >= self.published_at + REPUBLISH) {
             return false;
         }
@@ -759,7 +769,6 @@ impl Driver {
         let snapshot = Arc::new(self.node.snapshot());
         self.metrics.update(&snapshot);
         self.snapshot.send_replace(snapshot);
-        self.published = self.node.changes();
         self.published_at = now;
         eligibility_changed
     }
