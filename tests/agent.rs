@@ -27,7 +27,7 @@ fn garbage_and_foreign_packets_are_counted_and_change_nothing() {
         && a.primary().as_deref() == Some("a")));
 
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let version = herd::core::codec::PROTOCOL_VERSION;
+    let version = herd::core::PROTOCOL_VERSION;
     let envelope = |version: u8, kind: u8, cluster: &str| {
         let mut packet = b"HD".to_vec();
         packet.extend_from_slice(&[version, 0, kind, cluster.len() as u8]);

@@ -40,15 +40,15 @@ use super::identity::NodeId;
 pub const PROTOCOL_VERSION: u8 = 4;
 
 /// Longest cluster name, in bytes.
-pub const MAX_CLUSTER_LEN: usize = 64;
+pub(crate) const MAX_CLUSTER_LEN: usize = 64;
 
 /// Largest datagram herd sends or accepts. 1400 bytes fits a 1500-byte
 /// Ethernet MTU with IP and UDP headers to spare (RFC 8085 advice).
-pub const MAX_DATAGRAM: usize = 1400;
+pub(crate) const MAX_DATAGRAM: usize = 1400;
 
 /// Room kept for the envelope (and later the AEAD nonce and tag) when foca
 /// sizes its messages.
-pub const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 8 + 64;
+pub(crate) const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 8 + 64;
 
 const MAGIC: [u8; 2] = *b"HD";
 const FLAG_SEALED: u8 = 0b01;
@@ -64,7 +64,7 @@ fn config() -> impl bincode::config::Config {
 
 /// What an envelope carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadKind {
+pub(crate) enum PayloadKind {
     /// A SWIM message for foca.
     Foca,
     /// A herd control message ([`Control`]).
@@ -118,7 +118,7 @@ impl DropReason {
 
 /// The parts of a received envelope.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Opened<'a> {
+pub(crate) struct Opened<'a> {
     /// What the payload is.
     pub kind: PayloadKind,
     /// Whether the sender vouched for its view when it sent this (see
@@ -132,7 +132,7 @@ pub struct Opened<'a> {
 
 /// What the envelope says about its sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Sender {
+pub(crate) struct Sender {
     /// The sender vouches for its view (flag bit 1): it sees a majority
     /// alive and its view is current, so a down it passes on is the
     /// cluster's word.
@@ -142,7 +142,13 @@ pub struct Sender {
 }
 
 /// Writes an envelope header for `cluster` into `out` (which is cleared).
-pub fn seal(out: &mut Vec<u8>, cluster: &str, kind: PayloadKind, sender: Sender, payload: &[u8]) {
+pub(crate) fn seal(
+    out: &mut Vec<u8>,
+    cluster: &str,
+    kind: PayloadKind,
+    sender: Sender,
+    payload: &[u8],
+) {
     debug_assert!(cluster.len() <= MAX_CLUSTER_LEN);
     out.clear();
     out.extend_from_slice(&MAGIC);
@@ -160,7 +166,7 @@ pub fn seal(out: &mut Vec<u8>, cluster: &str, kind: PayloadKind, sender: Sender,
 }
 
 /// Checks a received datagram's envelope against this node's cluster.
-pub fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, DropReason> {
+pub(crate) fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, DropReason> {
     if datagram.len() > MAX_DATAGRAM {
         return Err(DropReason::TooLarge);
     }
@@ -205,7 +211,7 @@ pub fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, DropRea
 
 /// A codec error: a payload that does not encode or decode.
 #[derive(Debug, thiserror::Error)]
-pub enum CodecError {
+pub(crate) enum CodecError {
     /// bincode could not encode the value.
     #[error("encode: {0}")]
     Encode(#[from] bincode::error::EncodeError),
@@ -219,7 +225,7 @@ pub enum CodecError {
 
 /// foca's codec: serde + bincode, and one rule of trust.
 #[derive(Debug, Default)]
-pub struct WireCodec {
+pub(crate) struct WireCodec {
     scratch: Vec<u8>,
     /// Set by the node while foca reads a datagram whose sender does not
     /// vouch for its view (no majority, stalled, just rejoined): its `down`
@@ -232,7 +238,7 @@ pub struct WireCodec {
 impl WireCodec {
     /// A codec whose `down` updates are read as `suspect` while `doubt` is
     /// set.
-    pub fn doubting(doubt: Arc<AtomicBool>) -> Self {
+    pub(crate) fn doubting(doubt: Arc<AtomicBool>) -> Self {
         Self {
             scratch: Vec::new(),
             doubt_downs: doubt,
@@ -295,7 +301,7 @@ impl foca::Codec<NodeId> for WireCodec {
 /// What a foca payload holds, read without handing it to foca: lets the node
 /// skip rescanning membership after packets that cannot have changed it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct FocaPeek {
+pub(crate) struct FocaPeek {
     /// The sender's key.
     pub src: super::identity::MemberKey,
     /// The sender's identity incarnation (its life).
@@ -322,7 +328,7 @@ struct PeekId<'a> {
 }
 
 /// Reads the header of a foca payload and the count of updates after it.
-pub fn peek_foca(payload: &[u8]) -> Result<FocaPeek, CodecError> {
+pub(crate) fn peek_foca(payload: &[u8]) -> Result<FocaPeek, CodecError> {
     let (header, used): (foca::Header<PeekId<'_>>, usize) =
         bincode::serde::borrow_decode_from_slice(payload, config())?;
     let rest = &payload[used..];
@@ -348,7 +354,7 @@ pub fn peek_foca(payload: &[u8]) -> Result<FocaPeek, CodecError> {
 
 /// herd's own messages, outside SWIM: joining with a full state sync.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Control {
+pub(crate) enum Control {
     /// A node asks a seed to join; the seed answers with [`Control::SyncPart`]s
     /// or [`Control::JoinRefused`].
     JoinRequest {
@@ -481,7 +487,7 @@ pub enum Control {
 
 /// Parts of a sync still missing at the joiner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WantedParts {
+pub(crate) struct WantedParts {
     /// How many parts the state was cut into.
     pub total: u16,
     /// Which ones are wanted.
@@ -491,7 +497,7 @@ pub struct WantedParts {
 /// A slice of a seed's view: the members and records whose name hashes to
 /// `part` modulo `total`, so a retry can ask for exactly the missing slices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SyncPart {
+pub(crate) struct SyncPart {
     /// The request this answers.
     pub request: u64,
     /// The seed.
@@ -530,27 +536,27 @@ pub enum Refusal {
 }
 
 /// Encodes a control message.
-pub fn encode_control(message: &Control) -> Result<Vec<u8>, CodecError> {
+pub(crate) fn encode_control(message: &Control) -> Result<Vec<u8>, CodecError> {
     Ok(bincode::serde::encode_to_vec(message, config())?)
 }
 
 /// Decodes a control message; trailing bytes are an error.
-pub fn decode_control(payload: &[u8]) -> Result<Control, CodecError> {
+pub(crate) fn decode_control(payload: &[u8]) -> Result<Control, CodecError> {
     decode_exact(payload)
 }
 
 /// Encodes a health record for foca's broadcast queue.
-pub fn encode_record(record: &HealthRecord) -> Result<Vec<u8>, CodecError> {
+pub(crate) fn encode_record(record: &HealthRecord) -> Result<Vec<u8>, CodecError> {
     Ok(bincode::serde::encode_to_vec(record, config())?)
 }
 
 /// Decodes a health record; trailing bytes are an error.
-pub fn decode_record(bytes: &[u8]) -> Result<HealthRecord, CodecError> {
+pub(crate) fn decode_record(bytes: &[u8]) -> Result<HealthRecord, CodecError> {
     decode_exact(bytes)
 }
 
 /// Size of a value once encoded, to cut sync parts to datagram size.
-pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+pub(crate) fn encoded_len<T: Serialize>(value: &T) -> usize {
     let mut counter = ByteCounter(0);
     match bincode::serde::encode_into_std_write(value, &mut counter, config()) {
         Ok(len) => len,

@@ -48,15 +48,15 @@ impl fmt::Display for HealthStatus {
 
 /// Most checks a record carries, and most bytes of a check's name and of
 /// its output: a record rides in datagrams beside SWIM updates.
-pub const MAX_CHECKS: usize = 8;
+pub(crate) const MAX_CHECKS: usize = 8;
 /// See [`MAX_CHECKS`].
-pub const MAX_CHECK_NAME: usize = 32;
+pub(crate) const MAX_CHECK_NAME: usize = 32;
 /// See [`MAX_CHECKS`].
-pub const MAX_CHECK_OUTPUT: usize = 64;
+pub(crate) const MAX_CHECK_OUTPUT: usize = 64;
 
 /// Bound on every counter a record carries (2^62): far beyond what a real
 /// cluster reaches one increment at a time, far below where `+ 1` wraps.
-pub const COUNTER_LIMIT: u64 = 1 << 62;
+pub(crate) const COUNTER_LIMIT: u64 = 1 << 62;
 
 /// One check's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ impl CheckSummary {
 }
 
 /// `text` cut to at most `max` bytes on a character boundary.
-pub fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -121,7 +121,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 
 /// The node's health from its checks: failing if any fails or is still
 /// starting, warning if any warns, passing otherwise (and with no checks).
-pub fn aggregate(checks: &[CheckSummary]) -> HealthStatus {
+pub(crate) fn aggregate(checks: &[CheckSummary]) -> HealthStatus {
     if checks
         .iter()
         .any(|c| matches!(c.status, CheckStatus::Failing | CheckStatus::Starting))

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 /// Longest member name accepted, in bytes: names travel in every packet.
-pub const MAX_NAME_LEN: usize = 64;
+pub(crate) const MAX_NAME_LEN: usize = 64;
 
 /// A member's name as a 64-bit key: what foca compares when it looks a
 /// member up (its `Identity::Addr`) and what the node's maps are keyed by.
@@ -49,7 +49,7 @@ impl MemberKey {
 
 /// Hashes a [`MemberKey`] by passing it through: it is a hash already.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -68,7 +68,7 @@ impl Hasher for KeyHasher {
 }
 
 /// A map keyed by member.
-pub type KeyMap<V> = HashMap<MemberKey, V, BuildHasherDefault<KeyHasher>>;
+pub(crate) type KeyMap<V> = HashMap<MemberKey, V, BuildHasherDefault<KeyHasher>>;
 
 /// A member's identity as foca sees it.
 ///
@@ -167,7 +167,7 @@ pub enum NameError {
 
 /// Checks that `name` can name a member: short, printable, no spaces, so it
 /// reads well in logs, metrics labels and URLs.
-pub fn validate_name(name: &str) -> Result<(), NameError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }

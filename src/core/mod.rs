@@ -8,37 +8,39 @@
 //! thousands with a virtual clock and a simulated network. What the
 //! simulator proves about this code therefore holds for the agent.
 //!
-//! - [`identity`]: who a member is;
-//! - [`codec`]: the wire format, the only place bincode is used;
-//! - [`health`]: the record each member gossips about itself;
-//! - [`records`]: that record as a foca custom broadcast;
-//! - [`view`]: member states and the election rule;
-//! - [`join`]: joining through seeds with a full state sync;
-//! - [`node`]: the state machine tying them together;
-//! - [`timer`]: the timer queue every driver uses;
-//! - [`config`]: the protocol's settings and their defaults.
+//! The modules, each the owner of one fact (`ARCHITECTURE.md` has the
+//! map): `api` (what a driver gives and takes), `driver` (the order it
+//! does so in), `node` (the state machine), `members` (the view of the
+//! other members), `join` (the joiner's state machine), `view` (member
+//! states and the election rule), `health` (the record a member gossips),
+//! `records` (that record as a foca broadcast), `identity` (who a member
+//! is), `codec` (the wire format, the only user of bincode), `outbox`
+//! (foca's runtime), `timer` (the timer queue), `config` (the settings).
+//! This module re-exports what a driver needs.
 
-pub mod api;
-pub mod codec;
-pub mod config;
+mod api;
+pub(crate) mod codec;
+pub(crate) mod config;
 pub mod driver;
-pub mod health;
-pub mod identity;
+pub(crate) mod health;
+pub(crate) mod identity;
 mod join;
 mod members;
-pub mod node;
+mod node;
 mod outbox;
 pub(crate) mod records;
-pub mod timer;
-pub mod view;
+pub(crate) mod timer;
+pub(crate) mod view;
 
 pub use api::{
     Command, CommandError, Event, MemberInfo, NodeStats, Phase, Snapshot, Start, Transmit,
 };
-pub use config::{ConfigError, NodeConfig};
+pub use codec::{DropReason, PROTOCOL_VERSION, Refusal};
+pub use config::{ConfigError, GossipTuning, NodeConfig};
 pub use driver::{Outputs, Shutdown};
 pub use health::{CheckStatus, CheckSummary, HealthRecord, HealthStatus};
-pub use identity::{MemberKey, NodeId};
+pub use identity::{NameError, NodeId};
 pub use node::Node;
-pub use timer::{Time, TimerQueue};
-pub use view::{Election, ElectionRules, MemberState, MemberView, QuorumPolicy, elect};
+pub use timer::Time;
+pub(crate) use timer::TimerQueue;
+pub use view::{Election, ElectionRules, MemberState, QuorumPolicy};

@@ -87,7 +87,7 @@ pub(crate) fn lock(inbox: &Mutex<RecordInbox>) -> MutexGuard<'_, RecordInbox> {
 /// Identifies a record in foca's broadcast queue: a fresher record of the
 /// same member replaces an older one still waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordKey {
+pub(crate) struct RecordKey {
     member: MemberKey,
     freshness: (u64, u64),
 }
@@ -100,7 +100,7 @@ impl foca::Invalidates for RecordKey {
 
 /// A broadcast item that was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     /// It did not decode.
     #[error("health record: {0}")]
     Codec(#[from] CodecError),

@@ -41,7 +41,7 @@ impl<T> Ord for Entry<T> {
 
 /// Items due at deadlines, earliest first, ties in insertion order.
 #[derive(Debug)]
-pub struct TimerQueue<T> {
+pub(crate) struct TimerQueue<T> {
     heap: BinaryHeap<Reverse<Entry<T>>>,
     seq: u64,
 }
@@ -57,12 +57,12 @@ impl<T> Default for TimerQueue<T> {
 
 impl<T> TimerQueue<T> {
     /// An empty queue.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Schedules `item` at `deadline`.
-    pub fn push(&mut self, deadline: Time, item: T) {
+    pub(crate) fn push(&mut self, deadline: Time, item: T) {
         self.seq += 1;
         self.heap.push(Reverse(Entry {
             deadline,
@@ -72,12 +72,12 @@ impl<T> TimerQueue<T> {
     }
 
     /// The earliest deadline, if any.
-    pub fn next_deadline(&self) -> Option<Time> {
+    pub(crate) fn next_deadline(&self) -> Option<Time> {
         self.heap.peek().map(|Reverse(entry)| entry.deadline)
     }
 
     /// Removes and returns the earliest item if it is due at `now`.
-    pub fn pop_due(&mut self, now: Time) -> Option<(Time, T)> {
+    pub(crate) fn pop_due(&mut self, now: Time) -> Option<(Time, T)> {
         if self.next_deadline()? > now {
             return None;
         }
@@ -85,24 +85,26 @@ impl<T> TimerQueue<T> {
     }
 
     /// Removes and returns the earliest item, due or not.
-    pub fn pop(&mut self) -> Option<(Time, T)> {
+    pub(crate) fn pop(&mut self) -> Option<(Time, T)> {
         self.heap
             .pop()
             .map(|Reverse(entry)| (entry.deadline, entry.item))
     }
 
     /// Drops every item for which `keep` is false.
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         self.heap.retain(|Reverse(entry)| keep(&entry.item));
     }
 
+    #[cfg(test)]
     /// Number of scheduled items.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
 
+    #[cfg(test)]
     /// Whether nothing is scheduled.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
 }

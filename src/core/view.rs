@@ -99,9 +99,10 @@ impl ElectionRules {
     }
 }
 
+#[cfg(test)]
 /// One member as a view sees it: the input of [`elect`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberView {
+pub(crate) struct MemberView {
     /// The member's name.
     pub name: Arc<str>,
     /// Its state in this view.
@@ -112,7 +113,7 @@ pub struct MemberView {
 
 /// The order of candidates: the smallest key is the primary.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CandidateKey {
+pub(crate) struct CandidateKey {
     priority: Reverse<i32>,
     seniority: u64,
     name: Arc<str>,
@@ -120,7 +121,11 @@ pub struct CandidateKey {
 
 impl CandidateKey {
     /// The key of a member if it is a candidate.
-    pub fn of(name: &Arc<str>, state: MemberState, record: Option<&HealthRecord>) -> Option<Self> {
+    pub(crate) fn of(
+        name: &Arc<str>,
+        state: MemberState,
+        record: Option<&HealthRecord>,
+    ) -> Option<Self> {
         let record = record?;
         if !state.is_live() || !record.serves() || !record.eligible {
             return None;
@@ -132,8 +137,9 @@ impl CandidateKey {
         })
     }
 
+    #[cfg(test)]
     /// The candidate's name.
-    pub fn name(&self) -> &Arc<str> {
+    pub(crate) fn name(&self) -> &Arc<str> {
         &self.name
     }
 }
@@ -159,9 +165,10 @@ pub struct Election {
     pub expected: usize,
 }
 
+#[cfg(test)]
 /// DESIGN's election rule over a whole view. The order of `view` does not
 /// matter.
-pub fn elect(view: &[MemberView], rules: &ElectionRules) -> Election {
+pub(crate) fn elect(view: &[MemberView], rules: &ElectionRules) -> Election {
     let quorum: Vec<&MemberView> = view.iter().filter(|m| counted(m.record.as_ref())).collect();
     let live = quorum.iter().filter(|m| m.state.is_live()).count();
     let alive = quorum
@@ -202,7 +209,7 @@ fn conclude(
 
 /// [`elect`], kept up to date one member at a time.
 #[derive(Debug, Default)]
-pub struct Roster {
+pub(crate) struct Roster {
     rules: ElectionRules,
     members: KeyMap<(MemberState, bool, Option<CandidateKey>)>,
     candidates: BTreeSet<CandidateKey>,
@@ -214,7 +221,7 @@ pub struct Roster {
 
 impl Roster {
     /// An empty roster under `rules`.
-    pub fn new(rules: ElectionRules) -> Self {
+    pub(crate) fn new(rules: ElectionRules) -> Self {
         Self {
             rules,
             ..Self::default()
@@ -222,7 +229,12 @@ impl Roster {
     }
 
     /// Sets one member's state and record (replacing what was there).
-    pub fn upsert(&mut self, name: &Arc<str>, state: MemberState, record: Option<&HealthRecord>) {
+    pub(crate) fn upsert(
+        &mut self,
+        name: &Arc<str>,
+        state: MemberState,
+        record: Option<&HealthRecord>,
+    ) {
         let member = MemberKey::of(name);
         let key = CandidateKey::of(name, state, record);
         let standing = counted(record);
@@ -243,7 +255,7 @@ impl Roster {
     }
 
     /// Forgets a member.
-    pub fn remove(&mut self, name: &str) {
+    pub(crate) fn remove(&mut self, name: &str) {
         if let Some((state, standing, key)) = self.members.remove(&MemberKey::of(name)) {
             self.version += 1;
             self.count(state, standing, -1);
@@ -270,7 +282,7 @@ impl Roster {
     }
 
     /// The election in this view.
-    pub fn elect(&self) -> Election {
+    pub(crate) fn elect(&self) -> Election {
         conclude(
             &self.rules,
             self.candidates.first(),
@@ -281,18 +293,15 @@ impl Roster {
     }
 
     /// A number that changes whenever the election could.
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.version
     }
 
     /// How many members the roster holds.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    #[allow(clippy::len_without_is_empty)]
+    pub(crate) fn len(&self) -> usize {
         self.members.len()
-    }
-
-    /// Whether the roster is empty.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
     }
 }
 
