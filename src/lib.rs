@@ -26,5 +26,5 @@
 pub mod agent;
 pub mod core;
 pub mod http;
-pub mod metrics;
+mod metrics;
 pub mod sim;

@@ -11,7 +11,7 @@ use crate::core::codec::DropReason;
 use crate::core::{MemberState, NodeStats, Snapshot};
 
 /// The agent's metrics and the registry that holds them.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     info: IntGaugeVec,
     members: IntGaugeVec,
@@ -49,7 +49,7 @@ fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<In
 
 impl Metrics {
     /// Registers every metric.
-    pub fn new() -> prometheus::Result<Self> {
+    pub(crate) fn new() -> prometheus::Result<Self> {
         let registry = Registry::new();
         let info = IntGaugeVec::new(
             Opts::new("herd_info", "Always 1; labels name this agent."),
@@ -165,7 +165,7 @@ impl Metrics {
     }
 
     /// Brings every metric in line with a snapshot.
-    pub fn update(&mut self, snapshot: &Snapshot) {
+    pub(crate) fn update(&mut self, snapshot: &Snapshot) {
         self.info
             .with_label_values(&[
                 &*snapshot.name,
@@ -213,7 +213,7 @@ impl Metrics {
     }
 
     /// Counts one write of the data directory.
-    pub fn data_dir_written(&self, ok: bool) {
+    pub(crate) fn data_dir_written(&self, ok: bool) {
         self.data_dir_writable.set(i64::from(ok));
         if !ok {
             self.data_dir_write_failures.inc();
@@ -221,17 +221,17 @@ impl Metrics {
     }
 
     /// The reload counter, by `result` (`ok`, `error`).
-    pub fn config_reloads(&self) -> IntCounterVec {
+    pub(crate) fn config_reloads(&self) -> IntCounterVec {
         self.config_reloads.clone()
     }
 
     /// The hook counters, for the hook workers to count in.
-    pub fn hooks(&self) -> &HookMetrics {
+    pub(crate) fn hooks(&self) -> &HookMetrics {
         &self.hooks
     }
 
     /// The registry, for encoding.
-    pub fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &Registry {
         &self.registry
     }
 }
@@ -240,7 +240,7 @@ impl Metrics {
 /// other metrics, and handed to the hook workers (`agent::hooks`), which
 /// count in it: the registry does not depend on the agent that uses it.
 #[derive(Clone)]
-pub struct HookMetrics {
+pub(crate) struct HookMetrics {
     runs: IntCounterVec,
     deliveries: IntCounterVec,
     skipped: IntCounterVec,
@@ -248,7 +248,7 @@ pub struct HookMetrics {
 
 impl HookMetrics {
     /// Registers the counters.
-    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+    pub(crate) fn register(registry: &Registry) -> prometheus::Result<Self> {
         let runs = IntCounterVec::new(
             Opts::new(
                 "herd_hook_runs_total",
@@ -291,24 +291,24 @@ impl HookMetrics {
 
     /// Runs of `hook` (`on_primary`, `on_secondary`, `on_member`) that
     /// ended with `outcome` (`ok`, `failed`, `timeout`, `error`).
-    pub fn runs(&self, hook: &str, outcome: &str) -> IntCounter {
+    pub(crate) fn runs(&self, hook: &str, outcome: &str) -> IntCounter {
         self.runs.with_label_values(&[hook, outcome])
     }
 
     /// Webhook attempts with `outcome` (`accepted`, `rejected`, `error`).
-    pub fn deliveries(&self, outcome: &str) -> IntCounter {
+    pub(crate) fn deliveries(&self, outcome: &str) -> IntCounter {
         self.deliveries.with_label_values(&[outcome])
     }
 
     /// Events `sink` (`command`, `webhook`) did not deliver, by `reason`
     /// (`coalesced`, `superseded`, `overflow`).
-    pub fn skipped(&self, sink: &str, reason: &str) -> IntCounter {
+    pub(crate) fn skipped(&self, sink: &str, reason: &str) -> IntCounter {
         self.skipped.with_label_values(&[sink, reason])
     }
 }
 
 /// Encodes a registry in the Prometheus text format.
-pub fn encode(registry: &Registry) -> String {
+pub(crate) fn encode(registry: &Registry) -> String {
     let mut out = Vec::new();
     if let Err(err) = prometheus::TextEncoder::new().encode(&registry.gather(), &mut out) {
         tracing::warn!(error = %err, "encoding metrics");

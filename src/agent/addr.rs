@@ -6,7 +6,7 @@
 
 /// Why a string is not a `host:port` that can be reached.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AddrError {
+pub(super) enum AddrError {
     /// No `:` at all.
     #[error("{0:?} is not host:port")]
     NoPort(String),
@@ -22,7 +22,7 @@ pub enum AddrError {
 }
 
 /// Splits `host:port` (or `[v6]:port`), checking both parts.
-pub fn split_host_port(seed: &str) -> Result<(&str, u16), AddrError> {
+pub(super) fn split_host_port(seed: &str) -> Result<(&str, u16), AddrError> {
     let (host, port) = seed
         .rsplit_once(':')
         .ok_or_else(|| AddrError::NoPort(seed.to_owned()))?;

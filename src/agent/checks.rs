@@ -26,7 +26,7 @@ use crate::core::{Command, ConfigError};
 use crate::http::command::Request;
 
 /// Longest output kept for the local API, in bytes.
-pub const MAX_LOCAL_OUTPUT: usize = 512;
+pub(super) const MAX_LOCAL_OUTPUT: usize = 512;
 
 /// One `[[check]]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,7 +185,7 @@ impl CheckConfig {
 
 /// What one run of a probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// Passing, warning or failing (never starting).
     pub result: CheckStatus,
     /// What the probe said.
@@ -195,7 +195,7 @@ pub struct Outcome {
 /// The rise/fall state machine of one check. Pure: time comes in as the
 /// age of the agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckState {
+pub(super) struct CheckState {
     name: String,
     rise: u32,
     fall: u32,
@@ -208,7 +208,7 @@ pub struct CheckState {
 
 impl CheckState {
     /// A check that has not run.
-    pub fn new(config: &CheckConfig) -> Self {
+    pub(super) fn new(config: &CheckConfig) -> Self {
         Self {
             name: config.display_name(),
             rise: config.rise.max(1),
@@ -224,7 +224,7 @@ impl CheckState {
     /// A check a reload added: `passing` until `fall` failures in a row
     /// say otherwise, so adding a check does not take a serving node out
     /// of service before the check has run.
-    pub fn added(config: &CheckConfig) -> Self {
+    pub(super) fn added(config: &CheckConfig) -> Self {
         Self {
             status: CheckStatus::Passing,
             output: "added by a configuration reload; not run yet".to_owned(),
@@ -234,7 +234,7 @@ impl CheckState {
 
     /// This check's state under new settings (same name and target): its
     /// state and counts stay, the thresholds are the new ones.
-    pub fn reconfigured(self, config: &CheckConfig) -> Self {
+    pub(super) fn reconfigured(self, config: &CheckConfig) -> Self {
         Self {
             rise: config.rise.max(1),
             fall: config.fall.max(1),
@@ -245,7 +245,7 @@ impl CheckState {
 
     /// Takes one result, `age` after the agent started. Returns whether the
     /// state changed.
-    pub fn record(&mut self, age: Duration, outcome: Outcome) -> bool {
+    pub(super) fn record(&mut self, age: Duration, outcome: Outcome) -> bool {
         let before = self.status;
         self.output = health::truncate(outcome.output.trim(), MAX_LOCAL_OUTPUT);
         match outcome.result {
@@ -273,12 +273,12 @@ impl CheckState {
     }
 
     /// The check's state.
-    pub fn status(&self) -> CheckStatus {
+    pub(super) fn status(&self) -> CheckStatus {
         self.status
     }
 
     /// The summary for the node (full local output).
-    pub fn summary(&self) -> CheckSummary {
+    pub(super) fn summary(&self) -> CheckSummary {
         CheckSummary {
             name: self.name.clone(),
             status: self.status,
@@ -396,7 +396,7 @@ fn http_probe(url: &str, accepted: &[u16], timeout: Duration) -> Outcome {
 /// The running checks: one probe task per check, and the task that keeps
 /// their states and sends the node its health after every result.
 /// Dropping it stops them.
-pub struct Checks {
+pub(super) struct Checks {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Vec<(CheckConfig, CheckState)>>>,
     started: tokio::time::Instant,
@@ -404,7 +404,7 @@ pub struct Checks {
 
 impl Checks {
     /// Starts `checks` as the agent starts: each one `starting`.
-    pub fn start(checks: Vec<CheckConfig>, node: mpsc::Sender<Request>) -> Self {
+    pub(super) fn start(checks: Vec<CheckConfig>, node: mpsc::Sender<Request>) -> Self {
         let set = checks
             .into_iter()
             .map(|config| {
@@ -422,7 +422,7 @@ impl Checks {
     /// serving node out of service (reloading every node at once would
     /// take the whole cluster out). The node hears the new set's health at
     /// once.
-    pub async fn reload(
+    pub(super) async fn reload(
         previous: Option<Self>,
         checks: Vec<CheckConfig>,
         node: mpsc::Sender<Request>,

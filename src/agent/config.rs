@@ -20,11 +20,11 @@ use crate::core::view::QuorumPolicy;
 use crate::core::{ConfigError, NodeConfig, identity};
 
 /// Default gossip port: memberlist's and Serf's, so firewalls already know it.
-pub const DEFAULT_GOSSIP_PORT: u16 = 7946;
+pub(super) const DEFAULT_GOSSIP_PORT: u16 = 7946;
 /// Default HTTP port, next to the gossip port.
-pub const DEFAULT_HTTP_PORT: u16 = 7947;
+pub(super) const DEFAULT_HTTP_PORT: u16 = 7947;
 /// Default admin port (on loopback), next to the HTTP port.
-pub const DEFAULT_ADMIN_PORT: u16 = 7948;
+pub(super) const DEFAULT_ADMIN_PORT: u16 = 7948;
 
 /// Everything `herd agent` needs, as in the configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,7 +159,7 @@ pub struct AgentArgs {
 /// `--quorum` named no policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected majority or off, not {0:?}")]
-pub struct QuorumParseError(String);
+pub(super) struct QuorumParseError(String);
 
 fn parse_quorum(value: &str) -> Result<QuorumPolicy, QuorumParseError> {
     match value {

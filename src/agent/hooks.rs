@@ -121,7 +121,7 @@ impl HooksConfig {
 /// What happened, as hooks name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum EventKind {
+pub(super) enum EventKind {
     /// This node became the primary.
     Primary,
     /// This node is not the primary (it stopped being one, or it started).
@@ -140,7 +140,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// The name in `HERD_EVENT` and the JSON.
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Primary => "primary",
             Self::Secondary => "secondary",
@@ -168,7 +168,7 @@ impl EventKind {
 
 /// The member an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberChange {
+pub(super) struct MemberChange {
     /// Its name.
     pub name: String,
     /// Its state now, for joins, leaves and failures.
@@ -180,7 +180,7 @@ pub struct MemberChange {
 /// One event, as hooks receive it on standard input and the webhook as its
 /// body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HookEvent {
+pub(super) struct HookEvent {
     /// What happened.
     pub event: EventKind,
     /// Numbers the events of this agent's life in order; a hook sees a gap
@@ -204,7 +204,7 @@ pub struct HookEvent {
 
 impl HookEvent {
     /// The environment a hook command runs with.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn env(&self) -> Vec<(&'static str, String)> {
         let member = self.member.as_ref();
         vec![
             ("HERD_EVENT", self.event.as_str().to_owned()),
@@ -249,7 +249,7 @@ impl HookEvent {
 
 /// Turns node events into hook events, numbering them.
 #[derive(Debug)]
-pub struct Translator {
+pub(super) struct Translator {
     cluster: String,
     node: String,
     sequence: u64,
@@ -257,7 +257,7 @@ pub struct Translator {
 
 /// What the translator needs to know of the node when an event comes out.
 #[derive(Debug, Clone, Copy)]
-pub struct NodeView<'a> {
+pub(super) struct NodeView<'a> {
     /// The primary the view names.
     pub primary: Option<&'a str>,
     /// Whether this node claims the role.
@@ -268,7 +268,7 @@ pub struct NodeView<'a> {
 
 impl Translator {
     /// For this node of this cluster.
-    pub fn new(cluster: &str, node: &str) -> Self {
+    pub(super) fn new(cluster: &str, node: &str) -> Self {
         Self {
             cluster: cluster.to_owned(),
             node: node.to_owned(),
@@ -278,7 +278,7 @@ impl Translator {
 
     /// The event that tells the server at start that it is not the primary
     /// (yet): `term` is what an earlier life remembered, 0 if nothing.
-    pub fn started(&mut self, term: u64) -> HookEvent {
+    pub(super) fn started(&mut self, term: u64) -> HookEvent {
         let before_anything = NodeView {
             primary: None,
             is_primary: false,
@@ -288,7 +288,7 @@ impl Translator {
     }
 
     /// The role event for the node's role now, for hooks a reload changed.
-    pub fn current(&mut self, view: NodeView<'_>) -> HookEvent {
+    pub(super) fn current(&mut self, view: NodeView<'_>) -> HookEvent {
         let kind = if view.is_primary {
             EventKind::Primary
         } else {
@@ -298,7 +298,7 @@ impl Translator {
     }
 
     /// The hook event for a node event, if hooks care about it.
-    pub fn translate(&mut self, event: &Event, view: NodeView<'_>) -> Option<HookEvent> {
+    pub(super) fn translate(&mut self, event: &Event, view: NodeView<'_>) -> Option<HookEvent> {
         let (kind, term, member) = match event {
             Event::RoleChanged { primary, term } => {
                 let kind = if *primary {
@@ -509,7 +509,7 @@ impl Sink {
 }
 
 /// The running hook sinks of one agent.
-pub struct Hooks {
+pub(super) struct Hooks {
     translator: Translator,
     /// The configuration the workers read before every delivery, so a
     /// reload takes effect at the next event, never in the middle of one.
@@ -526,7 +526,11 @@ fn has_commands(config: &HooksConfig) -> bool {
 
 impl Hooks {
     /// Starts a worker per configured sink.
-    pub fn start(config: &HooksConfig, translator: Translator, metrics: &HookMetrics) -> Self {
+    pub(super) fn start(
+        config: &HooksConfig,
+        translator: Translator,
+        metrics: &HookMetrics,
+    ) -> Self {
         let mut hooks = Self {
             translator,
             config: watch::Sender::new(config.clone()),
@@ -567,7 +571,7 @@ impl Hooks {
     /// hooks or the webhook changed, they hear the node's current role, so
     /// the server learns it from the new configuration. Returns whether
     /// anything changed.
-    pub fn reconfigure(&mut self, config: &HooksConfig, view: NodeView<'_>) -> bool {
+    pub(super) fn reconfigure(&mut self, config: &HooksConfig, view: NodeView<'_>) -> bool {
         if *self.config.borrow() == *config {
             return false;
         }
@@ -583,19 +587,19 @@ impl Hooks {
     }
 
     /// Tells the sinks the node's role now.
-    pub fn role_now(&mut self, view: NodeView<'_>) {
+    pub(super) fn role_now(&mut self, view: NodeView<'_>) {
         let event = self.translator.current(view);
         self.offer(event);
     }
 
     /// Tells the sinks the node started, as a secondary.
-    pub fn started(&mut self, term: u64) {
+    pub(super) fn started(&mut self, term: u64) {
         let event = self.translator.started(term);
         self.offer(event);
     }
 
     /// Offers a node event to the sinks that want it.
-    pub fn node_event(&mut self, event: &Event, view: NodeView<'_>) {
+    pub(super) fn node_event(&mut self, event: &Event, view: NodeView<'_>) {
         if let Some(event) = self.translator.translate(event, view) {
             self.offer(event);
         }
@@ -621,7 +625,7 @@ impl Hooks {
 
     /// Gives queued events up to `limit` to be delivered, then stops the
     /// workers (a running command is killed).
-    pub async fn shutdown(self, limit: Duration) {
+    pub(super) async fn shutdown(self, limit: Duration) {
         let sinks = self.commands.iter().chain(self.webhook.iter());
         let deadline = now() + limit;
         for sink in sinks {
@@ -649,7 +653,7 @@ fn command_for(config: &HooksConfig, kind: EventKind) -> &[String] {
 
 /// How one run of a hook command ended.
 #[derive(Debug)]
-pub enum RunOutcome {
+pub(super) enum RunOutcome {
     /// It exited with this code (`None`: killed by a signal).
     Exited(Option<i32>),
     /// It ran past the timeout and was killed.
@@ -660,7 +664,7 @@ pub enum RunOutcome {
 
 /// Why a hook command could not be run.
 #[derive(Debug, thiserror::Error)]
-pub enum HookStartError {
+pub(super) enum HookStartError {
     /// The hook is configured with no program.
     #[error("no command")]
     NoCommand,
@@ -674,7 +678,7 @@ pub enum HookStartError {
 
 /// Why a webhook attempt got no answer.
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
+pub(super) enum WebhookError {
     /// The event did not encode (a bug).
     #[error(transparent)]
     Encode(#[from] serde_json::Error),
@@ -758,7 +762,7 @@ async fn run_commands(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
 /// Runs a hook command with the event in its environment and on its
 /// standard input; returns how it ended and its output (stdout then stderr,
 /// truncated).
-pub async fn run_command(
+pub(super) async fn run_command(
     argv: &[String],
     event: &HookEvent,
     timeout: Duration,

@@ -37,7 +37,7 @@ struct RememberedMember {
 
 /// The members worth remembering in a snapshot: every other member that has
 /// not left, by name.
-pub fn members_of(snapshot: &Snapshot) -> Vec<(String, SocketAddr)> {
+pub(super) fn members_of(snapshot: &Snapshot) -> Vec<(String, SocketAddr)> {
     let mut members: Vec<(String, SocketAddr)> = snapshot
         .members
         .iter()
@@ -50,7 +50,7 @@ pub fn members_of(snapshot: &Snapshot) -> Vec<(String, SocketAddr)> {
 
 /// What a data directory held.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Recalled {
+pub(super) struct Recalled {
     /// The remembered members, by name.
     pub members: Vec<(String, SocketAddr)>,
     /// The highest primary term seen.
@@ -126,7 +126,7 @@ pub enum MemoryError {
 }
 
 /// Creates the data directory if needed.
-pub fn create(dir: &Path) -> Result<(), MemoryError> {
+pub(super) fn create(dir: &Path) -> Result<(), MemoryError> {
     std::fs::create_dir_all(dir).map_err(|error| MemoryError::CreateDir {
         dir: dir.to_owned(),
         error,
@@ -138,7 +138,7 @@ pub fn create(dir: &Path) -> Result<(), MemoryError> {
 /// truncated file included) or belongs to another cluster or node is an
 /// error: the agent must not start as if it remembered nothing, or it would
 /// found a cluster of its own and claim the primary role alone.
-pub fn load(dir: &Path, cluster: &str, node: &str) -> Result<Recalled, MemoryError> {
+pub(super) fn load(dir: &Path, cluster: &str, node: &str) -> Result<Recalled, MemoryError> {
     let path = dir.join(FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -171,7 +171,7 @@ pub fn load(dir: &Path, cluster: &str, node: &str) -> Result<Recalled, MemoryErr
 /// Writes the members and term durably: to a temporary file in the same
 /// directory, synced, renamed over the file, then the directory synced, so
 /// a crash or power loss leaves either the old file or the new one whole.
-pub fn save(
+pub(super) fn save(
     dir: &Path,
     cluster: &str,
     node: &str,

@@ -10,12 +10,12 @@
 //! before `drain_timeout` expires, flushes its last datagrams and returns.
 //! A second request leaves at once.
 
-pub mod addr;
-pub mod checks;
-pub mod config;
-pub mod hooks;
-pub mod memory;
-pub mod reload;
+mod addr;
+mod checks;
+mod config;
+mod hooks;
+mod memory;
+mod reload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use crate::core::{CheckSummary, MemberInfo, Phase, Snapshot};
 
 /// The role a node answers with: `primary`, `secondary` (serving, not
 /// primary) or `none`.
-pub fn role(snapshot: &Snapshot) -> &'static str {
+pub(crate) fn role(snapshot: &Snapshot) -> &'static str {
     if snapshot.claiming {
         "primary"
     } else if snapshot.serving() {
@@ -25,7 +25,7 @@ pub fn role(snapshot: &Snapshot) -> &'static str {
 }
 
 /// The API's name of a phase.
-pub fn phase(phase: Phase) -> &'static str {
+pub(crate) fn phase(phase: Phase) -> &'static str {
     match phase {
         Phase::Joining => "joining",
         Phase::Joined => "joined",
@@ -35,7 +35,7 @@ pub fn phase(phase: Phase) -> &'static str {
 
 /// `/health`, `/readyz`, `/health/primary`, `/health/secondary`.
 #[derive(Debug, Serialize)]
-pub struct HealthJson<'a> {
+pub(crate) struct HealthJson<'a> {
     /// This node.
     pub node: &'a str,
     /// Its cluster.
@@ -71,7 +71,7 @@ impl<'a> From<&'a Snapshot> for HealthJson<'a> {
 
 /// `/livez`.
 #[derive(Debug, Serialize)]
-pub struct LiveJson<'a> {
+pub(crate) struct LiveJson<'a> {
     /// This node.
     pub node: &'a str,
     /// Always true: the process answers.
@@ -89,7 +89,7 @@ impl<'a> From<&'a Snapshot> for LiveJson<'a> {
 
 /// `/v1/members`.
 #[derive(Debug, Serialize)]
-pub struct MembersJson<'a> {
+pub(crate) struct MembersJson<'a> {
     /// This node.
     pub node: &'a str,
     /// Its cluster.
@@ -110,7 +110,7 @@ impl<'a> From<&'a Snapshot> for MembersJson<'a> {
 
 /// One member in `/v1/members`.
 #[derive(Debug, Serialize)]
-pub struct MemberJson<'a> {
+pub(crate) struct MemberJson<'a> {
     /// Its name.
     pub name: &'a str,
     /// Its gossip address.
@@ -164,7 +164,7 @@ impl<'a> From<&'a MemberInfo> for MemberJson<'a> {
 
 /// One check of a member.
 #[derive(Debug, Serialize)]
-pub struct CheckJson<'a> {
+pub(crate) struct CheckJson<'a> {
     /// Its name.
     pub name: &'a str,
     /// `starting`, `passing`, `warning` or `failing`.
@@ -185,7 +185,7 @@ impl<'a> From<&'a CheckSummary> for CheckJson<'a> {
 
 /// `/v1/primary`.
 #[derive(Debug, Serialize)]
-pub struct PrimaryJson<'a> {
+pub(crate) struct PrimaryJson<'a> {
     /// The primary this node's view names.
     pub primary: Option<&'a str>,
     /// The term the primary claims under (fencing: refuse lower terms).
@@ -225,7 +225,7 @@ impl<'a> From<&'a Snapshot> for PrimaryJson<'a> {
 /// What `POST /v1/drain`, `/v1/resume` and `/v1/forget/{name}` answer
 /// when the node did it.
 #[derive(Debug, Serialize)]
-pub struct DoneJson<'a> {
+pub(crate) struct DoneJson<'a> {
     /// Always true.
     pub ok: bool,
     /// This node.
@@ -236,7 +236,7 @@ pub struct DoneJson<'a> {
 
 /// Every refusal and error: 403, 404, 409, 503.
 #[derive(Debug, Serialize)]
-pub struct ErrorJson<'a> {
+pub(crate) struct ErrorJson<'a> {
     /// What went wrong, for a person.
     pub error: &'a str,
 }

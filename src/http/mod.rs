@@ -31,7 +31,7 @@
 //! public listener they answer 403.
 
 pub mod command;
-pub mod json;
+pub(crate) mod json;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
