@@ -189,69 +189,130 @@ pub struct Joins {
     pub unconverged: usize,
 }
 
+/// What the observer knows of one host. Indexed by host in
+/// [`Observer::hosts`]; everything about the whole cluster stays in
+/// [`Observer`] itself.
+#[derive(Debug, Clone)]
+struct HostState {
+    /// Its name (`node-N`).
+    name: Arc<str>,
+    /// The identity incarnation of its current life (0 before its first
+    /// start), updated by a rejoin: a view's word about an earlier life is
+    /// no word about this one.
+    life: u64,
+    /// Started and not stopped (a frozen host still runs).
+    running: bool,
+    /// Frozen: running, but answering nothing.
+    frozen: bool,
+    /// Its current life has joined (and not left).
+    joined: bool,
+    /// Its last life left gracefully (cleared by a start).
+    left: bool,
+    /// It was started at least once as a member: a later start is a
+    /// restart, not a newcomer.
+    started_ever: bool,
+    /// Its checks are configured passing.
+    healthy: bool,
+    /// It is in maintenance.
+    draining: bool,
+    /// The partition side it is on (0 when the network is whole).
+    side: u16,
+    /// It first started during a partition on a side without a majority of
+    /// the members: no member on another side can know of it, so it counts
+    /// (in the member total and its side's size) only from the heal, as
+    /// herd admits it (`HealthRecord::admitted`).
+    unadmitted: bool,
+    /// It left while a partition was on and nobody who is still running
+    /// heard the leave: the cluster rightly counts it as crashed.
+    unheard_leave: bool,
+    /// It left during the partition with running hosts on this side to
+    /// carry the news: if those stop too before the heal, the leave goes
+    /// unheard.
+    heard_on_side: Option<u16>,
+    /// The last partition cut it off with a minority, and it has not
+    /// rejoined since: the majority rightly holds it down, and that news
+    /// reaching its own side after the heal is no false alarm.
+    recovering: bool,
+    /// Its node says it claims the role (whether or not it counts: a
+    /// frozen claimant does not).
+    claiming: bool,
+    /// The term of its current claim.
+    claim_term: u64,
+    /// The highest term its view reported: `(life, term)`.
+    view_term: (u64, u64),
+    /// It was frozen, stopped, failing, draining or cut off with a minority
+    /// since it last started claiming: it may lose the role; any other
+    /// host losing it is a breach.
+    disrupted: bool,
+    /// The host it names primary, if any.
+    naming: Option<usize>,
+    /// What its view says of each host, by host index (`UNKNOWN`, `ALIVE`,
+    /// ...).
+    view: Vec<u8>,
+    /// How many running hosts' views hold it alive.
+    seen_alive_by: usize,
+    /// How many hosts its view holds alive.
+    sees_alive: usize,
+    /// Its join tracker still waiting to converge, if any.
+    open_join: Option<usize>,
+}
+
+impl HostState {
+    /// A host not started yet, in a cluster of `hosts` (itself included).
+    fn new(name: Arc<str>, hosts: usize) -> Self {
+        Self {
+            name,
+            life: 0,
+            running: false,
+            frozen: false,
+            joined: false,
+            left: false,
+            started_ever: false,
+            healthy: true,
+            draining: false,
+            side: 0,
+            unadmitted: false,
+            unheard_leave: false,
+            heard_on_side: None,
+            recovering: false,
+            claiming: false,
+            claim_term: 0,
+            view_term: (0, 0),
+            disrupted: false,
+            naming: None,
+            view: vec![UNKNOWN; hosts],
+            seen_alive_by: 0,
+            sees_alive: 0,
+            open_join: None,
+        }
+    }
+}
+
 /// The observer.
 pub struct Observer {
-    names: Vec<Arc<str>>,
+    /// Every host, by index.
+    hosts: Vec<HostState>,
     /// Configured cluster size the quorum guard uses, if fixed.
     expected_members: Option<usize>,
     /// How long a claim by a cut-off minority may last: no majority can
     /// declare anyone down faster.
     minority_grace: Duration,
-    running: Vec<bool>,
-    frozen: Vec<bool>,
-    joined: Vec<bool>,
-    left: Vec<bool>,
-    started_ever: Vec<bool>,
-    healthy: Vec<bool>,
-    draining: Vec<bool>,
-    life: Vec<u64>,
-    side: Vec<u16>,
     /// Running hosts per side.
     side_running: BTreeMap<u16, usize>,
     running_count: usize,
     /// Hosts started and not left: what the quorum counts.
     member_count: usize,
-    /// Hosts that left while a partition was on and whose leave nobody who
-    /// is still running heard: the cluster rightly counts them as crashed.
-    unheard_leave: Vec<bool>,
-    /// Hosts that left during the partition with running hosts on their
-    /// side to carry the news, by side: if those stop too before the heal,
-    /// the leave goes unheard.
-    heard_on_side: Vec<Option<u16>>,
-    /// Hosts that first started during a partition on a side without a
-    /// majority of the members: no member on another side can know of them,
-    /// so they count (in the member total and their side's size) only from
-    /// the heal, as herd admits them (`HealthRecord::admitted`).
-    unadmitted: Vec<bool>,
     partition_since: Option<Duration>,
     /// When, during the partition, a side last changed size (the partition
     /// itself, a stop, a start): a host that became a minority through a
     /// crash elsewhere can only learn it as fast as it detects the crash.
     sides_changed: Duration,
-    /// Hosts cut off with a minority by the last partition, until they
-    /// rejoin: the majority rightly holds them down, and that news reaching
-    /// their own side after the heal is no false alarm.
-    recovering: Vec<bool>,
-    claiming: Vec<bool>,
     claimants: BTreeSet<usize>,
-    naming: Vec<Option<usize>>,
-    /// view[observer][target]
-    view: Vec<Vec<u8>>,
-    seen_alive_by: Vec<usize>,
-    sees_alive: Vec<usize>,
     last: Duration,
     first_claim: bool,
     last_claimant: Option<usize>,
     /// The highest term any claim started with, and which host claimed it.
     max_claim_term: (u64, usize),
-    /// The term of each host's current claim.
-    claim_term: Vec<u64>,
-    /// The highest term each host's view reported, per life.
-    view_term: Vec<(u64, u64)>,
-    /// Whether a host was frozen, stopped, failing, draining or cut off
-    /// with a minority since it last started claiming: such a host may lose
-    /// the role; any other losing it is a breach.
-    disrupted: Vec<bool>,
     /// Hosts thawed at this instant: whether they still claim is known only
     /// once they handled what queued up while frozen.
     thawing: Vec<(usize, Duration)>,
@@ -261,8 +322,6 @@ pub struct Observer {
     node_seconds: f64,
     faults: Vec<FaultTracker>,
     joins: Vec<JoinTracker>,
-    /// Per host: its join tracker still waiting to converge.
-    open_join: Vec<Option<usize>>,
     breaches: Vec<Breach>,
     digest: u64,
     line: String,
@@ -288,40 +347,19 @@ impl Observer {
     /// An observer for a run; `plot` keeps what the SVG timeline needs.
     pub fn new(expected_members: Option<usize>, minority_grace: Duration, plot: bool) -> Self {
         Self {
-            names: Vec::new(),
+            hosts: Vec::new(),
             expected_members,
             minority_grace,
-            running: Vec::new(),
-            frozen: Vec::new(),
-            joined: Vec::new(),
-            left: Vec::new(),
-            started_ever: Vec::new(),
-            healthy: Vec::new(),
-            draining: Vec::new(),
-            life: Vec::new(),
-            side: Vec::new(),
             side_running: BTreeMap::new(),
             running_count: 0,
             member_count: 0,
-            unheard_leave: Vec::new(),
-            unadmitted: Vec::new(),
-            heard_on_side: Vec::new(),
             partition_since: None,
             sides_changed: Duration::ZERO,
-            recovering: Vec::new(),
-            claiming: Vec::new(),
             claimants: BTreeSet::new(),
-            naming: Vec::new(),
-            view: Vec::new(),
-            seen_alive_by: Vec::new(),
-            sees_alive: Vec::new(),
             last: Duration::ZERO,
             first_claim: false,
             last_claimant: None,
-            disrupted: Vec::new(),
             max_claim_term: (0, 0),
-            claim_term: Vec::new(),
-            view_term: Vec::new(),
             thawing: Vec::new(),
             two_claimants_since: None,
             minority_breached: false,
@@ -329,7 +367,6 @@ impl Observer {
             node_seconds: 0.0,
             faults: Vec::new(),
             joins: Vec::new(),
-            open_join: Vec::new(),
             breaches: Vec::new(),
             digest: 0xcbf2_9ce4_8422_2325,
             line: String::new(),
@@ -376,22 +413,23 @@ impl Observer {
         self.calm_judged = true;
         // A host thawed before the deadline claims again if it still does.
         self.settle_thaws(due);
-        let n = self.names.len();
+        let n = self.hosts.len();
         let live = (0..n).filter(|h| self.is_live(*h)).count();
         let owed = self.partition_since.is_none()
             && !self.lossy
             && self.lost_at.is_none()
-            && self.frozen.iter().all(|f| !f)
+            && self.hosts.iter().all(|h| !h.frozen)
             && live * 2 > self.members()
-            && (0..n).any(|h| self.running[h] && self.healthy[h] && !self.draining[h]);
+            && (0..n)
+                .any(|h| self.hosts[h].running && self.hosts[h].healthy && !self.hosts[h].draining);
         if !owed {
             return;
         }
         let claimants: Vec<usize> = self.claimants.iter().copied().collect();
         if !self.agreed() {
             let mut namings: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
-            for h in (0..n).filter(|h| self.running[*h]) {
-                namings.entry(self.naming[h]).or_default().push(h);
+            for h in (0..n).filter(|h| self.hosts[*h].running) {
+                namings.entry(self.hosts[h].naming).or_default().push(h);
             }
             // The smaller groups are named, as they are usually the stragglers.
             let largest = namings.values().map(Vec::len).max().unwrap_or(0);
@@ -401,9 +439,11 @@ impl Observer {
                 namings
                     .iter()
                     .map(|(p, hosts)| {
-                        let named = p.map_or("nobody".to_string(), |p| self.names[p].to_string());
+                        let named =
+                            p.map_or("nobody".to_string(), |p| self.hosts[p].name.to_string());
                         if hosts.len() < largest && hosts.len() <= 3 {
-                            let by: Vec<&str> = hosts.iter().map(|h| &*self.names[*h]).collect();
+                            let by: Vec<&str> =
+                                hosts.iter().map(|h| &*self.hosts[*h].name).collect();
                             format!("{named} (by {})", by.join(", "))
                         } else {
                             named
@@ -420,33 +460,11 @@ impl Observer {
 
     /// Registers a host (its index is the next one).
     pub fn add_host(&mut self, name: Arc<str>) {
-        let n = self.names.len() + 1;
-        for row in &mut self.view {
-            row.push(UNKNOWN);
+        let n = self.hosts.len() + 1;
+        for host in &mut self.hosts {
+            host.view.push(UNKNOWN);
         }
-        self.view.push(vec![UNKNOWN; n]);
-        self.names.push(name.clone());
-        self.running.push(false);
-        self.frozen.push(false);
-        self.joined.push(false);
-        self.left.push(false);
-        self.unheard_leave.push(false);
-        self.unadmitted.push(false);
-        self.heard_on_side.push(None);
-        self.started_ever.push(false);
-        self.healthy.push(true);
-        self.draining.push(false);
-        self.life.push(0);
-        self.side.push(0);
-        self.claiming.push(false);
-        self.recovering.push(false);
-        self.disrupted.push(false);
-        self.claim_term.push(0);
-        self.view_term.push((0, 0));
-        self.naming.push(None);
-        self.seen_alive_by.push(0);
-        self.sees_alive.push(0);
-        self.open_join.push(None);
+        self.hosts.push(HostState::new(name.clone(), n));
         if let Some(timeline) = &mut self.timeline {
             timeline.names.push(name);
             timeline
@@ -456,7 +474,7 @@ impl Observer {
     }
 
     fn is_live(&self, host: usize) -> bool {
-        self.running[host] && !self.frozen[host]
+        self.hosts[host].running && !self.hosts[host].frozen
     }
 
     /// Hosts that count towards the quorum: started and not left.
@@ -469,9 +487,9 @@ impl Observer {
     }
 
     fn set_running(&mut self, host: usize, running: bool) {
-        if self.running[host] != running {
-            self.running[host] = running;
-            if self.unadmitted[host] {
+        if self.hosts[host].running != running {
+            self.hosts[host].running = running;
+            if self.hosts[host].unadmitted {
                 self.running_count = if running {
                     self.running_count + 1
                 } else {
@@ -479,7 +497,7 @@ impl Observer {
                 };
                 return;
             }
-            let count = self.side_running.entry(self.side[host]).or_default();
+            let count = self.side_running.entry(self.hosts[host].side).or_default();
             if running {
                 *count += 1;
                 self.running_count += 1;
@@ -491,19 +509,20 @@ impl Observer {
     }
 
     fn on_minority_at_heal(&self, host: usize) -> bool {
-        self.side_size(self.side[host]) * 2 <= self.members()
+        self.side_size(self.hosts[host].side) * 2 <= self.members()
     }
 
     fn on_minority(&self, host: usize) -> bool {
-        self.partition_since.is_some() && self.side_size(self.side[host]) * 2 <= self.members()
+        self.partition_since.is_some()
+            && self.side_size(self.hosts[host].side) * 2 <= self.members()
     }
 
     /// The host most live hosts name primary.
     pub fn consensus_primary(&self) -> Option<usize> {
         let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
-        for host in 0..self.names.len() {
+        for host in 0..self.hosts.len() {
             if self.is_live(host)
-                && let Some(primary) = self.naming[host]
+                && let Some(primary) = self.hosts[host].naming
             {
                 *counts.entry(primary).or_default() += 1;
             }
@@ -516,32 +535,35 @@ impl Observer {
 
     /// Whether `host` is running, not frozen, joined and serving.
     pub fn is_serving(&self, host: usize) -> bool {
-        self.is_live(host) && self.joined[host] && self.healthy[host] && !self.draining[host]
+        self.is_live(host)
+            && self.hosts[host].joined
+            && self.hosts[host].healthy
+            && !self.hosts[host].draining
     }
 
     /// Whether a host is running (started and not stopped).
     pub fn is_running(&self, host: usize) -> bool {
-        self.running[host]
+        self.hosts[host].running
     }
 
     /// Whether a host is frozen.
     pub fn is_frozen(&self, host: usize) -> bool {
-        self.frozen[host]
+        self.hosts[host].frozen
     }
 
     /// Whether a host's checks are (configured) passing.
     pub fn is_healthy(&self, host: usize) -> bool {
-        self.healthy[host]
+        self.hosts[host].healthy
     }
 
     /// The side a host is on.
     pub fn side(&self, host: usize) -> u16 {
-        self.side[host]
+        self.hosts[host].side
     }
 
     /// Hosts that have left.
     pub fn has_left(&self, host: usize) -> bool {
-        self.left[host]
+        self.hosts[host].left
     }
 
     /// Accumulates time-weighted figures up to `now`.
@@ -563,7 +585,7 @@ impl Observer {
             if claimants.iter().any(|c| self.on_minority(*c)) {
                 self.safety.minority_claim_s += span;
             }
-            let sides: BTreeSet<u16> = claimants.iter().map(|c| self.side[*c]).collect();
+            let sides: BTreeSet<u16> = claimants.iter().map(|c| self.hosts[*c].side).collect();
             if sides.len() >= 2 {
                 self.safety.split_brain_s += span;
             }
@@ -575,7 +597,10 @@ impl Observer {
         self.breaches.push(Breach {
             at_s: at.as_secs_f64(),
             invariant,
-            nodes: nodes.iter().map(|n| self.names[*n].to_string()).collect(),
+            nodes: nodes
+                .iter()
+                .map(|n| self.hosts[*n].name.to_string())
+                .collect(),
             detail,
         });
     }
@@ -603,25 +628,27 @@ impl Observer {
         match &entry.what {
             Happening::Started { incarnation } => {
                 self.sides_changed = entry.at;
-                if self.unheard_leave[host] {
-                    self.unheard_leave[host] = false;
-                } else if !self.started_ever[host] || self.left[host] {
+                if self.hosts[host].unheard_leave {
+                    self.hosts[host].unheard_leave = false;
+                } else if !self.hosts[host].started_ever || self.hosts[host].left {
                     if self.partition_since.is_some()
-                        && self.side_size(self.side[host]) * 2 <= self.members()
+                        && self.side_size(self.hosts[host].side) * 2 <= self.members()
                     {
-                        self.unadmitted[host] = true;
+                        self.hosts[host].unadmitted = true;
                     } else {
                         self.member_count += 1;
                     }
                 }
                 self.set_running(host, true);
-                self.frozen[host] = false;
-                self.left[host] = false;
-                self.joined[host] = false;
-                self.started_ever[host] = true;
-                self.draining[host] = false;
-                self.life[host] = *incarnation;
-                self.open_join[host] = Some(self.joins.len());
+                let open_join = Some(self.joins.len());
+                let state = &mut self.hosts[host];
+                state.frozen = false;
+                state.left = false;
+                state.joined = false;
+                state.started_ever = true;
+                state.draining = false;
+                state.life = *incarnation;
+                state.open_join = open_join;
                 self.joins.push(JoinTracker {
                     started: entry.at,
                     joined: None,
@@ -631,15 +658,15 @@ impl Observer {
             }
             Happening::Stopped => self.stopped(entry.at, host),
             Happening::Frozen => {
-                self.frozen[host] = true;
-                self.disrupted[host] = true;
+                self.hosts[host].frozen = true;
+                self.hosts[host].disrupted = true;
                 self.set_claiming(entry.at, host, false, true);
                 self.mark_naming(entry.at, host, Naming::Frozen);
                 self.check_agreement(entry.at);
                 self.excuse_failovers_without_majority();
             }
             Happening::Thawed => {
-                self.frozen[host] = false;
+                self.hosts[host].frozen = false;
                 let naming = self.naming_of(host);
                 self.mark_naming(entry.at, host, naming);
                 self.thawing.push((host, entry.at));
@@ -657,7 +684,7 @@ impl Observer {
             self.thawing.drain(..).partition(|(_, at)| *at < now);
         self.thawing = waiting;
         for (host, at) in due {
-            if self.claiming[host] && self.is_live(host) {
+            if self.hosts[host].claiming && self.is_live(host) {
                 self.set_claiming(at, host, true, true);
             }
         }
@@ -666,15 +693,17 @@ impl Observer {
     /// A leave during a partition is heard while a running member on the
     /// leaver's side remains to carry it past the heal.
     fn drop_unheard_leaves(&mut self) {
-        for host in 0..self.names.len() {
-            let Some(side) = self.heard_on_side[host] else {
+        for host in 0..self.hosts.len() {
+            let Some(side) = self.hosts[host].heard_on_side else {
                 continue;
             };
-            let carried = (0..self.names.len())
-                .any(|h| h != host && self.running[h] && !self.left[h] && self.side[h] == side);
+            let carried =
+                self.hosts.iter().enumerate().any(|(h, other)| {
+                    h != host && other.running && !other.left && other.side == side
+                });
             if !carried {
-                self.heard_on_side[host] = None;
-                self.unheard_leave[host] = true;
+                self.hosts[host].heard_on_side = None;
+                self.hosts[host].unheard_leave = true;
                 self.member_count += 1;
             }
         }
@@ -684,9 +713,9 @@ impl Observer {
     /// the members running and unfrozen.
     fn excuse_failovers_without_majority(&mut self) {
         let mut per_side: BTreeMap<u16, usize> = BTreeMap::new();
-        for h in 0..self.names.len() {
-            if self.is_live(h) && !self.left[h] && !self.unadmitted[h] {
-                *per_side.entry(self.side[h]).or_default() += 1;
+        for h in 0..self.hosts.len() {
+            if self.is_live(h) && !self.hosts[h].left && !self.hosts[h].unadmitted {
+                *per_side.entry(self.hosts[h].side).or_default() += 1;
             }
         }
         if per_side.values().any(|count| count * 2 > self.members()) {
@@ -702,7 +731,7 @@ impl Observer {
     /// Whether a member that had joined still runs (or is frozen, holding
     /// its state); if none does, the cluster is lost.
     fn check_lost(&mut self, at: Duration) {
-        let holds_state = (0..self.names.len()).any(|h| self.running[h] && self.joined[h]);
+        let holds_state = self.hosts.iter().any(|h| h.running && h.joined);
         if !holds_state && self.lost_at.is_none() {
             tracing::debug!("every member stopped or left: the cluster is lost");
             self.lost_at = Some(at);
@@ -710,23 +739,24 @@ impl Observer {
     }
 
     fn stopped(&mut self, at: Duration, host: usize) {
-        self.disrupted[host] = true;
+        self.hosts[host].disrupted = true;
         self.set_claiming(at, host, false, false);
-        self.claiming[host] = false;
+        self.hosts[host].claiming = false;
         self.set_running(host, false);
         self.sides_changed = at;
         self.drop_unheard_leaves();
-        self.frozen[host] = false;
-        self.naming[host] = None;
+        self.hosts[host].frozen = false;
+        self.hosts[host].naming = None;
         self.mark_naming(at, host, Naming::NotRunning);
         // Its view no longer counts.
-        for target in 0..self.names.len() {
-            if self.view[host][target] == ALIVE {
-                self.seen_alive_by[target] = self.seen_alive_by[target].saturating_sub(1);
+        for target in 0..self.hosts.len() {
+            if self.hosts[host].view[target] == ALIVE {
+                self.hosts[target].seen_alive_by =
+                    self.hosts[target].seen_alive_by.saturating_sub(1);
             }
-            self.view[host][target] = UNKNOWN;
+            self.hosts[host].view[target] = UNKNOWN;
         }
-        self.sees_alive[host] = 0;
+        self.hosts[host].sees_alive = 0;
         self.check_lost(at);
         self.excuse_failovers_without_majority();
         self.forget_unremembered_terms();
@@ -737,11 +767,13 @@ impl Observer {
     /// the highest term in `--data-dir`), so the next claim may take it
     /// again. Only the terms some running node still knows must be passed.
     fn forget_unremembered_terms(&mut self) {
-        let remembered = (0..self.names.len())
-            .filter(|h| self.running[*h])
+        let remembered = self
+            .hosts
+            .iter()
+            .filter(|h| h.running)
             .map(|h| {
-                let (life, term) = self.view_term[h];
-                if life == self.life[h] { term } else { 0 }
+                let (life, term) = h.view_term;
+                if life == h.life { term } else { 0 }
             })
             .max()
             .unwrap_or(0);
@@ -756,7 +788,7 @@ impl Observer {
     }
 
     fn naming_of(&self, host: usize) -> Naming {
-        match self.naming[host] {
+        match self.hosts[host].naming {
             Some(p) => Naming::Primary(p),
             None => Naming::Nobody,
         }
@@ -772,8 +804,8 @@ impl Observer {
     }
 
     fn set_naming(&mut self, at: Duration, host: usize, primary: Option<usize>) {
-        self.naming[host] = primary;
-        if !self.frozen[host] && self.running[host] {
+        self.hosts[host].naming = primary;
+        if !self.hosts[host].frozen && self.hosts[host].running {
             let naming = self.naming_of(host);
             self.mark_naming(at, host, naming);
         }
@@ -787,9 +819,9 @@ impl Observer {
     fn agreed(&self) -> bool {
         let mut claimants = self.claimants.iter();
         match (claimants.next(), claimants.next()) {
-            (Some(one), None) => (0..self.names.len())
+            (Some(one), None) => (0..self.hosts.len())
                 .filter(|h| self.is_live(*h))
-                .all(|h| self.naming[h] == Some(*one)),
+                .all(|h| self.hosts[h].naming == Some(*one)),
             _ => false,
         }
     }
@@ -824,14 +856,14 @@ impl Observer {
             // crash or freeze of enough other members) drops its rank, and
             // the role may go to whoever ranks first when the members are
             // back.
-            let live_members = (0..self.names.len())
-                .filter(|h| self.is_live(*h) && !self.unadmitted[*h] && !self.left[*h])
+            let live_members = (0..self.hosts.len())
+                .filter(|h| self.is_live(*h) && !self.hosts[*h].unadmitted && !self.hosts[*h].left)
                 .count();
             if !self.is_serving(host)
                 || self.on_minority(host)
                 || live_members * 2 <= self.members()
             {
-                self.disrupted[host] = true;
+                self.hosts[host].disrupted = true;
             }
             if let Some(from) = self.open_claims.remove(&host)
                 && let Some(timeline) = &mut self.timeline
@@ -841,7 +873,7 @@ impl Observer {
         }
         if counted && !quiet {
             self.first_claim = true;
-            if !self.joined[host] {
+            if !self.hosts[host].joined {
                 self.breach(
                     at,
                     "claim before join",
@@ -851,7 +883,7 @@ impl Observer {
             }
             if let Some(previous) = self.last_claimant
                 && previous != host
-                && !self.disrupted[previous]
+                && !self.hosts[previous].disrupted
                 && self.is_serving(previous)
                 && !self.on_minority(previous)
             {
@@ -861,12 +893,12 @@ impl Observer {
                     &[previous, host],
                     format!(
                         "{} took the role while {} was running, healthy and not draining",
-                        self.names[host], self.names[previous]
+                        self.hosts[host].name, self.hosts[previous].name
                     ),
                 );
             }
             self.last_claimant = Some(host);
-            self.disrupted[host] = false;
+            self.hosts[host].disrupted = false;
         }
         self.check_claimants(at);
         self.check_agreement(at);
@@ -877,7 +909,7 @@ impl Observer {
         if claimants.len() >= 2 {
             if self.two_claimants_since.is_none() {
                 self.two_claimants_since = Some(at);
-                let sides: BTreeSet<u16> = claimants.iter().map(|c| self.side[*c]).collect();
+                let sides: BTreeSet<u16> = claimants.iter().map(|c| self.hosts[*c].side).collect();
                 if self.partition_since.is_none() {
                     self.breach(
                         at,
@@ -918,8 +950,8 @@ impl Observer {
     fn node_event(&mut self, at: Duration, host: usize, event: &Event) {
         match event {
             Event::Joined { .. } => {
-                self.joined[host] = true;
-                if let Some(index) = self.open_join[host]
+                self.hosts[host].joined = true;
+                if let Some(index) = self.hosts[host].open_join
                     && self.joins[index].joined.is_none()
                 {
                     self.joins[index].joined = Some(at);
@@ -927,36 +959,38 @@ impl Observer {
                 self.check_join(at, host);
             }
             Event::Left => {
-                if !self.left[host] && !self.unadmitted[host] {
+                if !self.hosts[host].left && !self.hosts[host].unadmitted {
                     self.member_count = self.member_count.saturating_sub(1);
                     if self.partition_since.is_some() {
-                        self.heard_on_side[host] = Some(self.side[host]);
+                        self.hosts[host].heard_on_side = Some(self.hosts[host].side);
                     }
                 }
-                self.left[host] = true;
-                self.joined[host] = false;
+                self.hosts[host].left = true;
+                self.hosts[host].joined = false;
                 self.check_lost(at);
                 self.excuse_failovers_without_majority();
             }
             Event::RoleChanged { primary, term } => {
-                tracing::debug!(host = %self.names[host], primary, term, "role");
+                tracing::debug!(host = %self.hosts[host].name, primary, term, "role");
                 if !*primary && self.partition_since.is_some() {
                     // A side counted as a majority may hold hosts that are
                     // running but not (yet) members, such as a replacement
                     // waiting for its old life to be declared down: a claim
                     // dropped there for want of a majority is no fault.
-                    let side = self.side[host];
-                    let members_on_side = (0..self.names.len())
-                        .filter(|h| self.side[*h] == side && self.is_live(*h) && self.joined[*h])
+                    let side = self.hosts[host].side;
+                    let members_on_side = (0..self.hosts.len())
+                        .filter(|h| {
+                            self.hosts[*h].side == side && self.is_live(*h) && self.hosts[*h].joined
+                        })
                         .count();
                     if members_on_side * 2 <= self.members() {
-                        self.disrupted[host] = true;
+                        self.hosts[host].disrupted = true;
                     }
                 }
                 if *primary {
                     self.check_term(at, host, *term);
                 }
-                self.claiming[host] = *primary;
+                self.hosts[host].claiming = *primary;
                 self.set_claiming(at, host, *primary, false);
             }
             Event::PrimaryChanged { current, .. } => {
@@ -981,8 +1015,8 @@ impl Observer {
                 }
             }
             Event::Rejoined { incarnation, .. } => {
-                self.life[host] = *incarnation;
-                self.recovering[host] = false;
+                self.hosts[host].life = *incarnation;
+                self.hosts[host].recovering = false;
             }
             Event::JoinRefused { .. } | Event::MemberReaped { .. } => {}
         }
@@ -999,7 +1033,7 @@ impl Observer {
                 &[host, by],
                 format!(
                     "a claim took term {term}, but {} had claimed term {max}",
-                    self.names[by]
+                    self.hosts[by].name
                 ),
             );
         }
@@ -1007,7 +1041,7 @@ impl Observer {
             .claimants
             .iter()
             .copied()
-            .find(|c| *c != host && self.claim_term[*c] == term)
+            .find(|c| *c != host && self.hosts[*c].claim_term == term)
         {
             self.breach(
                 at,
@@ -1016,7 +1050,7 @@ impl Observer {
                 format!("two claimants hold term {term}"),
             );
         }
-        self.claim_term[host] = term;
+        self.hosts[host].claim_term = term;
         if term > max {
             self.max_claim_term = (term, host);
         }
@@ -1025,8 +1059,8 @@ impl Observer {
     /// The highest term a host's view reports, sampled: it must never go
     /// down within one life.
     pub fn view_term(&mut self, at: Duration, host: usize, term: u64) {
-        let (life, seen) = self.view_term[host];
-        if life == self.life[host] && term < seen {
+        let (life, seen) = self.hosts[host].view_term;
+        if life == self.hosts[host].life && term < seen {
             self.breach(
                 at,
                 "term went backwards",
@@ -1034,9 +1068,13 @@ impl Observer {
                 format!("the view's highest term fell from {seen} to {term}"),
             );
         }
-        self.view_term[host] = (
-            self.life[host],
-            term.max(if life == self.life[host] { seen } else { 0 }),
+        self.hosts[host].view_term = (
+            self.hosts[host].life,
+            term.max(if life == self.hosts[host].life {
+                seen
+            } else {
+                0
+            }),
         );
     }
 
@@ -1048,32 +1086,32 @@ impl Observer {
         incarnation: u64,
         state: MemberState,
     ) {
-        if target >= self.names.len() || !self.running[observer] {
+        if target >= self.hosts.len() || !self.hosts[observer].running {
             return;
         }
-        let old = self.view[observer][target];
+        let old = self.hosts[observer].view[target];
         let new = code(state);
-        self.view[observer][target] = new;
+        self.hosts[observer].view[target] = new;
         if old != ALIVE && new == ALIVE {
-            self.seen_alive_by[target] += 1;
-            self.sees_alive[observer] += 1;
+            self.hosts[target].seen_alive_by += 1;
+            self.hosts[observer].sees_alive += 1;
         } else if old == ALIVE && new != ALIVE {
-            self.seen_alive_by[target] = self.seen_alive_by[target].saturating_sub(1);
-            self.sees_alive[observer] = self.sees_alive[observer].saturating_sub(1);
+            self.hosts[target].seen_alive_by = self.hosts[target].seen_alive_by.saturating_sub(1);
+            self.hosts[observer].sees_alive = self.hosts[observer].sees_alive.saturating_sub(1);
         }
         if new == DOWN
-            && self.running[target]
-            && !self.frozen[target]
-            && !self.recovering[target]
-            && self.life[target] == incarnation
-            && self.side[target] == self.side[observer]
+            && self.hosts[target].running
+            && !self.hosts[target].frozen
+            && !self.hosts[target].recovering
+            && self.hosts[target].life == incarnation
+            && self.hosts[target].side == self.hosts[observer].side
         {
             self.safety.false_positive_downs += 1;
             if self.safety.false_positive_examples.len() < 10 {
                 self.safety.false_positive_examples.push((
                     at.as_secs_f64(),
-                    self.names[observer].to_string(),
-                    self.names[target].to_string(),
+                    self.hosts[observer].name.to_string(),
+                    self.hosts[target].name.to_string(),
                 ));
             }
         }
@@ -1093,21 +1131,21 @@ impl Observer {
 
     fn check_join(&mut self, at: Duration, host: usize) {
         let live = self.running_count;
-        if !self.running[host] || !self.joined[host] {
+        if !self.hosts[host].running || !self.hosts[host].joined {
             return;
         }
-        let everyone_sees_it = self.seen_alive_by[host] + 1 >= live;
-        let it_sees_everyone = self.sees_alive[host] + 1 >= live;
+        let everyone_sees_it = self.hosts[host].seen_alive_by + 1 >= live;
+        let it_sees_everyone = self.hosts[host].sees_alive + 1 >= live;
         if everyone_sees_it
             && it_sees_everyone
-            && let Some(index) = self.open_join[host].take()
+            && let Some(index) = self.hosts[host].open_join.take()
         {
             self.joins[index].converged = Some(at);
         }
     }
 
     fn noticed(&mut self, at: Duration, observer: usize, target: usize, notice: Notice) {
-        let life = self.life[target];
+        let life = self.hosts[target].life;
         for tracker in &mut self.faults {
             if tracker.notice != notice {
                 continue;
@@ -1142,7 +1180,7 @@ impl Observer {
     ) {
         self.disturbed(at);
         let primary = self.consensus_primary();
-        let observers: BTreeMap<usize, usize> = (0..self.names.len())
+        let observers: BTreeMap<usize, usize> = (0..self.hosts.len())
             .filter(|h| {
                 self.is_live(*h) && !targets.contains(h)
                     || notice == Notice::Partition && self.is_live(*h)
@@ -1155,9 +1193,9 @@ impl Observer {
         let gone = matches!(kind, "crash" | "leave" | "replace" | "freeze" | "isolate");
         let majority_remains = {
             let mut per_side: BTreeMap<u16, usize> = BTreeMap::new();
-            for h in 0..self.names.len() {
-                if self.is_live(h) && !self.left[h] && !(gone && targets.contains(&h)) {
-                    *per_side.entry(self.side[h]).or_default() += 1;
+            for h in 0..self.hosts.len() {
+                if self.is_live(h) && !self.hosts[h].left && !(gone && targets.contains(&h)) {
+                    *per_side.entry(self.hosts[h].side).or_default() += 1;
                 }
             }
             per_side.values().any(|count| count * 2 > self.members())
@@ -1176,7 +1214,9 @@ impl Observer {
         let partition_targets: Vec<usize>;
         let (targets, notice) = if notice == Notice::Partition {
             // Each observer must see every host on the other sides down.
-            partition_targets = (0..self.names.len()).filter(|h| self.running[*h]).collect();
+            partition_targets = (0..self.hosts.len())
+                .filter(|h| self.hosts[*h].running)
+                .collect();
             (partition_targets.as_slice(), notice)
         } else {
             (targets, notice)
@@ -1195,13 +1235,13 @@ impl Observer {
                 first_detection_s: None,
                 detection: None,
                 failover_s: None,
-                old_primary: takes_primary.map(|p| self.names[p].to_string()),
+                old_primary: takes_primary.map(|p| self.hosts[p].name.to_string()),
                 new_primary: None,
                 recovered_s: None,
             },
             at,
             targets: targets.to_vec(),
-            lives: targets.iter().map(|t| self.life[*t]).collect(),
+            lives: targets.iter().map(|t| self.hosts[*t].life).collect(),
             notice,
             progress: if notice == Notice::Nothing {
                 BTreeMap::new()
@@ -1217,12 +1257,12 @@ impl Observer {
     /// Puts `host` on a side of a partition (`side` 0 is the default).
     pub fn place(&mut self, at: Duration, host: usize, side: u16) {
         self.advance(at);
-        if self.running[host] && !self.unadmitted[host] {
-            let old = self.side_running.entry(self.side[host]).or_default();
+        if self.hosts[host].running && !self.hosts[host].unadmitted {
+            let old = self.side_running.entry(self.hosts[host].side).or_default();
             *old = old.saturating_sub(1);
             *self.side_running.entry(side).or_default() += 1;
         }
-        self.side[host] = side;
+        self.hosts[host].side = side;
         self.sides_changed = at;
     }
 
@@ -1232,22 +1272,22 @@ impl Observer {
         if active {
             self.partition_since.get_or_insert(at);
             self.minority_breached = false;
-            for host in 0..self.names.len() {
+            for host in 0..self.hosts.len() {
                 if self.on_minority(host) {
-                    self.disrupted[host] = true;
+                    self.hosts[host].disrupted = true;
                 }
             }
             // A partition tracker counts, per observer, hosts on other sides.
-            let n = self.names.len();
-            let running: Vec<usize> = (0..n).filter(|h| self.running[*h]).collect();
+            let n = self.hosts.len();
+            let running: Vec<usize> = (0..n).filter(|h| self.hosts[*h].running).collect();
             // The primary cut off with a minority must be replaced, if some
             // side kept a majority to replace it (otherwise `no recovery`
             // judges what happens after the heal).
-            let majority_side = (0..n).any(|h| self.running[h] && !self.on_minority(h));
+            let majority_side = (0..n).any(|h| self.hosts[h].running && !self.on_minority(h));
             let primary = self
                 .consensus_primary()
                 .filter(|p| self.on_minority(*p) && majority_side);
-            let primary_name = primary.map(|p| self.names[p].to_string());
+            let primary_name = primary.map(|p| self.hosts[p].name.to_string());
             // An earlier partition, replaced by this one before anyone took
             // over, owes no failover from a primary that is no longer cut
             // off with a minority.
@@ -1256,7 +1296,7 @@ impl Observer {
                 if tracker.report.failover_s.is_none()
                     && tracker.notice == Notice::Partition
                     && let Some(from) = tracker.failover_from
-                    && self.running[from]
+                    && self.hosts[from].running
                     && !self.on_minority(from)
                 {
                     self.faults[index].excused = true;
@@ -1270,14 +1310,14 @@ impl Observer {
                     tracker.report.old_primary = primary_name;
                 }
                 tracker.targets = running.clone();
-                tracker.lives = running.iter().map(|h| self.life[*h]).collect();
-                let sides = &self.side;
+                tracker.lives = running.iter().map(|h| self.hosts[*h].life).collect();
+                let hosts = &self.hosts;
                 for (observer, count) in tracker.progress.iter_mut() {
                     // Hosts on its own side will never be seen down: count
                     // them as noticed already.
                     *count = running
                         .iter()
-                        .filter(|h| sides[**h] == sides[*observer])
+                        .filter(|h| hosts[**h].side == hosts[*observer].side)
                         .count();
                 }
             }
@@ -1286,17 +1326,17 @@ impl Observer {
             self.excuse_failovers_without_majority();
         } else {
             self.partition_since = None;
-            for host in 0..self.names.len() {
+            for host in 0..self.hosts.len() {
                 if self.on_minority_at_heal(host) {
-                    self.recovering[host] = true;
+                    self.hosts[host].recovering = true;
                 }
             }
-            self.heard_on_side.fill(None);
-            for side in &mut self.side {
-                *side = 0;
+            for host in &mut self.hosts {
+                host.heard_on_side = None;
+                host.side = 0;
             }
-            let counted = (0..self.names.len())
-                .filter(|h| self.running[*h] && !self.unadmitted[*h])
+            let counted = (0..self.hosts.len())
+                .filter(|h| self.hosts[*h].running && !self.hosts[*h].unadmitted)
                 .count();
             self.side_running.clear();
             self.side_running.insert(0, counted);
@@ -1313,16 +1353,16 @@ impl Observer {
         // claimant already (a short cut that nobody acted on).
         self.check_agreement(at);
         self.advance(at);
-        for host in 0..self.names.len() {
-            if std::mem::take(&mut self.unadmitted[host]) {
-                if self.running[host] && !self.left[host] {
+        for host in 0..self.hosts.len() {
+            if std::mem::take(&mut self.hosts[host].unadmitted) {
+                if self.hosts[host].running && !self.hosts[host].left {
                     self.member_count += 1;
-                    *self.side_running.entry(self.side[host]).or_default() += 1;
+                    *self.side_running.entry(self.hosts[host].side).or_default() += 1;
                 } else {
                     // Gone before anyone admitted it: a later start is a
                     // newcomer again.
-                    self.started_ever[host] = false;
-                    self.left[host] = false;
+                    self.hosts[host].started_ever = false;
+                    self.hosts[host].left = false;
                 }
             }
         }
@@ -1331,17 +1371,17 @@ impl Observer {
 
     /// Records a configured health or drain change.
     pub fn set_health(&mut self, host: usize, healthy: bool) {
-        self.healthy[host] = healthy;
+        self.hosts[host].healthy = healthy;
         if !healthy {
-            self.disrupted[host] = true;
+            self.hosts[host].disrupted = true;
         }
     }
 
     /// Records a drain or resume.
     pub fn set_draining(&mut self, host: usize, draining: bool) {
-        self.draining[host] = draining;
+        self.hosts[host].draining = draining;
         if draining {
-            self.disrupted[host] = true;
+            self.hosts[host].disrupted = true;
         }
     }
 
@@ -1357,23 +1397,23 @@ impl Observer {
             }
             // Every live host on a quorate side names one primary, not the
             // one the fault took away.
-            let voters: Vec<usize> = (0..self.names.len())
-                .filter(|h| self.is_live(*h) && !self.on_minority(*h) && !self.left[*h])
+            let voters: Vec<usize> = (0..self.hosts.len())
+                .filter(|h| self.is_live(*h) && !self.on_minority(*h) && !self.hosts[*h].left)
                 .collect();
             let Some(first) = voters.first() else {
                 continue;
             };
-            let Some(agreed) = self.naming[*first] else {
+            let Some(agreed) = self.hosts[*first].naming else {
                 continue;
             };
             // Agreeing on a node that is gone or cut off is no failover.
             if agreed == from || !voters.contains(&agreed) {
                 continue;
             }
-            if voters.iter().all(|v| self.naming[*v] == Some(agreed)) {
+            if voters.iter().all(|v| self.hosts[*v].naming == Some(agreed)) {
                 let tracker = &mut self.faults[index];
                 tracker.report.failover_s = Some((at - tracker.at).as_secs_f64());
-                tracker.report.new_primary = Some(self.names[agreed].to_string());
+                tracker.report.new_primary = Some(self.hosts[agreed].name.to_string());
             }
         }
     }
@@ -1495,20 +1535,20 @@ impl Observer {
 
     /// At the end: the primary every live host names, if they agree.
     pub fn agreed_primary(&self) -> Option<String> {
-        let mut named = (0..self.names.len())
+        let mut named = (0..self.hosts.len())
             .filter(|h| self.is_live(*h))
-            .map(|h| self.naming[h]);
+            .map(|h| self.hosts[h].naming);
         let first = named.next()??;
         named
             .all(|n| n == Some(first))
-            .then(|| self.names[first].to_string())
+            .then(|| self.hosts[first].name.to_string())
     }
 
     /// The hosts that claim the role now.
     pub fn claimant_names(&self) -> Vec<String> {
         self.claimants
             .iter()
-            .map(|c| self.names[*c].to_string())
+            .map(|c| self.hosts[*c].name.to_string())
             .collect()
     }
 
@@ -1529,9 +1569,9 @@ impl Observer {
 
     /// The phase a host is in, as the observer tracks it.
     pub fn phase(&self, host: usize) -> Phase {
-        if self.left[host] {
+        if self.hosts[host].left {
             Phase::Left
-        } else if self.joined[host] {
+        } else if self.hosts[host].joined {
             Phase::Joined
         } else {
             Phase::Joining
@@ -1540,7 +1580,7 @@ impl Observer {
 
     /// Number of hosts.
     pub fn hosts(&self) -> usize {
-        self.names.len()
+        self.hosts.len()
     }
 }
 
