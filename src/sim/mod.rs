@@ -2,7 +2,8 @@
 //! agent runs, thousands at a time, on a virtual clock and a simulated
 //! network.
 //!
-//! - [`engine`]: the event loop, hosts and faults;
+//! - [`engine`]: the loop stepping through what falls due, the hosts, and
+//!   the log of what happened to them;
 //! - [`net`]: latency, loss, duplication, reordering and partitions;
 //! - [`scenario`]: the TOML scenario format;
 //! - [`run`]: runs a scenario and reports;
@@ -19,7 +20,7 @@ pub mod scenario;
 pub mod swarm;
 pub mod timeline;
 
-pub use engine::{Emitted, Happening, Sim, host_addr};
+pub use engine::{LogEntry, Logged, Sim, host_addr};
 pub use net::{Latency, NetworkModel, Partition};
 pub use run::{Outcome, Report, RunOptions, run};
 pub use scenario::Scenario;

@@ -1,6 +1,6 @@
 //! Watches a simulation from outside: measures detection, failover, safety
 //! and joins, and checks DESIGN's invariants, from the ordered log of what
-//! happened ([`Emitted`]) and the faults the runner applied.
+//! happened ([`LogEntry`]) and the faults the runner applied.
 //!
 //! Everything is incremental: one log entry updates a few counters, so the
 //! observer keeps up with a thousand nodes.
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::engine::{Emitted, Happening};
+use super::engine::{LogEntry, Logged};
 use super::timeline::{DetectionCurve, FaultMark, Naming, Timeline};
 use crate::core::{Event, HealthStatus, MemberState, Phase};
 
@@ -87,9 +87,10 @@ impl Stats {
     }
 }
 
-/// What a fault is expected to make the others notice.
+/// What a fault is expected to make the others notice: the symptom whose
+/// detection the observer times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
+pub enum Symptom {
     /// The target is down (crash, freeze).
     Down,
     /// The target left.
@@ -137,7 +138,7 @@ struct FaultTracker {
     targets: Vec<usize>,
     /// Each target's life when the fault happened.
     lives: Vec<u64>,
-    notice: Notice,
+    symptom: Symptom,
     /// Observer -> number of targets it has noticed so far.
     progress: BTreeMap<usize, usize>,
     /// Detection times, per observer, in seconds.
@@ -606,7 +607,7 @@ impl Observer {
     }
 
     /// Takes one entry of the log.
-    pub fn observe(&mut self, entry: &Emitted) {
+    pub fn observe(&mut self, entry: &LogEntry) {
         self.settle_thaws(entry.at);
         self.advance(entry.at);
         self.line.clear();
@@ -622,11 +623,11 @@ impl Observer {
             self.digest = self.digest.wrapping_mul(0x0000_0100_0000_01b3);
         }
         let host = entry.host;
-        if !matches!(entry.what, Happening::Node(_)) {
+        if !matches!(entry.what, Logged::Node(_)) {
             self.disturbed(entry.at);
         }
         match &entry.what {
-            Happening::Started { incarnation } => {
+            Logged::Started { incarnation } => {
                 self.sides_changed = entry.at;
                 if self.hosts[host].unheard_leave {
                     self.hosts[host].unheard_leave = false;
@@ -656,8 +657,8 @@ impl Observer {
                 });
                 self.set_naming(entry.at, host, None);
             }
-            Happening::Stopped => self.stopped(entry.at, host),
-            Happening::Frozen => {
+            Logged::Stopped => self.stopped(entry.at, host),
+            Logged::Frozen => {
                 self.hosts[host].frozen = true;
                 self.hosts[host].disrupted = true;
                 self.set_claiming(entry.at, host, false, true);
@@ -665,13 +666,13 @@ impl Observer {
                 self.check_agreement(entry.at);
                 self.excuse_failovers_without_majority();
             }
-            Happening::Thawed => {
+            Logged::Thawed => {
                 self.hosts[host].frozen = false;
                 let naming = self.naming_of(host);
                 self.mark_naming(entry.at, host, naming);
                 self.thawing.push((host, entry.at));
             }
-            Happening::Node(event) => self.node_event(entry.at, host, event),
+            Logged::Node(event) => self.node_event(entry.at, host, event),
         }
     }
 
@@ -1011,7 +1012,7 @@ impl Observer {
                 if *status == HealthStatus::Failing
                     && let Some(target) = host_of(name)
                 {
-                    self.noticed(at, host, target, Notice::Failing);
+                    self.noticed(at, host, target, Symptom::Failing);
                 }
             }
             Event::Rejoined { incarnation, .. } => {
@@ -1117,10 +1118,10 @@ impl Observer {
         }
         match state {
             MemberState::Down => {
-                self.noticed(at, observer, target, Notice::Down);
-                self.noticed(at, observer, target, Notice::Partition);
+                self.noticed(at, observer, target, Symptom::Down);
+                self.noticed(at, observer, target, Symptom::Partition);
             }
-            MemberState::Left => self.noticed(at, observer, target, Notice::Left),
+            MemberState::Left => self.noticed(at, observer, target, Symptom::Left),
             _ => {}
         }
         if new == ALIVE {
@@ -1144,16 +1145,16 @@ impl Observer {
         }
     }
 
-    fn noticed(&mut self, at: Duration, observer: usize, target: usize, notice: Notice) {
+    fn noticed(&mut self, at: Duration, observer: usize, target: usize, symptom: Symptom) {
         let life = self.hosts[target].life;
         for tracker in &mut self.faults {
-            if tracker.notice != notice {
+            if tracker.symptom != symptom {
                 continue;
             }
             let Some(position) = tracker.targets.iter().position(|t| *t == target) else {
                 continue;
             };
-            if notice != Notice::Partition && tracker.lives[position] != life {
+            if symptom != Symptom::Partition && tracker.lives[position] != life {
                 continue;
             }
             let Some(count) = tracker.progress.get_mut(&observer) else {
@@ -1176,14 +1177,14 @@ impl Observer {
         kind: &str,
         label: String,
         targets: &[usize],
-        notice: Notice,
+        symptom: Symptom,
     ) {
         self.disturbed(at);
         let primary = self.consensus_primary();
         let observers: BTreeMap<usize, usize> = (0..self.hosts.len())
             .filter(|h| {
                 self.is_live(*h) && !targets.contains(h)
-                    || notice == Notice::Partition && self.is_live(*h)
+                    || symptom == Symptom::Partition && self.is_live(*h)
             })
             .map(|h| (h, 0))
             .collect();
@@ -1212,21 +1213,21 @@ impl Observer {
             });
         }
         let partition_targets: Vec<usize>;
-        let (targets, notice) = if notice == Notice::Partition {
+        let (targets, symptom) = if symptom == Symptom::Partition {
             // Each observer must see every host on the other sides down.
             partition_targets = (0..self.hosts.len())
                 .filter(|h| self.hosts[*h].running)
                 .collect();
-            (partition_targets.as_slice(), notice)
+            (partition_targets.as_slice(), symptom)
         } else {
-            (targets, notice)
+            (targets, symptom)
         };
         self.faults.push(FaultTracker {
             report: FaultReport {
                 at_s: at.as_secs_f64(),
                 label,
                 kind: kind.to_owned(),
-                observers: if notice == Notice::Nothing {
+                observers: if symptom == Symptom::Nothing {
                     0
                 } else {
                     observers.len()
@@ -1242,8 +1243,8 @@ impl Observer {
             at,
             targets: targets.to_vec(),
             lives: targets.iter().map(|t| self.hosts[*t].life).collect(),
-            notice,
-            progress: if notice == Notice::Nothing {
+            symptom,
+            progress: if symptom == Symptom::Nothing {
                 BTreeMap::new()
             } else {
                 observers
@@ -1294,7 +1295,7 @@ impl Observer {
             for index in 0..self.faults.len() {
                 let tracker = &self.faults[index];
                 if tracker.report.failover_s.is_none()
-                    && tracker.notice == Notice::Partition
+                    && tracker.symptom == Symptom::Partition
                     && let Some(from) = tracker.failover_from
                     && self.hosts[from].running
                     && !self.on_minority(from)
@@ -1303,7 +1304,7 @@ impl Observer {
                 }
             }
             if let Some(tracker) = self.faults.last_mut()
-                && tracker.notice == Notice::Partition
+                && tracker.symptom == Symptom::Partition
             {
                 if primary.is_some() {
                     tracker.failover_from = primary;
@@ -1587,26 +1588,26 @@ impl Observer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::engine::{Emitted, Happening};
+    use crate::sim::engine::{LogEntry, Logged};
 
     fn observer(hosts: usize) -> Observer {
         let mut observer = Observer::new(None, Duration::from_secs(5), false);
         for host in 0..hosts {
             observer.add_host(Arc::from(format!("node-{host}")));
-            observer.observe(&Emitted {
+            observer.observe(&LogEntry {
                 at: Duration::ZERO,
                 host,
-                what: Happening::Started { incarnation: 1 },
+                what: Logged::Started { incarnation: 1 },
             });
         }
         observer
     }
 
     fn claim(observer: &mut Observer, at_s: u64, host: usize, primary: bool, term: u64) {
-        observer.observe(&Emitted {
+        observer.observe(&LogEntry {
             at: Duration::from_secs(at_s),
             host,
-            what: Happening::Node(Event::RoleChanged { primary, term }),
+            what: Logged::Node(Event::RoleChanged { primary, term }),
         });
     }
 
@@ -1647,10 +1648,10 @@ mod tests {
         assert_eq!(invariants(&observer), ["term went backwards"]);
 
         // A restart is a new life that starts knowing no term.
-        observer.observe(&Emitted {
+        observer.observe(&LogEntry {
             at: Duration::from_secs(3),
             host: 0,
-            what: Happening::Started { incarnation: 2 },
+            what: Logged::Started { incarnation: 2 },
         });
         observer.view_term(Duration::from_secs(4), 0, 0);
         assert_eq!(invariants(&observer).len(), 1);
