@@ -304,22 +304,42 @@ pub enum Bound {
     Percent(f64),
 }
 
+/// Why a target does not parse. Each variant holds the text in question.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// A range end ending in `%` whose number does not parse.
+    #[error("{0:?} is not a percentage")]
+    NotAPercentage(String),
+    /// A percentage below 0% or above 100%.
+    #[error("{0:?} is outside 0%..100%")]
+    PercentOutOfRange(String),
+    /// A range end that is neither a percentage nor a whole number.
+    #[error("{0:?} is not a host index")]
+    NotAnIndex(String),
+    /// None of the target forms.
+    #[error(
+        "unknown target {0:?}: expected primary, secondary, random, all, \
+         crashed, node-N, or a range like 0..40 or 0%..60%"
+    )]
+    Unknown(String),
+}
+
 impl Bound {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, TargetError> {
         let text = text.trim();
         if let Some(percent) = text.strip_suffix('%') {
             let value: f64 = percent
                 .trim()
                 .parse()
-                .map_err(|_| format!("{text:?} is not a percentage"))?;
+                .map_err(|_| TargetError::NotAPercentage(text.to_owned()))?;
             if !(0.0..=100.0).contains(&value) {
-                return Err(format!("{text:?} is outside 0%..100%"));
+                return Err(TargetError::PercentOutOfRange(text.to_owned()));
             }
             Ok(Self::Percent(value))
         } else {
             text.parse()
                 .map(Self::Index)
-                .map_err(|_| format!("{text:?} is not a host index"))
+                .map_err(|_| TargetError::NotAnIndex(text.to_owned()))
         }
     }
 
@@ -335,7 +355,7 @@ impl Bound {
 impl Target {
     /// Parses a target: `primary`, `secondary`, `random`, `all`, `crashed`,
     /// a host name, or a range like `0..40` or `0%..60%`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, TargetError> {
         match text.trim() {
             "primary" => Ok(Self::Primary),
             "secondary" => Ok(Self::Secondary),
@@ -349,10 +369,7 @@ impl Target {
             name if name.starts_with("node-") && name[5..].parse::<usize>().is_ok() => {
                 Ok(Self::Named(name.to_owned()))
             }
-            other => Err(format!(
-                "unknown target {other:?}: expected primary, secondary, random, all, \
-                 crashed, node-N, or a range like 0..40 or 0%..60%"
-            )),
+            other => Err(TargetError::Unknown(other.to_owned())),
         }
     }
 }
@@ -628,7 +645,7 @@ impl Fault {
             (Some(_), false) => problems.push("takes no target".to_owned()),
             (Some(target), true) => {
                 if let Err(e) = Target::parse(target) {
-                    problems.push(e);
+                    problems.push(e.to_string());
                 }
             }
             (None, false) => {}
@@ -668,7 +685,7 @@ impl Fault {
         if let Some(sides) = &self.sides {
             for side in sides {
                 if let Err(e) = Target::parse(side) {
-                    problems.push(e);
+                    problems.push(e.to_string());
                 }
             }
         }
@@ -904,6 +921,17 @@ mod tests {
             Ok(Target::Range(Bound::Index(5), Bound::Index(10)))
         );
         assert!(Target::parse("node-x").is_err());
-        assert!(Target::parse("0%..120%").is_err());
+        assert_eq!(
+            Target::parse("0%..120%").map_err(|e| e.to_string()),
+            Err("\"120%\" is outside 0%..100%".to_owned())
+        );
+        assert_eq!(
+            Target::parse("nobody").map_err(|e| e.to_string()),
+            Err(
+                "unknown target \"nobody\": expected primary, secondary, random, all, \
+                 crashed, node-N, or a range like 0..40 or 0%..60%"
+                    .to_owned()
+            )
+        );
     }
 }
