@@ -6,7 +6,8 @@
 //!   the log of what happened to them;
 //! - [`net`]: latency, loss, duplication, reordering and partitions;
 //! - [`scenario`]: the TOML scenario format;
-//! - [`run`]: runs a scenario and reports;
+//! - [`run`]: runs a scenario;
+//! - [`report`]: what a run measured, and how it prints;
 //! - [`observe`]: measurements and invariant checks;
 //! - [`swarm`]: generated fault schedules, and their shrinking;
 //! - [`timeline`]: what a run looked like over time, for [`plot`].
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod net;
 pub mod observe;
 pub mod plot;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod swarm;
@@ -22,6 +24,7 @@ pub mod timeline;
 
 pub use engine::{LogEntry, Logged, Sim, host_addr};
 pub use net::{Latency, NetworkModel, Partition};
-pub use run::{Outcome, Report, RunOptions, run};
+pub use report::Report;
+pub use run::{Outcome, RunOptions, run};
 pub use scenario::Scenario;
 pub use timeline::{DetectionCurve, FaultMark, Naming, Timeline};
