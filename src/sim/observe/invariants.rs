@@ -270,8 +270,9 @@ impl Observer {
     /// The highest term a host's view reports, sampled: it must never go
     /// down within one life.
     pub fn view_term(&mut self, at: Duration, host: usize, term: u64) {
+        let current = self.hosts[host].life;
         let (life, seen) = self.hosts[host].view_term;
-        if life == self.hosts[host].life && term < seen {
+        if life == current && term < seen {
             self.breach(
                 at,
                 "term went backwards",
@@ -279,14 +280,7 @@ impl Observer {
                 format!("the view's highest term fell from {seen} to {term}"),
             );
         }
-        self.hosts[host].view_term = (
-            self.hosts[host].life,
-            term.max(if life == self.hosts[host].life {
-                seen
-            } else {
-                0
-            }),
-        );
+        self.hosts[host].view_term = (current, term.max(if life == current { seen } else { 0 }));
     }
 
     /// A term that no running node knows any more is gone with the nodes

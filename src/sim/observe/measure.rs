@@ -203,12 +203,13 @@ impl Observer {
             self.hosts[target].seen_alive_by = self.hosts[target].seen_alive_by.saturating_sub(1);
             self.hosts[observer].sees_alive = self.hosts[observer].sees_alive.saturating_sub(1);
         }
+        let held = &self.hosts[target];
         if new == DOWN
-            && self.hosts[target].running
-            && !self.hosts[target].frozen
-            && !self.hosts[target].recovering
-            && self.hosts[target].life == incarnation
-            && self.hosts[target].side == self.hosts[observer].side
+            && held.running
+            && !held.frozen
+            && !held.recovering
+            && held.life == incarnation
+            && held.side == self.hosts[observer].side
         {
             self.safety.false_positive_downs += 1;
             if self.safety.false_positive_examples.len() < 10 {
