@@ -304,8 +304,8 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
     }
     let perf = &outcome.performance;
     eprintln!(
-        "simulated {:.0} virtual s in {:.2} s wall: {:.1} virtual s per wall s, {} events",
-        report.duration_s, perf.wall_s, perf.virtual_per_wall, perf.events
+        "simulated {:.0} virtual s in {:.2} s wall: {:.1} virtual s per wall s, {} steps",
+        report.duration_s, perf.wall_s, perf.virtual_per_wall, perf.steps
     );
     if let (Some(path), Some(timeline)) = (&args.plot, &outcome.timeline) {
         match herd::sim::plot::render_svg(timeline, path) {
@@ -363,14 +363,14 @@ fn swarm(args: &SimulateArgs) -> ExitCode {
         let schedule = Schedule::draw(seed, index, max_nodes);
         let run_started = wall_clock();
         let verdict = schedule.run();
-        events += verdict.events;
+        events += verdict.faults;
         virtual_s += verdict.duration_s;
         let invariants = verdict.invariants();
         let _ = writeln!(
             stdout,
             "#{index:<6} nodes {:>4}  events {:>3}  virtual {:>5.0}s  wall {:>6.2}s  digest {}  breaches {}{}",
             verdict.nodes,
-            verdict.events,
+            verdict.faults,
             verdict.duration_s,
             run_started.elapsed().as_secs_f64(),
             verdict.digest,

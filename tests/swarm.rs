@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use herd::core::MemberState;
-use herd::sim::scenario::{ActionKind, EventSpec};
+use herd::sim::scenario::{ActionKind, Fault};
 use herd::sim::swarm::{Schedule, Verdict};
 use herd::sim::{NetworkModel, RunOptions, Scenario, Sim, run};
 
@@ -33,10 +33,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn describe(schedule: &Schedule, verdict: &Verdict) -> String {
     let first = &verdict.breaches[0];
     format!(
-        "#{} ({} nodes, {} events): {} (first: {:.2}s {} [{}]: {})\n    replay: {}",
+        "#{} ({} nodes, {} faults): {} (first: {:.2}s {} [{}]: {})\n    replay: {}",
         verdict.index,
         verdict.nodes,
-        verdict.events,
+        verdict.faults,
         verdict.invariants().join(", "),
         first.at_s,
         first.invariant,
@@ -143,9 +143,9 @@ fn a_saved_schedule_replays_to_the_same_result() {
         let replay = run(&loaded, &RunOptions::default()).report;
         assert_eq!(replay.digest, verdict.digest, "{}", path.display());
         assert_eq!(replay.breaches, verdict.breaches, "{}", path.display());
-        actions.extend(loaded.events.iter().map(|e| e.action.to_string()));
+        actions.extend(loaded.faults.iter().map(|e| e.action.to_string()));
     }
-    assert!(actions.len() >= 8, "few kinds of event: {actions:?}");
+    assert!(actions.len() >= 8, "few kinds of fault: {actions:?}");
 }
 
 fn scenario(text: &str) -> Scenario {
@@ -311,9 +311,9 @@ fn latency_changes_apply_from_their_event() {
             over = "0s"
             "#,
         );
-        let mut network = EventSpec::new(Duration::from_secs(20), ActionKind::Network);
+        let mut network = Fault::new(Duration::from_secs(20), ActionKind::Network);
         network.latency = Some(herd::sim::Latency::Fixed { ms });
-        s.events.insert(0, network);
+        s.faults.insert(0, network);
         let report = run(&s, &RunOptions::default()).report;
         assert!(report.breaches.is_empty(), "{report}");
         report.joins.joined.map_or(f64::NAN, |j| j.max)

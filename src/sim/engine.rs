@@ -1,10 +1,13 @@
-//! The simulation engine: many [`Node`]s, one virtual clock, one event queue,
-//! one simulated network, one seed.
+//! The simulation engine: many [`Node`]s, one virtual clock, one queue of
+//! what falls due, one simulated network, one seed.
 //!
-//! The engine steps from one event to the next (a datagram arriving, a node's
-//! timer, a fault) and never sleeps. Every random draw (latency, loss, node
-//! seeds) comes from one `ChaCha8Rng`, and the queue breaks ties in insertion
-//! order, so a seed replays byte for byte.
+//! The engine steps from one due item to the next (a datagram arriving, a
+//! node's wake-up, a frozen host thawing) and never sleeps. Every random
+//! draw (latency, loss, node seeds) comes from one `ChaCha8Rng`, and the
+//! queue breaks ties in insertion order, so a seed replays byte for byte.
+//!
+//! What the engine does to a host, and every [`Event`] its node emits, goes
+//! into a log of [`LogEntry`]s, in order, for the observer.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -21,9 +24,9 @@ use crate::core::{Command, Event, Node, NodeConfig, NodeId, Start, Time, TimerQu
 /// as in a kernel receive buffer.
 const FROZEN_BACKLOG: usize = 256;
 
-/// Everything that happens at an instant.
+/// What falls due in the engine's queue: one step of the engine handles one.
 #[derive(Debug)]
-enum Occurrence {
+enum Due {
     Deliver {
         to: usize,
         /// The address it was sent to: a host that moved since (a replaced
@@ -63,10 +66,14 @@ struct Host {
     lives: u64,
 }
 
-/// What happened to a host.
+/// What a log entry says happened to a host: its node emitted an
+/// [`Event`], or the engine started, stopped, froze or thawed it.
+///
+/// The observer hashes each entry's `Debug` form into the run's digest, so
+/// the variants' names (not the type's) are part of every recorded digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Happening {
-    /// Its node emitted an event.
+pub enum Logged {
+    /// Its node emitted this event.
     Node(Event),
     /// It started a new life with this identity incarnation.
     Started {
@@ -81,21 +88,21 @@ pub enum Happening {
     Thawed,
 }
 
-/// Something that happened, stamped with when and to whom.
+/// One entry of the engine's log: what happened to which host, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Emitted {
+pub struct LogEntry {
     /// When.
     pub at: Time,
     /// Which host.
     pub host: usize,
     /// What.
-    pub what: Happening,
+    pub what: Logged,
 }
 
 /// The simulation.
 pub struct Sim {
     now: Time,
-    queue: TimerQueue<Occurrence>,
+    queue: TimerQueue<Due>,
     hosts: Vec<Host>,
     by_addr: HashMap<SocketAddr, usize>,
     rng: ChaCha8Rng,
@@ -104,12 +111,13 @@ pub struct Sim {
     pub network: NetworkModel,
     /// Which links are cut.
     pub partition: Partition,
-    emitted: Vec<Emitted>,
+    /// What happened since the log was last taken.
+    log: Vec<LogEntry>,
     /// Datagrams sent (including lost ones).
     pub datagrams: u64,
     /// Bytes sent.
     pub bytes: u64,
-    /// Events processed.
+    /// Steps taken: items handled from the queue.
     pub steps: u64,
     /// Addresses handed to replaced hosts so far.
     moved: u32,
@@ -138,7 +146,7 @@ impl Sim {
             config,
             network,
             partition: Partition::default(),
-            emitted: Vec::new(),
+            log: Vec::new(),
             datagrams: 0,
             bytes: 0,
             steps: 0,
@@ -207,20 +215,20 @@ impl Sim {
             .is_some_and(|h| h.frozen_until.is_some())
     }
 
-    /// Takes what nodes emitted since the last call.
-    pub fn take_emitted(&mut self) -> Vec<Emitted> {
-        std::mem::take(&mut self.emitted)
+    /// Takes the log entries made since the last call.
+    pub fn take_log(&mut self) -> Vec<LogEntry> {
+        std::mem::take(&mut self.log)
     }
 
-    /// Passes what nodes emitted since the last call to `each`, in order,
-    /// reusing the buffer.
-    pub fn drain_emitted(&mut self, mut each: impl FnMut(&Emitted)) {
-        for entry in &self.emitted {
+    /// Passes the log entries made since the last call to `each`, in
+    /// order, reusing the buffer.
+    pub fn drain_log(&mut self, mut each: impl FnMut(&LogEntry)) {
+        for entry in &self.log {
             each(entry);
         }
-        self.emitted.clear();
-        if self.emitted.capacity() > 1 << 16 {
-            self.emitted.shrink_to(1 << 12);
+        self.log.clear();
+        if self.log.capacity() > 1 << 16 {
+            self.log.shrink_to(1 << 12);
         }
     }
 
@@ -295,11 +303,11 @@ impl Sim {
         host.frozen_until = None;
         host.backlog.clear();
         host.backlog_datagrams = 0;
-        self.emit(index, Happening::Started { incarnation });
+        self.record(index, Logged::Started { incarnation });
     }
 
-    fn emit(&mut self, host: usize, what: Happening) {
-        self.emitted.push(Emitted {
+    fn record(&mut self, host: usize, what: Logged) {
+        self.log.push(LogEntry {
             at: self.now,
             host,
             what,
@@ -313,8 +321,7 @@ impl Sim {
             host.frozen_until = None;
             host.backlog.clear();
             host.backlog_datagrams = 0;
-            host.backlog_datagrams = 0;
-            self.emit(index, Happening::Stopped);
+            self.record(index, Logged::Stopped);
         }
     }
 
@@ -328,9 +335,9 @@ impl Sim {
         }
         let was_frozen = host.frozen_until.is_some();
         host.frozen_until = Some(host.frozen_until.map_or(until, |t| t.max(until)));
-        self.queue.push(until, Occurrence::Thaw(index));
+        self.queue.push(until, Due::Thaw(index));
         if !was_frozen {
-            self.emit(index, Happening::Frozen);
+            self.record(index, Logged::Frozen);
         }
     }
 
@@ -364,7 +371,7 @@ impl Sim {
         self.now = self.now.max(until);
     }
 
-    /// Runs until `done` holds (checked after every event) or `deadline`
+    /// Runs until `done` holds (checked after every step) or `deadline`
     /// passes; returns whether `done` held.
     pub fn run_until_condition(
         &mut self,
@@ -385,28 +392,28 @@ impl Sim {
         }
     }
 
-    /// Handles the next occurrence.
+    /// Handles the next due item.
     fn step(&mut self) {
-        let Some((at, occurrence)) = self.queue.pop() else {
+        let Some((at, due)) = self.queue.pop() else {
             return;
         };
         self.now = self.now.max(at);
         self.steps += 1;
         // `HERD_LOG=herd=debug herd simulate ...` then says which host and
         // virtual time each of the core's log lines belongs to.
-        let host = match &occurrence {
-            Occurrence::Deliver { to, .. } => *to,
-            Occurrence::Wake(index) | Occurrence::Thaw(index) => *index,
+        let host = match &due {
+            Due::Deliver { to, .. } => *to,
+            Due::Wake(index) | Due::Thaw(index) => *index,
         };
         let _span = tracing::debug_span!("sim", t = self.now.as_secs_f64(), host).entered();
-        match occurrence {
-            Occurrence::Deliver {
+        match due {
+            Due::Deliver {
                 to,
                 addr,
                 from,
                 payload,
             } => self.deliver(to, addr, from, payload),
-            Occurrence::Wake(index) => {
+            Due::Wake(index) => {
                 let now = self.now;
                 let host = &mut self.hosts[index];
                 if host.wake == Some(at) {
@@ -422,17 +429,17 @@ impl Sim {
                     self.after_input(index);
                 }
             }
-            Occurrence::Thaw(index) => {
+            Due::Thaw(index) => {
                 let now = self.now;
                 let host = &mut self.hosts[index];
                 if host.frozen_until.is_some_and(|t| t <= now) {
                     host.frozen_until = None;
                     let backlog = std::mem::take(&mut host.backlog);
                     host.backlog_datagrams = 0;
-                    self.emitted.push(Emitted {
+                    self.log.push(LogEntry {
                         at: now,
                         host: index,
-                        what: Happening::Thawed,
+                        what: Logged::Thawed,
                     });
                     let host = &mut self.hosts[index];
                     if let Some(node) = host.node.as_mut() {
@@ -488,10 +495,10 @@ impl Sim {
         }
         while let Some(event) = node.poll_event() {
             tracing::trace!(?event, "node event");
-            self.emitted.push(Emitted {
+            self.log.push(LogEntry {
                 at: now,
                 host: index,
-                what: Happening::Node(event),
+                what: Logged::Node(event),
             });
         }
         let next = node.poll_timeout();
@@ -499,7 +506,7 @@ impl Sim {
             let host = &mut self.hosts[index];
             if host.wake.is_none_or(|w| next < w) {
                 host.wake = Some(next);
-                self.queue.push(next.max(now), Occurrence::Wake(index));
+                self.queue.push(next.max(now), Due::Wake(index));
             }
         }
         for transmit in transmits {
@@ -522,7 +529,7 @@ impl Sim {
                     };
                     self.queue.push(
                         now + delay,
-                        Occurrence::Deliver {
+                        Due::Deliver {
                             to,
                             addr: transmit.to,
                             from,

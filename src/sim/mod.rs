@@ -2,10 +2,12 @@
 //! agent runs, thousands at a time, on a virtual clock and a simulated
 //! network.
 //!
-//! - [`engine`]: the event loop, hosts and faults;
+//! - [`engine`]: the loop stepping through what falls due, the hosts, and
+//!   the log of what happened to them;
 //! - [`net`]: latency, loss, duplication, reordering and partitions;
 //! - [`scenario`]: the TOML scenario format;
-//! - [`run`]: runs a scenario and reports;
+//! - [`run`]: runs a scenario;
+//! - [`report`]: what a run measured, and how it prints;
 //! - [`observe`]: measurements and invariant checks;
 //! - [`swarm`]: generated fault schedules, and their shrinking;
 //! - [`timeline`]: what a run looked like over time, for [`plot`].
@@ -14,13 +16,15 @@ pub mod engine;
 pub mod net;
 pub mod observe;
 pub mod plot;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod swarm;
 pub mod timeline;
 
-pub use engine::{Emitted, Happening, Sim, host_addr};
+pub use engine::{LogEntry, Logged, Sim, host_addr};
 pub use net::{Latency, NetworkModel, Partition};
-pub use run::{Outcome, Report, RunOptions, run};
+pub use report::Report;
+pub use run::{Outcome, RunOptions, run};
 pub use scenario::Scenario;
 pub use timeline::{DetectionCurve, FaultMark, Naming, Timeline};

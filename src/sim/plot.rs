@@ -8,7 +8,7 @@
 //! libraries; the viewer picks a font when it displays the picture.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use plotters::coord::Shift;
@@ -21,11 +21,23 @@ use super::timeline::{Naming, Timeline};
 
 /// Why a plot could not be drawn.
 #[derive(Debug, thiserror::Error)]
-#[error("plot: {0}")]
-pub struct PlotError(pub String);
+pub enum PlotError {
+    /// plotters refused to draw an element. Its error type depends on the
+    /// drawing backend, so only its message is kept.
+    #[error("plot: drawing failed: {0}")]
+    Draw(String),
+    /// The SVG file could not be written.
+    #[error("plot: cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
 
 fn drawing_error(e: impl std::fmt::Display) -> PlotError {
-    PlotError(format!("drawing failed: {e}"))
+    PlotError::Draw(e.to_string())
 }
 
 /// Picture size in pixels. Fixed so pictures of different runs compare
@@ -103,8 +115,10 @@ struct Band {
 /// picture; only drawing or writing the file can fail.
 pub fn render_svg(timeline: &Timeline, path: &Path) -> Result<(), PlotError> {
     let svg = render_string(timeline)?;
-    std::fs::write(path, svg)
-        .map_err(|e| PlotError(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, svg).map_err(|source| PlotError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Draws `timeline` into an SVG document held in memory.
@@ -1000,7 +1014,8 @@ mod tests {
             .join("x")
             .join("plot.svg");
         let err = render_svg(&failover_timeline(), &path).expect_err("must fail");
-        assert!(err.to_string().contains("cannot write"), "{err}");
+        assert!(matches!(err, PlotError::Write { .. }), "{err}");
+        assert!(err.to_string().starts_with("plot: cannot write "), "{err}");
     }
 
     /// Writes the example pictures for a person to look at:

@@ -1,8 +1,6 @@
 //! Runs a [`Scenario`]: builds the cluster, applies its faults at their
-//! virtual times, feeds the [`Observer`], and returns the report.
+//! virtual times, feeds the [`Observer`], and returns the [`Report`].
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use rand::rngs::ChaCha8Rng;
@@ -10,8 +8,9 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 use super::engine::{Sim, host_addr};
-use super::observe::{Breach, FaultReport, Joins, Notice, Observer, Safety, Stats};
-use super::scenario::{ActionKind, EventSpec, Scenario, StartMode, Target};
+use super::observe::{Observer, Symptom};
+use super::report::{Report, Traffic, summarise};
+use super::scenario::{ActionKind, Fault, Scenario, StartMode, Target};
 use super::timeline::Timeline;
 use crate::core::{Command, HealthRecord, HealthStatus, NodeId};
 
@@ -28,64 +27,6 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
-/// The traffic figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Traffic {
-    /// Datagrams sent per running node per second.
-    pub messages_per_node_s: f64,
-    /// Bytes sent per running node per second.
-    pub bytes_per_node_s: f64,
-    /// Datagrams sent in all.
-    pub datagrams: u64,
-}
-
-/// Detection and failover of all faults of one kind.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KindSummary {
-    /// The kind of fault.
-    pub kind: String,
-    /// How many.
-    pub count: usize,
-    /// Seconds to the first observer, over the faults.
-    pub first_detection: Option<Stats>,
-    /// Seconds to every observer, over the faults.
-    pub all_detection: Option<Stats>,
-    /// Failover seconds, over the faults that took the primary away.
-    pub failover: Option<Stats>,
-}
-
-/// Everything a run measured. Deterministic: the same scenario, seed and
-/// node count give the same report, byte for byte.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
-    /// Scenario name.
-    pub scenario: String,
-    /// Initial cluster size.
-    pub nodes: usize,
-    /// Seed.
-    pub seed: u64,
-    /// Virtual seconds run.
-    pub duration_s: f64,
-    /// Each fault.
-    pub faults: Vec<FaultReport>,
-    /// Faults summarised by kind.
-    pub summary: Vec<KindSummary>,
-    /// Safety figures.
-    pub safety: Safety,
-    /// Traffic figures.
-    pub traffic: Traffic,
-    /// Join figures.
-    pub joins: Joins,
-    /// Broken invariants.
-    pub breaches: Vec<Breach>,
-    /// At the end: the primary every live node names, if they agree.
-    pub final_primary: Option<String>,
-    /// At the end: the nodes that claim the role.
-    pub final_claimants: Vec<String>,
-    /// Hash of the whole event log, hex.
-    pub digest: String,
-}
-
 /// How fast the simulator ran: not part of the report, since it changes
 /// from one run to the next.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,8 +35,8 @@ pub struct Performance {
     pub wall_s: f64,
     /// Virtual seconds per wall-clock second.
     pub virtual_per_wall: f64,
-    /// Events the engine processed.
-    pub events: u64,
+    /// Steps the engine took (datagrams delivered, wake-ups, thaws).
+    pub steps: u64,
 }
 
 /// A finished run.
@@ -108,11 +49,13 @@ pub struct Outcome {
     pub timeline: Option<Timeline>,
 }
 
-/// A step of the run, in virtual time.
+/// Something the runner does at a virtual time: apply a fault, or one part
+/// of a fault that takes several (a leave's drain, a rolling restart's
+/// starts, a flap's toggles).
 #[derive(Debug, Clone)]
-enum Step {
-    /// Apply event `spec` (its `repeat`-th occurrence).
-    Event { spec: usize },
+enum Task {
+    /// Apply the scenario's fault `index` (once per repetition).
+    Fault { index: usize },
     /// Start host (first start or restart) joining running members.
     Start { host: usize },
     /// Leave now (after draining), then stop.
@@ -129,7 +72,7 @@ struct Runner<'a> {
     sim: Sim,
     observer: Observer,
     rng: ChaCha8Rng,
-    steps: crate::core::TimerQueue<Step>,
+    tasks: crate::core::TimerQueue<Task>,
     /// Per host: it crashed and has not started since (the `crashed`
     /// target).
     crashed: Vec<bool>,
@@ -145,7 +88,6 @@ fn wall_clock() -> Instant {
     Instant::now()
 }
 
-/// Runs `scenario`.
 /// How long after the last fault one primary must serve again (the `no
 /// recovery` invariant): a knock on a down member (at most 2.5 probe
 /// periods apart in a view without a quorum), a down notice and a rejoin's
@@ -160,6 +102,7 @@ pub fn recovery_limit(config: &crate::core::NodeConfig, members: usize) -> Durat
     (config.suspicion_timeout(members) * 2 + config.probe_period * 10).min(config.probe_period * 20)
 }
 
+/// Runs `scenario`.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let mut scenario = scenario.clone();
     if let Some(nodes) = options.nodes {
@@ -176,7 +119,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         sim: Sim::new(scenario.seed, config, scenario.network),
         observer: Observer::new(scenario.expected_members, grace, options.plot),
         rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x7363_656e_6172_696f),
-        steps: crate::core::TimerQueue::new(),
+        tasks: crate::core::TimerQueue::new(),
         crashed: Vec::new(),
         scenario: &scenario,
     };
@@ -186,36 +129,36 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         .set_lossy(Duration::ZERO, scenario.network.loss > 0.0);
     let started = wall_clock();
     runner.boot();
-    for (index, spec) in scenario.events.iter().enumerate() {
-        let repeats = if spec.action == ActionKind::Flap {
+    for (index, fault) in scenario.faults.iter().enumerate() {
+        let repeats = if fault.action == ActionKind::Flap {
             1
         } else {
-            spec.times.unwrap_or(1)
+            fault.times.unwrap_or(1)
         };
-        let every = spec.every.unwrap_or_default();
+        let every = fault.every.unwrap_or_default();
         for k in 0..repeats {
             runner
-                .steps
-                .push(spec.at + every * k, Step::Event { spec: index });
+                .tasks
+                .push(fault.at + every * k, Task::Fault { index });
         }
     }
     let progress = options.progress.then(|| progress_bar(scenario.duration));
     let end = scenario.duration;
     loop {
-        let next_step = runner.steps.next_deadline().filter(|t| *t <= end);
+        let next_task = runner.tasks.next_deadline().filter(|t| *t <= end);
         let chunk_end = (runner.sim.now() + Duration::from_secs(1)).min(end);
-        let until = next_step.map_or(chunk_end, |t| t.min(chunk_end));
+        let until = next_task.map_or(chunk_end, |t| t.min(chunk_end));
         runner.sim.run_until(until);
         runner.drain_log();
         runner.sample_terms();
         if let Some(bar) = &progress {
             bar.set_position(runner.sim.now().as_millis() as u64);
         }
-        while let Some((_, step)) = runner.steps.pop_due(runner.sim.now()) {
-            runner.apply(step);
+        while let Some((_, task)) = runner.tasks.pop_due(runner.sim.now()) {
+            runner.apply(task);
             runner.drain_log();
         }
-        if runner.sim.now() >= end && runner.steps.next_deadline().is_none_or(|t| t > end) {
+        if runner.sim.now() >= end && runner.tasks.next_deadline().is_none_or(|t| t > end) {
             break;
         }
     }
@@ -252,7 +195,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         performance: Performance {
             wall_s: wall,
             virtual_per_wall: secs(end) / wall.max(1e-9),
-            events: runner.sim.steps,
+            steps: runner.sim.steps,
         },
         timeline: runner.observer.take_timeline(),
     }
@@ -278,32 +221,6 @@ fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
-}
-
-fn summarise(faults: &[FaultReport]) -> Vec<KindSummary> {
-    let mut kinds: BTreeMap<&str, Vec<&FaultReport>> = BTreeMap::new();
-    for fault in faults {
-        kinds.entry(&fault.kind).or_default().push(fault);
-    }
-    kinds
-        .into_iter()
-        .map(|(kind, faults)| {
-            let first: Vec<f64> = faults.iter().filter_map(|f| f.first_detection_s).collect();
-            let all: Vec<f64> = faults
-                .iter()
-                .filter(|f| f.observers > 0 && f.detected == f.observers)
-                .filter_map(|f| f.detection.as_ref().map(|d| d.max))
-                .collect();
-            let failover: Vec<f64> = faults.iter().filter_map(|f| f.failover_s).collect();
-            KindSummary {
-                kind: kind.to_owned(),
-                count: faults.len(),
-                first_detection: Stats::of(&first),
-                all_detection: Stats::of(&all),
-                failover: Stats::of(&failover),
-            }
-        })
-        .collect()
 }
 
 impl Runner<'_> {
@@ -341,7 +258,7 @@ impl Runner<'_> {
                     .collect();
                 times.sort();
                 for (i, at) in times.into_iter().enumerate() {
-                    self.steps.push(at, Step::Start { host: i + 1 });
+                    self.tasks.push(at, Task::Start { host: i + 1 });
                 }
             }
         }
@@ -392,7 +309,7 @@ impl Runner<'_> {
 
     fn drain_log(&mut self) {
         let observer = &mut self.observer;
-        self.sim.drain_emitted(|entry| observer.observe(entry));
+        self.sim.drain_log(|entry| observer.observe(entry));
     }
 
     /// Up to three distinct hosts to join through: running, joined ones;
@@ -500,41 +417,41 @@ impl Runner<'_> {
         }
     }
 
-    fn apply(&mut self, step: Step) {
+    fn apply(&mut self, task: Task) {
         let now = self.sim.now();
-        match step {
-            Step::Event { spec } => {
-                let spec = self.scenario.events[spec].clone();
-                self.apply_event(&spec);
+        match task {
+            Task::Fault { index } => {
+                let fault = self.scenario.faults[index].clone();
+                self.apply_fault(&fault);
             }
-            Step::Start { host } => self.start(host),
-            Step::Drain { host, report } => {
+            Task::Start { host } => self.start(host),
+            Task::Drain { host, report } => {
                 if report {
                     let label = self.label(ActionKind::Drain, &[host]);
                     self.observer
-                        .fault(now, "drain", label, &[host], Notice::Nothing);
+                        .fault(now, "drain", label, &[host], Symptom::Nothing);
                 }
                 self.observer.set_draining(host, true);
                 self.sim.command(host, Command::Drain);
             }
-            Step::Leave { host } => {
+            Task::Leave { host } => {
                 self.sim.command(host, Command::Leave);
                 self.drain_log();
                 self.sim.crash(host);
             }
-            Step::Flap { host, failing } => {
+            Task::Flap { host, failing } => {
                 let label = format!(
                     "flap {} {}",
                     Self::name(host),
                     if failing { "failing" } else { "passing" }
                 );
-                let notice = if failing {
-                    Notice::Failing
+                let symptom = if failing {
+                    Symptom::Failing
                 } else {
-                    Notice::Nothing
+                    Symptom::Nothing
                 };
                 let kind = if failing { "fail" } else { "recover" };
-                self.observer.fault(now, kind, label, &[host], notice);
+                self.observer.fault(now, kind, label, &[host], symptom);
                 self.observer.set_health(host, !failing);
                 let status = if failing {
                     HealthStatus::Failing
@@ -552,25 +469,25 @@ impl Runner<'_> {
         }
     }
 
-    fn apply_event(&mut self, spec: &EventSpec) {
+    fn apply_fault(&mut self, fault: &Fault) {
         use ActionKind as A;
         let now = self.sim.now();
-        let targets = spec
+        let targets = fault
             .target
             .as_deref()
             .and_then(|t| Target::parse(t).ok())
             .map(|t| self.resolve(&t))
             .unwrap_or_default();
-        let label = self.label(spec.action, &targets);
-        let kind = spec.action.to_string();
-        match spec.action {
+        let label = self.label(fault.action, &targets);
+        let kind = fault.action.to_string();
+        match fault.action {
             A::Crash => {
                 let targets: Vec<usize> = targets
                     .into_iter()
                     .filter(|h| self.sim.is_running(*h) || self.sim.is_frozen(*h))
                     .collect();
                 self.observer
-                    .fault(now, &kind, label, &targets, Notice::Down);
+                    .fault(now, &kind, label, &targets, Symptom::Down);
                 for host in targets {
                     self.sim.crash(host);
                     self.crashed[host] = true;
@@ -578,7 +495,7 @@ impl Runner<'_> {
             }
             A::Restart => {
                 self.observer
-                    .fault(now, &kind, label, &targets, Notice::Nothing);
+                    .fault(now, &kind, label, &targets, Symptom::Nothing);
                 for host in targets {
                     if self.sim.node(host).is_none() {
                         self.observer.set_health(host, true);
@@ -594,12 +511,12 @@ impl Runner<'_> {
                     .into_iter()
                     .filter(|h| self.sim.node(*h).is_some() || self.crashed[*h])
                     .collect();
-                let label = self.label(spec.action, &targets);
+                let label = self.label(fault.action, &targets);
                 // The observer measures detection of a host's current life
                 // only, and the new life starts at once: only the failover
                 // is measured.
                 self.observer
-                    .fault(now, &kind, label, &targets, Notice::Nothing);
+                    .fault(now, &kind, label, &targets, Symptom::Nothing);
                 for host in targets {
                     self.sim.crash(host);
                     self.drain_log();
@@ -610,33 +527,33 @@ impl Runner<'_> {
                 }
             }
             A::Freeze => {
-                let duration = spec.duration.unwrap_or_default();
+                let duration = fault.duration.unwrap_or_default();
                 self.observer
-                    .fault(now, &kind, label, &targets, Notice::Down);
+                    .fault(now, &kind, label, &targets, Symptom::Down);
                 for host in targets {
                     self.sim.freeze(host, duration);
                 }
             }
             A::Leave => {
                 self.observer
-                    .fault(now, &kind, label, &targets, Notice::Left);
-                let drain = spec.drain.unwrap_or_default();
+                    .fault(now, &kind, label, &targets, Symptom::Left);
+                let drain = fault.drain.unwrap_or_default();
                 for host in targets {
-                    self.apply(Step::Drain {
+                    self.apply(Task::Drain {
                         host,
                         report: false,
                     });
-                    self.steps.push(now + drain, Step::Leave { host });
+                    self.tasks.push(now + drain, Task::Leave { host });
                 }
             }
             A::Fail | A::Recover => {
-                let failing = spec.action == A::Fail;
-                let notice = if failing {
-                    Notice::Failing
+                let failing = fault.action == A::Fail;
+                let symptom = if failing {
+                    Symptom::Failing
                 } else {
-                    Notice::Nothing
+                    Symptom::Nothing
                 };
-                self.observer.fault(now, &kind, label, &targets, notice);
+                self.observer.fault(now, &kind, label, &targets, symptom);
                 let status = if failing {
                     HealthStatus::Failing
                 } else {
@@ -654,9 +571,9 @@ impl Runner<'_> {
                 }
             }
             A::Drain | A::Resume => {
-                let draining = spec.action == A::Drain;
+                let draining = fault.action == A::Drain;
                 self.observer
-                    .fault(now, &kind, label, &targets, Notice::Nothing);
+                    .fault(now, &kind, label, &targets, Symptom::Nothing);
                 for host in targets {
                     self.observer.set_draining(host, draining);
                     let command = if draining {
@@ -668,7 +585,7 @@ impl Runner<'_> {
                 }
             }
             A::Partition => {
-                let sides: Vec<Vec<usize>> = spec
+                let sides: Vec<Vec<usize>> = fault
                     .sides
                     .iter()
                     .flatten()
@@ -681,7 +598,7 @@ impl Runner<'_> {
                         .iter()
                         .map(|s| s.len().to_string())
                         .collect::<Vec<_>>()
-                        .join(if spec.one_way { "->" } else { "/" })
+                        .join(if fault.one_way { "->" } else { "/" })
                 );
                 if self.sim.partition.is_active() {
                     // A partition replaces the one in force; the observer
@@ -690,7 +607,7 @@ impl Runner<'_> {
                     self.observer.partitioned(now, false);
                 }
                 self.observer
-                    .fault(now, &kind, label, &[], Notice::Partition);
+                    .fault(now, &kind, label, &[], Symptom::Partition);
                 tracing::debug!(?sides, "partition");
                 for (side, hosts) in sides.iter().enumerate() {
                     for host in hosts {
@@ -698,7 +615,7 @@ impl Runner<'_> {
                         self.observer.place(now, *host, side as u16);
                     }
                 }
-                if spec.one_way {
+                if fault.one_way {
                     self.sim.partition.cut_one_way(0, 1);
                 } else {
                     self.sim.partition.cut_between_sides();
@@ -714,7 +631,7 @@ impl Runner<'_> {
                     self.observer.partitioned(now, false);
                 }
                 self.observer
-                    .fault(now, &kind, label, &[], Notice::Partition);
+                    .fault(now, &kind, label, &[], Symptom::Partition);
                 for host in targets {
                     self.sim.partition.isolate(host);
                 }
@@ -736,22 +653,22 @@ impl Runner<'_> {
             }
             A::Heal => {
                 self.observer
-                    .fault(now, &kind, "heal".into(), &[], Notice::Nothing);
+                    .fault(now, &kind, "heal".into(), &[], Symptom::Nothing);
                 self.sim.partition.heal();
                 self.observer.partitioned(now, false);
                 self.observer.network_whole(now);
             }
             A::Network => {
-                if let Some(loss) = spec.loss {
+                if let Some(loss) = fault.loss {
                     self.sim.network.loss = loss;
                 }
-                if let Some(duplicate) = spec.duplicate {
+                if let Some(duplicate) = fault.duplicate {
                     self.sim.network.duplicate = duplicate;
                 }
-                if let Some(reorder) = spec.reorder {
+                if let Some(reorder) = fault.reorder {
                     self.sim.network.reorder = reorder;
                 }
-                if let Some(latency) = spec.latency {
+                if let Some(latency) = fault.latency {
                     self.sim.network.latency = latency;
                 }
                 let label = format!(
@@ -759,35 +676,36 @@ impl Runner<'_> {
                     self.sim.network.loss * 100.0,
                     latency_label(&self.sim.network.latency)
                 );
-                self.observer.fault(now, &kind, label, &[], Notice::Nothing);
+                self.observer
+                    .fault(now, &kind, label, &[], Symptom::Nothing);
                 self.observer.set_lossy(now, self.sim.network.loss > 0.0);
             }
-            A::Scale => self.scale(spec),
+            A::Scale => self.scale(fault),
             A::RollingRestart => {
                 self.observer
-                    .fault(now, &kind, "rolling restart".into(), &[], Notice::Nothing);
-                let drain = spec.drain.unwrap_or_default();
-                let down = spec.down.unwrap_or_default();
-                let gap = spec.gap.unwrap_or_default();
+                    .fault(now, &kind, "rolling restart".into(), &[], Symptom::Nothing);
+                let drain = fault.drain.unwrap_or_default();
+                let down = fault.down.unwrap_or_default();
+                let gap = fault.gap.unwrap_or_default();
                 let period = drain + down + gap;
                 let hosts: Vec<usize> = (0..self.sim.len())
                     .filter(|h| self.sim.is_running(*h))
                     .collect();
                 for (i, host) in hosts.into_iter().enumerate() {
                     let t = now + period * i as u32;
-                    self.steps.push(t, Step::Drain { host, report: true });
-                    self.steps.push(t + drain, Step::Leave { host });
-                    self.steps.push(t + drain + down, Step::Start { host });
+                    self.tasks.push(t, Task::Drain { host, report: true });
+                    self.tasks.push(t + drain, Task::Leave { host });
+                    self.tasks.push(t + drain + down, Task::Start { host });
                 }
             }
             A::Flap => {
-                let every = spec.every.unwrap_or(Duration::from_secs(1));
-                let times = spec.times.unwrap_or(1);
+                let every = fault.every.unwrap_or(Duration::from_secs(1));
+                let times = fault.times.unwrap_or(1);
                 for host in targets.into_iter().take(1) {
                     for k in 0..times {
-                        self.steps.push(
+                        self.tasks.push(
                             now + every * k,
-                            Step::Flap {
+                            Task::Flap {
                                 host,
                                 failing: k % 2 == 0,
                             },
@@ -798,157 +716,36 @@ impl Runner<'_> {
         }
     }
 
-    fn scale(&mut self, spec: &EventSpec) {
+    fn scale(&mut self, fault: &Fault) {
         let now = self.sim.now();
-        let to = spec.to.unwrap_or(1);
-        let over = spec.over.unwrap_or_default();
+        let to = fault.to.unwrap_or(1);
+        let over = fault.over.unwrap_or_default();
         let running: Vec<usize> = (0..self.sim.len())
             .filter(|h| self.sim.is_running(*h))
             .collect();
         let label = format!("scale {} -> {to}", running.len());
         self.observer
-            .fault(now, "scale", label, &[], Notice::Nothing);
+            .fault(now, "scale", label, &[], Symptom::Nothing);
         if to > running.len() {
             let add = to - running.len();
             for k in 0..add {
                 let host = self.add_host();
                 let at = now + over.mul_f64(k as f64 / add as f64);
-                self.steps.push(at, Step::Start { host });
+                self.tasks.push(at, Task::Start { host });
             }
         } else {
             let remove = running.len() - to;
             for (k, host) in running.iter().rev().take(remove).enumerate() {
                 let at = now + over.mul_f64(k as f64 / remove as f64);
-                self.steps.push(
+                self.tasks.push(
                     at,
-                    Step::Drain {
+                    Task::Drain {
                         host: *host,
                         report: false,
                     },
                 );
-                self.steps.push(at, Step::Leave { host: *host });
+                self.tasks.push(at, Task::Leave { host: *host });
             }
         }
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}s"));
-        let stats = |s: &Option<Stats>| {
-            s.as_ref().map_or("-".to_owned(), |s| {
-                format!(
-                    "min {:.2} median {:.2} p99 {:.2} max {:.2} s (n={})",
-                    s.min, s.median, s.p99, s.max, s.count
-                )
-            })
-        };
-        writeln!(
-            f,
-            "scenario {}: {} nodes, {:.0} virtual s, seed {}",
-            self.scenario, self.nodes, self.duration_s, self.seed
-        )?;
-        if !self.faults.is_empty() {
-            writeln!(f, "faults:")?;
-        }
-        for fault in &self.faults {
-            write!(f, "  {:>8.2}s  {}", fault.at_s, fault.label)?;
-            if fault.observers > 0 {
-                write!(
-                    f,
-                    "\n             detection: first {}, all: {} ({}/{} observers)",
-                    opt(fault.first_detection_s),
-                    stats(&fault.detection),
-                    fault.detected,
-                    fault.observers
-                )?;
-            }
-            if let Some(old) = &fault.old_primary {
-                write!(
-                    f,
-                    "\n             failover from {old}: {}{}",
-                    opt(fault.failover_s),
-                    fault
-                        .new_primary
-                        .as_ref()
-                        .map(|p| format!(" to {p}"))
-                        .unwrap_or_default()
-                )?;
-            }
-            if fault.kind == "heal" {
-                write!(
-                    f,
-                    "\n             one primary named by every node again after {}",
-                    opt(fault.recovered_s)
-                )?;
-            }
-            writeln!(f)?;
-        }
-        if !self.summary.is_empty() {
-            writeln!(f, "by kind:")?;
-        }
-        for kind in &self.summary {
-            writeln!(f, "  {} x{}", kind.kind, kind.count)?;
-            if kind.first_detection.is_some() {
-                writeln!(
-                    f,
-                    "    first-node detection: {}",
-                    stats(&kind.first_detection)
-                )?;
-                writeln!(
-                    f,
-                    "    all-node detection:   {}",
-                    stats(&kind.all_detection)
-                )?;
-            }
-            if kind.failover.is_some() {
-                writeln!(f, "    failover:             {}", stats(&kind.failover))?;
-            }
-        }
-        let s = &self.safety;
-        writeln!(
-            f,
-            "safety: two claimants {:.2}s, minority claims {:.2}s, split brain {:.2}s, no primary {:.2}s, false-positive downs {}",
-            s.two_claimants_s,
-            s.minority_claim_s,
-            s.split_brain_s,
-            s.no_primary_s,
-            s.false_positive_downs
-        )?;
-        writeln!(
-            f,
-            "traffic: {:.2} datagrams and {:.0} bytes per node per second ({} datagrams)",
-            self.traffic.messages_per_node_s, self.traffic.bytes_per_node_s, self.traffic.datagrams
-        )?;
-        writeln!(
-            f,
-            "joins: {} started; joined {}; converged {}; unconverged {}",
-            self.joins.started,
-            stats(&self.joins.joined),
-            stats(&self.joins.converged),
-            self.joins.unconverged
-        )?;
-        writeln!(
-            f,
-            "at the end: primary {} named by every live node; claimants [{}]",
-            self.final_primary.as_deref().unwrap_or("(no agreement)"),
-            self.final_claimants.join(", ")
-        )?;
-        if self.breaches.is_empty() {
-            writeln!(f, "invariants: all held")?;
-        } else {
-            writeln!(f, "invariants: {} breached", self.breaches.len())?;
-            for breach in &self.breaches {
-                writeln!(
-                    f,
-                    "  {:>8.2}s  {} [{}]: {}",
-                    breach.at_s,
-                    breach.invariant,
-                    breach.nodes.join(", "),
-                    breach.detail
-                )?;
-            }
-        }
-        write!(f, "digest: {}", self.digest)
     }
 }

@@ -1,6 +1,7 @@
 //! Scenario files: a cluster, its settings, its network, and a timeline of
 //! faults, in TOML. `simulations/README.md` documents the format; this
-//! module parses and checks it and expands it into timed steps.
+//! module parses and checks it. Each fault is a [`Fault`], written as an
+//! `[[event]]` table in the file.
 //!
 //! Node counts and host ranges scale with `--nodes`: a scenario written for
 //! 100 nodes whose partition puts `0%..60%` on one side runs at 5 nodes with
@@ -53,9 +54,9 @@ pub struct Scenario {
     /// The network at the start.
     #[serde(default)]
     pub network: NetworkModel,
-    /// The faults, in any order.
+    /// The faults, in any order (the file's `[[event]]` tables).
     #[serde(default, rename = "event")]
-    pub events: Vec<EventSpec>,
+    pub faults: Vec<Fault>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -162,10 +163,10 @@ impl fmt::Display for ActionKind {
     }
 }
 
-/// One `[[event]]` table.
+/// One fault of a scenario: an `[[event]]` table, scheduled at `at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EventSpec {
+pub struct Fault {
     /// When (virtual time since the start).
     #[serde(with = "humantime_serde")]
     pub at: Duration,
@@ -231,7 +232,7 @@ pub struct EventSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub gap: Option<Duration>,
-    /// Repeat the event this often...
+    /// Repeat the fault this often...
     #[serde(
         default,
         with = "humantime_serde",
@@ -243,8 +244,8 @@ pub struct EventSpec {
     pub times: Option<u32>,
 }
 
-impl EventSpec {
-    /// An event with no keys but its time and action.
+impl Fault {
+    /// A fault with no keys but its time and action.
     pub fn new(at: Duration, action: ActionKind) -> Self {
         Self {
             at,
@@ -267,14 +268,14 @@ impl EventSpec {
         }
     }
 
-    /// The same event with a target.
+    /// The same fault with a target.
     pub fn with_target(mut self, target: impl Into<String>) -> Self {
         self.target = Some(target.into());
         self
     }
 }
 
-/// Which hosts an event acts on, resolved when it happens.
+/// Which hosts a fault acts on, resolved when it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// The host most running hosts name primary.
@@ -304,22 +305,42 @@ pub enum Bound {
     Percent(f64),
 }
 
+/// Why a target does not parse. Each variant holds the text in question.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// A range end ending in `%` whose number does not parse.
+    #[error("{0:?} is not a percentage")]
+    NotAPercentage(String),
+    /// A percentage below 0% or above 100%.
+    #[error("{0:?} is outside 0%..100%")]
+    PercentOutOfRange(String),
+    /// A range end that is neither a percentage nor a whole number.
+    #[error("{0:?} is not a host index")]
+    NotAnIndex(String),
+    /// None of the target forms.
+    #[error(
+        "unknown target {0:?}: expected primary, secondary, random, all, \
+         crashed, node-N, or a range like 0..40 or 0%..60%"
+    )]
+    Unknown(String),
+}
+
 impl Bound {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, TargetError> {
         let text = text.trim();
         if let Some(percent) = text.strip_suffix('%') {
             let value: f64 = percent
                 .trim()
                 .parse()
-                .map_err(|_| format!("{text:?} is not a percentage"))?;
+                .map_err(|_| TargetError::NotAPercentage(text.to_owned()))?;
             if !(0.0..=100.0).contains(&value) {
-                return Err(format!("{text:?} is outside 0%..100%"));
+                return Err(TargetError::PercentOutOfRange(text.to_owned()));
             }
             Ok(Self::Percent(value))
         } else {
             text.parse()
                 .map(Self::Index)
-                .map_err(|_| format!("{text:?} is not a host index"))
+                .map_err(|_| TargetError::NotAnIndex(text.to_owned()))
         }
     }
 
@@ -335,7 +356,7 @@ impl Bound {
 impl Target {
     /// Parses a target: `primary`, `secondary`, `random`, `all`, `crashed`,
     /// a host name, or a range like `0..40` or `0%..60%`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, TargetError> {
         match text.trim() {
             "primary" => Ok(Self::Primary),
             "secondary" => Ok(Self::Secondary),
@@ -349,10 +370,7 @@ impl Target {
             name if name.starts_with("node-") && name[5..].parse::<usize>().is_ok() => {
                 Ok(Self::Named(name.to_owned()))
             }
-            other => Err(format!(
-                "unknown target {other:?}: expected primary, secondary, random, all, \
-                 crashed, node-N, or a range like 0..40 or 0%..60%"
-            )),
+            other => Err(TargetError::Unknown(other.to_owned())),
         }
     }
 }
@@ -433,7 +451,7 @@ impl Scenario {
                 for item in items {
                     if let toml::Value::Table(inner) = item {
                         out.push_str(&format!("\n[[{}]]\n", toml_key(key)));
-                        write_entries(&mut out, inner, EVENT_KEYS, false);
+                        write_entries(&mut out, inner, FAULT_KEYS, false);
                     }
                 }
             }
@@ -450,8 +468,8 @@ impl Scenario {
     /// proportion.
     pub fn resize(&mut self, nodes: usize) {
         let old = self.nodes.max(1);
-        for event in &mut self.events {
-            if let Some(to) = event.to.as_mut() {
+        for fault in &mut self.faults {
+            if let Some(to) = fault.to.as_mut() {
                 *to = ((*to as f64) * nodes as f64 / old as f64).round().max(1.0) as usize;
             }
         }
@@ -485,12 +503,13 @@ impl Scenario {
         if !(self.network.reorder_delay_ms.is_finite() && self.network.reorder_delay_ms >= 0.0) {
             problems.push("network.reorder_delay_ms: must be zero or more".to_owned());
         }
-        for (i, event) in self.events.iter().enumerate() {
-            let here = format!("event {} ({} at {:?})", i + 1, event.action, event.at);
-            for problem in event.problems() {
+        for (i, fault) in self.faults.iter().enumerate() {
+            // Numbered as the file's `[[event]]` tables.
+            let here = format!("event {} ({} at {:?})", i + 1, fault.action, fault.at);
+            for problem in fault.problems() {
                 problems.push(format!("{here}: {problem}"));
             }
-            if event.at > self.duration {
+            if fault.at > self.duration {
                 problems.push(format!("{here}: happens after the run ends"));
             }
         }
@@ -511,8 +530,9 @@ const SCENARIO_KEYS: &[&str] = &[
     "expected_members",
 ];
 
-/// An event's keys in the order the format documents them.
-const EVENT_KEYS: &[&str] = &[
+/// A fault's keys (an `[[event]]` table's) in the order the format
+/// documents them.
+const FAULT_KEYS: &[&str] = &[
     "at",
     "action",
     "target",
@@ -603,7 +623,7 @@ fn latency_problems(latency: &Latency) -> Vec<String> {
     problems
 }
 
-impl EventSpec {
+impl Fault {
     fn problems(&self) -> Vec<String> {
         use ActionKind as A;
         let mut problems = Vec::new();
@@ -626,7 +646,7 @@ impl EventSpec {
             (Some(_), false) => problems.push("takes no target".to_owned()),
             (Some(target), true) => {
                 if let Err(e) = Target::parse(target) {
-                    problems.push(e);
+                    problems.push(e.to_string());
                 }
             }
             (None, false) => {}
@@ -666,7 +686,7 @@ impl EventSpec {
         if let Some(sides) = &self.sides {
             for side in sides {
                 if let Err(e) = Target::parse(side) {
-                    problems.push(e);
+                    problems.push(e.to_string());
                 }
             }
         }
@@ -731,13 +751,13 @@ mod tests {
     "#;
 
     #[test]
-    fn a_scenario_parses_with_its_events() {
+    fn a_scenario_parses_with_its_faults() {
         let scenario = Scenario::parse(EXAMPLE, "example").unwrap();
         assert_eq!(scenario.nodes, 100);
         assert_eq!(scenario.gossip.suspicion_mult, 4);
         assert_eq!(scenario.network.loss, 0.1);
-        assert_eq!(scenario.events.len(), 4);
-        assert_eq!(scenario.events[1].action, ActionKind::Partition);
+        assert_eq!(scenario.faults.len(), 4);
+        assert_eq!(scenario.faults[1].action, ActionKind::Partition);
         assert_eq!(scenario.seed, 1);
     }
 
@@ -745,7 +765,7 @@ mod tests {
     fn resizing_scales_ranges_and_scale_targets() {
         let mut scenario = Scenario::parse(EXAMPLE, "example").unwrap();
         scenario.resize(10);
-        assert_eq!(scenario.events[3].to, Some(100));
+        assert_eq!(scenario.faults[3].to, Some(100));
         let side = Target::parse("0%..60%").unwrap();
         let Target::Range(from, to) = side else {
             panic!("a range")
@@ -821,10 +841,10 @@ mod tests {
             target = "crashed"
         "#;
         let scenario = Scenario::parse(text, "new").unwrap();
-        assert_eq!(scenario.events[0].action, ActionKind::Replace);
-        assert_eq!(scenario.events[1].action, ActionKind::Isolate);
+        assert_eq!(scenario.faults[0].action, ActionKind::Replace);
+        assert_eq!(scenario.faults[1].action, ActionKind::Isolate);
         assert_eq!(
-            scenario.events[2].latency,
+            scenario.faults[2].latency,
             Some(Latency::Fixed { ms: 20.0 })
         );
         assert_eq!(Target::parse("crashed"), Ok(Target::Crashed));
@@ -868,19 +888,19 @@ mod tests {
     fn a_scenario_written_as_toml_reads_back_equal() {
         let mut scenario = Scenario::parse(EXAMPLE, "example").unwrap();
         scenario.description = "with \"quotes\"\nand a new line".into();
-        let mut network = EventSpec::new(Duration::from_millis(90_500), ActionKind::Network);
+        let mut network = Fault::new(Duration::from_millis(90_500), ActionKind::Network);
         network.latency = Some(Latency::LogNormal {
             median_ms: 2.5,
             p99_ms: 17.25,
         });
         network.loss = Some(0.05);
-        scenario.events.push(network);
-        let mut partition = EventSpec::new(Duration::from_secs(100), ActionKind::Partition);
+        scenario.faults.push(network);
+        let mut partition = Fault::new(Duration::from_secs(100), ActionKind::Partition);
         partition.sides = Some(vec!["0%..30%".into(), "30%..100%".into()]);
         partition.one_way = true;
-        scenario.events.push(partition);
-        scenario.events.push(
-            EventSpec::new(Duration::from_nanos(100_000_000_007), ActionKind::Isolate)
+        scenario.faults.push(partition);
+        scenario.faults.push(
+            Fault::new(Duration::from_nanos(100_000_000_007), ActionKind::Isolate)
                 .with_target("0..2"),
         );
         let text = scenario.to_toml().unwrap();
@@ -902,6 +922,17 @@ mod tests {
             Ok(Target::Range(Bound::Index(5), Bound::Index(10)))
         );
         assert!(Target::parse("node-x").is_err());
-        assert!(Target::parse("0%..120%").is_err());
+        assert_eq!(
+            Target::parse("0%..120%").map_err(|e| e.to_string()),
+            Err("\"120%\" is outside 0%..100%".to_owned())
+        );
+        assert_eq!(
+            Target::parse("nobody").map_err(|e| e.to_string()),
+            Err(
+                "unknown target \"nobody\": expected primary, secondary, random, all, \
+                 crashed, node-N, or a range like 0..40 or 0%..60%"
+                    .to_owned()
+            )
+        );
     }
 }

@@ -25,7 +25,7 @@ use rand::{RngExt, SeedableRng};
 use super::net::{Latency, NetworkModel};
 use super::observe::Breach;
 use super::run::{RunOptions, run};
-use super::scenario::{ActionKind, EventSpec, Scenario, StartMode};
+use super::scenario::{ActionKind, Fault, Scenario, StartMode};
 
 /// The smallest cluster drawn.
 pub const MIN_NODES: usize = 3;
@@ -46,10 +46,10 @@ pub struct Schedule {
     pub index: u64,
     /// The `--max-nodes` it was drawn with.
     pub max_nodes: usize,
-    /// The cluster, its start and its network; no events.
+    /// The cluster, its start and its network; no faults.
     base: Scenario,
     /// The faults (and the undoing of some of them), in time order.
-    faults: Vec<EventSpec>,
+    faults: Vec<Fault>,
     /// Set once the shrinker changed it.
     shrunk: bool,
 }
@@ -61,13 +61,13 @@ pub struct Verdict {
     pub index: u64,
     /// Initial cluster size.
     pub nodes: usize,
-    /// Events in the scenario, clean-up included.
-    pub events: usize,
+    /// Faults in the scenario (its `[[event]]` tables), clean-up included.
+    pub faults: usize,
     /// Virtual seconds run.
     pub duration_s: f64,
     /// Broken invariants.
     pub breaches: Vec<Breach>,
-    /// The run's digest (a hash of every event in order).
+    /// The run's digest (a hash of the engine's whole log, in order).
     pub digest: String,
 }
 
@@ -240,17 +240,17 @@ const MAX_FAULTS: usize = 12;
 struct Draw<'a> {
     rng: &'a mut ChaCha8Rng,
     model: Model,
-    faults: Vec<EventSpec>,
+    faults: Vec<Fault>,
     base_latency: Latency,
     max_nodes: usize,
 }
 
 impl Draw<'_> {
-    fn push(&mut self, event: EventSpec) {
-        self.faults.push(event);
+    fn push(&mut self, fault: Fault) {
+        self.faults.push(fault);
     }
 
-    /// One host, resolved when the event happens.
+    /// One host, resolved when the fault happens.
     fn one_host(&mut self) -> String {
         match self.rng.random_range(0..10u32) {
             0..=3 => "primary".into(),
@@ -260,12 +260,12 @@ impl Draw<'_> {
         }
     }
 
-    /// With probability `p`, `event` later (log-uniform between `lo` and
+    /// With probability `p`, `fault` later (log-uniform between `lo` and
     /// `hi` seconds after `at`); otherwise the clean-up does it.
-    fn maybe_later(&mut self, p: f64, at: Duration, lo: f64, hi: f64, event: EventSpec) -> bool {
+    fn maybe_later(&mut self, p: f64, at: Duration, lo: f64, hi: f64, fault: Fault) -> bool {
         if self.rng.random_bool(p) {
             let later = at + secs(log_uniform(self.rng, lo, hi));
-            self.push(EventSpec { at: later, ..event });
+            self.push(Fault { at: later, ..fault });
             true
         } else {
             false
@@ -273,12 +273,12 @@ impl Draw<'_> {
     }
 
     fn heal_later(&mut self, at: Duration) {
-        let heal = EventSpec::new(at, ActionKind::Heal);
+        let heal = Fault::new(at, ActionKind::Heal);
         self.maybe_later(0.8, at, 3.0, 150.0, heal);
     }
 
     fn restart_later(&mut self, p: f64, at: Duration) {
-        let restart = EventSpec::new(at, ActionKind::Restart).with_target("crashed");
+        let restart = Fault::new(at, ActionKind::Restart).with_target("crashed");
         let before = self.faults.len();
         if self.maybe_later(p, at, 2.0, 120.0, restart) {
             let when = self.faults[before].at;
@@ -311,7 +311,7 @@ impl Draw<'_> {
         } else {
             format!("{:.3}%..100%", 100.0 - share)
         };
-        self.push(EventSpec::new(at, ActionKind::Crash).with_target(target));
+        self.push(Fault::new(at, ActionKind::Crash).with_target(target));
         self.model.running = self.model.running.saturating_sub(k);
         self.model.crashed += k;
         self.restart_later(0.7, at);
@@ -323,7 +323,7 @@ impl Draw<'_> {
         match kind {
             Kind::Crash if self.model.may_crash(1) => {
                 let target = self.one_host();
-                self.push(EventSpec::new(at, A::Crash).with_target(target));
+                self.push(Fault::new(at, A::Crash).with_target(target));
                 self.model.running -= 1;
                 self.model.crashed += 1;
                 self.restart_later(0.6, at);
@@ -340,11 +340,11 @@ impl Draw<'_> {
                 } else {
                     return self.freeze(at);
                 };
-                self.push(EventSpec::new(at, A::Replace).with_target(target));
+                self.push(Fault::new(at, A::Replace).with_target(target));
             }
             Kind::Leave if self.model.running > MIN_NODES && self.model.may_crash(1) => {
                 let target = self.one_host();
-                let mut leave = EventSpec::new(at, A::Leave).with_target(target);
+                let mut leave = Fault::new(at, A::Leave).with_target(target);
                 if self.rng.random_bool(0.5) {
                     leave.drain = Some(secs(log_uniform(self.rng, 0.5, 10.0)));
                 }
@@ -353,14 +353,14 @@ impl Draw<'_> {
             }
             Kind::Drain => {
                 let target = self.one_host();
-                self.push(EventSpec::new(at, A::Drain).with_target(target));
-                let resume = EventSpec::new(at, A::Resume).with_target("all");
+                self.push(Fault::new(at, A::Drain).with_target(target));
+                let resume = Fault::new(at, A::Resume).with_target("all");
                 self.maybe_later(0.75, at, 2.0, 120.0, resume);
             }
             Kind::Fail => {
                 let target = self.one_host();
-                self.push(EventSpec::new(at, A::Fail).with_target(target));
-                let recover = EventSpec::new(at, A::Recover).with_target("all");
+                self.push(Fault::new(at, A::Fail).with_target(target));
+                let recover = Fault::new(at, A::Recover).with_target("all");
                 self.maybe_later(0.75, at, 2.0, 120.0, recover);
             }
             Kind::Flap => {
@@ -369,7 +369,7 @@ impl Draw<'_> {
                 } else {
                     "random"
                 };
-                let mut flap = EventSpec::new(at, A::Flap).with_target(target);
+                let mut flap = Fault::new(at, A::Flap).with_target(target);
                 flap.every = Some(secs(log_uniform(self.rng, 0.5, 10.0)));
                 // An even number of toggles ends passing.
                 flap.times = Some(2 * uniform(self.rng, 1, 10) as u32);
@@ -382,7 +382,7 @@ impl Draw<'_> {
                 if self.rng.random_bool(0.5) {
                     sides.reverse();
                 }
-                let mut partition = EventSpec::new(at, A::Partition);
+                let mut partition = Fault::new(at, A::Partition);
                 partition.sides = Some(sides);
                 partition.one_way = matches!(kind, Kind::OneWay);
                 self.push(partition);
@@ -402,7 +402,7 @@ impl Draw<'_> {
                 bounds.extend(cuts);
                 bounds.push(100);
                 let sides = bounds.windows(2).map(|w| Self::side(w[0], w[1])).collect();
-                let mut partition = EventSpec::new(at, A::Partition);
+                let mut partition = Fault::new(at, A::Partition);
                 partition.sides = Some(sides);
                 self.push(partition);
                 self.heal_later(at);
@@ -418,11 +418,11 @@ impl Draw<'_> {
                     12..=16 => "primary".to_owned(),
                     _ => "random".to_owned(),
                 };
-                self.push(EventSpec::new(at, A::Isolate).with_target(target));
+                self.push(Fault::new(at, A::Isolate).with_target(target));
                 self.heal_later(at);
             }
             Kind::Loss => {
-                let mut network = EventSpec::new(at, A::Network);
+                let mut network = Fault::new(at, A::Network);
                 network.loss = Some(round4(log_uniform(self.rng, 0.005, 0.10)));
                 if self.rng.random_bool(0.3) {
                     network.duplicate = Some(round4(self.rng.random_range(0.0..0.05)));
@@ -455,7 +455,7 @@ impl Draw<'_> {
                         ms: round4(log_uniform(self.rng, 1.0, 50.0)),
                     },
                 };
-                let mut network = EventSpec::new(at, A::Network);
+                let mut network = Fault::new(at, A::Network);
                 network.latency = Some(latency);
                 self.push(network);
                 let normal = self.normal_network(at);
@@ -466,7 +466,7 @@ impl Draw<'_> {
                 let hi = self.max_nodes.min(running * 3);
                 let to = log_uniform_int(self.rng, running + 1, hi);
                 let over = self.scale_over();
-                let mut scale = EventSpec::new(at, A::Scale);
+                let mut scale = Fault::new(at, A::Scale);
                 scale.to = Some(to);
                 scale.over = Some(over);
                 self.push(scale);
@@ -482,7 +482,7 @@ impl Draw<'_> {
                     return self.freeze(at);
                 }
                 let to = uniform(self.rng, lo, hi);
-                let mut scale = EventSpec::new(at, A::Scale);
+                let mut scale = Fault::new(at, A::Scale);
                 scale.to = Some(to);
                 scale.over = Some(self.scale_over());
                 self.push(scale);
@@ -503,7 +503,7 @@ impl Draw<'_> {
 
     fn freeze(&mut self, at: Duration) {
         let target = self.one_host();
-        let mut freeze = EventSpec::new(at, ActionKind::Freeze).with_target(target);
+        let mut freeze = Fault::new(at, ActionKind::Freeze).with_target(target);
         let duration = if self.rng.random_bool(0.5) {
             secs(log_uniform(self.rng, 0.2, 4.0))
         } else {
@@ -518,13 +518,13 @@ impl Draw<'_> {
     }
 
     /// The network as it was at the start.
-    fn normal_network(&self, at: Duration) -> EventSpec {
+    fn normal_network(&self, at: Duration) -> Fault {
         normal_network(at, self.base_latency)
     }
 }
 
-fn normal_network(at: Duration, latency: Latency) -> EventSpec {
-    let mut network = EventSpec::new(at, ActionKind::Network);
+fn normal_network(at: Duration, latency: Latency) -> Fault {
+    let mut network = Fault::new(at, ActionKind::Network);
     network.loss = Some(0.0);
     network.duplicate = Some(0.0);
     network.reorder = Some(0.0);
@@ -532,21 +532,21 @@ fn normal_network(at: Duration, latency: Latency) -> EventSpec {
     network
 }
 
-/// When an event's effect is over: a freeze thawed, a flap or a scale done,
+/// When a fault's effect is over: a freeze thawed, a flap or a scale done,
 /// a leave left.
-fn settled(event: &EventSpec) -> Duration {
+fn settled(fault: &Fault) -> Duration {
     use ActionKind as A;
-    let every = event.every.unwrap_or_default();
-    let last = if event.action == A::Flap {
-        event.at
+    let every = fault.every.unwrap_or_default();
+    let last = if fault.action == A::Flap {
+        fault.at
     } else {
-        event.at + every * event.times.unwrap_or(1).saturating_sub(1)
+        fault.at + every * fault.times.unwrap_or(1).saturating_sub(1)
     };
-    last + match event.action {
-        A::Freeze => event.duration.unwrap_or_default(),
-        A::Flap => every * event.times.unwrap_or(1),
-        A::Scale => event.over.unwrap_or_default(),
-        A::Leave => event.drain.unwrap_or_default(),
+    last + match fault.action {
+        A::Freeze => fault.duration.unwrap_or_default(),
+        A::Flap => every * fault.times.unwrap_or(1),
+        A::Scale => fault.over.unwrap_or_default(),
+        A::Leave => fault.drain.unwrap_or_default(),
         _ => Duration::ZERO,
     }
 }
@@ -592,7 +592,7 @@ impl Schedule {
             expected_members: None,
             gossip: Default::default(),
             network,
-            events: Vec::new(),
+            faults: Vec::new(),
         };
         let mut at = match start {
             StartMode::Join => start_over,
@@ -643,7 +643,7 @@ impl Schedule {
     }
 
     /// The faults drawn (without the clean-up).
-    pub fn faults(&self) -> &[EventSpec] {
+    pub fn faults(&self) -> &[Fault] {
         &self.faults
     }
 
@@ -679,21 +679,21 @@ impl Schedule {
             .max(self.base.start_over);
         let clean = settle + Duration::from_secs(2);
         let any = |kinds: &[ActionKind]| self.faults.iter().any(|e| kinds.contains(&e.action));
-        let mut events = self.faults.clone();
+        let mut faults = self.faults.clone();
         if any(&[A::Partition, A::Isolate]) {
-            events.push(EventSpec::new(clean, A::Heal));
+            faults.push(Fault::new(clean, A::Heal));
         }
         if any(&[A::Network]) {
-            events.push(normal_network(clean, self.base.network.latency));
+            faults.push(normal_network(clean, self.base.network.latency));
         }
         if any(&[A::Fail, A::Flap]) {
-            events.push(EventSpec::new(clean, A::Recover).with_target("all"));
+            faults.push(Fault::new(clean, A::Recover).with_target("all"));
         }
         if any(&[A::Drain]) {
-            events.push(EventSpec::new(clean, A::Resume).with_target("all"));
+            faults.push(Fault::new(clean, A::Resume).with_target("all"));
         }
         if any(&[A::Crash]) {
-            events.push(EventSpec::new(clean, A::Restart).with_target("crashed"));
+            faults.push(Fault::new(clean, A::Restart).with_target("crashed"));
         }
         let largest = self
             .faults
@@ -707,7 +707,7 @@ impl Schedule {
         let config = scenario.node_config();
         let tail = (config.suspicion_timeout(largest) * 4 + Duration::from_secs(90)).max(MIN_TAIL);
         scenario.duration = clean + Duration::from_secs(tail.as_secs() + 1);
-        scenario.events = events;
+        scenario.faults = faults;
         scenario
     }
 
@@ -729,8 +729,8 @@ impl Schedule {
         }
         let mut smaller = self.clone();
         smaller.base.nodes = nodes;
-        for event in &mut smaller.faults {
-            if let Some(to) = event.to.as_mut() {
+        for fault in &mut smaller.faults {
+            if let Some(to) = fault.to.as_mut() {
                 // Never below the smallest cluster drawn: a lone node
                 // replaced or restarted would found a new cluster.
                 *to = (((*to * nodes) as f64 / old as f64).round() as usize).max(MIN_NODES);
@@ -747,7 +747,7 @@ impl Schedule {
         Verdict {
             index: self.index,
             nodes: scenario.nodes,
-            events: scenario.events.len(),
+            faults: scenario.faults.len(),
             duration_s: report.duration_s,
             breaches: report.breaches,
             digest: report.digest,
@@ -873,12 +873,12 @@ mod tests {
                 "{:?}\n{scenario:#?}",
                 scenario.problems()
             );
-            let last = scenario.events.iter().map(settled).max().unwrap();
+            let last = scenario.faults.iter().map(settled).max().unwrap();
             assert!(scenario.duration >= last + MIN_TAIL, "{scenario:#?}");
-            let has = |kind| scenario.events.iter().any(|e| e.action == kind);
+            let has = |kind| scenario.faults.iter().any(|e| e.action == kind);
             let last_is = |kind, target: Option<&str>| {
                 scenario
-                    .events
+                    .faults
                     .iter()
                     .rev()
                     .find(|e| e.action == kind && e.target.as_deref() == target)
@@ -896,7 +896,7 @@ mod tests {
             if has(A::Drain) {
                 assert!(last_is(A::Resume, Some("all")), "{scenario:#?}");
             }
-            for flap in scenario.events.iter().filter(|e| e.action == A::Flap) {
+            for flap in scenario.faults.iter().filter(|e| e.action == A::Flap) {
                 assert_eq!(flap.times.unwrap_or(1) % 2, 0, "a flap ends passing");
             }
         }
@@ -955,7 +955,7 @@ mod tests {
         assert_eq!(verdict.nodes, MIN_NODES);
         let scenario = small.scenario();
         // The clean-up restarts the crashed node.
-        assert_eq!(scenario.events.len(), 2, "{:?}", scenario.events);
-        assert_eq!(scenario.events[1].target.as_deref(), Some("crashed"));
+        assert_eq!(scenario.faults.len(), 2, "{:?}", scenario.faults);
+        assert_eq!(scenario.faults[1].target.as_deref(), Some("crashed"));
     }
 }
