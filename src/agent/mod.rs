@@ -560,9 +560,9 @@ impl Driver {
                                  leaving in {:?} (signal again to leave now)",
                                 drain_timeout - margin,
                             );
-                            let (begun, drain) = Shutdown::begin(now, drain_timeout - margin);
+                            let begun = Shutdown::new(now, drain_timeout - margin);
                             // Draining only fails once the node has left.
-                            let _ = self.node.handle_command(now, drain);
+                            let _ = self.node.handle_command(now, begun.drain());
                             shutdown = Some(begun);
                         }
                         Some(_) => break,

@@ -63,15 +63,16 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Begins a stop at `now`: returns it and the command to give the node
-    /// at once.
-    pub fn begin(now: Time, drain_time: Duration) -> (Self, Command) {
-        (
-            Self {
-                leave_at: now + drain_time,
-            },
-            Command::Drain,
-        )
+    /// A stop that begins at `start` and leaves `drain_time` later.
+    pub fn new(start: Time, drain_time: Duration) -> Self {
+        Self {
+            leave_at: start + drain_time,
+        }
+    }
+
+    /// The command that begins it, given at its start.
+    pub fn drain(&self) -> Command {
+        Command::Drain
     }
 
     /// When the node leaves.
@@ -133,8 +134,8 @@ mod tests {
         let mut founder = node(1, Start::Bootstrap);
         let _ = founder.take_outputs();
         let now = Duration::from_secs(1);
-        let (shutdown, drain) = Shutdown::begin(now, Duration::from_secs(5));
-        founder.handle_command(now, drain).unwrap();
+        let shutdown = Shutdown::new(now, Duration::from_secs(5));
+        founder.handle_command(now, shutdown.drain()).unwrap();
         assert!(founder.record().draining);
         assert!(founder.take_outputs().changed);
         assert!(!shutdown.is_due(now + Duration::from_secs(4)));

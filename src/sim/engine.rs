@@ -489,11 +489,12 @@ impl Sim {
         let Some(node) = self.hosts[index].node.as_mut() else {
             return;
         };
-        let mut transmits = Vec::new();
-        while let Some(transmit) = node.poll_transmit() {
-            transmits.push(transmit);
-        }
-        while let Some(event) = node.poll_event() {
+        // The driver contract (`core::driver`): nothing here publishes, the
+        // datagrams go into the network, the events into the log. The wake
+        // is queued before the deliveries, as it always was: the queue
+        // breaks ties in insertion order, and every recorded digest with it.
+        let outputs = node.take_outputs();
+        for event in outputs.events {
             tracing::trace!(?event, "node event");
             self.log.push(LogEntry {
                 at: now,
@@ -501,15 +502,14 @@ impl Sim {
                 what: Logged::Node(event),
             });
         }
-        let next = node.poll_timeout();
-        if let Some(next) = next {
+        if let Some(next) = outputs.wake {
             let host = &mut self.hosts[index];
             if host.wake.is_none_or(|w| next < w) {
                 host.wake = Some(next);
                 self.queue.push(next.max(now), Due::Wake(index));
             }
         }
-        for transmit in transmits {
+        for transmit in outputs.transmits {
             self.datagrams += 1;
             self.bytes += transmit.payload.len() as u64;
             let Some(&to) = self.by_addr.get(&transmit.to) else {

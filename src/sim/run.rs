@@ -12,7 +12,7 @@ use super::observe::{Observer, Symptom};
 use super::report::{Report, Traffic, summarise};
 use super::scenario::{ActionKind, Fault, Scenario, StartMode, Target};
 use super::timeline::Timeline;
-use crate::core::{Command, HealthRecord, HealthStatus, NodeId};
+use crate::core::{Command, HealthRecord, HealthStatus, NodeId, Shutdown};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -58,11 +58,15 @@ enum Task {
     Fault { index: usize },
     /// Start host (first start or restart) joining running members.
     Start { host: usize },
-    /// Leave now (after draining), then stop.
-    Leave { host: usize },
+    /// Leave now (after draining), then stop: the end of a [`Shutdown`].
+    Leave { host: usize, shutdown: Shutdown },
     /// Drain, as the first half of a leave or a rolling restart; `report`
     /// makes it a fault of its own in the report.
-    Drain { host: usize, report: bool },
+    Drain {
+        host: usize,
+        report: bool,
+        shutdown: Shutdown,
+    },
     /// Toggle health of a flapping host.
     Flap { host: usize, failing: bool },
 }
@@ -425,17 +429,21 @@ impl Runner<'_> {
                 self.apply_fault(&fault);
             }
             Task::Start { host } => self.start(host),
-            Task::Drain { host, report } => {
+            Task::Drain {
+                host,
+                report,
+                shutdown,
+            } => {
                 if report {
                     let label = self.label(ActionKind::Drain, &[host]);
                     self.observer
                         .fault(now, "drain", label, &[host], Symptom::Nothing);
                 }
                 self.observer.set_draining(host, true);
-                self.sim.command(host, Command::Drain);
+                self.sim.command(host, shutdown.drain());
             }
-            Task::Leave { host } => {
-                self.sim.command(host, Command::Leave);
+            Task::Leave { host, shutdown } => {
+                self.sim.command(host, shutdown.leave());
                 self.drain_log();
                 self.sim.crash(host);
             }
@@ -539,11 +547,15 @@ impl Runner<'_> {
                     .fault(now, &kind, label, &targets, Symptom::Left);
                 let drain = fault.drain.unwrap_or_default();
                 for host in targets {
+                    // The agent's shutdown, as the agent runs it.
+                    let shutdown = Shutdown::new(now, drain);
                     self.apply(Task::Drain {
                         host,
                         report: false,
+                        shutdown,
                     });
-                    self.tasks.push(now + drain, Task::Leave { host });
+                    self.tasks
+                        .push(shutdown.leave_at(), Task::Leave { host, shutdown });
                 }
             }
             A::Fail | A::Recover => {
@@ -693,8 +705,17 @@ impl Runner<'_> {
                     .collect();
                 for (i, host) in hosts.into_iter().enumerate() {
                     let t = now + period * i as u32;
-                    self.tasks.push(t, Task::Drain { host, report: true });
-                    self.tasks.push(t + drain, Task::Leave { host });
+                    let shutdown = Shutdown::new(t, drain);
+                    self.tasks.push(
+                        t,
+                        Task::Drain {
+                            host,
+                            report: true,
+                            shutdown,
+                        },
+                    );
+                    self.tasks
+                        .push(shutdown.leave_at(), Task::Leave { host, shutdown });
                     self.tasks.push(t + drain + down, Task::Start { host });
                 }
             }
@@ -737,14 +758,23 @@ impl Runner<'_> {
             let remove = running.len() - to;
             for (k, host) in running.iter().rev().take(remove).enumerate() {
                 let at = now + over.mul_f64(k as f64 / remove as f64);
+                // A scale-in leaves without waiting for a balancer.
+                let shutdown = Shutdown::new(at, Duration::ZERO);
                 self.tasks.push(
                     at,
                     Task::Drain {
                         host: *host,
                         report: false,
+                        shutdown,
                     },
                 );
-                self.tasks.push(at, Task::Leave { host: *host });
+                self.tasks.push(
+                    shutdown.leave_at(),
+                    Task::Leave {
+                        host: *host,
+                        shutdown,
+                    },
+                );
             }
         }
     }
