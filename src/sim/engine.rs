@@ -260,14 +260,14 @@ impl Sim {
     pub fn start_preloaded(
         &mut self,
         index: usize,
-        members: Vec<foca::Member<NodeId>>,
+        alive: &[NodeId],
         records: Vec<crate::core::HealthRecord>,
         seniority: u64,
     ) {
         self.start_node(index, Start::Join(Vec::new()));
         let now = self.now;
         if let Some(node) = self.hosts[index].node.as_mut() {
-            node.preload(now, members, records, seniority);
+            node.preload(now, alive, records, seniority);
         }
         self.after_input(index);
     }

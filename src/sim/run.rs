@@ -290,11 +290,10 @@ impl Runner<'_> {
                 record
             })
             .collect();
-        let members: Vec<foca::Member<NodeId>> =
-            ids.iter().cloned().map(foca::Member::alive).collect();
+
         for i in 0..n {
             self.sim
-                .start_preloaded(i, members.clone(), records.clone(), i as u64 + 1);
+                .start_preloaded(i, &ids, records.clone(), i as u64 + 1);
             // Each preload logs an event per member: observe them now, or
             // the log would hold n² entries at once.
             self.drain_log();

@@ -496,16 +496,18 @@ impl Node {
     }
 
     /// Makes this node a member of a running cluster whose whole state is
-    /// given, with `seniority` as its own rank: the simulator's warm start
-    /// for steady-state runs, which skips thousands of joins.
+    /// given (every other member alive, and every record), with
+    /// `seniority` as its own rank: the simulator's warm start for
+    /// steady-state runs, which skips thousands of joins.
     #[doc(hidden)]
     pub fn preload(
         &mut self,
         now: Time,
-        members: Vec<foca::Member<NodeId>>,
+        alive: &[NodeId],
         records: Vec<HealthRecord>,
         seniority: u64,
     ) {
+        let members = alive.iter().cloned().map(foca::Member::alive).collect();
         self.merge_state(now, members, records, true);
         self.record.seniority = Some(seniority);
         self.record.admitted = true;
