@@ -22,6 +22,7 @@
 //! `ARCHITECTURE.md` at the root of the repository tells how the parts fit.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod agent;
 pub mod core;

@@ -308,7 +308,7 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
         report.duration_s, perf.wall_s, perf.virtual_per_wall, perf.steps
     );
     if let (Some(path), Some(timeline)) = (&args.plot, &outcome.timeline) {
-        match herd::sim::plot::render_svg(timeline, path) {
+        match herd::sim::render_svg(timeline, path) {
             Ok(()) => eprintln!("timeline drawn to {}", path.display()),
             Err(err) => {
                 eprintln!("herd: {err}");

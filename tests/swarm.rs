@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use herd::core::MemberState;
-use herd::sim::scenario::{ActionKind, Fault};
 use herd::sim::swarm::{Schedule, Verdict};
+use herd::sim::{ActionKind, Fault};
 use herd::sim::{NetworkModel, RunOptions, Scenario, Sim, run};
 
 /// Schedules `cargo test` runs: 400 of at most 24 nodes take about ten

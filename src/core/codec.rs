@@ -82,7 +82,7 @@ pub enum DropReason {
     ForeignCluster,
     /// Sealed with a key, and this node has no keyring.
     Sealed,
-    /// Larger than [`MAX_DATAGRAM`].
+    /// Larger than `MAX_DATAGRAM`.
     TooLarge,
     /// The envelope or the payload does not decode.
     Malformed,

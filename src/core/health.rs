@@ -92,7 +92,7 @@ pub struct CheckSummary {
     /// Its state.
     pub status: CheckStatus,
     /// Its output when the state last changed, cut to
-    /// [`MAX_CHECK_OUTPUT`] bytes.
+    /// `MAX_CHECK_OUTPUT` bytes.
     pub output: String,
 }
 
@@ -201,7 +201,7 @@ impl HealthRecord {
         (self.incarnation, self.version)
     }
 
-    /// Whether every counter is below [`COUNTER_LIMIT`]. A cluster adds one
+    /// Whether every counter is below `COUNTER_LIMIT`. A cluster adds one
     /// to a seniority, a term, a life or a version at a time, so a larger
     /// value only comes from a corrupt or forged datagram, and taking it
     /// would make the next `+ 1` overflow.

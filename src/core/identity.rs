@@ -157,7 +157,7 @@ pub enum NameError {
     /// The name is empty.
     #[error("a member name must not be empty")]
     Empty,
-    /// The name is longer than [`MAX_NAME_LEN`].
+    /// The name is longer than `MAX_NAME_LEN`.
     #[error("member name {0:?} is longer than {MAX_NAME_LEN} bytes")]
     TooLong(String),
     /// The name holds a character outside `[A-Za-z0-9._-]`.

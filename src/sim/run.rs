@@ -102,7 +102,7 @@ fn wall_clock() -> Instant {
 /// periods, the bound issue 9 set. With the defaults: 16 s up to 10
 /// members, 20 s from 16 members on. (Measured after heals: 0.02 to 5 s
 /// from 10 to 1,000 nodes.)
-pub fn recovery_limit(config: &crate::core::NodeConfig, members: usize) -> Duration {
+pub(super) fn recovery_limit(config: &crate::core::NodeConfig, members: usize) -> Duration {
     (config.suspicion_timeout(members) * 2 + config.probe_period * 10).min(config.probe_period * 20)
 }
 

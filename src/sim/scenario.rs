@@ -85,7 +85,11 @@ pub enum StartMode {
 }
 
 /// The nodes' protocol settings for a scenario.
-pub fn node_config(quorum: QuorumPolicy, expected: Option<usize>, g: &GossipTuning) -> NodeConfig {
+pub(super) fn node_config(
+    quorum: QuorumPolicy,
+    expected: Option<usize>,
+    g: &GossipTuning,
+) -> NodeConfig {
     NodeConfig {
         cluster: "sim".into(),
         quorum,
@@ -172,7 +176,7 @@ pub struct Fault {
     pub at: Duration,
     /// What.
     pub action: ActionKind,
-    /// Which hosts (see [`Target`]).
+    /// Which hosts (see `Target`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// `freeze`: how long.
@@ -277,7 +281,7 @@ impl Fault {
 
 /// Which hosts a fault acts on, resolved when it happens.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Target {
+pub(super) enum Target {
     /// The host most running hosts name primary.
     Primary,
     /// A random running host that is not the primary.
@@ -298,7 +302,7 @@ pub enum Target {
 
 /// One end of a host range.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Bound {
+pub(super) enum Bound {
     /// A host index.
     Index(usize),
     /// A percentage of the scenario's initial node count.
@@ -307,7 +311,7 @@ pub enum Bound {
 
 /// Why a target does not parse. Each variant holds the text in question.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
+pub(super) enum TargetError {
     /// A range end ending in `%` whose number does not parse.
     #[error("{0:?} is not a percentage")]
     NotAPercentage(String),
@@ -345,7 +349,7 @@ impl Bound {
     }
 
     /// The index this bound stands for in a cluster of `nodes`.
-    pub fn resolve(self, nodes: usize) -> usize {
+    pub(super) fn resolve(self, nodes: usize) -> usize {
         match self {
             Self::Index(i) => i,
             Self::Percent(p) => ((p / 100.0) * nodes as f64).round() as usize,
@@ -356,7 +360,7 @@ impl Bound {
 impl Target {
     /// Parses a target: `primary`, `secondary`, `random`, `all`, `crashed`,
     /// a host name, or a range like `0..40` or `0%..60%`.
-    pub fn parse(text: &str) -> Result<Self, TargetError> {
+    pub(super) fn parse(text: &str) -> Result<Self, TargetError> {
         match text.trim() {
             "primary" => Ok(Self::Primary),
             "secondary" => Ok(Self::Secondary),

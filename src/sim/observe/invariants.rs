@@ -269,7 +269,7 @@ impl Observer {
 
     /// The highest term a host's view reports, sampled: it must never go
     /// down within one life.
-    pub fn view_term(&mut self, at: Duration, host: usize, term: u64) {
+    pub(crate) fn view_term(&mut self, at: Duration, host: usize, term: u64) {
         let current = self.hosts[host].life;
         let (life, seen) = self.hosts[host].view_term;
         if life == current && term < seen {
@@ -366,7 +366,7 @@ impl Observer {
     }
 
     /// Broken invariants, in time order.
-    pub fn breaches(&self) -> Vec<Breach> {
+    pub(crate) fn breaches(&self) -> Vec<Breach> {
         let mut breaches = self.breaches.clone();
         breaches.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         breaches

@@ -52,7 +52,7 @@ impl Stats {
 /// What a fault is expected to make the others notice: the symptom whose
 /// detection the observer times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Symptom {
+pub(crate) enum Symptom {
     /// The target is down (crash, freeze).
     Down,
     /// The target left.
@@ -285,7 +285,7 @@ impl Observer {
 
     /// Records a fault the runner applies now: what it targets, what the
     /// others should notice, and whether it takes the primary away.
-    pub fn fault(
+    pub(crate) fn fault(
         &mut self,
         at: Duration,
         kind: &str,
@@ -439,7 +439,7 @@ impl Observer {
     }
 
     /// The fault reports.
-    pub fn fault_reports(&self) -> Vec<FaultReport> {
+    pub(crate) fn fault_reports(&self) -> Vec<FaultReport> {
         self.faults
             .iter()
             .map(|tracker| {
@@ -454,12 +454,12 @@ impl Observer {
     }
 
     /// The safety figures.
-    pub fn safety(&self) -> Safety {
+    pub(crate) fn safety(&self) -> Safety {
         self.safety.clone()
     }
 
     /// Join figures.
-    pub fn joins(&self) -> Joins {
+    pub(crate) fn joins(&self) -> Joins {
         let asked: Vec<&JoinTracker> = self.joins.iter().collect();
         let joined: Vec<f64> = asked
             .iter()

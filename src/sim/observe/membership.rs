@@ -58,7 +58,7 @@ impl Observer {
     }
 
     /// Puts `host` on a side of a partition (`side` 0 is the default).
-    pub fn place(&mut self, at: Duration, host: usize, side: u16) {
+    pub(crate) fn place(&mut self, at: Duration, host: usize, side: u16) {
         self.advance(at);
         if self.hosts[host].running && !self.hosts[host].unadmitted {
             let old = self.side_running.entry(self.hosts[host].side).or_default();
@@ -70,7 +70,7 @@ impl Observer {
     }
 
     /// A partition starts or ends.
-    pub fn partitioned(&mut self, at: Duration, active: bool) {
+    pub(crate) fn partitioned(&mut self, at: Duration, active: bool) {
         self.disturbed(at);
         if active {
             self.partition_since.get_or_insert(at);
@@ -151,7 +151,7 @@ impl Observer {
     /// The network is whole again (a heal, not a partition replacing
     /// another at the same instant): hosts that started on a side without
     /// a majority can now be admitted, and count as members from here.
-    pub fn network_whole(&mut self, at: Duration) {
+    pub(crate) fn network_whole(&mut self, at: Duration) {
         // Nothing may change at a heal: the nodes may agree on one
         // claimant already (a short cut that nobody acted on).
         self.check_agreement(at);

@@ -24,10 +24,10 @@ use std::time::Duration;
 
 use super::engine::{LogEntry, Logged};
 use super::timeline::{Naming, Timeline};
-use crate::core::{Event, HealthStatus, MemberState, Phase};
+use crate::core::{Event, HealthStatus, MemberState};
 
-pub use invariants::Breach;
-pub use measure::{FaultReport, Joins, Safety, Stats, Symptom};
+pub(super) use invariants::Breach;
+pub(super) use measure::{FaultReport, Joins, Safety, Stats, Symptom};
 use measure::{FaultTracker, JoinTracker};
 
 /// What a view says of a member, packed in a byte.
@@ -47,7 +47,7 @@ fn code(state: MemberState) -> u8 {
 }
 
 /// The host index of a simulated member name (`node-17` is 17).
-pub fn host_of(name: &str) -> Option<usize> {
+pub(super) fn host_of(name: &str) -> Option<usize> {
     name.strip_prefix("node-")?.parse().ok()
 }
 
@@ -150,7 +150,7 @@ impl HostState {
 }
 
 /// The observer.
-pub struct Observer {
+pub(super) struct Observer {
     /// Every host, by index.
     hosts: Vec<HostState>,
     /// Configured cluster size the quorum guard uses, if fixed.
@@ -206,7 +206,11 @@ pub struct Observer {
 
 impl Observer {
     /// An observer for a run; `plot` keeps what the SVG timeline needs.
-    pub fn new(expected_members: Option<usize>, minority_grace: Duration, plot: bool) -> Self {
+    pub(super) fn new(
+        expected_members: Option<usize>,
+        minority_grace: Duration,
+        plot: bool,
+    ) -> Self {
         Self {
             hosts: Vec::new(),
             expected_members,
@@ -245,12 +249,12 @@ impl Observer {
     /// start or stop, no freeze or thaw, no partition and no loss, the
     /// running nodes must agree on one claimant whenever a majority of the
     /// members runs and one of them may serve (`no recovery`).
-    pub fn set_recovery_limit(&mut self, limit: Duration) {
+    pub(super) fn set_recovery_limit(&mut self, limit: Duration) {
         self.recovery_limit = limit;
     }
 
     /// Records whether the network loses datagrams from now on.
-    pub fn set_lossy(&mut self, at: Duration, lossy: bool) {
+    pub(super) fn set_lossy(&mut self, at: Duration, lossy: bool) {
         self.disturbed(at);
         self.lossy = lossy;
     }
@@ -263,7 +267,7 @@ impl Observer {
     }
 
     /// Registers a host (its index is the next one).
-    pub fn add_host(&mut self, name: Arc<str>) {
+    pub(super) fn add_host(&mut self, name: Arc<str>) {
         let n = self.hosts.len() + 1;
         for host in &mut self.hosts {
             host.view.push(UNKNOWN);
@@ -283,7 +287,7 @@ impl Observer {
     }
 
     /// The host most live hosts name primary.
-    pub fn consensus_primary(&self) -> Option<usize> {
+    pub(super) fn consensus_primary(&self) -> Option<usize> {
         let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
         for host in 0..self.hosts.len() {
             if self.is_live(host)
@@ -299,40 +303,15 @@ impl Observer {
     }
 
     /// Whether `host` is running, not frozen, joined and serving.
-    pub fn is_serving(&self, host: usize) -> bool {
+    pub(super) fn is_serving(&self, host: usize) -> bool {
         self.is_live(host)
             && self.hosts[host].joined
             && self.hosts[host].healthy
             && !self.hosts[host].draining
     }
 
-    /// Whether a host is running (started and not stopped).
-    pub fn is_running(&self, host: usize) -> bool {
-        self.hosts[host].running
-    }
-
-    /// Whether a host is frozen.
-    pub fn is_frozen(&self, host: usize) -> bool {
-        self.hosts[host].frozen
-    }
-
-    /// Whether a host's checks are (configured) passing.
-    pub fn is_healthy(&self, host: usize) -> bool {
-        self.hosts[host].healthy
-    }
-
-    /// The side a host is on.
-    pub fn side(&self, host: usize) -> u16 {
-        self.hosts[host].side
-    }
-
-    /// Hosts that have left.
-    pub fn has_left(&self, host: usize) -> bool {
-        self.hosts[host].left
-    }
-
     /// Takes one entry of the log.
-    pub fn observe(&mut self, entry: &LogEntry) {
+    pub(super) fn observe(&mut self, entry: &LogEntry) {
         self.settle_thaws(entry.at);
         self.advance(entry.at);
         self.line.clear();
@@ -548,7 +527,7 @@ impl Observer {
     }
 
     /// Records a configured health or drain change.
-    pub fn set_health(&mut self, host: usize, healthy: bool) {
+    pub(super) fn set_health(&mut self, host: usize, healthy: bool) {
         self.hosts[host].healthy = healthy;
         if !healthy {
             self.hosts[host].disrupted = true;
@@ -556,7 +535,7 @@ impl Observer {
     }
 
     /// Records a drain or resume.
-    pub fn set_draining(&mut self, host: usize, draining: bool) {
+    pub(super) fn set_draining(&mut self, host: usize, draining: bool) {
         self.hosts[host].draining = draining;
         if draining {
             self.hosts[host].disrupted = true;
@@ -565,7 +544,7 @@ impl Observer {
 
     /// Ends the run at `end`: closes open intervals and checks what never
     /// happened.
-    pub fn finish(&mut self, end: Duration, failover_limit: Duration) {
+    pub(super) fn finish(&mut self, end: Duration, failover_limit: Duration) {
         self.settle_thaws(end + Duration::from_nanos(1));
         self.advance(end);
         self.check_failovers_happened(end, failover_limit);
@@ -573,7 +552,7 @@ impl Observer {
     }
 
     /// At the end: the primary every live host names, if they agree.
-    pub fn agreed_primary(&self) -> Option<String> {
+    pub(super) fn agreed_primary(&self) -> Option<String> {
         let mut named = (0..self.hosts.len())
             .filter(|h| self.is_live(*h))
             .map(|h| self.hosts[h].naming);
@@ -584,7 +563,7 @@ impl Observer {
     }
 
     /// The hosts that claim the role now.
-    pub fn claimant_names(&self) -> Vec<String> {
+    pub(super) fn claimant_names(&self) -> Vec<String> {
         self.claimants
             .iter()
             .map(|c| self.hosts[*c].name.to_string())
@@ -592,34 +571,18 @@ impl Observer {
     }
 
     /// Hash of everything observed, in order: equal for equal runs.
-    pub fn digest(&self) -> u64 {
+    pub(super) fn digest(&self) -> u64 {
         self.digest
     }
 
     /// Sum over hosts of the seconds each ran.
-    pub fn node_seconds(&self) -> f64 {
+    pub(super) fn node_seconds(&self) -> f64 {
         self.node_seconds
     }
 
     /// The plot data, if kept.
-    pub fn take_timeline(&mut self) -> Option<Timeline> {
+    pub(super) fn take_timeline(&mut self) -> Option<Timeline> {
         self.timeline.take()
-    }
-
-    /// The phase a host is in, as the observer tracks it.
-    pub fn phase(&self, host: usize) -> Phase {
-        if self.hosts[host].left {
-            Phase::Left
-        } else if self.hosts[host].joined {
-            Phase::Joined
-        } else {
-            Phase::Joining
-        }
-    }
-
-    /// Number of hosts.
-    pub fn hosts(&self) -> usize {
-        self.hosts.len()
     }
 }
 
