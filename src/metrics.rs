@@ -189,7 +189,7 @@ impl Metrics {
         self.has_primary.set(i64::from(snapshot.primary.is_some()));
         self.quorum.set(i64::from(snapshot.quorate));
         self.expected.set(snapshot.expected as i64);
-        self.term.set(snapshot.term as i64);
+        self.term.set(snapshot.highest_term as i64);
 
         let (now, last) = (&snapshot.stats, &self.last);
         let delta = |a: u64, b: u64| a.saturating_sub(b);

@@ -300,13 +300,13 @@ impl Translator {
     /// The hook event for a node event, if hooks care about it.
     pub(super) fn translate(&mut self, event: &Event, view: NodeView<'_>) -> Option<HookEvent> {
         let (kind, term, member) = match event {
-            Event::RoleChanged { primary, term } => {
-                let kind = if *primary {
+            Event::RoleChanged { claiming, term } => {
+                let kind = if *claiming {
                     EventKind::Primary
                 } else {
                     EventKind::Secondary
                 };
-                let term = if *primary { *term } else { view.term };
+                let term = if *claiming { *term } else { view.term };
                 (kind, term, None)
             }
             Event::MemberState {
@@ -967,8 +967,8 @@ mod tests {
         }
     }
 
-    fn role(primary: bool, term: u64) -> Event {
-        Event::RoleChanged { primary, term }
+    fn role(claiming: bool, term: u64) -> Event {
+        Event::RoleChanged { claiming, term }
     }
 
     fn member_state(name: &str, previous: Option<MemberState>, current: MemberState) -> Event {

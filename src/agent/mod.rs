@@ -300,11 +300,17 @@ pub async fn run(
     // the same term out again on the next start).
     let mut recalled = recalled;
     if let Some(dir) = &config.data_dir
-        && node.term() != recalled.term
+        && node.highest_term() != recalled.term
     {
-        memory::save(dir, &config.cluster, &name, &recalled.members, node.term())
-            .map_err(AgentError::DataDirUnwritable)?;
-        recalled.term = node.term();
+        memory::save(
+            dir,
+            &config.cluster,
+            &name,
+            &recalled.members,
+            node.highest_term(),
+        )
+        .map_err(AgentError::DataDirUnwritable)?;
+        recalled.term = node.highest_term();
     }
 
     let mut metrics = Metrics::new()?;
@@ -493,7 +499,7 @@ fn hook_view(node: &Node) -> hooks::NodeView<'_> {
     hooks::NodeView {
         primary: node.primary().map(|p| &**p),
         is_primary: node.is_claiming(),
-        term: node.term(),
+        term: node.highest_term(),
     }
 }
 
@@ -643,7 +649,7 @@ impl Driver {
             return false;
         };
         // A new term is written at once: a restart must never reuse it.
-        let term = self.node.term();
+        let term = self.node.highest_term();
         let new_term = term != memory.saved_term;
         match memory.failing {
             Some(_) if !force && now < memory.retry_at => return false,
@@ -783,8 +789,10 @@ fn published_events(events: &[Event]) -> impl Iterator<Item = &Event> {
     let mut claim = None;
     for (index, event) in events.iter().enumerate() {
         match event {
-            Event::RoleChanged { primary: true, .. } => claim = Some(index),
-            Event::RoleChanged { primary: false, .. } => {
+            Event::RoleChanged { claiming: true, .. } => claim = Some(index),
+            Event::RoleChanged {
+                claiming: false, ..
+            } => {
                 if let Some(claimed) = claim.take() {
                     skip[claimed] = true;
                     skip[index] = true;
@@ -835,11 +843,11 @@ fn log_event(event: &Event) {
             "primary changed"
         ),
         Event::RoleChanged {
-            primary: true,
+            claiming: true,
             term,
         } => tracing::info!(term, "this node is now the primary"),
         Event::RoleChanged {
-            primary: false,
+            claiming: false,
             term,
         } => tracing::info!(term, "this node is no longer the primary"),
     }
@@ -894,8 +902,8 @@ async fn resolve_seeds(
 mod tests {
     use super::*;
 
-    fn role(primary: bool, term: u64) -> Event {
-        Event::RoleChanged { primary, term }
+    fn role(claiming: bool, term: u64) -> Event {
+        Event::RoleChanged { claiming, term }
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub enum Event {
     /// This node started (`true`) or stopped claiming the primary role.
     RoleChanged {
         /// Whether it claims now.
-        primary: bool,
+        claiming: bool,
         /// The term of the claim that started or ended.
         term: u64,
     },
@@ -210,7 +210,7 @@ pub struct MemberInfo {
     /// `primary_eligible`.
     pub eligible: bool,
     /// This view names it primary.
-    pub primary: bool,
+    pub is_primary: bool,
     /// Identity incarnation.
     pub incarnation: u64,
     /// It is this node.
@@ -252,7 +252,7 @@ pub struct Snapshot {
     pub primary_term: Option<u64>,
     /// The highest term this node has seen: a server should refuse work
     /// stamped with a lower one.
-    pub term: u64,
+    pub highest_term: u64,
     /// This node claims the role.
     pub claiming: bool,
     /// The election's quorum figures.

@@ -810,7 +810,7 @@ impl Members {
                     priority: record.map_or(0, |r| r.priority),
                     seniority: known.seniority(self.founding),
                     eligible: record.is_some_and(|r| r.eligible),
-                    primary: primary == Some(name),
+                    is_primary: primary == Some(name),
                     incarnation: id.incarnation(),
                     local: false,
                     term: record.map_or(0, |r| r.term),

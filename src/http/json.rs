@@ -152,7 +152,7 @@ impl<'a> From<&'a MemberInfo> for MemberJson<'a> {
             priority: member.priority,
             seniority: member.seniority,
             eligible: member.eligible,
-            primary: member.primary,
+            primary: member.is_primary,
             incarnation: member.incarnation,
             local: member.local,
             term: member.term,
@@ -211,7 +211,7 @@ impl<'a> From<&'a Snapshot> for PrimaryJson<'a> {
         Self {
             primary: snapshot.primary.as_deref(),
             term: snapshot.primary_term,
-            max_term: snapshot.term,
+            max_term: snapshot.highest_term,
             node: &snapshot.name,
             is_primary: snapshot.claiming,
             quorum: snapshot.quorate,

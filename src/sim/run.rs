@@ -305,7 +305,7 @@ impl Runner<'_> {
         let now = self.sim.now();
         for host in 0..self.sim.len() {
             if let Some(node) = self.sim.node(host) {
-                self.observer.view_term(now, host, node.term());
+                self.observer.view_term(now, host, node.highest_term());
             }
         }
     }

@@ -209,7 +209,7 @@ impl Node {
                 self.record.term = self.members.next_term();
             }
             self.events.push_back(Event::RoleChanged {
-                primary: claiming,
+                claiming,
                 term: self.record.term,
             });
         }

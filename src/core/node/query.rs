@@ -42,7 +42,7 @@ impl Node {
     }
 
     /// The highest primary term this node has seen.
-    pub fn term(&self) -> u64 {
+    pub fn highest_term(&self) -> u64 {
         self.members.max_term()
     }
 
@@ -90,7 +90,7 @@ impl Node {
             priority: self.record.priority,
             seniority: self.record.seniority,
             eligible: self.record.eligible,
-            primary: primary == Some(id.name()),
+            is_primary: primary == Some(id.name()),
             incarnation: id.incarnation(),
             local: true,
             term: self.record.term,
@@ -110,7 +110,7 @@ impl Node {
             priority: self.record.priority,
             primary: self.election.primary.clone(),
             primary_term: self.primary_term(),
-            term: self.members.max_term(),
+            highest_term: self.members.max_term(),
             claiming: self.claiming,
             quorate: self.election.quorate,
             live: self.election.live,

@@ -315,13 +315,21 @@ impl Observer {
         self.settle_thaws(entry.at);
         self.advance(entry.at);
         self.line.clear();
-        let _ = write!(
-            self.line,
-            "{}|{}|{:?}",
-            entry.at.as_nanos(),
-            entry.host,
-            entry.what
-        );
+        let _ = write!(self.line, "{}|{}|", entry.at.as_nanos(), entry.host);
+        match &entry.what {
+            // The digest hashes each entry's text as it was when the
+            // recorded digests were taken; the event's field has been
+            // renamed (`primary` to `claiming`) since, its text has not.
+            Logged::Node(Event::RoleChanged { claiming, term }) => {
+                let _ = write!(
+                    self.line,
+                    "Node(RoleChanged {{ primary: {claiming}, term: {term} }})"
+                );
+            }
+            what => {
+                let _ = write!(self.line, "{what:?}");
+            }
+        }
         for byte in self.line.bytes() {
             self.digest ^= u64::from(byte);
             self.digest = self.digest.wrapping_mul(0x0000_0100_0000_01b3);
@@ -474,9 +482,9 @@ impl Observer {
                 self.check_lost(at);
                 self.excuse_failovers_without_majority();
             }
-            Event::RoleChanged { primary, term } => {
-                tracing::debug!(host = %self.hosts[host].name, primary, term, "role");
-                if !*primary && self.partition_since.is_some() {
+            Event::RoleChanged { claiming, term } => {
+                tracing::debug!(host = %self.hosts[host].name, claiming, term, "role");
+                if !*claiming && self.partition_since.is_some() {
                     // A side counted as a majority may hold hosts that are
                     // running but not (yet) members, such as a replacement
                     // waiting for its old life to be declared down: a claim
@@ -491,11 +499,11 @@ impl Observer {
                         self.hosts[host].disrupted = true;
                     }
                 }
-                if *primary {
+                if *claiming {
                     self.check_term(at, host, *term);
                 }
-                self.hosts[host].claiming = *primary;
-                self.set_claiming(at, host, *primary, false);
+                self.hosts[host].claiming = *claiming;
+                self.set_claiming(at, host, *claiming, false);
             }
             Event::PrimaryChanged { current, .. } => {
                 let primary = current.as_deref().and_then(host_of);
@@ -604,11 +612,11 @@ mod tests {
         observer
     }
 
-    fn claim(observer: &mut Observer, at_s: u64, host: usize, primary: bool, term: u64) {
+    fn claim(observer: &mut Observer, at_s: u64, host: usize, claiming: bool, term: u64) {
         observer.observe(&LogEntry {
             at: Duration::from_secs(at_s),
             host,
-            what: Logged::Node(Event::RoleChanged { primary, term }),
+            what: Logged::Node(Event::RoleChanged { claiming, term }),
         });
     }
 
