@@ -295,9 +295,9 @@ impl AgentConfig {
             } else {
                 crate::core::HealthStatus::Failing
             },
+            gossip: self.gossip,
             ..NodeConfig::default()
         }
-        .with_tuning(&self.gossip)
     }
 
     /// Checks every field and returns all problems.

@@ -4,9 +4,10 @@
 //! (`src/agent/config.rs`) fills them in. Every error is collected and
 //! reported together, naming the field.
 //!
-//! The timings an operator may tune are also [`GossipTuning`], the
-//! `[gossip]` table of both the agent's file and a simulator scenario, so
-//! the two read the same keys into the same type, defined here once.
+//! The timings an operator may tune are [`GossipTuning`], a field of
+//! [`NodeConfig`] and the `[gossip]` table of both the agent's file and a
+//! simulator scenario: each is declared once, with its default, and both
+//! files read the same keys into it.
 
 use std::num::{NonZeroU8, NonZeroUsize};
 use std::time::Duration;
@@ -40,46 +41,8 @@ pub struct NodeConfig {
     /// A fixed expected cluster size for the quorum, instead of counting the
     /// members that have not left.
     pub expected_members: Option<usize>,
-    /// How often a random member is probed. 1 s: the SWIM paper's protocol
-    /// period and memberlist's LAN `ProbeInterval`.
-    pub probe_period: Duration,
-    /// How long to wait for a direct ack before asking others to probe.
-    /// 500 ms: memberlist's LAN `ProbeTimeout`.
-    pub probe_timeout: Duration,
-    /// How many members are asked to probe indirectly. 3: memberlist's
-    /// `IndirectChecks`.
-    pub indirect_probes: usize,
-    /// Suspicion lasts `suspicion_mult * max(1, log10(members)) *
-    /// probe_period` before a suspect is declared down. memberlist uses 4;
-    /// herd uses 3 so that a 100-member cluster fails over in under 10 s
-    /// (see `simulations/README.md` for what this costs at 10 % loss).
-    pub suspicion_mult: u32,
-    /// How often pending updates are gossiped, to `indirect_probes` random
-    /// members, while there are any. 200 ms: memberlist's LAN
-    /// `GossipInterval` (its `GossipNodes` is 3, as `indirect_probes`).
-    pub gossip_interval: Duration,
-    /// An update is sent `retransmit_mult * ceil(log10(members + 1))` times
-    /// (in clusters of 16 or fewer, at least three times per other member,
-    /// up to 16). 4: memberlist's `RetransmitMult`.
-    pub retransmit_mult: u32,
-    /// How often a random member is asked for its whole state (members and
-    /// health records), so views converge whatever gossip missed. 30 s:
-    /// memberlist's `PushPullInterval`, scaled as memberlist scales it for
-    /// clusters over 32 members (see [`NodeConfig::sync_period`]).
-    pub sync_interval: Duration,
-    /// How often members believed down (and the seeds, when nothing else is
-    /// reachable) are contacted, so partitions heal. 15 s, a quarter of
-    /// foca's LAN default: a healed partition should not wait a minute.
-    pub reconnect_interval: Duration,
-    /// How long a member that is down or left is remembered (and counted
-    /// towards the quorum, if down). 24 h: Serf's `reconnect_timeout`.
-    pub reap_after: Duration,
-    /// First delay between join attempts; it doubles up to
-    /// `join_retry_max`.
-    pub join_retry_min: Duration,
-    /// Longest delay between join attempts; once reached, every seed is
-    /// asked at each attempt.
-    pub join_retry_max: Duration,
+    /// The protocol timings an operator may tune (`[gossip]`).
+    pub gossip: GossipTuning,
 }
 
 impl Default for NodeConfig {
@@ -92,6 +55,71 @@ impl Default for NodeConfig {
             remembered_term: 0,
             quorum: QuorumPolicy::Majority,
             expected_members: None,
+            gossip: GossipTuning::default(),
+        }
+    }
+}
+
+/// The protocol timings an operator may tune: the `[gossip]` table of the
+/// agent's file and of a simulator scenario, and [`NodeConfig::gossip`].
+/// Each setting is declared here once, with its default and where that
+/// comes from. Durations are written as `humantime` strings ("500ms").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GossipTuning {
+    /// How often a random member is probed. 1 s: the SWIM paper's protocol
+    /// period and memberlist's LAN `ProbeInterval`.
+    #[serde(with = "humantime_serde")]
+    pub probe_period: Duration,
+    /// How long to wait for a direct ack before asking others to probe.
+    /// 500 ms: memberlist's LAN `ProbeTimeout`.
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
+    /// How many members are asked to probe indirectly. 3: memberlist's
+    /// `IndirectChecks`.
+    pub indirect_probes: usize,
+    /// Suspicion lasts `suspicion_mult * max(1, log10(members)) *
+    /// probe_period` before a suspect is declared down. memberlist uses 4;
+    /// herd uses 3 so that a 100-member cluster fails over in under 10 s
+    /// (see `simulations/README.md` for what this costs at 10 % loss).
+    pub suspicion_mult: u32,
+    /// How often pending updates are gossiped, to `indirect_probes` random
+    /// members, while there are any. 200 ms: memberlist's LAN
+    /// `GossipInterval` (its `GossipNodes` is 3, as `indirect_probes`).
+    #[serde(with = "humantime_serde")]
+    pub gossip_interval: Duration,
+    /// An update is sent `retransmit_mult * ceil(log10(members + 1))` times
+    /// (in clusters of 16 or fewer, at least three times per other member,
+    /// up to 16). 4: memberlist's `RetransmitMult`.
+    pub retransmit_mult: u32,
+    /// How often a random member is asked for its whole state (members and
+    /// health records), so views converge whatever gossip missed. 30 s:
+    /// memberlist's `PushPullInterval`, scaled as memberlist scales it for
+    /// clusters over 32 members (see [`NodeConfig::sync_period`]).
+    #[serde(with = "humantime_serde")]
+    pub sync_interval: Duration,
+    /// How often members believed down (and the seeds, when nothing else is
+    /// reachable) are contacted, so partitions heal. 15 s, a quarter of
+    /// foca's LAN default: a healed partition should not wait a minute.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_interval: Duration,
+    /// How long a member that is down or left is remembered (and counted
+    /// towards the quorum, if down). 24 h: Serf's `reconnect_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub reap_after: Duration,
+    /// First delay between join attempts; it doubles up to
+    /// `join_retry_max`.
+    #[serde(with = "humantime_serde")]
+    pub join_retry_min: Duration,
+    /// Longest delay between join attempts; once reached, every seed is
+    /// asked at each attempt.
+    #[serde(with = "humantime_serde")]
+    pub join_retry_max: Duration,
+}
+
+impl Default for GossipTuning {
+    fn default() -> Self {
+        Self {
             probe_period: Duration::from_secs(1),
             probe_timeout: Duration::from_millis(500),
             indirect_probes: 3,
@@ -104,42 +132,6 @@ impl Default for NodeConfig {
             join_retry_min: Duration::from_millis(500),
             join_retry_max: Duration::from_secs(5),
         }
-    }
-}
-
-/// The protocol timings an operator may tune: `[gossip]` in the agent's
-/// file and in a simulator scenario. See [`NodeConfig`] for what each one
-/// does and where its default comes from; [`NodeConfig::with_tuning`]
-/// applies them. Durations are written as `humantime` strings ("500ms").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[allow(missing_docs)]
-pub struct GossipTuning {
-    #[serde(with = "humantime_serde")]
-    pub probe_period: Duration,
-    #[serde(with = "humantime_serde")]
-    pub probe_timeout: Duration,
-    pub indirect_probes: usize,
-    pub suspicion_mult: u32,
-    #[serde(with = "humantime_serde")]
-    pub gossip_interval: Duration,
-    pub retransmit_mult: u32,
-    #[serde(with = "humantime_serde")]
-    pub sync_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub reconnect_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub reap_after: Duration,
-    #[serde(with = "humantime_serde")]
-    pub join_retry_min: Duration,
-    #[serde(with = "humantime_serde")]
-    pub join_retry_max: Duration,
-}
-
-impl Default for GossipTuning {
-    /// [`NodeConfig`]'s defaults, where they are explained.
-    fn default() -> Self {
-        NodeConfig::default().tuning()
     }
 }
 
@@ -184,38 +176,40 @@ impl NodeConfig {
                 format!("must be below {}", super::health::COUNTER_LIMIT),
             );
         }
-        if self.probe_period.is_zero() {
+        if self.gossip.probe_period.is_zero() {
             fail("probe_period", "must be more than zero".into());
         }
-        if self.probe_timeout.is_zero() || self.probe_timeout >= self.probe_period {
+        if self.gossip.probe_timeout.is_zero()
+            || self.gossip.probe_timeout >= self.gossip.probe_period
+        {
             fail(
                 "probe_timeout",
                 "must be more than zero and less than probe_period".into(),
             );
         }
-        if self.indirect_probes == 0 {
+        if self.gossip.indirect_probes == 0 {
             fail("indirect_probes", "must be at least 1".into());
         }
-        if self.suspicion_mult == 0 {
+        if self.gossip.suspicion_mult == 0 {
             fail("suspicion_mult", "must be at least 1".into());
         }
-        if self.gossip_interval.is_zero() {
+        if self.gossip.gossip_interval.is_zero() {
             fail("gossip_interval", "must be more than zero".into());
         }
-        if self.retransmit_mult == 0 {
+        if self.gossip.retransmit_mult == 0 {
             fail("retransmit_mult", "must be at least 1".into());
         }
         for (field, value) in [
-            ("sync_interval", self.sync_interval),
-            ("reconnect_interval", self.reconnect_interval),
-            ("reap_after", self.reap_after),
-            ("join_retry_min", self.join_retry_min),
+            ("sync_interval", self.gossip.sync_interval),
+            ("reconnect_interval", self.gossip.reconnect_interval),
+            ("reap_after", self.gossip.reap_after),
+            ("join_retry_min", self.gossip.join_retry_min),
         ] {
             if value.is_zero() {
                 fail(field, "must be more than zero".into());
             }
         }
-        if self.join_retry_max < self.join_retry_min {
+        if self.gossip.join_retry_max < self.gossip.join_retry_min {
             fail(
                 "join_retry_max",
                 "must not be less than join_retry_min".into(),
@@ -231,56 +225,6 @@ impl NodeConfig {
         }
     }
 
-    /// The timings of this configuration that [`GossipTuning`] holds.
-    pub fn tuning(&self) -> GossipTuning {
-        GossipTuning {
-            probe_period: self.probe_period,
-            probe_timeout: self.probe_timeout,
-            indirect_probes: self.indirect_probes,
-            suspicion_mult: self.suspicion_mult,
-            gossip_interval: self.gossip_interval,
-            retransmit_mult: self.retransmit_mult,
-            sync_interval: self.sync_interval,
-            reconnect_interval: self.reconnect_interval,
-            reap_after: self.reap_after,
-            join_retry_min: self.join_retry_min,
-            join_retry_max: self.join_retry_max,
-        }
-    }
-
-    /// This configuration with `tuning`'s timings.
-    pub fn with_tuning(self, tuning: &GossipTuning) -> Self {
-        // Taken apart whole, so a field added to the tuning and not applied
-        // here does not compile.
-        let GossipTuning {
-            probe_period,
-            probe_timeout,
-            indirect_probes,
-            suspicion_mult,
-            gossip_interval,
-            retransmit_mult,
-            sync_interval,
-            reconnect_interval,
-            reap_after,
-            join_retry_min,
-            join_retry_max,
-        } = *tuning;
-        Self {
-            probe_period,
-            probe_timeout,
-            indirect_probes,
-            suspicion_mult,
-            gossip_interval,
-            retransmit_mult,
-            sync_interval,
-            reconnect_interval,
-            reap_after,
-            join_retry_min,
-            join_retry_max,
-            ..self
-        }
-    }
-
     /// The election parameters.
     pub fn election_rules(&self) -> ElectionRules {
         ElectionRules {
@@ -293,8 +237,9 @@ impl NodeConfig {
     /// cluster of `members`.
     pub fn suspicion_timeout(&self, members: usize) -> Duration {
         let scale = (members.max(1) as f64).log10().max(1.0);
-        self.probe_period
-            .mul_f64(f64::from(self.suspicion_mult) * scale)
+        self.gossip
+            .probe_period
+            .mul_f64(f64::from(self.gossip.suspicion_mult) * scale)
     }
 
     /// How often the whole state is synced with a random member, in a
@@ -303,10 +248,10 @@ impl NodeConfig {
     /// cluster-wide sync traffic grows slower than the cluster.
     pub fn sync_period(&self, members: usize) -> Duration {
         if members <= 32 {
-            return self.sync_interval;
+            return self.gossip.sync_interval;
         }
         let doublings = ((members as f64).log2() - 32f64.log2()).ceil() as u32;
-        self.sync_interval * (doublings + 1)
+        self.gossip.sync_interval * (doublings + 1)
     }
 
     /// How many times an update is passed on, in a cluster of `members`.
@@ -314,7 +259,7 @@ impl NodeConfig {
         // memberlist's retransmitLimit: the logarithm is rounded up first, so
         // even a two-member cluster passes every update on several times.
         let scale = ((members + 1) as f64).log10().ceil();
-        let mut times = f64::from(self.retransmit_mult) * scale;
+        let mut times = f64::from(self.gossip.retransmit_mult) * scale;
         // In a small cluster that is too few to reach everyone: each send
         // goes to a random member, and with four others and four sends one
         // of them missed a record now and then and kept the stale one until
@@ -336,13 +281,13 @@ impl NodeConfig {
             })
         };
         foca::Config {
-            probe_period: self.probe_period,
-            probe_rtt: self.probe_timeout,
-            num_indirect_probes: NonZeroUsize::new(self.indirect_probes)
+            probe_period: self.gossip.probe_period,
+            probe_rtt: self.gossip.probe_timeout,
+            num_indirect_probes: NonZeroUsize::new(self.gossip.indirect_probes)
                 .unwrap_or(NonZeroUsize::MIN),
             max_transmissions: self.max_transmissions(members),
             suspect_to_down_after: self.suspicion_timeout(members),
-            remove_down_after: Some(self.reap_after),
+            remove_down_after: Some(self.gossip.reap_after),
             max_packet_size: NonZeroUsize::new(MAX_DATAGRAM - ENVELOPE_RESERVE)
                 .unwrap_or(NonZeroUsize::MIN),
             // foca 2.0.0 also notifies a suspect whose suspicion it refuted
@@ -354,7 +299,7 @@ impl NodeConfig {
             // The node syncs whole states itself (`sync_period`), which finds
             // members as foca's announce does and health records besides.
             periodic_announce: None,
-            periodic_announce_to_down_members: every(self.reconnect_interval, 2),
+            periodic_announce_to_down_members: every(self.gossip.reconnect_interval, 2),
             // The node gossips itself, only while something is queued: no
             // timer ticks on an idle cluster.
             periodic_gossip: None,
@@ -375,8 +320,11 @@ mod tests {
     fn every_problem_is_reported_at_once() {
         let config = NodeConfig {
             cluster: "bad cluster".into(),
-            probe_timeout: Duration::from_secs(2),
-            indirect_probes: 0,
+            gossip: GossipTuning {
+                probe_timeout: Duration::from_secs(2),
+                indirect_probes: 0,
+                ..GossipTuning::default()
+            },
             ..NodeConfig::default()
         };
         let errors = config.validate().unwrap_err();
@@ -385,29 +333,14 @@ mod tests {
     }
 
     #[test]
-    fn a_tuning_applied_to_a_configuration_is_what_it_reads_back() {
-        let tuning = GossipTuning {
-            probe_period: Duration::from_secs(2),
-            probe_timeout: Duration::from_millis(700),
-            indirect_probes: 5,
-            suspicion_mult: 6,
-            gossip_interval: Duration::from_millis(300),
-            retransmit_mult: 7,
-            sync_interval: Duration::from_secs(31),
-            reconnect_interval: Duration::from_secs(16),
-            reap_after: Duration::from_secs(3600),
-            join_retry_min: Duration::from_millis(600),
-            join_retry_max: Duration::from_secs(6),
-        };
-        let base = NodeConfig {
-            cluster: "c".into(),
-            priority: 9,
-            ..NodeConfig::default()
-        };
-        let tuned = base.clone().with_tuning(&tuning);
-        assert_eq!(tuned.tuning(), tuning);
-        assert_eq!((tuned.cluster.as_str(), tuned.priority), ("c", 9));
-        assert_eq!(tuned.with_tuning(&GossipTuning::default()), base);
+    fn a_gossip_table_reads_into_the_tuning_with_defaults_for_the_rest() {
+        let tuning: GossipTuning =
+            toml::from_str("probe_period = \"2s\"\nsuspicion_mult = 4\n").unwrap();
+        assert_eq!(tuning.probe_period, Duration::from_secs(2));
+        assert_eq!(tuning.suspicion_mult, 4);
+        assert_eq!(tuning.probe_timeout, GossipTuning::default().probe_timeout);
+        let misspelt = toml::from_str::<GossipTuning>("probe_perod = \"2s\"");
+        assert!(misspelt.is_err());
     }
 
     #[test]

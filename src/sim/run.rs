@@ -103,7 +103,8 @@ fn wall_clock() -> Instant {
 /// members, 20 s from 16 members on. (Measured after heals: 0.02 to 5 s
 /// from 10 to 1,000 nodes.)
 pub(super) fn recovery_limit(config: &crate::core::NodeConfig, members: usize) -> Duration {
-    (config.suspicion_timeout(members) * 2 + config.probe_period * 10).min(config.probe_period * 20)
+    (config.suspicion_timeout(members) * 2 + config.gossip.probe_period * 10)
+        .min(config.gossip.probe_period * 20)
 }
 
 /// Runs `scenario`.
@@ -116,7 +117,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         scenario.seed = seed;
     }
     let config = scenario.node_config();
-    let grace = config.suspicion_timeout(scenario.nodes) + config.probe_period * 2;
+    let grace = config.suspicion_timeout(scenario.nodes) + config.gossip.probe_period * 2;
     let failover_limit = config.suspicion_timeout(scenario.nodes) * 4 + Duration::from_secs(30);
     let limit = recovery_limit(&config, scenario.nodes);
     let mut runner = Runner {

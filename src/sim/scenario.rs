@@ -94,9 +94,9 @@ pub(super) fn node_config(
         cluster: "sim".into(),
         quorum,
         expected_members: expected,
+        gossip: *g,
         ..NodeConfig::default()
     }
-    .with_tuning(g)
 }
 
 /// What a fault does.

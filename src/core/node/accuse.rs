@@ -48,7 +48,7 @@ impl Node {
             && self.election.live >= 3
             && self
                 .last_heard
-                .is_some_and(|heard| now >= heard + self.cfg.probe_period * 3)
+                .is_some_and(|heard| now >= heard + self.cfg.gossip.probe_period * 3)
     }
 
     /// After a silence, every suspect hears that it is suspected, so it
@@ -83,13 +83,13 @@ impl Node {
     /// came back through refutations, and the rest are on their way.
     pub(super) fn defer_accusation(&mut self, now: Time) -> Option<Time> {
         if self.doubts_itself(now) {
-            return Some(now + self.cfg.probe_period);
+            return Some(now + self.cfg.gossip.probe_period);
         }
         // The roster's election, current as of this input (`self.election`
         // is as of the last settle): the two disagreed and a member was
         // held down and released in the same instant.
         if !self.vouches(self.members.elect().claim_quorate) {
-            return Some(now + self.cfg.probe_period);
+            return Some(now + self.cfg.gossip.probe_period);
         }
         // Right after a partition the members across it are suspected one
         // probe at a time, so a view on a minority side still counts a
@@ -116,7 +116,7 @@ impl Node {
             self.start_roll_call(now);
             if !self.roll_passed(now) {
                 self.roll.awaited = true;
-                return Some(now + self.cfg.probe_timeout * 2);
+                return Some(now + self.cfg.gossip.probe_timeout * 2);
             }
         }
         None
@@ -147,7 +147,7 @@ impl Node {
             || self
                 .roll
                 .passed_at
-                .is_some_and(|at| now <= at + self.cfg.probe_period)
+                .is_some_and(|at| now <= at + self.cfg.gossip.probe_period)
     }
 
     /// Asks every member this view holds alive to answer, unless a roll
@@ -156,7 +156,7 @@ impl Node {
         if self
             .roll
             .pending
-            .is_some_and(|(_, at)| now < at + self.cfg.probe_timeout * 2)
+            .is_some_and(|(_, at)| now < at + self.cfg.gossip.probe_timeout * 2)
         {
             return;
         }
@@ -293,7 +293,7 @@ impl Node {
             };
             self.send_control(id.socket_addr(), &notice);
             self.schedule(
-                now + self.cfg.probe_period,
+                now + self.cfg.gossip.probe_period,
                 NodeTimer::SuspicionOver {
                     key,
                     life,
@@ -322,7 +322,7 @@ impl Node {
     /// swarm).
     pub(super) fn nudge_suspect(&mut self, now: Time, id: NodeId, round: u32) {
         let suspicion = self.suspicion_timeout() * 3;
-        if self.phase != Phase::Joined || self.cfg.probe_period * round > suspicion {
+        if self.phase != Phase::Joined || self.cfg.gossip.probe_period * round > suspicion {
             return;
         }
         let incarnation = match self.members.get(&id.key()) {
@@ -343,7 +343,10 @@ impl Node {
             from: self.id().clone(),
         };
         self.send_control(id.socket_addr(), &notice);
-        self.schedule(now + self.cfg.probe_period, NodeTimer::Nudge(id, round + 1));
+        self.schedule(
+            now + self.cfg.gossip.probe_period,
+            NodeTimer::Nudge(id, round + 1),
+        );
     }
 
     /// Tells a member it is suspected, as about three of all the members

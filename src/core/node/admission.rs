@@ -33,7 +33,7 @@ impl Node {
             round: self.admission.round,
         };
         self.send_to_live_members(&request);
-        let due = now + self.cfg.probe_period;
+        let due = now + self.cfg.gossip.probe_period;
         self.schedule(due, NodeTimer::AdmissionDue(self.admission.round));
         self.count_admission(now);
     }

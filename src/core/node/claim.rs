@@ -153,7 +153,7 @@ impl Node {
             let fresh = self
                 .check
                 .confirmed_at
-                .is_some_and(|at| now <= at + self.cfg.probe_period);
+                .is_some_and(|at| now <= at + self.cfg.gossip.probe_period);
             let reserved = self.check.proposed == self.members.max_term().saturating_add(1);
             if !fresh || !reserved {
                 self.check.confirmed = false;
@@ -172,7 +172,7 @@ impl Node {
                 .check
                 .ranked_at
                 .filter(|_| election.expected > 1)
-                .map(|at| at + self.cfg.probe_period * 2);
+                .map(|at| at + self.cfg.gossip.probe_period * 2);
             match settle_until {
                 Some(until) if now < until => self.confirm_again_at(until),
                 _ => self.start_quorum_check(now),
@@ -226,7 +226,7 @@ impl Node {
             // changed while this view could not hear it: one sync, once the
             // returning members have re-ranked, instead of a sync period.
             self.broadcast_record();
-            let at = now + self.jitter(self.cfg.probe_period * 3);
+            let at = now + self.jitter(self.cfg.gossip.probe_period * 3);
             self.schedule(at, NodeTimer::SyncOnce);
         }
         self.rt.vouching = vouching;
@@ -260,7 +260,7 @@ impl Node {
             return false;
         };
         let members = self.members.swim_count() + 1;
-        let quiet = self.members.changed_at().max(at) + self.cfg.probe_period * 2;
+        let quiet = self.members.changed_at().max(at) + self.cfg.gossip.probe_period * 2;
         let until = quiet.min(at + self.cfg.suspicion_timeout(members) * 2);
         if now >= until {
             self.regained_at = None;
@@ -276,9 +276,9 @@ impl Node {
         self.check.wanted = false;
         // A claim waiting for its confirmation asks again sooner.
         let spacing = if self.check.confirmed {
-            self.cfg.probe_period
+            self.cfg.gossip.probe_period
         } else {
-            self.cfg.probe_timeout
+            self.cfg.gossip.probe_timeout
         };
         if self.check.pending.is_some() || self.check.last.is_some_and(|last| now < last + spacing)
         {
@@ -308,7 +308,7 @@ impl Node {
             proposed: self.check.proposed,
         };
         self.send_to_live_members(&ping);
-        let due = now + self.cfg.probe_timeout * 2;
+        let due = now + self.cfg.gossip.probe_timeout * 2;
         self.schedule(due, NodeTimer::QuorumCheckDue(self.check.round));
         self.quorum_ack_count(now);
     }
@@ -336,7 +336,7 @@ impl Node {
         // fragment down, and a node that rejoined through one and then the
         // other would back both fragments' claimants in turn. It backs
         // nobody until its own probes have had two periods to correct it.
-        if now < self.joined_at + self.cfg.probe_period * 2 {
+        if now < self.joined_at + self.cfg.gossip.probe_period * 2 {
             return;
         }
         let held_down = self
@@ -363,7 +363,7 @@ impl Node {
                     from,
                     round,
                     proposed,
-                    until: now + self.cfg.probe_timeout * 2,
+                    until: now + self.cfg.gossip.probe_timeout * 2,
                 });
             }
         }

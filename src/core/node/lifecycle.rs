@@ -139,7 +139,7 @@ impl Node {
             // nodes restarted at once; one that joined through a survivor
             // held a restarted member's old life alive, ranked by its old
             // record, for 20 s (found by the swarm).
-            let at = now + self.jitter(self.cfg.probe_period * 3);
+            let at = now + self.jitter(self.cfg.gossip.probe_period * 3);
             self.schedule(at, NodeTimer::SyncOnce);
         }
         if !self.periodic {
@@ -150,7 +150,7 @@ impl Node {
             // the members it could not reach down (it heard them during a
             // one-way cut) knocks on them until they refute; at the usual
             // interval it saw nobody alive for 18 s (found by the swarm).
-            let reconnect = self.jitter(self.cfg.probe_period * 2);
+            let reconnect = self.jitter(self.cfg.gossip.probe_period * 2);
             self.schedule(now + reconnect, NodeTimer::Reconnect);
         }
     }
@@ -251,10 +251,10 @@ impl Node {
         let mut cx = JoinContext {
             now,
             own: self.foca.identity(),
-            retry_min: self.cfg.join_retry_min,
-            retry_max: self.cfg.join_retry_max,
-            probe_timeout: self.cfg.probe_timeout,
-            probe_period: self.cfg.probe_period,
+            retry_min: self.cfg.gossip.join_retry_min,
+            retry_max: self.cfg.gossip.join_retry_max,
+            probe_timeout: self.cfg.gossip.probe_timeout,
+            probe_period: self.cfg.gossip.probe_period,
             suspicion_timeout,
             rng: &mut self.rng,
         };
@@ -374,9 +374,12 @@ impl Node {
             self.absorb_foca(now);
         }
         let interval = if quorate && self.vouches(self.election.claim_quorate) {
-            self.cfg.reconnect_interval
+            self.cfg.gossip.reconnect_interval
         } else {
-            self.cfg.reconnect_interval.min(self.cfg.probe_period * 2)
+            self.cfg
+                .gossip
+                .reconnect_interval
+                .min(self.cfg.gossip.probe_period * 2)
         };
         let next = self.jitter(interval);
         self.schedule(now + next, NodeTimer::Reconnect);

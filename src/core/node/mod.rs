@@ -354,7 +354,7 @@ impl Node {
                 // addressed to this life well after the stall does: its
                 // sender, seeing a quorum, holds us alive.
                 if let Some(since) = self.stalled
-                    && now >= since + self.cfg.probe_timeout
+                    && now >= since + self.cfg.gossip.probe_timeout
                     && opened.sender_vouches
                     && peek.dst_life == self.id().incarnation()
                 {
@@ -583,7 +583,7 @@ impl Node {
     /// period; a gap of two means the process did not run (or ran far
     /// behind) and the cluster may have declared it down.
     fn check_stall(&mut self, now: Time) {
-        let gap = self.cfg.probe_period * 2;
+        let gap = self.cfg.gossip.probe_period * 2;
         if let Some(last) = self.last_input
             && now > last + gap
             && self.foca.num_members() > 0
@@ -591,7 +591,7 @@ impl Node {
             tracing::warn!(stalled_for = ?(now - last), "this node stalled; not claiming the role until it has caught up");
             self.stalled = Some(now);
             self.settled = None;
-            self.schedule(now + self.cfg.probe_period * 3, NodeTimer::StallOver);
+            self.schedule(now + self.cfg.gossip.probe_period * 3, NodeTimer::StallOver);
         }
         self.last_input = Some(now);
     }

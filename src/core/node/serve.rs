@@ -115,8 +115,8 @@ impl Node {
         let silent = self.replacing.get(&key).is_some_and(|(asked, at, id)| {
             *id == holder
                 && *at == incarnation
-                && now >= *asked + self.cfg.probe_timeout
-                && now < *asked + self.cfg.probe_timeout * 20
+                && now >= *asked + self.cfg.gossip.probe_timeout
+                && now < *asked + self.cfg.gossip.probe_timeout * 20
         });
         if silent && self.vouches(self.election().claim_quorate) {
             self.replacing.remove(&key);
@@ -132,10 +132,9 @@ impl Node {
             self.absorb_foca(now);
             return None;
         }
-        let asked_recently = self
-            .replacing
-            .get(&key)
-            .is_some_and(|(asked, _, id)| *id == holder && now < *asked + self.cfg.probe_timeout);
+        let asked_recently = self.replacing.get(&key).is_some_and(|(asked, _, id)| {
+            *id == holder && now < *asked + self.cfg.gossip.probe_timeout
+        });
         if !asked_recently {
             if self.replacing.len() > 1024 {
                 self.replacing.clear();

@@ -129,7 +129,7 @@ impl Node {
                 Change::RecordDue { key, life } => {
                     // Asked a probe period from now, if gossip has not
                     // brought it by then (see [`Node::record_due`]).
-                    let due = self.last_input.unwrap_or_default() + self.cfg.probe_period;
+                    let due = self.last_input.unwrap_or_default() + self.cfg.gossip.probe_period;
                     self.schedule(due, NodeTimer::RecordDue { key, life });
                 }
                 Change::FoundingChanged => self.settled = None,
@@ -158,7 +158,7 @@ impl Node {
             && (self.foca.updates_backlog() > 0 || self.foca.custom_broadcast_backlog() > 0)
         {
             self.gossip_pending = true;
-            self.schedule(now + self.cfg.gossip_interval, NodeTimer::Gossip);
+            self.schedule(now + self.cfg.gossip.gossip_interval, NodeTimer::Gossip);
         }
     }
 
