@@ -505,7 +505,13 @@ fn admin(args: &AdminArgs, path: &str) -> Result<()> {
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut response = agent.post(&url).send_empty().with_context(|| {
+    // The admin API refuses calls without this header: a web page cannot
+    // send it cross-site (see `herd::http::ADMIN_HEADER`).
+    let mut response = agent
+        .post(&url)
+        .header(herd::http::ADMIN_HEADER, "1")
+        .send_empty()
+        .with_context(|| {
         format!(
             "cannot reach the agent's admin API at {url} (is `herd agent` running on this host? --admin sets its address)"
         )

@@ -188,10 +188,22 @@ async fn serve(router: axum::Router) -> SocketAddr {
 }
 
 /// One HTTP/1.1 request on its own connection.
+/// A request as `herd` sends it: a loopback `Host`, and the admin header.
 async fn call(addr: SocketAddr, method: &str, path: &str) -> Answer {
+    call_with(
+        addr,
+        method,
+        path,
+        "Host: 127.0.0.1:7948\r\nX-Herd-Admin: 1\r\n",
+    )
+    .await
+}
+
+/// A request with these header lines (each ending in CRLF).
+async fn call_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Answer {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: herd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
@@ -427,6 +439,61 @@ async fn the_admin_routes() {
     );
     let drain = call(addr, "GET", "/v1/drain").await;
     assert_eq!((drain.status, drain.body.as_str()), (405, ""));
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_change_the_node() {
+    let (sender, mut receiver) = mpsc::channel(4);
+    let addr = serve(http::admin_router(state(primary(), Some(sender)))).await;
+    let no_header = json(
+        403,
+        r#"{"error":"a call that changes the node needs the header X-Herd-Admin (herd drain, herd resume and herd forget send it): a web page cannot send it without the server's consent"}"#,
+    );
+    // A cross-site form post: no custom header, a simple content type.
+    let form =
+        "Host: 127.0.0.1:7948\r\nOrigin: http://evil.example\r\nContent-Type: text/plain\r\n";
+    for route in ["/v1/drain", "/v1/resume", "/v1/forget/c"] {
+        assert_eq!(
+            call_with(addr, "POST", route, form).await,
+            no_header,
+            "{route}"
+        );
+    }
+    // A DNS name rebound to 127.0.0.1: the page's own name is the Host.
+    let rebound = "Host: evil.example:7948\r\nX-Herd-Admin: 1\r\n";
+    assert_eq!(
+        call_with(addr, "POST", "/v1/drain", rebound).await,
+        json(
+            403,
+            r#"{"error":"the Host header must name a loopback address or the admin listener"}"#
+        )
+    );
+    // The header, but sent by a page of another origin (its preflight
+    // would have failed first; refused anyway).
+    let other_origin = "Host: localhost:7948\r\nX-Herd-Admin: 1\r\nOrigin: http://evil.example\r\n";
+    assert_eq!(
+        call_with(addr, "POST", "/v1/drain", other_origin).await,
+        json(
+            403,
+            r#"{"error":"a call from a web page of another origin is refused"}"#
+        )
+    );
+    // Nothing reached the node.
+    assert!(receiver.try_recv().is_err());
+    // A JSON content type is as good as the header, and any loopback name
+    // or address will do.
+    tokio::spawn(fake_node(receiver));
+    for headers in [
+        "Host: localhost\r\nContent-Type: application/json\r\n",
+        "Host: [::1]:7948\r\nX-Herd-Admin: yes\r\n",
+        "Host: 127.0.0.1\r\nX-Herd-Admin: 1\r\nOrigin: http://localhost:7948\r\n",
+    ] {
+        assert_eq!(
+            call_with(addr, "POST", "/v1/drain", headers).await,
+            json(200, r#"{"ok":true,"node":"a","action":"drain"}"#),
+            "{headers}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -29,6 +29,15 @@
 //! They answer 200, or 404 (no such member), 409 (refused: the member is
 //! alive, or this node is leaving) and 503 (the agent is stopping). On the
 //! public listener they answer 403.
+//!
+//! A browser on the host must not be able to drain or forget nodes for a
+//! web page (a cross-site POST, or a DNS name rebound to 127.0.0.1). So a
+//! call that changes the node needs the [`ADMIN_HEADER`] header (or a JSON
+//! content type), which a browser sends cross-site only after a CORS
+//! preflight that this server never grants; and its `Host` (and `Origin`,
+//! if any) must name a loopback address or the admin listener's own.
+//! Anything else answers 403 and changes nothing. `herd drain`, `herd
+//! resume` and `herd forget` send the header.
 
 pub mod command;
 pub(crate) mod json;
@@ -38,7 +47,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -81,14 +91,81 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// The admin router: everything the public one serves, plus drain, resume
-/// and forget.
+/// and forget, for callers that prove they are no web page (see the
+/// module doc).
 pub fn admin_router(state: HttpState) -> Router {
-    read_routes()
+    let mutating = Router::new()
         .route("/v1/drain", post(drain))
         .route("/v1/resume", post(resume))
         .route("/v1/forget/{name}", post(forget))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admin_guard));
+    read_routes()
+        .merge(mutating)
         .fallback(not_found)
         .with_state(state)
+}
+
+/// The header a call that changes the node must carry (any value).
+pub const ADMIN_HEADER: &str = "x-herd-admin";
+
+async fn admin_guard(
+    State(state): State<HttpState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    match admin_call_refused(request.headers(), state.admin) {
+        Some(why) => {
+            tracing::warn!(why, "refused a call that would change the node");
+            error(StatusCode::FORBIDDEN, why)
+        }
+        None => next.run(request).await,
+    }
+}
+
+/// Why a call that changes the node is refused, if it is.
+fn admin_call_refused(headers: &HeaderMap, admin: SocketAddr) -> Option<&'static str> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !headers.contains_key(ADMIN_HEADER) && !json {
+        return Some(
+            "a call that changes the node needs the header X-Herd-Admin (herd drain, herd resume \
+             and herd forget send it): a web page cannot send it without the server's consent",
+        );
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host.is_some_and(|host| names_this_host(host, admin)) {
+        return Some("the Host header must name a loopback address or the admin listener");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let authority = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.parse::<axum::http::Uri>().ok())
+            .and_then(|uri| uri.authority().map(|a| a.as_str().to_owned()));
+        if !authority.is_some_and(|a| names_this_host(&a, admin)) {
+            return Some("a call from a web page of another origin is refused");
+        }
+    }
+    None
+}
+
+/// Whether `authority` (`host[:port]`) names a loopback address,
+/// `localhost`, or the admin listener's own address.
+fn names_this_host(authority: &str, admin: SocketAddr) -> bool {
+    let Ok(authority) = authority.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback() || ip == admin.ip())
 }
 
 fn read_routes() -> Router<HttpState> {
