@@ -397,3 +397,99 @@ fn every_metric_the_dashboards_and_rules_use_is_exported() {
         .collect();
     assert!(missing.is_empty(), "not exported: {missing:?}");
 }
+
+/// Resident memory of a process, from /proc (KiB).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn slow_and_idle_clients_do_not_starve_the_health_endpoint() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+    const SLOW: usize = 2000;
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        eprintln!("skipping: cannot read the file descriptor limit");
+        return;
+    };
+    let wanted = soft.max(SLOW as u64 + 512);
+    if hard < wanted {
+        eprintln!(
+            "skipping: {SLOW} client connections need {wanted} file descriptors (hard limit {hard})"
+        );
+        return;
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).expect("raise the descriptor limit");
+
+    let dir = log_dir("slow-clients");
+    let mut a = Agent::start(&dir, "a", &[], &[]);
+    assert!(wait_until(Duration::from_secs(15), || a.status("/health") == Some(200)));
+    let pid = a.pid().expect("running").as_raw() as u32;
+    let idle_rss = rss_kib(pid).expect("rss");
+
+    // Slowloris: 2,000 connections, each sending its request head one byte
+    // every second, for as long as the server keeps them.
+    let slow: Vec<TcpStream> = (0..SLOW)
+        .filter_map(|_| TcpStream::connect(a.http).ok())
+        .collect();
+    let opened = slow.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut slow = slow;
+            while !stop.load(Ordering::Relaxed) {
+                slow.retain_mut(|s| s.write_all(b"G").is_ok());
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            slow.len()
+        })
+    };
+
+    // Meanwhile a balancer polls /health on fresh connections.
+    let mut latencies = Vec::new();
+    let mut peak_rss = idle_rss;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(12) {
+        let asked = Instant::now();
+        assert_eq!(
+            a.status("/health"),
+            Some(200),
+            "a health check went unanswered"
+        );
+        latencies.push(asked.elapsed());
+        peak_rss = peak_rss.max(rss_kib(pid).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let still_open = trickle.join().expect("trickle thread");
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    // What the allocator gives back once they are gone (reported only:
+    // glibc keeps some of it in its arenas).
+    let _ = a.status("/health");
+    let after_rss = rss_kib(pid).unwrap_or(0);
+    eprintln!(
+        "{opened} slow connections opened, {still_open} still open after 12 s; \
+         /health p99 {p99:?} over {} polls; RSS idle {idle_rss} KiB, peak {peak_rss} KiB, \
+         after {after_rss} KiB",
+        latencies.len()
+    );
+    // The head timeout closed every slow connection (10 s, 1 s above the
+    // first 256), and the health checks never waited behind them.
+    assert_eq!(still_open, 0, "slow connections outlived the head timeout");
+    assert!(p99 < Duration::from_millis(200), "/health p99 {p99:?}");
+    assert!(
+        peak_rss < idle_rss + 32 * 1024,
+        "RSS went from {idle_rss} KiB to {peak_rss} KiB"
+    );
+    assert!(a.is_running());
+}

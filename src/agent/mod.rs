@@ -351,16 +351,13 @@ pub async fn run(
     ]
     .map(|(listener, router)| {
         let mut stop = http_stop_rx.clone();
+        let limits = http_limits();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            if let Err(err) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %err, "HTTP server stopped");
-            }
+            let stats = Arc::default();
+            http::serve::serve(listener, router, limits, stats, shutdown).await;
         })
     });
 
@@ -490,6 +487,24 @@ const FOUNDING_ON_OWN_ADDRESS: &str = "founding a new cluster: every --join addr
 
 /// The part of the drain timeout kept for leaving and stopping: a tenth,
 /// at most 500 ms.
+/// File descriptors kept free of HTTP connections: the gossip socket,
+/// checks, hooks, the data directory, DNS.
+const RESERVED_FDS: u64 = 128;
+
+/// Each HTTP listener's limits (see `http::serve`), within the process's
+/// file descriptor limit.
+fn http_limits() -> http::serve::Limits {
+    use nix::sys::resource::{Resource, getrlimit};
+    let limits = http::serve::Limits::default();
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) => limits.within(soft, RESERVED_FDS, 2),
+        Err(err) => {
+            tracing::debug!(error = %err, "cannot read the file descriptor limit");
+            limits
+        }
+    }
+}
+
 fn drain_margin(drain_timeout: Duration) -> Duration {
     (drain_timeout / 10).min(Duration::from_millis(500))
 }

@@ -41,6 +41,7 @@
 
 pub mod command;
 pub(crate) mod json;
+pub mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

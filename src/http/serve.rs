@@ -1,0 +1,159 @@
+//! Serving a router on a listener so that no client can starve it: a
+//! balancer's health check is answered while hostile or broken clients hold
+//! connections open.
+//!
+//! - Every connection must send a whole request head within `head_timeout`
+//!   of waiting for one; hyper counts an idle keep-alive connection as
+//!   waiting, so the same bound closes idle connections (slowloris, or
+//!   thousands of idle keep-alives).
+//! - Up to `connections` at once are served normally. Above that, each new
+//!   connection is served once, with a short head timeout and no
+//!   keep-alive: a health check, which sends its request at once, is still
+//!   answered, while a client that holds connections open gets them closed
+//!   within `reserve_head_timeout`.
+//! - Never more than `max_connections` at once (the file descriptors the
+//!   agent keeps for its own checks, gossip and data directory): above it a
+//!   connection is closed as it is accepted, and counted.
+//! - When the process runs out of file descriptors (`accept` fails), the
+//!   loop waits a moment instead of spinning.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// How many connections a listener takes, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served normally (keep-alive, `head_timeout`).
+    pub connections: usize,
+    /// Connections at all; above `connections` they are served once.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request head, and may
+    /// stay idle between requests.
+    pub head_timeout: Duration,
+    /// The same, for a connection above `connections`.
+    pub reserve_head_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 256 connections served normally (a balancer fleet polls with a
+    /// handful each), 1,024 at most, 10 s for a request head (nginx's
+    /// `client_header_timeout` is 60 s, but herd's requests are tiny), 1 s
+    /// above the first 256.
+    fn default() -> Self {
+        Self {
+            connections: 256,
+            max_connections: 1024,
+            head_timeout: Duration::from_secs(10),
+            reserve_head_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Limits {
+    /// These limits, with `max_connections` lowered so that `reserved`
+    /// file descriptors stay free under a limit of `fd_limit` (the
+    /// process's `RLIMIT_NOFILE`), shared by `listeners` listeners.
+    pub fn within(mut self, fd_limit: u64, reserved: u64, listeners: usize) -> Self {
+        let available = fd_limit.saturating_sub(reserved) / listeners.max(1) as u64;
+        let available = usize::try_from(available).unwrap_or(usize::MAX).max(1);
+        self.max_connections = self.max_connections.min(available);
+        self.connections = self.connections.min(self.max_connections);
+        self
+    }
+}
+
+/// Counters of one listener, for logs and metrics.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    /// Connections open now.
+    pub open: AtomicUsize,
+    /// Connections closed at once because `max_connections` were open.
+    pub refused: AtomicU64,
+    /// Connections served once, above `connections`.
+    pub reserve: AtomicU64,
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown`
+/// completes; connections still open then are left to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    stats: Arc<ConnectionStats>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut accept_failed_logged = false;
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                // Out of file descriptors, most likely: waiting lets
+                // connections close; spinning would burn a core.
+                if !accept_failed_logged {
+                    tracing::warn!(error = %err, "cannot accept HTTP connections; retrying");
+                    accept_failed_logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        accept_failed_logged = false;
+        let open = stats.open.fetch_add(1, Ordering::Relaxed);
+        if open >= limits.max_connections {
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        }
+        let reserve = open >= limits.connections;
+        if reserve {
+            stats.reserve.fetch_add(1, Ordering::Relaxed);
+        }
+        let service = TowerToHyperService::new(router.clone());
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new());
+            if reserve {
+                builder
+                    .header_read_timeout(limits.reserve_head_timeout)
+                    .keep_alive(false);
+            } else {
+                builder.header_read_timeout(limits.head_timeout);
+            }
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = connection.await {
+                tracing::trace!(error = %err, "HTTP connection ended");
+            }
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limits_leave_file_descriptors_for_the_agent() {
+        let limits = Limits::default().within(1024, 128, 2);
+        assert_eq!(limits.max_connections, 448);
+        assert_eq!(limits.connections, 256);
+        let tight = Limits::default().within(200, 128, 2);
+        assert_eq!((tight.max_connections, tight.connections), (36, 36));
+        let roomy = Limits::default().within(1 << 20, 128, 2);
+        assert_eq!(roomy, Limits::default());
+    }
+}
