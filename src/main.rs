@@ -36,6 +36,8 @@ enum Commands {
     Forget(ForgetArgs),
     /// Run a scenario in the deterministic simulator.
     Simulate(SimulateArgs),
+    /// Print a new gossip key (base64) for a key file.
+    Keygen,
 }
 
 #[derive(clap::Args)]
@@ -113,6 +115,10 @@ fn main() -> ExitCode {
         Commands::Resume(args) => report(admin(&args, "/v1/resume")),
         Commands::Forget(args) => report(admin(&args.admin, &format!("/v1/forget/{}", args.name))),
         Commands::Simulate(args) => simulate(&args),
+        Commands::Keygen => {
+            println!("{}", agent::generate_key().to_base64());
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -493,3 +493,103 @@ fn slow_and_idle_clients_do_not_starve_the_health_endpoint() {
     );
     assert!(a.is_running());
 }
+
+/// A key file holding `keys`, readable by its owner only.
+fn key_file(dir: &std::path::Path, name: &str, keys: &[String]) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, keys.join("\n") + "\n").expect("write the key file");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path
+}
+
+fn keygen() -> String {
+    let out = herd().arg("keygen").output().expect("run herd keygen");
+    assert!(out.status.success());
+    let key = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    assert_eq!(key.len(), 44, "{key}");
+    key
+}
+
+#[test]
+fn only_holders_of_the_key_take_part_in_the_gossip() {
+    let dir = log_dir("keys");
+    let (ours, theirs) = (keygen(), keygen());
+    assert_ne!(ours, theirs);
+    let file = key_file(&dir, "keys", std::slice::from_ref(&ours));
+    let file = file.to_str().expect("path");
+    let a = Agent::start(&dir, "a", &[], &["--key-file", file]);
+    let b = Agent::start(&dir, "b", &[a.gossip], &["--key-file", file]);
+    assert!(wait_until(Duration::from_secs(15), || a.alive_members()
+        == 2
+        && b.alive_members() == 2
+        && b.primary().as_deref() == Some("a")));
+
+    // A stranger without a key, and one with another key, both eager to be
+    // primary, try to join.
+    let plain = Agent::start(&dir, "plain", &[a.gossip], &["--priority", "100"]);
+    let other_file = key_file(&dir, "other-keys", &[theirs]);
+    let other = Agent::start(
+        &dir,
+        "other",
+        &[b.gossip],
+        &[
+            "--priority",
+            "100",
+            "--key-file",
+            other_file.to_str().expect("path"),
+        ],
+    );
+    // Their datagrams arrive and are dropped, counted by reason.
+    let dropped = |agent: &Agent, reason: &str| {
+        agent
+            .metric(&format!(
+                "herd_packets_dropped_total{{reason=\"{reason}\"}}"
+            ))
+            .unwrap_or(0.0)
+    };
+    assert!(wait_until(Duration::from_secs(15), || dropped(
+        &a,
+        "plaintext"
+    ) > 0.0
+        && dropped(&b, "key") > 0.0));
+    // They changed nothing: the members are still the two, a still primary,
+    // and neither stranger ever joined.
+    assert_eq!(a.alive_members(), 2);
+    assert_eq!(b.primary().as_deref(), Some("a"));
+    assert_eq!(a.member_state("plain"), None);
+    assert_eq!(b.member_state("other"), None);
+    assert_eq!(plain.status("/health"), Some(503));
+    assert_eq!(other.status("/health"), Some(503));
+}
+
+#[test]
+fn a_key_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = log_dir("key-file-mode");
+    let file = key_file(&dir, "keys", &[keygen()]);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = herd()
+        .args(["agent", "--key-file"])
+        .arg(&file)
+        .output()
+        .expect("run herd");
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("can be read by group or others"), "{err}");
+
+    // Requiring encryption without a key refuses to start too.
+    let config = dir.join("herd.toml");
+    std::fs::write(&config, "require_encryption = true\n").expect("write config");
+    let out = herd()
+        .args(["agent", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run herd");
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs at least one key"), "{err}");
+}

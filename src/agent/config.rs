@@ -17,7 +17,7 @@ use super::checks::CheckConfig;
 use super::hooks::HooksConfig;
 use crate::core::config::GossipTuning;
 use crate::core::view::QuorumPolicy;
-use crate::core::{ConfigError, NodeConfig, identity};
+use crate::core::{ConfigError, Key, Keyring, NodeConfig, identity};
 
 /// Default gossip port: memberlist's and Serf's, so firewalls already know it.
 pub(super) const DEFAULT_GOSSIP_PORT: u16 = 7946;
@@ -68,6 +68,17 @@ pub struct AgentConfig {
     pub drain_timeout: Duration,
     /// Protocol tuning; the defaults suit a LAN.
     pub gossip: GossipTuning,
+    /// A file of keys, one per line in base64 (`herd keygen`), the first
+    /// sealing: gossip is then encrypted. It must not be readable by group
+    /// or others. `HERD_KEYS` (comma-separated) adds keys after the file's.
+    pub key_file: Option<PathBuf>,
+    /// With keys: seal what this node sends [default: true]. False is the
+    /// first step of turning encryption on in a running cluster.
+    pub encrypt: Option<bool>,
+    /// With keys: refuse datagrams that are not sealed [default: true].
+    /// Set without keys, the agent refuses to start (it would gossip in
+    /// plaintext).
+    pub require_encryption: Option<bool>,
     /// Commands and a webhook that tell the local server about role and
     /// membership changes.
     pub hooks: HooksConfig,
@@ -97,6 +108,9 @@ impl Default for AgentConfig {
             // systemd's and Kubernetes' default stop timeouts (90 s, 30 s).
             drain_timeout: Duration::from_secs(5),
             gossip: GossipTuning::default(),
+            key_file: None,
+            encrypt: None,
+            require_encryption: None,
             hooks: HooksConfig::default(),
             log: None,
         }
@@ -150,6 +164,10 @@ pub struct AgentArgs {
     /// Directory to remember members in, to rejoin them after a restart
     #[arg(long, env = "HERD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// File of gossip keys, one per line, the first sealing (see
+    /// `herd keygen`); keys are never given as flags, which `ps` shows
+    #[arg(long, env = "HERD_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     /// Add an HTTP check of this URL with default settings; repeatable
     /// (the variable takes a comma-separated list)
     #[arg(long = "check-http", env = "HERD_CHECK_HTTP", value_delimiter = ',')]
@@ -277,6 +295,9 @@ impl AgentConfig {
         if let Some(dir) = &args.data_dir {
             self.data_dir = Some(dir.clone());
         }
+        if let Some(file) = &args.key_file {
+            self.key_file = Some(file.clone());
+        }
         for url in &args.check_http {
             self.checks.push(CheckConfig::http(url));
         }
@@ -300,9 +321,71 @@ impl AgentConfig {
         }
     }
 
+    /// The keyring: the key file's keys, then `HERD_KEYS`'s, sealing and
+    /// requiring as configured (both by default when there are keys). The
+    /// nonce seed is left for the agent to draw.
+    pub fn keyring(&self) -> Result<Keyring, ConfigError> {
+        let fail = |problem: String| ConfigError {
+            field: "key_file",
+            problem,
+        };
+        let mut keys = Vec::new();
+        if let Some(path) = &self.key_file {
+            let metadata = std::fs::metadata(path)
+                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            let mode = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions());
+            if mode & 0o077 != 0 {
+                return Err(fail(format!(
+                    "{} can be read by group or others (mode {:o}): chmod 600 it",
+                    path.display(),
+                    mode & 0o777
+                )));
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            for (line, entry) in text.lines().enumerate() {
+                let entry = entry.trim();
+                if entry.is_empty() || entry.starts_with('#') {
+                    continue;
+                }
+                let key = Key::parse(entry)
+                    .map_err(|e| fail(format!("{} line {}: {e}", path.display(), line + 1)))?;
+                keys.push(key);
+            }
+        }
+        if let Ok(list) = std::env::var("HERD_KEYS") {
+            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let key = Key::parse(entry).map_err(|e| ConfigError {
+                    field: "HERD_KEYS",
+                    problem: e.to_string(),
+                })?;
+                keys.push(key);
+            }
+        }
+        if let Some(path) = self.key_file.as_ref().filter(|_| keys.is_empty()) {
+            return Err(fail(format!("{} holds no key", path.display())));
+        }
+        let any = !keys.is_empty();
+        Ok(Keyring {
+            keys,
+            seal: self.encrypt.unwrap_or(any),
+            require: self.require_encryption.unwrap_or(any),
+            nonce_seed: [0; 32],
+        })
+    }
+
     /// Checks every field and returns all problems.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
-        let mut errors = self.node_config().validate().err().unwrap_or_default();
+        let (keyring, key_error) = match self.keyring() {
+            Ok(keyring) => (keyring, None),
+            Err(error) => (Keyring::default(), Some(error)),
+        };
+        let node = NodeConfig {
+            keyring,
+            ..self.node_config()
+        };
+        let mut errors = node.validate().err().unwrap_or_default();
+        errors.extend(key_error);
         if let Some(name) = &self.name
             && let Err(e) = identity::validate_name(name)
         {
@@ -395,6 +478,9 @@ impl AgentConfig {
             expected_members,
             drain_timeout,
             gossip,
+            key_file,
+            encrypt,
+            require_encryption,
             hooks: _,
             log: _,
         } = self;
@@ -419,6 +505,13 @@ impl AgentConfig {
             ),
             ("drain_timeout", *drain_timeout != new.drain_timeout),
             ("gossip", *gossip != new.gossip),
+            // Rotating keys on a running agent is not there yet: a restart.
+            ("key_file", *key_file != new.key_file),
+            ("encrypt", *encrypt != new.encrypt),
+            (
+                "require_encryption",
+                *require_encryption != new.require_encryption,
+            ),
         ]
         .into_iter()
         .filter_map(|(field, changed)| changed.then_some(field))

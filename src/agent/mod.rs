@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rand::RngExt;
+use rand::{Rng, RngExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
@@ -163,6 +163,21 @@ fn os_seed() -> u64 {
     rand::make_rng::<rand::rngs::ChaCha8Rng>().random()
 }
 
+/// 256 bits from the operating system for the AEAD nonces (see
+/// `core::keyring`), fresh at every start.
+#[allow(clippy::disallowed_methods)]
+fn os_nonce_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rand::make_rng::<rand::rngs::ChaCha20Rng>().fill_bytes(&mut seed);
+    seed
+}
+
+/// A new gossip key from the operating system's generator (`herd keygen`).
+#[allow(clippy::disallowed_methods)]
+pub fn generate_key() -> crate::core::Key {
+    crate::core::Key::generate(&mut rand::make_rng::<rand::rngs::ChaCha20Rng>())
+}
+
 /// The address to advertise when none is configured.
 fn advertise_addr(config: &AgentConfig, bound: SocketAddr) -> SocketAddr {
     if let Some(advertise) = config.advertise {
@@ -284,8 +299,28 @@ pub async fn run(
         Start::Join(remembered.clone())
     };
     let seed = os_seed();
+    let mut keyring = config.keyring().map_err(|error| config::ConfigErrors {
+        source: "agent".into(),
+        errors: vec![error],
+    })?;
+    keyring.nonce_seed = os_nonce_seed();
+    if keyring.keys.is_empty() && !gossip_addr.ip().is_loopback() {
+        tracing::warn!(
+            %gossip_addr,
+            "gossiping in plaintext on a network address: anyone who can reach it can join \
+             and move the primary role; set key_file (see herd keygen)"
+        );
+    } else if !keyring.keys.is_empty() {
+        tracing::info!(
+            keys = keyring.keys.len(),
+            seal = keyring.seal,
+            require = keyring.require,
+            "gossip is encrypted"
+        );
+    }
     let node_config = NodeConfig {
         remembered_term: recalled.term,
+        keyring,
         ..config.node_config()
     };
     let node = Node::new(node_config, id, seed, start, clock.now()).map_err(|errors| {

@@ -6,8 +6,8 @@
 //! offset  size  field
 //! 0       2     magic "HD"
 //! 2       1     protocol version (PROTOCOL_VERSION)
-//! 3       1     flags: bit 0 sealed (reserved for the AEAD keyring),
-//!               bit 1 the sender sees a quorum; other bits must be zero
+//! 3       1     flags: bit 0 sealed (see below), bit 1 the sender
+//!               vouches for its view; other bits must be zero
 //! 4       1     kind: 0 a foca message, 1 a herd control message
 //! 5       1     cluster name length n (at most MAX_CLUSTER_LEN)
 //! 6       n     cluster name, UTF-8
@@ -16,6 +16,10 @@
 //!               a claim knows the terms its peers know
 //! 14+n    ...   payload
 //! ```
+//!
+//! A sealed datagram (flag bit 0, see [`super::keyring`]) has the same
+//! first `6+n` bytes, which are the AEAD's associated data; then a 24-byte
+//! nonce, the term and payload encrypted, and a 16-byte tag: 40 bytes more.
 //!
 //! Payloads are serde + bincode 2.0.1 (`standard()` varint encoding with a
 //! decode limit). bincode's maintainers have stopped work on it, so it stays
@@ -34,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use super::health::HealthRecord;
 use super::identity::NodeId;
+use super::keyring::{SEAL_OVERHEAD, Sealer};
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
@@ -46,9 +51,15 @@ pub(crate) const MAX_CLUSTER_LEN: usize = 64;
 /// Ethernet MTU with IP and UDP headers to spare (RFC 8085 advice).
 pub(crate) const MAX_DATAGRAM: usize = 1400;
 
-/// Room kept for the envelope (and later the AEAD nonce and tag) when foca
+/// Room kept for the envelope (with the AEAD's nonce and tag) when foca
 /// sizes its messages.
 pub(crate) const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 8 + 64;
+
+/// The envelope's bytes before the payload, for a cluster name of
+/// `cluster_len` bytes, sealed or not.
+pub(crate) fn envelope_len(cluster_len: usize, sealed: bool) -> usize {
+    6 + cluster_len + 8 + if sealed { SEAL_OVERHEAD } else { 0 }
+}
 
 const MAGIC: [u8; 2] = *b"HD";
 const FLAG_SEALED: u8 = 0b01;
@@ -82,6 +93,11 @@ pub enum DropReason {
     ForeignCluster,
     /// Sealed with a key, and this node has no keyring.
     Sealed,
+    /// Sealed, and no key of this node's keyring opens it (another key,
+    /// or changed on the way).
+    Key,
+    /// Not sealed, and this node requires encryption.
+    Plaintext,
     /// Larger than `MAX_DATAGRAM`.
     TooLarge,
     /// The envelope or the payload does not decode.
@@ -92,11 +108,13 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, for metrics that list them all.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 9] = [
         Self::NotHerd,
         Self::Version,
         Self::ForeignCluster,
         Self::Sealed,
+        Self::Key,
+        Self::Plaintext,
         Self::TooLarge,
         Self::Malformed,
         Self::Refused,
@@ -109,6 +127,8 @@ impl DropReason {
             Self::Version => "version",
             Self::ForeignCluster => "foreign_cluster",
             Self::Sealed => "sealed",
+            Self::Key => "key",
+            Self::Plaintext => "plaintext",
             Self::TooLarge => "too_large",
             Self::Malformed => "malformed",
             Self::Refused => "refused",
@@ -141,19 +161,26 @@ pub(crate) struct Sender {
     pub term: u64,
 }
 
-/// Writes an envelope header for `cluster` into `out` (which is cleared).
+/// Writes a datagram for `cluster` into `out` (which is cleared): the
+/// envelope and `payload`, sealed if `sealer` seals.
 pub(crate) fn seal(
     out: &mut Vec<u8>,
     cluster: &str,
     kind: PayloadKind,
     sender: Sender,
     payload: &[u8],
+    sealer: Option<&mut Sealer>,
 ) {
     debug_assert!(cluster.len() <= MAX_CLUSTER_LEN);
+    let sealer = sealer.filter(|s| s.seals());
+    let mut flags = if sender.vouching { FLAG_VOUCHES } else { 0 };
+    if sealer.is_some() {
+        flags |= FLAG_SEALED;
+    }
     out.clear();
     out.extend_from_slice(&MAGIC);
     out.push(PROTOCOL_VERSION);
-    out.push(if sender.vouching { FLAG_VOUCHES } else { 0 });
+    out.push(flags);
     out.push(match kind {
         PayloadKind::Foca => 0,
         PayloadKind::Control => 1,
@@ -161,12 +188,23 @@ pub(crate) fn seal(
     // Checked by the configuration: cluster names are at most 64 bytes.
     out.push(cluster.len() as u8);
     out.extend_from_slice(cluster.as_bytes());
+    let header = out.len();
     out.extend_from_slice(&sender.term.to_le_bytes());
     out.extend_from_slice(payload);
+    if let Some(sealer) = sealer {
+        sealer.seal(out, header);
+    }
 }
 
-/// Checks a received datagram's envelope against this node's cluster.
-pub(crate) fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, DropReason> {
+/// Checks a received datagram's envelope against this node's cluster and
+/// keyring; a sealed one is opened into `plain`, which the payload then
+/// borrows.
+pub(crate) fn open<'a>(
+    datagram: &'a [u8],
+    cluster: &str,
+    sealer: Option<&Sealer>,
+    plain: &'a mut Vec<u8>,
+) -> Result<Opened<'a>, DropReason> {
     if datagram.len() > MAX_DATAGRAM {
         return Err(DropReason::TooLarge);
     }
@@ -180,9 +218,6 @@ pub(crate) fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, 
     if flags & !KNOWN_FLAGS != 0 {
         return Err(DropReason::Malformed);
     }
-    if flags & FLAG_SEALED != 0 {
-        return Err(DropReason::Sealed);
-    }
     let kind = match datagram[4] {
         0 => PayloadKind::Foca,
         1 => PayloadKind::Control,
@@ -195,8 +230,23 @@ pub(crate) fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, 
     if name != cluster.as_bytes() {
         return Err(DropReason::ForeignCluster);
     }
-    let Some(term) = datagram
-        .get(6 + len..14 + len)
+    let (header, rest) = datagram.split_at(6 + len);
+    let body: &'a [u8] = if flags & FLAG_SEALED != 0 {
+        let Some(sealer) = sealer.filter(|s| s.opens()) else {
+            return Err(DropReason::Sealed);
+        };
+        if sealer.open(header, rest, plain).is_err() {
+            return Err(DropReason::Key);
+        }
+        plain
+    } else {
+        if sealer.is_some_and(Sealer::requires) {
+            return Err(DropReason::Plaintext);
+        }
+        rest
+    };
+    let Some(term) = body
+        .get(..8)
         .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
     else {
         return Err(DropReason::Malformed);
@@ -205,7 +255,7 @@ pub(crate) fn open<'a>(datagram: &'a [u8], cluster: &str) -> Result<Opened<'a>, 
         kind,
         sender_vouches: flags & FLAG_VOUCHES != 0,
         term: u64::from_le_bytes(term),
-        payload: &datagram[14 + len..],
+        payload: &body[8..],
     })
 }
 
@@ -606,8 +656,9 @@ mod tests {
             vouching: true,
             term: 7,
         };
-        seal(&mut out, "prod", PayloadKind::Control, sender, b"xyz");
-        let opened = open(&out, "prod").unwrap();
+        seal(&mut out, "prod", PayloadKind::Control, sender, b"xyz", None);
+        let mut plain = Vec::new();
+        let opened = open(&out, "prod", None, &mut plain).unwrap();
         assert_eq!(opened.kind, PayloadKind::Control);
         assert!(opened.sender_vouches);
         assert_eq!(opened.term, 7);
@@ -617,26 +668,149 @@ mod tests {
     #[test]
     fn packets_of_another_cluster_or_version_are_refused() {
         let mut out = Vec::new();
-        seal(&mut out, "prod", PayloadKind::Foca, Sender::default(), b"x");
-        assert_eq!(open(&out, "test"), Err(DropReason::ForeignCluster));
-        assert_eq!(open(&out, "pro"), Err(DropReason::ForeignCluster));
+        seal(
+            &mut out,
+            "prod",
+            PayloadKind::Foca,
+            Sender::default(),
+            b"x",
+            None,
+        );
+        assert_eq!(
+            open(&out, "test", None, &mut Vec::new()),
+            Err(DropReason::ForeignCluster)
+        );
+        assert_eq!(
+            open(&out, "pro", None, &mut Vec::new()),
+            Err(DropReason::ForeignCluster)
+        );
         let mut other_version = out.clone();
         other_version[2] = PROTOCOL_VERSION + 1;
-        assert_eq!(open(&other_version, "prod"), Err(DropReason::Version));
+        assert_eq!(
+            open(&other_version, "prod", None, &mut Vec::new()),
+            Err(DropReason::Version)
+        );
         let mut sealed = out.clone();
         sealed[3] |= FLAG_SEALED;
-        assert_eq!(open(&sealed, "prod"), Err(DropReason::Sealed));
+        assert_eq!(
+            open(&sealed, "prod", None, &mut Vec::new()),
+            Err(DropReason::Sealed)
+        );
         let mut bad_flags = out.clone();
         bad_flags[3] = 0x80;
-        assert_eq!(open(&bad_flags, "prod"), Err(DropReason::Malformed));
-        assert_eq!(open(b"GET / HTTP/1.1", "prod"), Err(DropReason::NotHerd));
-        assert_eq!(open(&out[..7], "prod"), Err(DropReason::Malformed));
-        // A cut term is malformed too.
-        assert_eq!(open(&out[..13], "prod"), Err(DropReason::Malformed));
         assert_eq!(
-            open(&[0; MAX_DATAGRAM + 1], "prod"),
+            open(&bad_flags, "prod", None, &mut Vec::new()),
+            Err(DropReason::Malformed)
+        );
+        assert_eq!(
+            open(b"GET / HTTP/1.1", "prod", None, &mut Vec::new()),
+            Err(DropReason::NotHerd)
+        );
+        assert_eq!(
+            open(&out[..7], "prod", None, &mut Vec::new()),
+            Err(DropReason::Malformed)
+        );
+        // A cut term is malformed too.
+        assert_eq!(
+            open(&out[..13], "prod", None, &mut Vec::new()),
+            Err(DropReason::Malformed)
+        );
+        assert_eq!(
+            open(&[0; MAX_DATAGRAM + 1], "prod", None, &mut Vec::new()),
             Err(DropReason::TooLarge)
         );
+    }
+
+    fn sealer(key: u8, seal: bool, require: bool) -> Sealer {
+        Sealer::new(&crate::core::keyring::Keyring {
+            keys: vec![crate::core::keyring::Key::from_bytes([key; 32])],
+            seal,
+            require,
+            nonce_seed: [key; 32],
+        })
+    }
+
+    #[test]
+    fn sealed_envelopes_open_only_with_the_key_and_intact() {
+        let sender = Sender {
+            vouching: true,
+            term: 9,
+        };
+        let mut sealing = sealer(1, true, true);
+        let mut out = Vec::new();
+        seal(
+            &mut out,
+            "prod",
+            PayloadKind::Control,
+            sender,
+            b"xyz",
+            Some(&mut sealing),
+        );
+        assert_eq!(out[3] & FLAG_SEALED, FLAG_SEALED);
+        assert_eq!(out.len(), envelope_len(4, true) + 3);
+        let mut plain = Vec::new();
+        let opened = open(&out, "prod", Some(&sealing), &mut plain).unwrap();
+        assert_eq!(
+            (
+                opened.kind,
+                opened.sender_vouches,
+                opened.term,
+                opened.payload
+            ),
+            (PayloadKind::Control, true, 9, &b"xyz"[..])
+        );
+        // No keyring, another key, a flipped flag (the vouching bit is
+        // bound), another cluster name.
+        let mut scratch = Vec::new();
+        assert_eq!(
+            open(&out, "prod", None, &mut scratch),
+            Err(DropReason::Sealed)
+        );
+        let other = sealer(2, true, true);
+        assert_eq!(
+            open(&out, "prod", Some(&other), &mut scratch),
+            Err(DropReason::Key)
+        );
+        let mut flipped = out.clone();
+        flipped[3] ^= FLAG_VOUCHES;
+        assert_eq!(
+            open(&flipped, "prod", Some(&sealing), &mut scratch),
+            Err(DropReason::Key)
+        );
+        assert_eq!(
+            open(&out, "prox", Some(&sealing), &mut scratch),
+            Err(DropReason::ForeignCluster)
+        );
+        // Plaintext: refused where encryption is required, taken where
+        // keys are held but not yet required (turning encryption on).
+        let mut clear = Vec::new();
+        seal(
+            &mut clear,
+            "prod",
+            PayloadKind::Control,
+            sender,
+            b"xyz",
+            None,
+        );
+        assert_eq!(
+            open(&clear, "prod", Some(&sealing), &mut scratch),
+            Err(DropReason::Plaintext)
+        );
+        let accepting = sealer(1, false, false);
+        assert!(open(&clear, "prod", Some(&accepting), &mut scratch).is_ok());
+        assert!(open(&out, "prod", Some(&accepting), &mut scratch).is_ok());
+        // A keyring that does not seal sends plaintext.
+        let mut sending = sealer(1, false, false);
+        let mut unsealed = Vec::new();
+        seal(
+            &mut unsealed,
+            "prod",
+            PayloadKind::Control,
+            sender,
+            b"xyz",
+            Some(&mut sending),
+        );
+        assert_eq!(unsealed, clear);
     }
 
     #[test]
@@ -743,7 +917,7 @@ mod tests {
             let _ = decode_control(&bytes);
             let _ = decode_record(&bytes);
             let _ = peek_foca(&bytes);
-            let _ = open(&bytes, "c");
+            let _ = open(&bytes, "c", None, &mut Vec::new());
         }
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{ENVELOPE_RESERVE, MAX_CLUSTER_LEN, MAX_DATAGRAM};
 use super::health::HealthStatus;
+use super::keyring::Keyring;
 use super::view::{ElectionRules, QuorumPolicy};
 
 /// Settings of one node's protocol state machine.
@@ -43,6 +44,8 @@ pub struct NodeConfig {
     pub expected_members: Option<usize>,
     /// The protocol timings an operator may tune (`[gossip]`).
     pub gossip: GossipTuning,
+    /// The cluster's keys (none: gossip in plaintext).
+    pub keyring: Keyring,
 }
 
 impl Default for NodeConfig {
@@ -56,6 +59,7 @@ impl Default for NodeConfig {
             quorum: QuorumPolicy::Majority,
             expected_members: None,
             gossip: GossipTuning::default(),
+            keyring: Keyring::default(),
         }
     }
 }
@@ -154,6 +158,19 @@ impl NodeConfig {
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
         let mut fail = |field, problem: String| errors.push(ConfigError { field, problem });
+        let keyring = &self.keyring;
+        if keyring.keys.is_empty() && (keyring.seal || keyring.require) {
+            fail(
+                "keys",
+                "sealing or requiring encryption needs at least one key".into(),
+            );
+        }
+        if keyring.require && !keyring.seal {
+            fail(
+                "require_encryption",
+                "a node that refuses plaintext must seal what it sends".into(),
+            );
+        }
         if self.cluster.is_empty() || self.cluster.len() > MAX_CLUSTER_LEN {
             fail(
                 "cluster",

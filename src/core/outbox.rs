@@ -12,6 +12,7 @@ use foca::{Notification, Runtime, Timer};
 use super::api::Transmit;
 use super::codec::{self, PayloadKind};
 use super::identity::NodeId;
+use super::keyring::Sealer;
 
 /// What a foca notification means to the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +41,13 @@ pub(crate) struct Outbox {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) timers: Vec<(Duration, Timer<NodeId>)>,
     pub(crate) notes: Vec<Note>,
+    /// Seals every datagram, with a keyring (see [`super::keyring`]).
+    pub(crate) sealer: Option<Sealer>,
     scratch: Vec<u8>,
 }
 
 impl Outbox {
-    pub(crate) fn new(cluster: String) -> Self {
+    pub(crate) fn new(cluster: String, sealer: Option<Sealer>) -> Self {
         Self {
             cluster,
             vouching: false,
@@ -52,6 +55,7 @@ impl Outbox {
             transmits: VecDeque::new(),
             timers: Vec::new(),
             notes: Vec::new(),
+            sealer,
             scratch: Vec::with_capacity(codec::MAX_DATAGRAM),
         }
     }
@@ -67,6 +71,7 @@ impl Outbox {
                 term: self.term,
             },
             payload,
+            self.sealer.as_mut(),
         );
         self.transmits.push_back(Transmit {
             to,

@@ -46,6 +46,7 @@ use super::driver::Outputs;
 use super::health::{CheckSummary, HealthRecord};
 use super::identity::{KeyMap, MemberKey, NodeId};
 use super::join::{JoinContext, JoinStep, Joining};
+use super::keyring::Sealer;
 use super::members::{Change, Members, Own, Standing};
 use super::outbox::{Note, Outbox};
 use super::records::RecordGossip;
@@ -118,6 +119,8 @@ pub struct Node {
     pub(crate) cfg: NodeConfig,
     pub(crate) foca: Swim,
     pub(crate) rt: Outbox,
+    /// Where sealed datagrams are opened (kept to reuse its allocation).
+    opened: Vec<u8>,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) timers: TimerQueue<NodeTimer>,
     /// Shared with foca's codec: set while foca reads a datagram from a
@@ -256,7 +259,11 @@ impl Node {
         let mut node = Self {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
             join: Joining::default(),
-            rt: Outbox::new(cfg.cluster.clone()),
+            rt: Outbox::new(
+                cfg.cluster.clone(),
+                (!cfg.keyring.keys.is_empty()).then(|| Sealer::new(&cfg.keyring)),
+            ),
+            opened: Vec::new(),
             cfg,
             foca,
             timers: TimerQueue::new(),
@@ -313,10 +320,24 @@ impl Node {
         self.check_stall(now);
         self.stats.packets_received += 1;
         self.stats.bytes_received += datagram.len() as u64;
-        let opened = match codec::open(datagram, &self.cfg.cluster) {
-            Ok(opened) => opened,
-            Err(reason) => return self.drop_packet(reason, from),
-        };
+        // A sealed datagram opens into this buffer, taken out of the node
+        // while its payload is handled.
+        let mut plain = std::mem::take(&mut self.opened);
+        match codec::open(
+            datagram,
+            &self.cfg.cluster,
+            self.rt.sealer.as_ref(),
+            &mut plain,
+        ) {
+            Ok(opened) => self.handle_opened(now, from, opened),
+            Err(reason) => self.drop_packet(reason, from),
+        }
+        plain.clear();
+        self.opened = plain;
+    }
+
+    /// Handles a datagram whose envelope checked out.
+    fn handle_opened(&mut self, now: Time, from: SocketAddr, opened: codec::Opened<'_>) {
         self.learn_term(opened.term);
         let doubted = self.doubts_itself(now);
         self.last_heard = Some(now);

@@ -165,6 +165,11 @@ impl Node {
         records.push(self.record.clone());
 
         let budget = codec::MAX_DATAGRAM - 6 - self.cfg.cluster.len();
+        // What one slice may take: the datagram less its envelope (the term
+        // and, when sealed, the nonce and tag). `budget` above, which
+        // forgets those, only sizes the average slice.
+        let sealed = self.rt.sealer.as_ref().is_some_and(|s| s.seals());
+        let cap = codec::MAX_DATAGRAM - codec::envelope_len(self.cfg.cluster.len(), sealed);
         let (total, parts): (u16, Vec<u16>) = match wanted {
             Some(wanted) if wanted.total > 0 => (
                 wanted.total.min(MAX_PARTS),
@@ -208,7 +213,7 @@ impl Node {
                 records: std::mem::take(&mut record_slices[index]),
             };
             // One more byte for the `Control` variant tag.
-            while codec::encoded_len(&slice) + 1 > budget
+            while codec::encoded_len(&slice) + 1 > cap
                 && !(slice.members.is_empty() && slice.records.is_empty())
             {
                 slice.truncated = true;
