@@ -25,7 +25,7 @@ use super::identity::NodeId;
 use super::timer::Time;
 
 /// Most missing parts one retry asks for (keeps the request one datagram).
-const MAX_WANTED: usize = 300;
+pub(crate) const MAX_WANTED: usize = 300;
 /// Retries without a new slice before the joiner gives up on a seed.
 const PATIENCE: u32 = 2;
 /// Most members of the old view a rejoining node adds to its seeds.

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 
 use super::*;
 use crate::core::codec::{Refusal, WantedParts};
+use crate::core::join::MAX_WANTED;
 
 /// Most parts a seed cuts its state into.
 pub(crate) const MAX_PARTS: u16 = 4096;
@@ -25,6 +26,19 @@ fn part_of(name: &str, total: u16) -> u16 {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     (hash % u64::from(total.max(1))) as u16
+}
+
+/// The parts a request for missing slices gets: each at most once, no more
+/// than a joiner asks for in one request (`join::MAX_WANTED`), in order. A
+/// request that named part 0 a thousand times was answered with as many
+/// datagrams: an amplifier for whoever forges the request's address.
+fn asked_parts(wanted: WantedParts) -> (u16, Vec<u16>) {
+    let total = wanted.total.min(MAX_PARTS);
+    let mut parts: Vec<u16> = wanted.parts.into_iter().filter(|p| *p < total).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    parts.truncate(MAX_WANTED);
+    (total, parts)
 }
 
 impl Node {
@@ -171,14 +185,7 @@ impl Node {
         let sealed = self.rt.sealer.as_ref().is_some_and(|s| s.seals());
         let cap = codec::MAX_DATAGRAM - codec::envelope_len(self.cfg.cluster.len(), sealed);
         let (total, parts): (u16, Vec<u16>) = match wanted {
-            Some(wanted) if wanted.total > 0 => (
-                wanted.total.min(MAX_PARTS),
-                wanted
-                    .parts
-                    .into_iter()
-                    .filter(|p| *p < wanted.total.min(MAX_PARTS))
-                    .collect(),
-            ),
+            Some(wanted) if wanted.total > 0 => asked_parts(wanted),
             _ => {
                 let bytes: usize = members.iter().map(codec::encoded_len).sum::<usize>()
                     + records.iter().map(codec::encoded_len).sum::<usize>();
@@ -267,6 +274,27 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::part_of;
+
+    #[test]
+    fn a_request_for_slices_gets_each_at_most_once_and_a_bounded_number() {
+        use super::{MAX_WANTED, WantedParts, asked_parts};
+        let repeated = WantedParts {
+            total: 8,
+            parts: vec![0; 1000],
+        };
+        assert_eq!(asked_parts(repeated), (8, vec![0]));
+        let mixed = WantedParts {
+            total: 8,
+            parts: vec![5, 1, 9, 5, 3],
+        };
+        assert_eq!(asked_parts(mixed), (8, vec![1, 3, 5]));
+        let many = WantedParts {
+            total: 4096,
+            parts: (0..4096).rev().collect(),
+        };
+        let (total, parts) = asked_parts(many);
+        assert_eq!((total, parts.len(), parts[0]), (4096, MAX_WANTED, 0));
+    }
 
     #[test]
     fn slices_are_stable_and_spread() {
