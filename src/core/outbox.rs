@@ -5,13 +5,14 @@
 //! node acts on are kept, as small [`Note`]s.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use foca::{Notification, Runtime, Timer};
 
 use super::api::Transmit;
 use super::codec::{self, PayloadKind};
-use super::identity::NodeId;
+use super::identity::{MemberKey, NodeId};
 use super::keyring::Sealer;
 
 /// What a foca notification means to the node.
@@ -43,6 +44,11 @@ pub(crate) struct Outbox {
     pub(crate) notes: Vec<Note>,
     /// Seals every datagram, with a keyring (see [`super::keyring`]).
     pub(crate) sealer: Option<Sealer>,
+    /// While foca handles a datagram: its sender's key and the address it
+    /// came from. foca answers the address written in the packet; herd
+    /// answers where the packet came from, so a forged sender address
+    /// does not make this node send to a third party.
+    pub(crate) reply_to: Option<(MemberKey, SocketAddr)>,
     scratch: Vec<u8>,
 }
 
@@ -56,12 +62,13 @@ impl Outbox {
             timers: Vec::new(),
             notes: Vec::new(),
             sealer,
+            reply_to: None,
             scratch: Vec::with_capacity(codec::MAX_DATAGRAM),
         }
     }
 
     /// Seals and queues a datagram of our own making.
-    pub(crate) fn push(&mut self, to: std::net::SocketAddr, kind: PayloadKind, payload: &[u8]) {
+    pub(crate) fn push(&mut self, to: SocketAddr, kind: PayloadKind, payload: &[u8]) {
         codec::seal(
             &mut self.scratch,
             &self.cluster,
@@ -99,7 +106,11 @@ impl Runtime<NodeId> for Outbox {
     }
 
     fn send_to(&mut self, to: NodeId, data: &[u8]) {
-        self.push(to.socket_addr(), PayloadKind::Foca, data);
+        let addr = match self.reply_to {
+            Some((sender, from)) if sender == to.key() => from,
+            _ => to.socket_addr(),
+        };
+        self.push(addr, PayloadKind::Foca, data);
     }
 
     fn submit_after(&mut self, event: Timer<NodeId>, after: Duration) {
