@@ -920,6 +920,19 @@ mod tests {
         changes
     }
 
+    /// This node, alive, with `record`.
+    fn alive(record: &HealthRecord) -> Own<'_> {
+        Own {
+            record,
+            state: MemberState::Alive,
+        }
+    }
+
+    /// Takes the records waiting in the inbox.
+    fn apply(members: &mut Members, own: &HealthRecord) {
+        members.apply_news(alive(own), &mut Vec::new());
+    }
+
     fn record(name: &str, life: u64, version: u64) -> HealthRecord {
         let mut record = HealthRecord::new(name.into(), life, 0, true);
         record.version = version;
@@ -999,11 +1012,7 @@ mod tests {
         // An older version of it is no news.
         assert!(!members.offer(record("a", 1, 0)));
         let mut changes = Vec::new();
-        let own_view = Own {
-            record: &own,
-            state: MemberState::Alive,
-        };
-        members.apply_news(own_view, &mut changes);
+        members.apply_news(alive(&own), &mut changes);
         assert!(changes.contains(&Change::Event(Event::MemberHealth {
             name: "a".into(),
             status: HealthStatus::Failing,
@@ -1031,11 +1040,7 @@ mod tests {
         let mut ranked = record("a", 1, 1);
         ranked.seniority = Some(1);
         members.offer(ranked);
-        let own_view = Own {
-            record: &own,
-            state: MemberState::Alive,
-        };
-        members.apply_news(own_view, &mut Vec::new());
+        apply(&mut members, &own);
         scan(&mut members, &[member("a", 1, foca::State::Down)], true);
         let down = members.get(&MemberKey::of("a")).unwrap();
         assert_eq!(down.state, Some(MemberState::Down));
@@ -1052,11 +1057,7 @@ mod tests {
         let mut ranked = record("a", 1, 1);
         ranked.seniority = Some(1);
         members.offer(ranked);
-        let own_view = Own {
-            record: &own,
-            state: MemberState::Alive,
-        };
-        members.apply_news(own_view, &mut Vec::new());
+        apply(&mut members, &own);
         scan(&mut members, &[member("a", 1, foca::State::Down)], false);
         assert!(!members.get(&MemberKey::of("a")).unwrap().down_vouched);
         scan(&mut members, &[member("a", 1, foca::State::Alive)], false);
@@ -1128,10 +1129,7 @@ mod tests {
     fn the_founding_with_the_higher_term_wins_and_only_its_ranks_count() {
         let (mut members, mut own) = view();
         own.founding = 7;
-        let own_view = Own {
-            record: &own,
-            state: MemberState::Alive,
-        };
+        let own_view = alive(&own);
         assert!(members.note_founding(7, 2, own_view));
         assert_eq!(members.founding(), 7);
         scan(&mut members, &[member("a", 1, foca::State::Alive)], true);

@@ -56,13 +56,7 @@ impl Node {
     /// system's notices stopped while nothing got through.
     pub(super) fn ask_suspects_again(&mut self) {
         for (identity, incarnation) in self.members.suspects() {
-            let to = identity.socket_addr();
-            let notice = Control::SuspectNotice {
-                identity,
-                incarnation,
-                from: self.id().clone(),
-            };
-            self.send_control(to, &notice);
+            self.tell_suspected(identity, incarnation);
         }
     }
 
@@ -286,12 +280,7 @@ impl Node {
             // enough on a lossy network (19 % at 10 % loss) that a single
             // one would declare live members down; three fail 0.7 % of the
             // time, and only where the refutation itself was missed.
-            let notice = Control::SuspectNotice {
-                identity: id.clone(),
-                incarnation,
-                from: self.id().clone(),
-            };
-            self.send_control(id.socket_addr(), &notice);
+            self.tell_suspected(id, incarnation);
             self.schedule(
                 now + self.cfg.gossip.probe_period,
                 NodeTimer::SuspicionOver {
@@ -337,12 +326,7 @@ impl Node {
                 _ => return,
             },
         };
-        let notice = Control::SuspectNotice {
-            identity: id.clone(),
-            incarnation,
-            from: self.id().clone(),
-        };
-        self.send_control(id.socket_addr(), &notice);
+        self.tell_suspected(id.clone(), incarnation);
         self.schedule(
             now + self.cfg.gossip.probe_period,
             NodeTimer::Nudge(id, round + 1),
@@ -355,12 +339,19 @@ impl Node {
         let others = self.election.live.saturating_sub(1).max(1);
         let chance = (3.0 / others as f64).min(1.0);
         if self.rng.random_bool(chance) {
-            let notice = Control::SuspectNotice {
-                identity: id.clone(),
-                incarnation,
-                from: self.id().clone(),
-            };
-            self.send_control(id.socket_addr(), &notice);
+            self.tell_suspected(id.clone(), incarnation);
         }
+    }
+
+    /// Tells a member, at its address, that this view suspects it at this
+    /// SWIM incarnation: a live one refutes at once.
+    pub(super) fn tell_suspected(&mut self, identity: NodeId, incarnation: foca::Incarnation) {
+        let to = identity.socket_addr();
+        let notice = Control::SuspectNotice {
+            identity,
+            incarnation,
+            from: self.id().clone(),
+        };
+        self.send_control(to, &notice);
     }
 }

@@ -351,13 +351,7 @@ impl Node {
             for _ in 0..3.min(suspects.len()) {
                 let (identity, incarnation) =
                     suspects[self.rng.random_range(0..suspects.len())].clone();
-                let to = identity.socket_addr();
-                let notice = Control::SuspectNotice {
-                    identity,
-                    incarnation,
-                    from: self.id().clone(),
-                };
-                self.send_control(to, &notice);
+                self.tell_suspected(identity, incarnation);
             }
         }
         if self.foca.num_members() == 0 || !quorate {

@@ -155,12 +155,7 @@ impl Node {
             }
             self.replacing
                 .insert(key, (now, incarnation, holder.clone()));
-            let ask = Control::SuspectNotice {
-                identity: holder.clone(),
-                incarnation,
-                from: self.id().clone(),
-            };
-            self.send_control(holder.socket_addr(), &ask);
+            self.tell_suspected(holder.clone(), incarnation);
         }
         refusal
     }
