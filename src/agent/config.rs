@@ -478,9 +478,10 @@ impl AgentConfig {
             expected_members,
             drain_timeout,
             gossip,
-            key_file,
-            encrypt,
-            require_encryption,
+            // The keyring changes on a running agent (see agent::reload).
+            key_file: _,
+            encrypt: _,
+            require_encryption: _,
             hooks: _,
             log: _,
         } = self;
@@ -505,13 +506,6 @@ impl AgentConfig {
             ),
             ("drain_timeout", *drain_timeout != new.drain_timeout),
             ("gossip", *gossip != new.gossip),
-            // Rotating keys on a running agent is not there yet: a restart.
-            ("key_file", *key_file != new.key_file),
-            ("encrypt", *encrypt != new.encrypt),
-            (
-                "require_encryption",
-                *require_encryption != new.require_encryption,
-            ),
         ]
         .into_iter()
         .filter_map(|(field, changed)| changed.then_some(field))
@@ -519,12 +513,15 @@ impl AgentConfig {
     }
 
     /// This configuration with what a reload can change taken from `new`:
-    /// the checks, the hooks and the log filter.
+    /// the checks, the hooks, the log filter and the keys.
     pub fn reloaded(&self, new: &Self) -> Self {
         Self {
             checks: new.checks.clone(),
             hooks: new.hooks.clone(),
             log: new.log.clone(),
+            key_file: new.key_file.clone(),
+            encrypt: new.encrypt,
+            require_encryption: new.require_encryption,
             ..self.clone()
         }
     }

@@ -31,7 +31,7 @@ use hooks::Hooks;
 pub use reload::{LogFilter, LogFilterError, Reload};
 
 use crate::core::{
-    Command, Event, MemberState, Node, NodeConfig, NodeId, Shutdown, Snapshot, Start, Time,
+    Command, Event, Keyring, MemberState, Node, NodeConfig, NodeId, Shutdown, Snapshot, Start, Time,
 };
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
@@ -172,6 +172,32 @@ fn os_nonce_seed() -> [u8; 32] {
     seed
 }
 
+/// Logs whether gossip is sealed, warning when it is plaintext on an
+/// address other hosts can reach: at start, and when a reload changes the
+/// keyring.
+pub(crate) fn say_how_gossip_is_protected(gossip_addr: SocketAddr, keyring: &Keyring) {
+    if keyring.keys.is_empty() && !gossip_addr.ip().is_loopback() {
+        tracing::warn!(
+            %gossip_addr,
+            "gossiping in plaintext on a network address: anyone who can reach it can join \
+             and move the primary role; set key_file (see herd keygen)"
+        );
+    } else if !keyring.keys.is_empty() {
+        tracing::info!(
+            keys = keyring.keys.len(),
+            seal = keyring.seal,
+            require = keyring.require,
+            "gossip is encrypted"
+        );
+    }
+}
+
+/// A fresh nonce seed for a keyring the agent hands to its node.
+pub(crate) fn with_nonce_seed(mut keyring: Keyring) -> Keyring {
+    keyring.nonce_seed = os_nonce_seed();
+    keyring
+}
+
 /// A new gossip key from the operating system's generator (`herd keygen`).
 #[allow(clippy::disallowed_methods)]
 pub fn generate_key() -> crate::core::Key {
@@ -303,21 +329,9 @@ pub async fn run(
         source: "agent".into(),
         errors: vec![error],
     })?;
+    let running_keyring = keyring.clone();
     keyring.nonce_seed = os_nonce_seed();
-    if keyring.keys.is_empty() && !gossip_addr.ip().is_loopback() {
-        tracing::warn!(
-            %gossip_addr,
-            "gossiping in plaintext on a network address: anyone who can reach it can join \
-             and move the primary role; set key_file (see herd keygen)"
-        );
-    } else if !keyring.keys.is_empty() {
-        tracing::info!(
-            keys = keyring.keys.len(),
-            seal = keyring.seal,
-            require = keyring.require,
-            "gossip is encrypted"
-        );
-    }
+    say_how_gossip_is_protected(gossip_addr, &keyring);
     let node_config = NodeConfig {
         remembered_term: recalled.term,
         keyring,
@@ -416,6 +430,8 @@ pub async fn run(
                 args: reload.args,
                 log_filter: reload.log_filter,
                 running: config.clone(),
+                keyring: running_keyring,
+                gossip_addr,
                 checks,
                 commands: command_tx.clone(),
                 hooks: hooks_tx,

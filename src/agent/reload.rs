@@ -2,14 +2,17 @@
 //!
 //! A module of its own because it is a task of its own, beside the gossip
 //! task: it reads the file again off the gossip task's path and applies
-//! what may change while the agent runs (the checks, the hooks and the log
-//! filter), and it owns the checks so it can replace them.
+//! what may change while the agent runs (the checks, the hooks, the log
+//! filter and the keyring), and it owns the checks so it can replace them.
+
+use std::net::SocketAddr;
 
 use tokio::sync::mpsc;
 
 use super::checks;
 use super::config::{AgentArgs, AgentConfig};
 use super::hooks::HooksConfig;
+use crate::core::{Command, Keyring};
 use crate::http::command::Request;
 
 /// Sets the log filter (tracing's `EnvFilter` syntax); the error says why
@@ -46,6 +49,10 @@ pub(super) struct Reloader {
     pub(super) log_filter: Option<LogFilter>,
     /// The configuration in effect: as started, with what reloads changed.
     pub(super) running: AgentConfig,
+    /// The keyring in effect (its nonce seed not kept): a reload compares
+    /// the keys the file holds now, so a key file changed in place counts.
+    pub(super) keyring: Keyring,
+    pub(super) gossip_addr: SocketAddr,
     pub(super) checks: Option<checks::Checks>,
     pub(super) commands: mpsc::Sender<Request>,
     pub(super) hooks: mpsc::Sender<HooksConfig>,
@@ -63,7 +70,8 @@ impl Reloader {
     }
 
     /// Reads the file again and applies what can change while the agent
-    /// runs: the checks, the hooks and the log filter. A file that does not
+    /// runs: the checks, the hooks, the log filter and the keyring (the key
+    /// file is read again too). A file that does not
     /// load or validate changes nothing. Returns the result to count, if
     /// there was a file to read.
     async fn reload(&mut self) -> Option<&'static str> {
@@ -76,8 +84,19 @@ impl Reloader {
         let file = path.display().to_string();
         tracing::info!(file, "SIGHUP: reloading the configuration");
         let args = self.args.clone();
-        let new = match tokio::task::spawn_blocking(move || AgentConfig::load(&args)).await {
-            Ok(Ok(new)) => new,
+        let loaded = tokio::task::spawn_blocking(move || {
+            let new = AgentConfig::load(&args)?;
+            // `load` validated the keyring; read again here, a file changed
+            // in between is an error like any other.
+            let keyring = new.keyring().map_err(|error| super::config::ConfigErrors {
+                source: "reload".into(),
+                errors: vec![error],
+            })?;
+            Ok::<_, super::config::ConfigErrors>((new, keyring))
+        })
+        .await;
+        let (new, keyring) = match loaded {
+            Ok(Ok(loaded)) => loaded,
             Ok(Err(errors)) => {
                 for error in &errors.errors {
                     // One line each (a TOML error spans several).
@@ -111,6 +130,26 @@ impl Reloader {
             );
         }
         let mut applied = Vec::new();
+        if keyring != self.keyring {
+            // First, so a rotation step is in effect when the log says so.
+            let (request, answer) =
+                Request::ask(Command::SetKeyring(super::with_nonce_seed(keyring.clone())));
+            if self.commands.send(request).await.is_err() {
+                return None;
+            }
+            match answer.await {
+                Ok(Ok(())) => {
+                    super::say_how_gossip_is_protected(self.gossip_addr, &keyring);
+                    self.keyring = keyring;
+                    applied.push("keys");
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(file, %error, "configuration not reloaded: nothing changed");
+                    return Some("error");
+                }
+                Err(_) => return None,
+            }
+        }
         if new.checks != self.running.checks {
             let checks = checks::Checks::reload(
                 self.checks.take(),

@@ -58,6 +58,11 @@ pub enum Command {
     /// agent clears it while it cannot persist a term, so the role hands
     /// over, and restores `primary_eligible` when it can again.
     SetEligible(bool),
+    /// Replace the keyring while the node runs: the steps of a key rotation
+    /// and of turning encryption on (see [`crate::core::Keyring`]). The
+    /// nonce generator carries on; a keyring without keys gossips in
+    /// plaintext.
+    SetKeyring(crate::core::Keyring),
 }
 
 /// Why a command was refused. Nothing changed.
@@ -76,6 +81,9 @@ pub enum CommandError {
     /// The node is leaving the cluster.
     #[error("this node is leaving the cluster")]
     Leaving,
+    /// The keyring's settings do not fit together.
+    #[error(transparent)]
+    Keyring(#[from] crate::core::KeyringError),
 }
 
 /// A datagram to send.

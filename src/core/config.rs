@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{ENVELOPE_RESERVE, MAX_CLUSTER_LEN, MAX_DATAGRAM};
 use super::health::HealthStatus;
-use super::keyring::Keyring;
+use super::keyring::{Keyring, KeyringError};
 use super::view::{ElectionRules, QuorumPolicy};
 
 /// Settings of one node's protocol state machine.
@@ -158,18 +158,12 @@ impl NodeConfig {
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
         let mut fail = |field, problem: String| errors.push(ConfigError { field, problem });
-        let keyring = &self.keyring;
-        if keyring.keys.is_empty() && (keyring.seal || keyring.require) {
-            fail(
-                "keys",
-                "sealing or requiring encryption needs at least one key".into(),
-            );
-        }
-        if keyring.require && !keyring.seal {
-            fail(
-                "require_encryption",
-                "a node that refuses plaintext must seal what it sends".into(),
-            );
+        match self.keyring.check() {
+            Ok(()) => {}
+            Err(error @ KeyringError::NoKey) => fail("keys", error.to_string()),
+            Err(error @ KeyringError::RequireWithoutSeal) => {
+                fail("require_encryption", error.to_string())
+            }
         }
         if self.cluster.is_empty() || self.cluster.len() > MAX_CLUSTER_LEN {
             fail(

@@ -102,7 +102,29 @@ impl fmt::Debug for Keyring {
     }
 }
 
+/// A keyring that cannot work as set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    /// `seal` or `require` without a key.
+    #[error("sealing or requiring encryption needs at least one key")]
+    NoKey,
+    /// `require` without `seal`: a node would refuse what it sends itself.
+    #[error("a node that refuses plaintext must seal what it sends")]
+    RequireWithoutSeal,
+}
+
 impl Keyring {
+    /// Checks that the settings fit together.
+    pub fn check(&self) -> Result<(), KeyringError> {
+        if self.keys.is_empty() && (self.seal || self.require) {
+            return Err(KeyringError::NoKey);
+        }
+        if self.require && !self.seal {
+            return Err(KeyringError::RequireWithoutSeal);
+        }
+        Ok(())
+    }
+
     /// Whether this keyring seals what it sends.
     pub fn seals(&self) -> bool {
         self.seal && !self.keys.is_empty()
@@ -143,6 +165,16 @@ impl Sealer {
             require: keyring.require,
             nonces: ChaCha20Rng::from_seed(keyring.nonce_seed),
         }
+    }
+
+    /// Takes `keyring`'s keys and settings. The nonce generator carries on
+    /// (its stream never repeats, whatever the key), so the new seed is
+    /// not needed.
+    pub(crate) fn rekey(&mut self, keyring: &Keyring) {
+        let fresh = Self::new(keyring);
+        self.ciphers = fresh.ciphers;
+        self.seal = fresh.seal;
+        self.require = fresh.require;
     }
 
     /// Whether what this node sends is sealed.

@@ -41,7 +41,7 @@ pub use config::{ConfigError, GossipTuning, NodeConfig};
 pub use driver::{Outputs, Shutdown};
 pub use health::{CheckStatus, CheckSummary, HealthRecord, HealthStatus};
 pub use identity::{NameError, NodeId};
-pub use keyring::{Key, KeyError, Keyring};
+pub use keyring::{Key, KeyError, Keyring, KeyringError};
 pub use node::Node;
 pub use timer::Time;
 pub(crate) use timer::TimerQueue;

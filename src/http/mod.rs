@@ -210,6 +210,7 @@ async fn command(state: &HttpState, command: Command) -> Result<(), Response> {
                 CommandError::MemberLive(..) | CommandError::ForgetSelf | CommandError::Leaving => {
                     StatusCode::CONFLICT
                 }
+                CommandError::Keyring(_) => StatusCode::UNPROCESSABLE_ENTITY,
             };
             Err(error(status, &err.to_string()))
         }

@@ -64,9 +64,31 @@ impl Node {
                 }
                 Ok(())
             }
+            Command::SetKeyring(keyring) => self.set_keyring(keyring),
         };
         self.settle(now);
         result
+    }
+
+    /// Takes a new keyring; refused, changing nothing, when its settings do
+    /// not fit together.
+    fn set_keyring(&mut self, keyring: crate::core::Keyring) -> Result<(), CommandError> {
+        keyring.check()?;
+        if keyring.keys.is_empty() {
+            self.rt.sealer = None;
+        } else if let Some(sealer) = &mut self.rt.sealer {
+            sealer.rekey(&keyring);
+        } else {
+            self.rt.sealer = Some(Sealer::new(&keyring));
+        }
+        tracing::info!(
+            keys = keyring.keys.len(),
+            seal = keyring.seal,
+            require = keyring.require,
+            "keyring changed"
+        );
+        self.cfg.keyring = keyring;
+        Ok(())
     }
 
     /// Marks a down member as left, for every member: a record in its name
