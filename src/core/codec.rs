@@ -42,7 +42,7 @@ use super::keyring::{SEAL_OVERHEAD, Sealer};
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 
 /// Longest cluster name, in bytes.
 pub(crate) const MAX_CLUSTER_LEN: usize = 64;
@@ -423,6 +423,11 @@ pub(crate) enum Control {
     DownNotice {
         /// The identity held as down.
         identity: NodeId,
+        /// Who holds it down: a notice from an earlier life of its sender,
+        /// or from a life whose notice was weighed and dismissed already,
+        /// is stale (a replay from the wire cannot make a member rejoin or
+        /// a primary ask its majority again).
+        from: NodeId,
     },
     /// "You are suspected in my view": sent straight to a suspect (as
     /// Lifeguard's buddy system does), so it refutes in time even when the

@@ -99,6 +99,20 @@ pub struct LogEntry {
     pub what: Logged,
 }
 
+/// A datagram as it reached a host, kept while [`Sim::capture`] is on: what
+/// an attacker on the wire could record and send again.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// When it arrived.
+    pub at: Time,
+    /// The address it came from.
+    pub from: SocketAddr,
+    /// The host it reached.
+    pub to: usize,
+    /// The whole datagram.
+    pub payload: Vec<u8>,
+}
+
 /// The simulation.
 pub struct Sim {
     now: Time,
@@ -121,6 +135,9 @@ pub struct Sim {
     pub steps: u64,
     /// Addresses handed to replaced hosts so far.
     moved: u32,
+    /// Every datagram delivered, while `Some` (off unless a test turns it
+    /// on: a long run would keep every byte).
+    pub capture: Option<Vec<Captured>>,
 }
 
 /// The address of host `index`: 10.x.y.z, port 7946.
@@ -151,6 +168,7 @@ impl Sim {
             bytes: 0,
             steps: 0,
             moved: 0,
+            capture: None,
         }
     }
 
@@ -294,7 +312,14 @@ impl Sim {
             Err(err) => panic!("simulated host name {:?}: {err}", host.name),
         };
         let seed = self.rng.random();
-        let node = match Node::new(self.config.clone(), id, seed, start, self.now) {
+        let mut config = self.config.clone();
+        if !config.keyring.keys.is_empty() {
+            // Every life draws its own nonces, as every agent start does.
+            // (Drawn only with keys, so the runs without keep their
+            // digests.)
+            config.keyring.nonce_seed = self.rng.random();
+        }
+        let node = match Node::new(config, id, seed, start, self.now) {
             Ok(node) => node,
             Err(errors) => panic!("simulation config: {errors:?}"),
         };
@@ -479,7 +504,29 @@ impl Sim {
         if let Some(node) = host.node.as_mut() {
             node.handle_packet(now, from, &payload);
         }
+        if let Some(capture) = &mut self.capture {
+            capture.push(Captured {
+                at: now,
+                from,
+                to,
+                payload,
+            });
+        }
         self.after_input(to);
+    }
+
+    /// Hands `payload` to host `to` now, as if it came from `from`: a
+    /// datagram forged or replayed by someone on the wire.
+    pub fn inject(&mut self, to: usize, from: SocketAddr, payload: &[u8]) {
+        let now = self.now;
+        let host = &mut self.hosts[to];
+        if host.frozen_until.is_some() {
+            return;
+        }
+        if let Some(node) = host.node.as_mut() {
+            node.handle_packet(now, from, payload);
+            self.after_input(to);
+        }
     }
 
     /// Drains a node's outputs and schedules its next wake-up.

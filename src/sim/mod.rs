@@ -22,7 +22,7 @@ mod scenario;
 pub mod swarm;
 mod timeline;
 
-pub use engine::{LogEntry, Logged, Sim, host_addr};
+pub use engine::{Captured, LogEntry, Logged, Sim, host_addr};
 pub use net::{Latency, NetworkModel, Partition};
 pub use plot::{PlotError, render_svg};
 pub use report::Report;

@@ -67,7 +67,7 @@ impl Node {
             && self.election.primary.as_deref() != Some(&*self.record.name)
         {
             // No longer elected: nothing left to weigh against the notice.
-            if let Some((from, identity)) = self.contested_down.take() {
+            if let Some((from, identity, _)) = self.contested_down.take() {
                 self.accept_down_notice(now, from, identity, true);
             }
         }
@@ -347,7 +347,11 @@ impl Node {
         if let Some(vouched) = held_down {
             // Declared down here: no renewal of its claim, and it must rejoin.
             // The notice vouches as the down did (see `notify_if_down`).
-            self.send_control_flagged(from, &Control::DownNotice { identity: asker }, vouched);
+            let notice = Control::DownNotice {
+                identity: asker,
+                from: self.id().clone(),
+            };
+            self.send_control_flagged(from, &notice, vouched);
         } else if self.election.primary.as_deref() == Some(&**asker.name()) {
             // Only a view that names the asker backs its claim.
             self.send_quorum_ack(from, round, proposed);
@@ -426,7 +430,8 @@ impl Node {
             self.check.confirmed = true;
             self.check.confirmed_at = Some(now);
             self.settled = None;
-            if let Some((from, _)) = self.contested_down.take() {
+            if let Some((from, _, sender)) = self.contested_down.take() {
+                self.dismiss(&sender);
                 tracing::info!(
                     member = %from,
                     "a majority still holds this primary alive; sending back the member that holds it down"
@@ -452,7 +457,7 @@ impl Node {
         // Ask again until a majority answers or another node is elected.
         self.check.wanted = true;
         self.settled = None;
-        if let Some((from, identity)) = self.contested_down.take() {
+        if let Some((from, identity, _)) = self.contested_down.take() {
             self.accept_down_notice(now, from, identity, true);
         }
     }

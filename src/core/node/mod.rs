@@ -76,6 +76,9 @@ pub(crate) type Swim = Foca<NodeId, WireCodec, ChaCha8Rng, RecordGossip>;
 /// Bound on timers handled in one `handle_timeout`, against livelock.
 const MAX_TIMERS_PER_CALL: usize = 10_000;
 
+/// Most senders whose down notices a node remembers dismissing.
+const MAX_DISMISSED: usize = 4096;
+
 /// A member's protocol state machine.
 pub struct Node {
     pub(crate) cfg: NodeConfig,
@@ -157,8 +160,11 @@ pub struct Node {
     /// names the asker before the asker stops waiting.
     deferred_acks: Vec<DeferredAck>,
     /// A vouched down notice this primary got, waiting on a quorum check:
-    /// the sender and the identity it holds down.
-    contested_down: Option<(SocketAddr, NodeId)>,
+    /// the sender's address, the identity it holds down, and the sender.
+    contested_down: Option<(SocketAddr, NodeId, NodeId)>,
+    /// Down notices weighed and dismissed: by sender, (our life, the
+    /// sender's life). See `Node::down_notice`.
+    dismissed: KeyMap<(u64, u64)>,
     pub(crate) phase: Phase,
     pub(crate) join: Joining,
     election: Election,
@@ -218,6 +224,13 @@ impl Node {
             cfg.primary_eligible,
         );
         record.status = cfg.initial_health;
+        // Each life numbers its roll calls, quorum checks and admission
+        // requests from its own random start (a generator of its own, so
+        // the node's other draws stay as they were): an answer recorded in
+        // an earlier life, or replayed from the wire, names no round this
+        // life has open. Half the range, so counting up never overflows.
+        let mut rounds = ChaCha8Rng::seed_from_u64(seed ^ 0x726f_756e_6473_0000);
+        let first_rounds: [u64; 3] = std::array::from_fn(|_| rounds.random::<u64>() >> 1);
         let mut node = Self {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
             join: Joining::default(),
@@ -240,12 +253,21 @@ impl Node {
             last_input: None,
             last_heard: None,
             heard_again: None,
-            roll: RollCall::default(),
+            roll: RollCall {
+                round: first_rounds[0],
+                ..RollCall::default()
+            },
             vouch_from: None,
             notified_by: None,
             periodic: false,
-            check: QuorumCheck::default(),
-            admission: Admission::default(),
+            check: QuorumCheck {
+                round: first_rounds[1],
+                ..QuorumCheck::default()
+            },
+            admission: Admission {
+                round: first_rounds[2],
+                ..Admission::default()
+            },
             stalled: None,
             record,
             local_checks: Vec::new(),
@@ -255,6 +277,7 @@ impl Node {
             joined_at: now,
             deferred_acks: Vec::new(),
             contested_down: None,
+            dismissed: KeyMap::default(),
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
@@ -367,9 +390,10 @@ impl Node {
                 self.sender_vouches = false;
             }
             PayloadKind::Control => match codec::decode_control(opened.payload) {
-                Ok(Control::DownNotice { identity }) => {
-                    self.down_notice(now, from, identity, opened.sender_vouches)
-                }
+                Ok(Control::DownNotice {
+                    identity,
+                    from: sender,
+                }) => self.down_notice(now, from, identity, sender, opened.sender_vouches),
                 Ok(Control::SuspectNotice {
                     identity,
                     incarnation,

@@ -69,6 +69,7 @@ impl Node {
         self.notices.insert(peek.src, now);
         let notice = Control::DownNotice {
             identity: id.clone(),
+            from: self.id().clone(),
         };
         // A down declared while this view vouched is the cluster's word even
         // if the view lost its majority since: a primary left alone by a
@@ -87,10 +88,30 @@ impl Node {
         now: Time,
         from: SocketAddr,
         identity: NodeId,
+        sender: NodeId,
         sender_vouches: bool,
     ) {
         if self.phase != Phase::Joined || identity != *self.id() {
             return;
+        }
+        let sender_life = sender.incarnation();
+        if self
+            .members
+            .get(&sender.key())
+            .and_then(|known| known.id.as_ref())
+            .is_some_and(|known| known.incarnation() > sender_life)
+        {
+            // From an earlier life of its sender: what that life held down,
+            // the sender's new life learned afresh (a replay, or a notice
+            // that arrived late).
+            return;
+        }
+        let this_life = (self.id().incarnation(), sender_life);
+        if self.dismissed.get(&sender.key()) == Some(&this_life) {
+            // A majority held this life of ours alive against this life of
+            // the sender already: the sender has not rejoined yet (tell it
+            // again), or this is a replay.
+            return self.tell_behind(now, from);
         }
         if !sender_vouches && self.vouches(self.election.claim_quorate) {
             // The sender is the one cut off: it holds us down, we see a
@@ -104,7 +125,7 @@ impl Node {
             // stops claiming and asks its majority: it rejoins only if none
             // answers, and claims again (with its rank) if one does.
             if self.contested_down.is_none() {
-                self.contested_down = Some((from, identity));
+                self.contested_down = Some((from, identity, sender));
                 self.check.confirmed = false;
                 self.start_quorum_check(now);
                 self.settled = None;
@@ -112,6 +133,20 @@ impl Node {
             return;
         }
         self.accept_down_notice(now, from, identity, sender_vouches);
+    }
+
+    /// Remembers that `sender`'s notice holding this life down was
+    /// dismissed, so the same notice again (a replay) changes nothing.
+    pub(super) fn dismiss(&mut self, sender: &NodeId) {
+        if self.dismissed.len() >= MAX_DISMISSED {
+            // Bounded; forgetting only costs a sender's notice one more
+            // weighing.
+            self.dismissed.clear();
+        }
+        self.dismissed.insert(
+            sender.key(),
+            (self.id().incarnation(), sender.incarnation()),
+        );
     }
 
     /// Rejoins as a new life: `from` holds our current `identity` down.
@@ -157,7 +192,11 @@ impl Node {
             expected = self.election.expected,
             "a member without a quorum holds us down: sending it back"
         );
-        self.send_control(from, &Control::DownNotice { identity: id });
+        let notice = Control::DownNotice {
+            identity: id,
+            from: self.id().clone(),
+        };
+        self.send_control(from, &notice);
     }
 
     /// Someone suspects our current identity: refute now (foca bumps our
