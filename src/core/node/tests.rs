@@ -158,3 +158,91 @@ fn a_down_notice_a_majority_dismissed_once_does_not_make_the_primary_ask_again()
     assert!(node.contested_down.is_none());
     assert_eq!(*node.id(), life);
 }
+
+/// A plain control datagram of cluster "herd".
+fn control(message: &Control) -> Vec<u8> {
+    let payload = codec::encode_control(message).unwrap();
+    let mut datagram = Vec::new();
+    codec::seal(
+        &mut datagram,
+        "herd",
+        PayloadKind::Control,
+        Sender::default(),
+        &payload,
+        None,
+    );
+    datagram
+}
+
+#[test]
+fn a_seed_sends_its_state_only_to_an_address_that_proved_it_receives() {
+    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
+    let mut seed = Node::new(
+        NodeConfig::default(),
+        id("seed", own),
+        1,
+        Start::Join(vec![]),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let members: Vec<NodeId> = (0..400u32)
+        .map(|i| {
+            let addr = SocketAddr::from(([198, 18, 1 + (i / 200) as u8, (i % 200) as u8], 7946));
+            id(&format!("member-{i:03}"), addr)
+        })
+        .collect();
+    let records = members
+        .iter()
+        .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
+        .collect();
+    let now = Duration::from_secs(1);
+    seed.preload(now, &members, records, 1);
+    let _ = seed.take_outputs();
+
+    // A request with a forged source address (the victim's): one datagram
+    // back, smaller than the request.
+    let victim = SocketAddr::from(([198, 18, 0, 9], 7946));
+    let joiner = id("joiner", victim);
+    let ask = |cookie| {
+        control(&Control::JoinRequest {
+            joiner: joiner.clone(),
+            request: 42,
+            wanted: None,
+            cookie,
+        })
+    };
+    let request = ask(None);
+    seed.handle_packet(now, victim, &request);
+    let answer = seed.take_outputs().transmits;
+    assert_eq!(answer.len(), 1);
+    assert!(answer[0].payload.len() <= request.len());
+    assert!(!seed.members.contains(&joiner.key()), "taken in unproven");
+    let opened = {
+        let mut plain = Vec::new();
+        let opened = codec::open(&answer[0].payload, "herd", None, &mut plain)
+            .map(|o| codec::decode_control(o.payload));
+        opened.unwrap().unwrap()
+    };
+    let Control::Cookie {
+        request: 42,
+        cookie,
+    } = opened
+    else {
+        panic!("not a cookie: {opened:?}");
+    };
+
+    // A guessed cookie gets the same small answer.
+    seed.handle_packet(now, victim, &ask(Some(cookie ^ 1)));
+    assert_eq!(seed.take_outputs().transmits.len(), 1);
+
+    // The cookie, echoed from the address it went to: the whole state.
+    seed.handle_packet(now, victim, &ask(Some(cookie)));
+    let state = seed.take_outputs().transmits;
+    assert!(state.len() > 5, "{} datagrams", state.len());
+    assert!(state.iter().all(|t| t.to == victim));
+    assert!(seed.members.contains(&joiner.key()));
+    // The cookie proves that address only.
+    let elsewhere = SocketAddr::from(([198, 18, 0, 10], 7946));
+    seed.handle_packet(now, elsewhere, &ask(Some(cookie)));
+    assert_eq!(seed.take_outputs().transmits.len(), 1);
+}
