@@ -414,20 +414,6 @@ pub(crate) enum Control {
         request: u64,
         /// On a retry: which parts of a previous answer are still missing.
         wanted: Option<WantedParts>,
-        /// The seed's [`Control::Cookie`] for this address, proving the
-        /// joiner receives what is sent there: only then does a seed send
-        /// its state, many times the request's size.
-        cookie: Option<u64>,
-    },
-    /// "Ask again with this": a seed's answer to a join or sync request
-    /// from an address that has not proven it receives (smaller than the
-    /// request, so a forged source address draws nothing bigger than what
-    /// the forger sent).
-    Cookie {
-        /// The request this answers.
-        request: u64,
-        /// To echo in the request sent again.
-        cookie: u64,
     },
     /// One part of a seed's state.
     SyncPart(SyncPart),

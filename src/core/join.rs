@@ -105,9 +105,6 @@ pub(crate) struct Joining {
     /// When a member that reached us was last asked (see
     /// [`Joining::reached`]).
     reached_at: Option<Time>,
-    /// The last seed that gave us a cookie, and the cookie: sent along with
-    /// every request to that seed, so its retries need no new one.
-    cookie: Option<(SocketAddr, u64)>,
 }
 
 /// The slices of one seed's state received so far.
@@ -289,7 +286,6 @@ impl Joining {
             joiner: cx.own.clone(),
             request: self.request,
             wanted,
-            cookie: self.cookie_for(to),
         };
         steps.push(JoinStep::Send(to, request));
         self.attempt += 1;
@@ -321,44 +317,8 @@ impl Joining {
             joiner: cx.own.clone(),
             request: self.request,
             wanted: None,
-            cookie: self.cookie_for(to),
         };
         JoinStep::Send(to, request)
-    }
-
-    fn cookie_for(&self, to: SocketAddr) -> Option<u64> {
-        self.cookie
-            .filter(|(seed, _)| *seed == to)
-            .map(|(_, cookie)| cookie)
-    }
-
-    /// A seed asks us to prove our address: the current request goes again
-    /// at once, with the cookie (and the slices still missing, if that seed
-    /// is answering already).
-    pub(crate) fn cookie(
-        &mut self,
-        cx: &mut JoinContext<'_>,
-        from: SocketAddr,
-        request: u64,
-        cookie: u64,
-        steps: &mut Vec<JoinStep>,
-    ) {
-        if request != self.request {
-            return;
-        }
-        self.cookie = Some((from, cookie));
-        let wanted = self
-            .sync
-            .as_ref()
-            .filter(|sync| sync.responder == from)
-            .map(SyncProgress::wanted);
-        let again = Control::JoinRequest {
-            joiner: cx.own.clone(),
-            request,
-            wanted,
-            cookie: Some(cookie),
-        };
-        steps.push(JoinStep::Send(from, again));
     }
 
     /// A seed refused the current request.

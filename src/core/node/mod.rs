@@ -165,9 +165,6 @@ pub struct Node {
     /// Down notices weighed and dismissed: by sender, (our life, the
     /// sender's life). See `Node::down_notice`.
     dismissed: KeyMap<(u64, u64)>,
-    /// Cookies handed to addresses that asked for a state sync, and until
-    /// when each is good (see `Node::serve_join`).
-    cookies: std::collections::HashMap<SocketAddr, (u64, Time)>,
     pub(crate) phase: Phase,
     pub(crate) join: Joining,
     election: Election,
@@ -281,7 +278,6 @@ impl Node {
             deferred_acks: Vec::new(),
             contested_down: None,
             dismissed: KeyMap::default(),
-            cookies: std::collections::HashMap::new(),
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
@@ -688,13 +684,7 @@ impl Node {
                 joiner,
                 request,
                 wanted,
-                cookie,
-            } => self.serve_join(now, from, joiner, request, wanted, cookie),
-            Control::Cookie { request, cookie } => {
-                self.join_input(now, |join, cx, steps| {
-                    join.cookie(cx, from, request, cookie, steps)
-                });
-            }
+            } => self.serve_join(now, from, joiner, request, wanted),
             Control::SyncPart(part) => self.receive_sync(now, from, part, false),
             Control::JoinRefused { request, reason } => {
                 if self.phase == Phase::Joining {

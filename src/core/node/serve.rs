@@ -14,12 +14,6 @@ use super::*;
 use crate::core::codec::{Refusal, WantedParts};
 use crate::core::join::MAX_WANTED;
 
-/// How long a cookie proves an address.
-const COOKIE_LIFETIME: Duration = Duration::from_secs(60);
-
-/// Most addresses holding a cookie at once.
-const MAX_COOKIES: usize = 4096;
-
 /// Most parts a seed cuts its state into.
 pub(crate) const MAX_PARTS: u16 = 4096;
 
@@ -55,7 +49,6 @@ impl Node {
         joiner: NodeId,
         request: u64,
         wanted: Option<WantedParts>,
-        cookie: Option<u64>,
     ) {
         let own = self.id().clone();
         if joiner == own {
@@ -94,16 +87,6 @@ impl Node {
             self.send_control(from, &Control::JoinRefused { request, reason });
             return;
         }
-        if !self.proves_address(now, from, cookie) {
-            // The state is many datagrams: it goes only to an address that
-            // showed it receives what is sent there, or a forged source
-            // address would turn a 60-byte request into a flood at a victim
-            // (QUIC's address validation, done with a cookie as its Retry
-            // does). The joiner is not taken in before either.
-            let cookie = self.issue_cookie(now, from);
-            self.send_control(from, &Control::Cookie { request, cookie });
-            return;
-        }
         self.stats.joins_served += 1;
         let welcome = std::iter::once(foca::Member::alive(joiner));
         if let Err(err) = self.foca.apply_many(welcome, true, &mut self.rt) {
@@ -111,36 +94,6 @@ impl Node {
         }
         self.absorb_foca(now);
         self.send_state(from, request, wanted);
-    }
-
-    /// Whether `cookie` is the one this node handed to `from`, and still
-    /// good.
-    fn proves_address(&self, now: Time, from: SocketAddr, cookie: Option<u64>) -> bool {
-        cookie.is_some_and(|cookie| {
-            self.cookies
-                .get(&from)
-                .is_some_and(|(issued, until)| *issued == cookie && now < *until)
-        })
-    }
-
-    /// The cookie for `from`: the one it holds while good, else a new one.
-    fn issue_cookie(&mut self, now: Time, from: SocketAddr) -> u64 {
-        if let Some((cookie, until)) = self.cookies.get(&from)
-            && now < *until
-        {
-            return *cookie;
-        }
-        if self.cookies.len() >= MAX_COOKIES {
-            self.cookies.retain(|_, (_, until)| now < *until);
-            if self.cookies.len() >= MAX_COOKIES {
-                // A flood of forged addresses: the table stays bounded,
-                // and a real joiner pays one more round trip.
-                self.cookies.clear();
-            }
-        }
-        let cookie = self.rng.random();
-        self.cookies.insert(from, (cookie, now + COOKIE_LIFETIME));
-        cookie
     }
 
     /// Two members told to rejoin at once often rejoin through each other,
