@@ -107,3 +107,119 @@ fn idle_footprint() {
         );
     }
 }
+
+/// CPU time (user and system) a process has used, in seconds.
+fn cpu_seconds(agent: &Agent) -> Option<f64> {
+    let pid = agent.pid()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks / 100.0)
+}
+
+fn metric(agent: &Agent, series: &str) -> f64 {
+    agent.metric(series).unwrap_or(0.0)
+}
+
+fn median_and_range(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
+#[test]
+#[ignore = "a measurement; run explicitly"]
+fn sealed_gossip_costs_about_what_plaintext_does_at_idle() {
+    // Two clusters of ten side by side in one run, one sealing every
+    // datagram and one in plaintext.
+    let dir = log_dir("measure-sealed");
+    let key_file = dir.join("keys");
+    let key = std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+        .arg("keygen")
+        .output()
+        .expect("herd keygen")
+        .stdout;
+    std::fs::write(&key_file, key).expect("write the key");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let key_file = key_file.to_str().expect("path").to_owned();
+    let cluster = |name: &str, extra: &[&str]| -> Vec<Agent> {
+        let mut args = vec!["--cluster", name];
+        args.extend_from_slice(extra);
+        let first = Agent::start(&dir, &format!("{name}-0"), &[], &args);
+        let seed = first.gossip;
+        let mut agents = vec![first];
+        for i in 1..10 {
+            agents.push(Agent::start(&dir, &format!("{name}-{i}"), &[seed], &args));
+        }
+        agents
+    };
+    let plain = cluster("plain", &[]);
+    let sealed = cluster("sealed", &["--key-file", &key_file]);
+    assert!(wait_until(Duration::from_secs(30), || plain
+        .iter()
+        .chain(&sealed)
+        .all(|a| a.alive_members() == 10)));
+    std::thread::sleep(Duration::from_secs(10));
+    let window = Duration::from_secs(120);
+    let read = |agents: &[Agent]| -> Vec<(f64, f64, f64)> {
+        agents
+            .iter()
+            .map(|a| {
+                (
+                    cpu_seconds(a).unwrap_or(0.0),
+                    metric(a, "herd_sent_bytes_total"),
+                    metric(a, "herd_packets_sent_total"),
+                )
+            })
+            .collect()
+    };
+    let (plain_before, sealed_before) = (read(&plain), read(&sealed));
+    std::thread::sleep(window);
+    let (plain_after, sealed_after) = (read(&plain), read(&sealed));
+    let secs = window.as_secs_f64();
+    let rates = |before: &[(f64, f64, f64)], after: &[(f64, f64, f64)]| {
+        let per = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<f64> {
+            before
+                .iter()
+                .zip(after)
+                .map(|(b, a)| (f(a) - f(b)) / secs)
+                .collect()
+        };
+        (per(|x| x.0 * 100.0), per(|x| x.1), per(|x| x.2))
+    };
+    let mut totals = Vec::new();
+    for (label, before, after) in [
+        ("plaintext", &plain_before, &plain_after),
+        ("sealed", &sealed_before, &sealed_after),
+    ] {
+        let (cpu, bytes, datagrams) = rates(before, after);
+        let total_cpu: f64 = cpu.iter().sum::<f64>() / cpu.len() as f64;
+        let total_bytes: f64 = bytes.iter().sum::<f64>() / bytes.len() as f64;
+        let total_datagrams: f64 = datagrams.iter().sum::<f64>() / datagrams.len() as f64;
+        let (cm, cl, ch) = median_and_range(cpu);
+        let (bm, bl, bh) = median_and_range(bytes);
+        let (dm, dl, dh) = median_and_range(datagrams);
+        eprintln!(
+            "{label}: CPU per agent {total_cpu:.3} % of a core (median {cm:.3}, {cl:.3} to {ch:.3}); \
+             sent {total_bytes:.0} B/s (median {bm:.0}, {bl:.0} to {bh:.0}); \
+             {total_datagrams:.2} datagrams/s (median {dm:.2}, {dl:.2} to {dh:.2})"
+        );
+        totals.push((total_cpu, total_bytes, total_datagrams));
+    }
+    let (p, s) = (totals[0], totals[1]);
+    eprintln!(
+        "sealed / plaintext: CPU {:.2}, bytes {:.2}, datagrams {:.2} (over {} s, 10 agents each)",
+        s.0 / p.0,
+        s.1 / p.1,
+        s.2 / p.2,
+        window.as_secs()
+    );
+}
