@@ -47,6 +47,16 @@ pub const PROTOCOL_VERSION: u8 = 5;
 /// Longest cluster name, in bytes.
 pub(crate) const MAX_CLUSTER_LEN: usize = 64;
 
+/// What a join or sync request without a cookie is padded to: its answer
+/// may then be [`AMPLIFICATION`] times that (several slices) before the
+/// requester proves its address, so a small state needs no extra round
+/// trip.
+pub(crate) const JOIN_REQUEST_LEN: usize = 1_200;
+
+/// How many times the bytes of a request without a good cookie a seed may
+/// send in answer (QUIC's limit before address validation).
+pub(crate) const AMPLIFICATION: usize = 3;
+
 /// Largest datagram herd sends or accepts. 1400 bytes fits a 1500-byte
 /// Ethernet MTU with IP and UDP headers to spare (RFC 8085 advice).
 pub(crate) const MAX_DATAGRAM: usize = 1400;
@@ -414,6 +424,21 @@ pub(crate) enum Control {
         request: u64,
         /// On a retry: which parts of a previous answer are still missing.
         wanted: Option<WantedParts>,
+        /// The seed's cookie for this address (see [`SyncPart::cookie`]):
+        /// with it, the seed sends all that was asked.
+        cookie: Option<u64>,
+        /// Zeros that make a request without a cookie as large as
+        /// [`JOIN_REQUEST_LEN`]: the seed answers such a request with at
+        /// most [`AMPLIFICATION`] times its size.
+        padding: Vec<u8>,
+    },
+    /// "Ask again with this": a seed's whole answer to a request without a
+    /// good cookie when not even one slice fits the request's allowance.
+    Cookie {
+        /// The request this answers.
+        request: u64,
+        /// To echo in the request sent again.
+        cookie: u64,
     },
     /// One part of a seed's state.
     SyncPart(SyncPart),
@@ -567,6 +592,10 @@ pub(crate) struct SyncPart {
     /// The slice did not fit one datagram and was cut short (the rest
     /// arrives by gossip).
     pub truncated: bool,
+    /// Set on the last slice of an answer cut short because the requester
+    /// has not proven its address: the rest comes when the request is sent
+    /// again with this cookie, which proves it receives at that address.
+    pub cookie: Option<u64>,
     /// foca's membership entries, down ones included.
     pub members: Vec<foca::Member<NodeId>>,
     /// Health records.

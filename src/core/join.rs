@@ -20,7 +20,7 @@ use std::time::Duration;
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 
-use super::codec::{Control, Refusal, SyncPart, WantedParts};
+use super::codec::{Control, JOIN_REQUEST_LEN, Refusal, SyncPart, WantedParts};
 use super::identity::NodeId;
 use super::timer::Time;
 
@@ -105,7 +105,13 @@ pub(crate) struct Joining {
     /// When a member that reached us was last asked (see
     /// [`Joining::reached`]).
     reached_at: Option<Time>,
+    /// Cookies seeds gave us, newest last: a request to one of them carries
+    /// its cookie instead of padding (see [`Control::JoinRequest`]).
+    cookies: Vec<(SocketAddr, u64)>,
 }
+
+/// Most seeds' cookies a node keeps.
+const MAX_COOKIES: usize = 64;
 
 /// The slices of one seed's state received so far.
 #[derive(Debug)]
@@ -282,11 +288,7 @@ impl Joining {
             }
         };
         tracing::debug!(seed = %to, "asking to join");
-        let request = Control::JoinRequest {
-            joiner: cx.own.clone(),
-            request: self.request,
-            wanted,
-        };
+        let request = self.join_request(cx, to, wanted);
         steps.push(JoinStep::Send(to, request));
         self.attempt += 1;
         let delay = cx.jitter(self.delay.max(cx.retry_min));
@@ -313,12 +315,71 @@ impl Joining {
     }
 
     fn sync_request(&self, cx: &JoinContext<'_>, to: SocketAddr) -> JoinStep {
-        let request = Control::JoinRequest {
+        JoinStep::Send(to, self.join_request(cx, to, None))
+    }
+
+    /// The current request to `to`: with its cookie if we hold one, else
+    /// padded so the seed may answer with several slices at once.
+    fn join_request(
+        &self,
+        cx: &JoinContext<'_>,
+        to: SocketAddr,
+        wanted: Option<WantedParts>,
+    ) -> Control {
+        let cookie = self
+            .cookies
+            .iter()
+            .rev()
+            .find(|(seed, _)| *seed == to)
+            .map(|(_, cookie)| *cookie);
+        let mut request = Control::JoinRequest {
             joiner: cx.own.clone(),
             request: self.request,
-            wanted: None,
+            wanted,
+            cookie,
+            padding: Vec::new(),
         };
-        JoinStep::Send(to, request)
+        if cookie.is_none() {
+            let short = JOIN_REQUEST_LEN.saturating_sub(crate::core::codec::encoded_len(&request));
+            if let Control::JoinRequest { padding, .. } = &mut request {
+                // The length prefix grows by a byte or two with it.
+                *padding = vec![0; short.saturating_sub(2)];
+            }
+        }
+        request
+    }
+
+    /// Keeps `cookie` as `seed`'s.
+    fn keep_cookie(&mut self, seed: SocketAddr, cookie: u64) {
+        self.cookies.retain(|(s, _)| *s != seed);
+        if self.cookies.len() >= MAX_COOKIES {
+            self.cookies.remove(0);
+        }
+        self.cookies.push((seed, cookie));
+    }
+
+    /// A seed cut its answer short, or sent only a cookie, because we had
+    /// not proven our address: the request goes again at once with the
+    /// cookie, for the slices still missing (all of them for a member's
+    /// periodic sync, which keeps no count).
+    pub(crate) fn cookie(
+        &mut self,
+        cx: &mut JoinContext<'_>,
+        from: SocketAddr,
+        request: u64,
+        cookie: u64,
+        steps: &mut Vec<JoinStep>,
+    ) {
+        if request != self.request {
+            return;
+        }
+        self.keep_cookie(from, cookie);
+        let wanted = self
+            .sync
+            .as_ref()
+            .filter(|sync| sync.responder == from && sync.missing > 0)
+            .map(SyncProgress::wanted);
+        steps.push(JoinStep::Send(from, self.join_request(cx, from, wanted)));
     }
 
     /// A seed refused the current request.
@@ -422,6 +483,11 @@ impl Joining {
             self.attempt += 1;
             steps.push(JoinStep::RetryAt(cx.now + cx.retry_min, self.attempt));
         }
+        if let Some(cookie) = part.cookie
+            && missing > 0
+        {
+            self.cookie(cx, from, part.request, cookie, steps);
+        }
         if missing == 0 {
             self.sync = None;
             steps.push(JoinStep::Joined {
@@ -510,6 +576,7 @@ mod tests {
                 total,
                 founding: 42,
                 truncated: false,
+                cookie: None,
                 members: Vec::new(),
                 records: Vec::new(),
             };
@@ -603,6 +670,7 @@ mod tests {
             total: 1,
             founding: 42,
             truncated: true,
+            cookie: None,
             members: Vec::new(),
             records: Vec::new(),
         };
@@ -628,6 +696,7 @@ mod tests {
             total: 1,
             founding: 42,
             truncated: false,
+            cookie: None,
             members: Vec::new(),
             records: Vec::new(),
         };

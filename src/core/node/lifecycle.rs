@@ -302,6 +302,12 @@ impl Node {
         self.merge_state(now, members, records, vouched);
         if self.phase == Phase::Joining {
             self.join_input(now, |join, cx, steps| join.slice(cx, from, &part, steps));
+        } else if let Some(cookie) = part.cookie {
+            // A member's periodic sync cut short: ask again, proven.
+            let request = part.request;
+            self.join_input(now, |join, cx, steps| {
+                join.cookie(cx, from, request, cookie, steps)
+            });
         }
     }
 

@@ -165,6 +165,9 @@ pub struct Node {
     /// Down notices weighed and dismissed: by sender, (our life, the
     /// sender's life). See `Node::down_notice`.
     dismissed: KeyMap<(u64, u64)>,
+    /// The cookie handed to each address that asked for a state sync (see
+    /// `Node::serve_join`); good for this life of the node.
+    cookies: std::collections::HashMap<SocketAddr, u64>,
     pub(crate) phase: Phase,
     pub(crate) join: Joining,
     election: Election,
@@ -278,6 +281,7 @@ impl Node {
             deferred_acks: Vec::new(),
             contested_down: None,
             dismissed: KeyMap::default(),
+            cookies: std::collections::HashMap::new(),
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,
@@ -425,6 +429,27 @@ impl Node {
                 }) => self.admitted_by(now, &member, round),
                 Ok(Control::SyncPart(part)) => {
                     self.receive_sync(now, from, part, opened.sender_vouches)
+                }
+                Ok(Control::JoinRequest {
+                    joiner,
+                    request,
+                    wanted,
+                    cookie,
+                    padding: _,
+                }) => {
+                    // What the sender spent, which bounds what it may draw
+                    // before it proves its address.
+                    let sealed = self.rt.sealer.as_ref().is_some_and(|s| s.seals());
+                    let spent =
+                        opened.payload.len() + codec::envelope_len(self.cfg.cluster.len(), sealed);
+                    let ask = serve::JoinAsk {
+                        joiner,
+                        request,
+                        wanted,
+                        cookie,
+                        spent,
+                    };
+                    self.serve_join(now, from, ask)
                 }
                 Ok(message) => self.handle_control(now, from, message),
                 Err(_) => return self.drop_packet(DropReason::Malformed, from),
@@ -680,11 +705,12 @@ impl Node {
     /// Answers (or refuses) anything a control message asks.
     fn handle_control(&mut self, now: Time, from: SocketAddr, message: Control) {
         match message {
-            Control::JoinRequest {
-                joiner,
-                request,
-                wanted,
-            } => self.serve_join(now, from, joiner, request, wanted),
+            Control::JoinRequest { .. } => {}
+            Control::Cookie { request, cookie } => {
+                self.join_input(now, |join, cx, steps| {
+                    join.cookie(cx, from, request, cookie, steps)
+                });
+            }
             Control::SyncPart(part) => self.receive_sync(now, from, part, false),
             Control::JoinRefused { request, reason } => {
                 if self.phase == Phase::Joining {

@@ -14,6 +14,9 @@ use super::*;
 use crate::core::codec::{Refusal, WantedParts};
 use crate::core::join::MAX_WANTED;
 
+/// Most addresses holding a cookie at once.
+const MAX_COOKIES: usize = 4096;
+
 /// Most parts a seed cuts its state into.
 pub(crate) const MAX_PARTS: u16 = 4096;
 
@@ -41,15 +44,25 @@ fn asked_parts(wanted: WantedParts) -> (u16, Vec<u16>) {
     (total, parts)
 }
 
+/// A join or sync request as a seed weighs it.
+pub(super) struct JoinAsk {
+    pub(super) joiner: NodeId,
+    pub(super) request: u64,
+    pub(super) wanted: Option<WantedParts>,
+    pub(super) cookie: Option<u64>,
+    /// The request's bytes, envelope included.
+    pub(super) spent: usize,
+}
+
 impl Node {
-    pub(super) fn serve_join(
-        &mut self,
-        now: Time,
-        from: SocketAddr,
-        joiner: NodeId,
-        request: u64,
-        wanted: Option<WantedParts>,
-    ) {
+    pub(super) fn serve_join(&mut self, now: Time, from: SocketAddr, ask: JoinAsk) {
+        let JoinAsk {
+            joiner,
+            request,
+            wanted,
+            cookie,
+            spent,
+        } = ask;
         let own = self.id().clone();
         if joiner == own {
             return;
@@ -93,7 +106,30 @@ impl Node {
             tracing::debug!(error = %err, "adding a joiner");
         }
         self.absorb_foca(now);
-        self.send_state(from, request, wanted);
+        // The state is many datagrams. Until the requester shows it receives
+        // at its address (by echoing the cookie sent there), it gets at most
+        // AMPLIFICATION times what it sent: a forged source address turns a
+        // request into no flood at a victim, even from a member holding the
+        // key (QUIC's rule before address validation). A joiner pads its
+        // first request, so a small state still comes whole at once.
+        let proven = cookie.is_some() && self.cookies.get(&from) == cookie.as_ref();
+        let allowance = (!proven).then_some(spent * codec::AMPLIFICATION);
+        self.send_state(from, request, wanted, allowance);
+    }
+
+    /// The cookie for `from`: the one it was given, else a new one.
+    fn cookie_for(&mut self, from: SocketAddr) -> u64 {
+        if let Some(cookie) = self.cookies.get(&from) {
+            return *cookie;
+        }
+        if self.cookies.len() >= MAX_COOKIES {
+            // A flood of forged addresses: the table stays bounded, and a
+            // real requester pays one more round trip.
+            self.cookies.clear();
+        }
+        let cookie = self.rng.random();
+        self.cookies.insert(from, cookie);
+        cookie
     }
 
     /// Two members told to rejoin at once often rejoin through each other,
@@ -160,7 +196,13 @@ impl Node {
         refusal
     }
 
-    fn send_state(&mut self, to: SocketAddr, request: u64, wanted: Option<WantedParts>) {
+    fn send_state(
+        &mut self,
+        to: SocketAddr,
+        request: u64,
+        wanted: Option<WantedParts>,
+        allowance: Option<usize>,
+    ) {
         let own = self.id().clone();
         // Our own earlier lives, which foca keeps as down, are no news.
         let mut members: Vec<foca::Member<NodeId>> = self
@@ -202,6 +244,7 @@ impl Node {
         for record in records {
             record_slices[usize::from(part_of(&record.name, total))].push(record);
         }
+        let mut slices = Vec::with_capacity(parts.len());
         for part in parts {
             let index = usize::from(part);
             let mut slice = SyncPart {
@@ -211,6 +254,7 @@ impl Node {
                 total,
                 founding: self.record.founding,
                 truncated: false,
+                cookie: None,
                 members: std::mem::take(&mut member_slices[index]),
                 records: std::mem::take(&mut record_slices[index]),
             };
@@ -228,6 +272,34 @@ impl Node {
             if slice.truncated {
                 tracing::debug!(part, total, "a sync slice was cut to fit a datagram");
             }
+            slices.push(slice);
+        }
+        if let Some(allowance) = allowance {
+            // The slices that fit the allowance, and the cookie on the last
+            // of them; a cookie alone when none does.
+            let envelope = codec::envelope_len(self.cfg.cluster.len(), sealed);
+            let mut spent = 0;
+            let fit = slices
+                .iter()
+                .take_while(|slice| {
+                    // One more byte for the `Control` variant tag.
+                    spent += envelope + codec::encoded_len(*slice) + 1;
+                    spent <= allowance
+                })
+                .count();
+            if fit < slices.len() {
+                let cookie = self.cookie_for(to);
+                slices.truncate(fit);
+                match slices.last_mut() {
+                    Some(last) => last.cookie = Some(cookie),
+                    None => {
+                        self.send_control(to, &Control::Cookie { request, cookie });
+                        return;
+                    }
+                }
+            }
+        }
+        for slice in slices {
             self.send_control(to, &Control::SyncPart(slice));
         }
     }

@@ -158,3 +158,105 @@ fn a_down_notice_a_majority_dismissed_once_does_not_make_the_primary_ask_again()
     assert!(node.contested_down.is_none());
     assert_eq!(*node.id(), life);
 }
+
+/// A plain control datagram of cluster "herd".
+fn control(message: &Control) -> Vec<u8> {
+    let payload = codec::encode_control(message).unwrap();
+    let mut datagram = Vec::new();
+    codec::seal(
+        &mut datagram,
+        "herd",
+        PayloadKind::Control,
+        Sender::default(),
+        &payload,
+        None,
+    );
+    datagram
+}
+
+fn opened_control(datagram: &[u8]) -> Control {
+    let mut plain = Vec::new();
+    let opened = codec::open(datagram, "herd", None, &mut plain).unwrap();
+    codec::decode_control(opened.payload).unwrap()
+}
+
+#[test]
+fn a_seed_answers_an_unproven_address_with_at_most_three_times_what_it_sent() {
+    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
+    let mut seed = Node::new(
+        NodeConfig::default(),
+        id("seed", own),
+        1,
+        Start::Join(vec![]),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let members: Vec<NodeId> = (0..400u32)
+        .map(|i| {
+            let addr = SocketAddr::from(([198, 18, 1 + (i / 200) as u8, (i % 200) as u8], 7946));
+            id(&format!("member-{i:03}"), addr)
+        })
+        .collect();
+    let records = members
+        .iter()
+        .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
+        .collect();
+    let now = Duration::from_secs(1);
+    seed.preload(now, &members, records, 1);
+    let _ = seed.take_outputs();
+    let victim = SocketAddr::from(([198, 18, 0, 9], 7946));
+    let joiner = id("joiner", victim);
+    let ask = |cookie, padding: usize| {
+        control(&Control::JoinRequest {
+            joiner: joiner.clone(),
+            request: 42,
+            wanted: None,
+            cookie,
+            padding: vec![0; padding],
+        })
+    };
+    let bytes = |transmits: &[Transmit]| transmits.iter().map(|t| t.payload.len()).sum::<usize>();
+
+    // A small request from a forged address draws one small datagram.
+    let small = ask(None, 0);
+    seed.handle_packet(now, victim, &small);
+    let answer = seed.take_outputs().transmits;
+    assert_eq!(answer.len(), 1);
+    assert!(bytes(&answer) <= 3 * small.len());
+    let Control::Cookie {
+        request: 42,
+        cookie,
+    } = opened_control(&answer[0].payload)
+    else {
+        panic!("not a cookie");
+    };
+
+    // A padded one draws some slices, at most three times its size, the
+    // last carrying the cookie.
+    let padded = ask(None, 1150);
+    seed.handle_packet(now, victim, &padded);
+    let answer = seed.take_outputs().transmits;
+    assert!(answer.len() >= 2, "{} datagrams", answer.len());
+    assert!(
+        bytes(&answer) <= 3 * padded.len(),
+        "{} bytes",
+        bytes(&answer)
+    );
+    let Control::SyncPart(last) = opened_control(&answer[answer.len() - 1].payload) else {
+        panic!("not a slice");
+    };
+    assert_eq!(last.cookie, Some(cookie));
+
+    // A guessed cookie is no proof.
+    seed.handle_packet(now, victim, &ask(Some(cookie ^ 1), 0));
+    assert_eq!(seed.take_outputs().transmits.len(), 1);
+    // The cookie from the address it went to: the whole state.
+    seed.handle_packet(now, victim, &ask(Some(cookie), 0));
+    let state = seed.take_outputs().transmits;
+    assert!(bytes(&state) > 10 * padded.len(), "{} bytes", bytes(&state));
+    assert!(state.iter().all(|t| t.to == victim));
+    // It proves that address only.
+    let elsewhere = SocketAddr::from(([198, 18, 0, 10], 7946));
+    seed.handle_packet(now, elsewhere, &ask(Some(cookie), 0));
+    assert_eq!(seed.take_outputs().transmits.len(), 1);
+}
