@@ -4,7 +4,7 @@ use std::time::Duration;
 use foca::Codec;
 
 use super::*;
-use crate::core::codec::{Sender, WireCodec};
+use crate::core::codec::{Sender, WantedParts, WireCodec};
 
 fn id(name: &str, addr: SocketAddr) -> NodeId {
     NodeId::new(name, addr, 1).unwrap()
@@ -259,4 +259,141 @@ fn a_seed_answers_an_unproven_address_with_at_most_three_times_what_it_sent() {
     let elsewhere = SocketAddr::from(([198, 18, 0, 10], 7946));
     seed.handle_packet(now, elsewhere, &ask(Some(cookie), 0));
     assert_eq!(seed.take_outputs().transmits.len(), 1);
+}
+
+/// The forgeries of issue 11, each made by hand: a stranger asking to join
+/// (eager to be primary), a record saying a member drains, a down notice
+/// that vouches, join requests for invented members, a member's name
+/// announced at another address at the highest life, and a sync request
+/// naming part 0 a thousand times.
+fn forgeries(target: &NodeId, member: &NodeId) -> Vec<(PayloadKind, Vec<u8>, bool)> {
+    let stranger = id("stranger", SocketAddr::from(([198, 18, 0, 66], 7946)));
+    let mut draining = HealthRecord::new(member.name().clone(), member.incarnation(), 0, true);
+    draining.draining = true;
+    draining.version = 1_000;
+    let join = |joiner: NodeId, wanted| Control::JoinRequest {
+        joiner,
+        request: 1,
+        wanted,
+        cookie: None,
+        padding: Vec::new(),
+    };
+    let mut controls = vec![
+        (join(stranger.clone(), None), false),
+        (
+            Control::Record {
+                identity: member.clone(),
+                record: draining,
+            },
+            false,
+        ),
+        (
+            Control::DownNotice {
+                identity: target.clone(),
+                from: member.clone(),
+            },
+            true,
+        ),
+        (
+            join(
+                stranger.clone(),
+                Some(WantedParts {
+                    total: 8,
+                    parts: vec![0; 1000],
+                }),
+            ),
+            false,
+        ),
+    ];
+    for i in 0..4 {
+        let invented = id(
+            &format!("invented-{i}"),
+            SocketAddr::from(([198, 18, 0, 100 + i], 7946)),
+        );
+        controls.push((join(invented, None), false));
+    }
+    let mut out: Vec<(PayloadKind, Vec<u8>, bool)> = controls
+        .into_iter()
+        .map(|(c, vouching)| {
+            (
+                PayloadKind::Control,
+                codec::encode_control(&c).unwrap(),
+                vouching,
+            )
+        })
+        .collect();
+    let usurper = NodeId::new(
+        member.name(),
+        SocketAddr::from(([198, 18, 0, 67], 7946)),
+        u64::MAX,
+    )
+    .unwrap();
+    let header = foca::Header {
+        src: usurper,
+        src_incarnation: u16::MAX,
+        dst: target.clone(),
+        message: foca::Message::Announce,
+    };
+    let mut payload = Vec::new();
+    WireCodec::default()
+        .encode_header(&header, &mut payload)
+        .unwrap();
+    payload.extend_from_slice(&0u16.to_be_bytes());
+    out.push((PayloadKind::Foca, payload, true));
+    out
+}
+
+#[test]
+fn every_forgery_without_the_key_is_dropped_by_reason_and_changes_nothing() {
+    use crate::core::keyring::{Key, Keyring, Sealer};
+    let keyring = |byte| Keyring {
+        keys: vec![Key::from_bytes([byte; 32])],
+        seal: true,
+        require: true,
+        nonce_seed: [byte; 32],
+    };
+    let config = NodeConfig {
+        keyring: keyring(1),
+        ..NodeConfig::default()
+    };
+    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
+    let mut node = Node::new(config, id("a", own), 1, Start::Join(vec![]), Duration::ZERO).unwrap();
+    let b = id("b", SocketAddr::from(([198, 18, 0, 2], 7946)));
+    let c = id("c", SocketAddr::from(([198, 18, 0, 3], 7946)));
+    let records = [&b, &c]
+        .iter()
+        .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
+        .collect();
+    let now = Duration::from_secs(1);
+    node.preload(now, &[b.clone(), c.clone()], records, 1);
+    let _ = node.take_outputs();
+    let view = |node: &Node| {
+        let mut s = node.snapshot();
+        s.stats = NodeStats::default();
+        format!("{s:?}")
+    };
+    let before = view(&node);
+    let mut wrong_key = Sealer::new(&keyring(2));
+    let forger = SocketAddr::from(([198, 18, 0, 66], 7946));
+    let forged = forgeries(node.id(), &b);
+    let count = forged.len() as u64;
+    for (kind, payload, vouching) in &forged {
+        let sender = Sender {
+            vouching: *vouching,
+            term: u64::MAX,
+        };
+        for sealer in [None, Some(&mut wrong_key)] {
+            let mut datagram = Vec::new();
+            codec::seal(&mut datagram, "herd", *kind, sender, payload, sealer);
+            node.handle_packet(now, forger, &datagram);
+            assert!(
+                node.take_outputs().transmits.is_empty(),
+                "answered a forgery"
+            );
+        }
+    }
+    assert_eq!(node.stats().dropped(DropReason::Plaintext), count);
+    assert_eq!(node.stats().dropped(DropReason::Key), count);
+    assert_eq!(node.stats().dropped_total(), 2 * count);
+    assert_eq!(view(&node), before);
 }
