@@ -83,6 +83,40 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
+/// Reads a vector of a payload without taking the length it claims as the
+/// room to reserve: serde's own `Vec` reserves up to 1 MiB for whatever
+/// length a datagram claims (bincode's limit counts only the bytes read),
+/// so a forged 1,400-byte sync part had the node allocate a megabyte. No
+/// more than a datagram's bytes' worth of elements is reserved; past that
+/// the vector grows as elements actually decode, each taking at least a
+/// byte of the datagram. Every vector a payload holds is read with this.
+pub(crate) fn bounded_vec<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Bounded<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let room = MAX_DATAGRAM / std::mem::size_of::<T>().max(1);
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(room));
+            while let Some(element) = seq.next_element()? {
+                out.push(element);
+            }
+            Ok(out)
+        }
+    }
+
+    deserializer.deserialize_seq(Bounded(std::marker::PhantomData))
+}
+
 /// What an envelope carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PayloadKind {
@@ -430,6 +464,7 @@ pub(crate) enum Control {
         /// Zeros that make a request without a cookie as large as
         /// [`JOIN_REQUEST_LEN`]: the seed answers such a request with at
         /// most [`AMPLIFICATION`] times its size.
+        #[serde(deserialize_with = "bounded_vec")]
         padding: Vec<u8>,
     },
     /// "Ask again with this": a seed's whole answer to a request without a
@@ -571,6 +606,7 @@ pub(crate) struct WantedParts {
     /// How many parts the state was cut into.
     pub total: u16,
     /// Which ones are wanted.
+    #[serde(deserialize_with = "bounded_vec")]
     pub parts: Vec<u16>,
 }
 
@@ -597,8 +633,10 @@ pub(crate) struct SyncPart {
     /// again with this cookie, which proves it receives at that address.
     pub cookie: Option<u64>,
     /// foca's membership entries, down ones included.
+    #[serde(deserialize_with = "bounded_vec")]
     pub members: Vec<foca::Member<NodeId>>,
     /// Health records.
+    #[serde(deserialize_with = "bounded_vec")]
     pub records: Vec<HealthRecord>,
 }
 

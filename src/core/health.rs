@@ -158,6 +158,7 @@ pub struct HealthRecord {
     /// `None` while the member is no candidate.
     pub seniority: Option<u64>,
     /// The member's checks, as of their last change of state.
+    #[serde(deserialize_with = "super::codec::bounded_vec")]
     pub checks: Vec<CheckSummary>,
     /// The term of the member's latest claim of the primary role (0: never
     /// claimed): one more than any term it had seen, so terms grow from one
