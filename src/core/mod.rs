@@ -22,6 +22,8 @@ mod api;
 pub(crate) mod codec;
 pub(crate) mod config;
 pub mod driver;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod health;
 pub(crate) mod identity;
 mod join;
