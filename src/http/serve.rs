@@ -12,11 +12,17 @@
 //!   answered, while a client that holds connections open gets them closed
 //!   within `reserve_head_timeout`.
 //! - Never more than `max_connections` at once (the file descriptors the
-//!   agent keeps for its own checks, gossip and data directory): above it a
-//!   connection is closed as it is accepted, and counted.
+//!   agent keeps for its own checks, gossip and data directory): at that
+//!   cap a new connection closes the oldest of those served once, which has
+//!   had its chance, and takes its place, so a health check arriving in a
+//!   flood is still answered (closing the new one instead refused the check
+//!   whenever the flood filled the cap; seen in CI). Only while more than
+//!   `EVICTING` closes are still under way is a new connection closed as it
+//!   is accepted, and counted.
 //! - When the process runs out of file descriptors (`accept` fails), the
 //!   loop waits a moment instead of spinning.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +32,11 @@ use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Most connections above `max_connections` while the oldest ones they
+/// displaced are closing.
+const EVICTING: usize = 64;
 
 /// How many connections a listener takes, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +85,12 @@ impl Limits {
 pub struct ConnectionStats {
     /// Connections open now.
     pub open: AtomicUsize,
-    /// Connections closed at once because `max_connections` were open.
+    /// Connections closed at once because `max_connections` were open and
+    /// as many were closing already.
     pub refused: AtomicU64,
+    /// Connections served once that were closed to make room for a newer
+    /// one at `max_connections`.
+    pub evicted: AtomicU64,
     /// Connections served once, above `connections`.
     pub reserve: AtomicU64,
 }
@@ -91,6 +106,9 @@ pub async fn serve(
 ) {
     tokio::pin!(shutdown);
     let mut accept_failed_logged = false;
+    // The connections served once, oldest first: dropping a sender closes
+    // its connection.
+    let mut served_once: VecDeque<oneshot::Sender<()>> = VecDeque::new();
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => return,
@@ -112,15 +130,26 @@ pub async fn serve(
         accept_failed_logged = false;
         let open = stats.open.fetch_add(1, Ordering::Relaxed);
         if open >= limits.max_connections {
-            stats.open.fetch_sub(1, Ordering::Relaxed);
-            stats.refused.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
+            served_once.retain(|close| !close.is_closed());
+            if open >= limits.max_connections + EVICTING || served_once.pop_front().is_none() {
+                stats.open.fetch_sub(1, Ordering::Relaxed);
+                stats.refused.fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+                continue;
+            }
+            stats.evicted.fetch_add(1, Ordering::Relaxed);
         }
         let reserve = open >= limits.connections;
-        if reserve {
+        // Only a connection served once can be displaced.
+        let closed = reserve.then(|| {
             stats.reserve.fetch_add(1, Ordering::Relaxed);
-        }
+            let (close, closed) = oneshot::channel::<()>();
+            served_once.push_back(close);
+            if served_once.len() > 2 * limits.max_connections {
+                served_once.retain(|close| !close.is_closed());
+            }
+            closed
+        });
         let service = TowerToHyperService::new(router.clone());
         let stats = stats.clone();
         tokio::spawn(async move {
@@ -134,11 +163,28 @@ pub async fn serve(
                 builder.header_read_timeout(limits.head_timeout);
             }
             let connection = builder.serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
-                tracing::trace!(error = %err, "HTTP connection ended");
+            tokio::select! {
+                result = connection => {
+                    if let Err(err) = result {
+                        tracing::trace!(error = %err, "HTTP connection ended");
+                    }
+                }
+                // Displaced by a newer connection at the cap.
+                () = displaced(closed) => {}
             }
             stats.open.fetch_sub(1, Ordering::Relaxed);
         });
+    }
+}
+
+/// Completes when the accept loop drops the connection's sender; never
+/// for a connection served normally.
+async fn displaced(closed: Option<oneshot::Receiver<()>>) {
+    match closed {
+        Some(closed) => {
+            let _ = closed.await;
+        }
+        None => std::future::pending().await,
     }
 }
 
