@@ -172,17 +172,9 @@ fn os_nonce_seed() -> [u8; 32] {
     seed
 }
 
-/// Logs whether gossip is sealed, warning when it is plaintext on an
-/// address other hosts can reach: at start, and when a reload changes the
-/// keyring.
-pub(crate) fn say_how_gossip_is_protected(gossip_addr: SocketAddr, keyring: &Keyring) {
-    if keyring.keys.is_empty() && !gossip_addr.ip().is_loopback() {
-        tracing::warn!(
-            %gossip_addr,
-            "gossiping in plaintext on a network address: anyone who can reach it can join \
-             and move the primary role; set key_file (see herd keygen)"
-        );
-    } else if !keyring.keys.is_empty() {
+/// Logs at start whether gossip is sealed (see [`warn_if_plaintext`]).
+fn say_how_gossip_is_protected(gossip_addr: SocketAddr, keyring: &Keyring) {
+    if !warn_if_plaintext(gossip_addr, keyring) && !keyring.keys.is_empty() {
         tracing::info!(
             keys = keyring.keys.len(),
             seal = keyring.seal,
@@ -190,6 +182,21 @@ pub(crate) fn say_how_gossip_is_protected(gossip_addr: SocketAddr, keyring: &Key
             "gossip is encrypted"
         );
     }
+}
+
+/// Warns when gossip is plaintext on an address other hosts can reach: at
+/// start, and when a reload changes the keyring (the node itself logs the
+/// new keyring). Returns whether it warned.
+pub(crate) fn warn_if_plaintext(gossip_addr: SocketAddr, keyring: &Keyring) -> bool {
+    let exposed = keyring.keys.is_empty() && !gossip_addr.ip().is_loopback();
+    if exposed {
+        tracing::warn!(
+            %gossip_addr,
+            "gossiping in plaintext on a network address: anyone who can reach it can join \
+             and move the primary role; set key_file (see herd keygen)"
+        );
+    }
+    exposed
 }
 
 /// A fresh nonce seed for a keyring the agent hands to its node.

@@ -139,7 +139,7 @@ impl Reloader {
             }
             match answer.await {
                 Ok(Ok(())) => {
-                    super::say_how_gossip_is_protected(self.gossip_addr, &keyring);
+                    super::warn_if_plaintext(self.gossip_addr, &keyring);
                     self.keyring = keyring;
                     applied.push("keys");
                 }

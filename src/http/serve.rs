@@ -130,8 +130,11 @@ pub async fn serve(
         accept_failed_logged = false;
         let open = stats.open.fetch_add(1, Ordering::Relaxed);
         if open >= limits.max_connections {
-            served_once.retain(|close| !close.is_closed());
-            if open >= limits.max_connections + EVICTING || served_once.pop_front().is_none() {
+            // The oldest still open (ended ones are skipped as they come);
+            // dropping it closes it.
+            let displaced = open < limits.max_connections + EVICTING
+                && std::iter::from_fn(|| served_once.pop_front()).any(|close| !close.is_closed());
+            if !displaced {
                 stats.open.fetch_sub(1, Ordering::Relaxed);
                 stats.refused.fetch_add(1, Ordering::Relaxed);
                 drop(stream);

@@ -23,16 +23,21 @@ fn foca_datagram(src: &NodeId, dst: &NodeId, message: foca::Message<NodeId>) -> 
         .encode_header(&header, &mut payload)
         .unwrap();
     payload.extend_from_slice(&0u16.to_be_bytes());
+    plain_datagram(PayloadKind::Foca, false, &payload)
+}
+
+/// A plain datagram of cluster "herd" around `payload`.
+fn plain_datagram(kind: PayloadKind, vouching: bool, payload: &[u8]) -> Vec<u8> {
     let mut datagram = Vec::new();
-    codec::seal(
-        &mut datagram,
-        "herd",
-        PayloadKind::Foca,
-        Sender::default(),
-        &payload,
-        None,
-    );
+    let sender = Sender { vouching, term: 0 };
+    codec::seal(&mut datagram, "herd", kind, sender, payload, None);
     datagram
+}
+
+/// A plain control datagram of cluster "herd", vouching or not.
+fn control_datagram(message: &Control, vouching: bool) -> Vec<u8> {
+    let payload = codec::encode_control(message).unwrap();
+    plain_datagram(PayloadKind::Control, vouching, &payload)
 }
 
 #[test]
@@ -85,26 +90,6 @@ fn every_life_numbers_its_rounds_from_its_own_start() {
     }
 }
 
-/// A control message from `from`'s address, in an envelope of cluster
-/// "herd" that vouches.
-fn vouching_control(message: &Control) -> Vec<u8> {
-    let payload = codec::encode_control(message).unwrap();
-    let mut datagram = Vec::new();
-    let sender = Sender {
-        vouching: true,
-        term: 0,
-    };
-    codec::seal(
-        &mut datagram,
-        "herd",
-        PayloadKind::Control,
-        sender,
-        &payload,
-        None,
-    );
-    datagram
-}
-
 #[test]
 fn a_down_notice_a_majority_dismissed_once_does_not_make_the_primary_ask_again() {
     let own = SocketAddr::from(([198, 18, 0, 1], 7946));
@@ -136,10 +121,13 @@ fn a_down_notice_a_majority_dismissed_once_does_not_make_the_primary_ask_again()
         Duration::from_secs(10),
         &|n| n.claiming
     ));
-    let notice = vouching_control(&Control::DownNotice {
-        identity: node.id().clone(),
-        from: id("s", SocketAddr::from(([198, 18, 0, 9], 7946))),
-    });
+    let notice = control_datagram(
+        &Control::DownNotice {
+            identity: node.id().clone(),
+            from: id("s", SocketAddr::from(([198, 18, 0, 9], 7946))),
+        },
+        true,
+    );
     let sender = SocketAddr::from(([198, 18, 0, 9], 7946));
     node.handle_packet(now, sender, &notice);
     // The primary weighs it: it stops claiming and asks its majority (here
@@ -157,21 +145,6 @@ fn a_down_notice_a_majority_dismissed_once_does_not_make_the_primary_ask_again()
     assert!(node.claiming);
     assert!(node.contested_down.is_none());
     assert_eq!(*node.id(), life);
-}
-
-/// A plain control datagram of cluster "herd".
-fn control(message: &Control) -> Vec<u8> {
-    let payload = codec::encode_control(message).unwrap();
-    let mut datagram = Vec::new();
-    codec::seal(
-        &mut datagram,
-        "herd",
-        PayloadKind::Control,
-        Sender::default(),
-        &payload,
-        None,
-    );
-    datagram
 }
 
 fn opened_control(datagram: &[u8]) -> Control {
@@ -207,13 +180,16 @@ fn a_seed_answers_an_unproven_address_with_at_most_three_times_what_it_sent() {
     let victim = SocketAddr::from(([198, 18, 0, 9], 7946));
     let joiner = id("joiner", victim);
     let ask = |cookie, padding: usize| {
-        control(&Control::JoinRequest {
-            joiner: joiner.clone(),
-            request: 42,
-            wanted: None,
-            cookie,
-            padding: vec![0; padding],
-        })
+        control_datagram(
+            &Control::JoinRequest {
+                joiner: joiner.clone(),
+                request: 42,
+                wanted: None,
+                cookie,
+                padding: vec![0; padding],
+            },
+            false,
+        )
     };
     let bytes = |transmits: &[Transmit]| transmits.iter().map(|t| t.payload.len()).sum::<usize>();
 
@@ -345,13 +321,8 @@ fn forgeries(target: &NodeId, member: &NodeId) -> Vec<(PayloadKind, Vec<u8>, boo
 
 #[test]
 fn every_forgery_without_the_key_is_dropped_by_reason_and_changes_nothing() {
-    use crate::core::keyring::{Key, Keyring, Sealer};
-    let keyring = |byte| Keyring {
-        keys: vec![Key::from_bytes([byte; 32])],
-        seal: true,
-        require: true,
-        nonce_seed: [byte; 32],
-    };
+    use crate::core::fuzzing::keyring;
+    use crate::core::keyring::Sealer;
     let config = NodeConfig {
         keyring: keyring(1),
         ..NodeConfig::default()
