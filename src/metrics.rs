@@ -27,6 +27,7 @@ pub(crate) struct Metrics {
     bytes_sent: IntCounter,
     dropped: IntCounterVec,
     joins_served: IntCounter,
+    members_refused: IntCounter,
     rejoins: IntCounter,
     data_dir_writable: IntGauge,
     data_dir_write_failures: IntCounter,
@@ -135,6 +136,11 @@ impl Metrics {
                 "herd_joins_served_total",
                 "Join requests answered with this agent's state.",
             )?,
+            members_refused: counter(
+                &registry,
+                "herd_members_refused_total",
+                "Members refused because this agent's view holds max_members already: gossiped updates and records about them, their datagrams, joins and state-sync entries.",
+            )?,
             rejoins: counter(
                 &registry,
                 "herd_rejoins_total",
@@ -204,6 +210,8 @@ impl Metrics {
         self.joins_served
             .inc_by(delta(now.joins_served, last.joins_served));
         self.rejoins.inc_by(delta(now.rejoins, last.rejoins));
+        self.members_refused
+            .inc_by(delta(now.members_refused, last.members_refused));
         for reason in DropReason::ALL {
             self.dropped
                 .with_label_values(&[reason.as_str()])

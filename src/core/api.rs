@@ -179,6 +179,10 @@ pub struct NodeStats {
     pub joins_served: u64,
     /// Join requests this node refused.
     pub joins_refused: u64,
+    /// Members refused because the view holds `max_members` already:
+    /// gossiped updates and records about them, their datagrams, their
+    /// joins and their entries in state syncs.
+    pub members_refused: u64,
     /// Times the cluster declared this node down and it rejoined.
     pub rejoins: u64,
     /// foca timers that failed, such as a probe cycle cut short by another

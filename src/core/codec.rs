@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use super::health::HealthRecord;
 use super::identity::NodeId;
 use super::keyring::{SEAL_OVERHEAD, Sealer};
+use super::member_cap::{self, SharedCap};
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
@@ -148,11 +149,14 @@ pub enum DropReason {
     Malformed,
     /// foca refused the message (see the log for its reason).
     Refused,
+    /// From a member this view does not hold, while it holds
+    /// `max_members` already.
+    MemberCap,
 }
 
 impl DropReason {
     /// Every reason, for metrics that list them all.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         Self::NotHerd,
         Self::Version,
         Self::ForeignCluster,
@@ -162,6 +166,7 @@ impl DropReason {
         Self::TooLarge,
         Self::Malformed,
         Self::Refused,
+        Self::MemberCap,
     ];
 
     /// Snake-case label, as in metrics.
@@ -176,6 +181,7 @@ impl DropReason {
             Self::TooLarge => "too_large",
             Self::Malformed => "malformed",
             Self::Refused => "refused",
+            Self::MemberCap => "member_cap",
         }
     }
 }
@@ -315,9 +321,14 @@ pub(crate) enum CodecError {
     /// The encoded value does not fit the space foca offered.
     #[error("encoded value does not fit the packet")]
     NoRoom,
+    /// A member update the view had no room for, read before any header
+    /// named a sender to stand in for it.
+    #[error("member update beyond max_members with no sender")]
+    NoSender,
 }
 
-/// foca's codec: serde + bincode, and one rule of trust.
+/// foca's codec: serde + bincode, and two rules of trust (a minority's
+/// downs are doubted; members beyond the view's bound are refused).
 #[derive(Debug, Default)]
 pub(crate) struct WireCodec {
     scratch: Vec<u8>,
@@ -327,15 +338,22 @@ pub(crate) struct WireCodec {
     /// spread as facts through members that see a majority, and a `down` is
     /// final in SWIM; a suspicion is checked and refuted or timed out here.
     doubt_downs: Arc<AtomicBool>,
+    /// The view's bound: an update about a member the view has no room
+    /// for is not handed to foca (see [`member_cap`]).
+    cap: SharedCap,
+    /// The sender of the datagram being read (its header comes first).
+    sender: Option<NodeId>,
 }
 
 impl WireCodec {
     /// A codec whose `down` updates are read as `suspect` while `doubt` is
-    /// set.
-    pub(crate) fn doubting(doubt: Arc<AtomicBool>) -> Self {
+    /// set, and which admits members within `cap`.
+    pub(crate) fn new(doubt: Arc<AtomicBool>, cap: SharedCap) -> Self {
         Self {
             scratch: Vec::new(),
             doubt_downs: doubt,
+            cap,
+            sender: None,
         }
     }
 
@@ -370,7 +388,9 @@ impl foca::Codec<NodeId> for WireCodec {
     }
 
     fn decode_header(&mut self, buf: impl Buf) -> Result<foca::Header<NodeId>, Self::Error> {
-        Self::take(buf)
+        let header: foca::Header<NodeId> = Self::take(buf)?;
+        self.sender = Some(header.src.clone());
+        Ok(header)
     }
 
     fn encode_member(
@@ -383,6 +403,15 @@ impl foca::Codec<NodeId> for WireCodec {
 
     fn decode_member(&mut self, buf: impl Buf) -> Result<foca::Member<NodeId>, Self::Error> {
         let member: foca::Member<NodeId> = Self::take(buf)?;
+        if !member_cap::lock(&self.cap).admit(member.id().key()) {
+            // foca reads as many updates as the datagram counts, so a
+            // refused one is replaced, not skipped: by its sender, alive at
+            // SWIM incarnation 0. foca applies the sender's own header
+            // before the updates, so it holds the sender at least that
+            // current already and changes nothing.
+            let sender = self.sender.clone().ok_or(CodecError::NoSender)?;
+            return Ok(foca::Member::new(sender, 0, foca::State::Alive));
+        }
         if member.state() == foca::State::Down && self.doubt_downs.load(Ordering::Relaxed) {
             let incarnation = member.incarnation();
             let id = member.id().clone();
@@ -655,6 +684,11 @@ pub enum Refusal {
     /// The seed sees no quorum: its view is the one cut off, and its state
     /// would mislead.
     NoQuorum,
+    /// The seed's view holds `max_members` members already.
+    Full {
+        /// The seed's `max_members`.
+        max_members: u32,
+    },
 }
 
 /// Encodes a control message.
@@ -923,7 +957,7 @@ mod tests {
     #[test]
     fn downs_from_a_sender_that_does_not_vouch_are_read_as_suspicions() {
         let doubt = Arc::new(AtomicBool::new(false));
-        let mut codec = WireCodec::doubting(doubt.clone());
+        let mut codec = WireCodec::new(doubt.clone(), SharedCap::default());
         let down = foca::Member::new(node("a"), 4, foca::State::Down);
         let mut buf = Vec::new();
         codec.encode_member(&down, &mut buf).unwrap();

@@ -420,6 +420,12 @@ impl Joining {
             }
             Refusal::Leaving => tracing::info!(seed = %from, "seed is leaving"),
             Refusal::NoQuorum => tracing::info!(seed = %from, "seed sees no quorum"),
+            Refusal::Full { max_members } => tracing::warn!(
+                seed = %from,
+                max_members,
+                "seed holds max_members members already; retrying (a member makes room \
+                 when it is reaped, reap_after after it went down or left)"
+            ),
         }
         steps.push(JoinStep::Refused { seed: from, reason });
         self.sync = None;

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use super::api::{CommandError, Event, MemberInfo};
 use super::health::HealthRecord;
 use super::identity::{KeyMap, MemberKey, NodeId};
+use super::member_cap::{self, MemberCap, SharedCap};
 use super::records::{self, RecordInbox};
 use super::timer::Time;
 use super::view::{Election, ElectionRules, MemberState, Roster};
@@ -212,6 +213,9 @@ pub(crate) struct Members {
     /// handler, which needs each member's freshest version to decide what
     /// is news while foca decodes a datagram).
     inbox: Arc<Mutex<RecordInbox>>,
+    /// The bound on `known` (shared with the codec and the inbox, which
+    /// admit members before foca or the view take them).
+    cap: SharedCap,
     /// Highest seniority seen in any record of the winning founding.
     max_seniority: u64,
     /// Highest primary term seen anywhere, ours included.
@@ -230,14 +234,23 @@ pub(crate) struct Members {
 }
 
 impl Members {
-    /// An empty view for the node named `own`, which remembers `term`.
-    pub(crate) fn new(own: Arc<str>, rules: ElectionRules, term: u64, now: Time) -> Self {
+    /// An empty view for the node named `own`, which remembers `term` and
+    /// holds at most `max_members` other members.
+    pub(crate) fn new(
+        own: Arc<str>,
+        rules: ElectionRules,
+        term: u64,
+        now: Time,
+        max_members: usize,
+    ) -> Self {
+        let cap = MemberCap::shared(MemberKey::of(&own), max_members);
         Self {
             known: KeyMap::default(),
             scanned: Vec::new(),
             swim_known: 0,
             roster: Roster::new(rules),
-            inbox: Arc::new(Mutex::new(RecordInbox::new(own))),
+            inbox: Arc::new(Mutex::new(RecordInbox::new(own, cap.clone()))),
+            cap,
             max_seniority: 0,
             max_term: term,
             foundings: BTreeMap::new(),
@@ -317,8 +330,20 @@ impl Members {
                 }
             }
         }
+        self.release_unheld();
         self.version += 1;
         true
+    }
+
+    /// Gives back the places of members admitted that neither foca nor
+    /// the inbox took after all.
+    fn release_unheld(&self) {
+        let mut cap = member_cap::lock(&self.cap);
+        if cap.len() == self.known.len() {
+            return;
+        }
+        let inbox = records::lock(&self.inbox);
+        cap.retain(|key| self.known.contains_key(&key) || inbox.holds(key));
     }
 
     fn observe(
@@ -866,6 +891,22 @@ impl Members {
         &self.inbox
     }
 
+    /// The bound on the view, for the codec to share.
+    pub(crate) fn cap(&self) -> &SharedCap {
+        &self.cap
+    }
+
+    /// Whether the view may hold `key` (see [`MemberCap::admit`]).
+    pub(crate) fn admit(&self, key: MemberKey) -> bool {
+        member_cap::lock(&self.cap).admit(key)
+    }
+
+    /// Member updates, records, senders and joiners refused because the
+    /// view holds `max_members` already.
+    pub(crate) fn members_refused(&self) -> u64 {
+        member_cap::lock(&self.cap).refused
+    }
+
     /// Records in gossip that did not decode or were implausible.
     pub(crate) fn records_rejected(&self) -> u64 {
         records::lock(&self.inbox).rejected
@@ -906,7 +947,13 @@ mod tests {
 
     fn view() -> (Members, HealthRecord) {
         let own = HealthRecord::new("me".into(), 1, 0, true);
-        let mut members = Members::new("me".into(), ElectionRules::default(), 0, Duration::ZERO);
+        let mut members = Members::new(
+            "me".into(),
+            ElectionRules::default(),
+            0,
+            Duration::ZERO,
+            usize::MAX,
+        );
         members.set_own(Own {
             record: &own,
             state: MemberState::Alive,

@@ -11,7 +11,7 @@
 //! The modules, each the owner of one fact (`ARCHITECTURE.md` has the
 //! map): `api` (what a driver gives and takes), `driver` (the order it
 //! does so in), `node` (the state machine), `members` (the view of the
-//! other members), `join` (the joiner's state machine), `view` (member
+//! other members), `member_cap` (the bound on that view), `join` (the joiner's state machine), `view` (member
 //! states and the election rule), `health` (the record a member gossips),
 //! `records` (that record as a foca broadcast), `identity` (who a member
 //! is), `codec` (the wire format, the only user of bincode), `outbox`
@@ -28,6 +28,7 @@ pub(crate) mod health;
 pub(crate) mod identity;
 mod join;
 pub(crate) mod keyring;
+mod member_cap;
 mod members;
 mod node;
 mod outbox;

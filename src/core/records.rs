@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::codec::{self, CodecError};
 use super::health::HealthRecord;
 use super::identity::{self, KeyMap, MemberKey, NameError, NodeId};
+use super::member_cap::{self, SharedCap};
 
 /// What the handler and the node share.
 #[derive(Debug)]
@@ -30,12 +31,16 @@ pub(crate) struct RecordInbox {
     /// the quorum, as the latest record about it says (`None` once it says
     /// the member left): a new life of an admitted member takes its place.
     pub(crate) own_admitted_in: Option<u64>,
+    /// The view's bound: a record of a member the view has no room for is
+    /// refused.
+    cap: SharedCap,
 }
 
 impl RecordInbox {
-    pub(crate) fn new(own: Arc<str>) -> Self {
+    pub(crate) fn new(own: Arc<str>, cap: SharedCap) -> Self {
         Self {
             own: MemberKey::of(&own),
+            cap,
             latest: KeyMap::default(),
             news: Vec::new(),
             rejected: 0,
@@ -65,6 +70,9 @@ impl RecordInbox {
         if self.latest.get(&key).is_some_and(|seen| *seen >= fresh) {
             return false;
         }
+        if !member_cap::lock(&self.cap).admit(key) {
+            return false;
+        }
         self.latest.insert(key, fresh);
         self.news.push(record);
         true
@@ -72,7 +80,14 @@ impl RecordInbox {
 
     /// Forgets a member whose membership entry is gone for good.
     pub(crate) fn forget(&mut self, name: &str) {
-        self.latest.remove(&MemberKey::of(name));
+        let key = MemberKey::of(name);
+        self.latest.remove(&key);
+        member_cap::lock(&self.cap).release(key);
+    }
+
+    /// Whether a record of `key` is known or on its way to the view.
+    pub(crate) fn holds(&self, key: MemberKey) -> bool {
+        self.latest.contains_key(&key)
     }
 }
 
@@ -179,7 +194,10 @@ mod tests {
 
     #[test]
     fn only_fresher_records_are_news() {
-        let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
+        let inbox = Arc::new(Mutex::new(RecordInbox::new(
+            "me".into(),
+            SharedCap::default(),
+        )));
         let mut handler = RecordGossip::new(inbox.clone());
         let from = sender();
         assert!(
@@ -218,7 +236,10 @@ mod tests {
 
     #[test]
     fn gossip_about_ourselves_is_ignored_but_our_own_records_are_sent() {
-        let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
+        let inbox = Arc::new(Mutex::new(RecordInbox::new(
+            "me".into(),
+            SharedCap::default(),
+        )));
         let mut handler = RecordGossip::new(inbox.clone());
         assert!(
             handler
@@ -237,7 +258,10 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_and_counted() {
-        let inbox = Arc::new(Mutex::new(RecordInbox::new("me".into())));
+        let inbox = Arc::new(Mutex::new(RecordInbox::new(
+            "me".into(),
+            SharedCap::default(),
+        )));
         let mut handler = RecordGossip::new(inbox.clone());
         assert!(
             handler

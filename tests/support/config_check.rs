@@ -65,6 +65,7 @@ reconnect_interval = "15s"
 reap_after = "24h"
 join_retry_min = "500ms"
 join_retry_max = "5s"
+max_members = 16384
 "#;
 
 /// Checks one text.

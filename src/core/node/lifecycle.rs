@@ -203,7 +203,7 @@ impl Node {
             id,
             self.cfg.foca_config(self.sized_for),
             ChaCha8Rng::seed_from_u64(self.rng.random()),
-            WireCodec::doubting(self.doubt_downs.clone()),
+            WireCodec::new(self.doubt_downs.clone(), self.members.cap().clone()),
             RecordGossip::new(self.members.inbox().clone()),
         );
         if let Err(err) = self.foca.apply_many(live.into_iter(), false, &mut self.rt) {
@@ -441,6 +441,7 @@ impl Node {
             || record.name != *identity.name()
             || record.incarnation != identity.incarnation()
             || identity.key() == self.id().key()
+            || !self.members.admit(identity.key())
         {
             return false;
         }

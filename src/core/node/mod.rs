@@ -211,13 +211,14 @@ impl Node {
             cfg.election_rules(),
             cfg.remembered_term,
             now,
+            cfg.gossip.max_members,
         );
         let doubt_downs = Arc::new(AtomicBool::new(false));
         let foca = Foca::with_custom_broadcast(
             id.clone(),
             cfg.foca_config(1),
             ChaCha8Rng::seed_from_u64(seed),
-            WireCodec::doubting(doubt_downs.clone()),
+            WireCodec::new(doubt_downs.clone(), members.cap().clone()),
             RecordGossip::new(members.inbox().clone()),
         );
         let mut record = HealthRecord::new(
@@ -353,6 +354,11 @@ impl Node {
                     Ok(peek) => peek,
                     Err(_) => return self.drop_packet(DropReason::Malformed, from),
                 };
+                // foca takes every sender for a member: one the view has no
+                // room for is not heard at all.
+                if !self.members.admit(peek.src) {
+                    return self.drop_packet(DropReason::MemberCap, from);
+                }
                 if peek.updates > 0 || !self.sender_as_expected(&peek) {
                     self.scan_needed = true;
                 }

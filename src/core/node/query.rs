@@ -68,12 +68,15 @@ impl Node {
     pub fn stats(&self) -> NodeStats {
         let mut stats = self.stats.clone();
         stats.records_rejected = self.members.records_rejected();
+        stats.members_refused = self.members.members_refused();
         stats
     }
 
     /// A number that changes whenever [`Node::snapshot`] would.
     pub fn changes(&self) -> u64 {
-        self.changes.wrapping_add(self.members.version())
+        self.changes
+            .wrapping_add(self.members.version())
+            .wrapping_add(self.members.members_refused())
     }
 
     /// Everything the HTTP side shows.

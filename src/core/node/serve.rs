@@ -93,6 +93,9 @@ impl Node {
             {
                 Some(Refusal::NoQuorum)
             }
+            Phase::Joined if !self.members.admit(joiner.key()) => Some(Refusal::Full {
+                max_members: u32::try_from(self.cfg.gossip.max_members).unwrap_or(u32::MAX),
+            }),
             Phase::Joined => self.name_holder(now, &joiner),
         };
         if let Some(reason) = refusal {
@@ -317,17 +320,22 @@ impl Node {
         // What a peer thinks of us is no news to us (and a stale "down" would
         // make us rejoin for nothing).
         let own = self.id().key();
-        let members = members
+        let cap = &self.members;
+        let members: Vec<_> = members
             .into_iter()
-            .filter(|m| m.id().key() != own)
+            .filter(|m| m.id().key() != own && cap.admit(m.id().key()))
             .map(|m| {
                 if !vouched && m.state() == foca::State::Down {
                     foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Suspect)
                 } else {
                     m
                 }
-            });
-        if let Err(err) = self.foca.apply_many(members, false, &mut self.rt) {
+            })
+            .collect();
+        if let Err(err) = self
+            .foca
+            .apply_many(members.into_iter(), false, &mut self.rt)
+        {
             tracing::debug!(error = %err, "applying a state sync");
         }
         for record in records {

@@ -4,7 +4,8 @@ use std::time::Duration;
 use foca::Codec;
 
 use super::*;
-use crate::core::codec::{Sender, WantedParts, WireCodec};
+use crate::core::codec::{Refusal, Sender, WantedParts, WireCodec};
+use crate::core::config::GossipTuning;
 
 fn id(name: &str, addr: SocketAddr) -> NodeId {
     NodeId::new(name, addr, 1).unwrap()
@@ -367,4 +368,153 @@ fn every_forgery_without_the_key_is_dropped_by_reason_and_changes_nothing() {
     assert_eq!(node.stats().dropped(DropReason::Key), count);
     assert_eq!(node.stats().dropped_total(), 2 * count);
     assert_eq!(view(&node), before);
+}
+
+#[test]
+fn a_full_view_refuses_new_members_from_every_door_and_counts_them() {
+    let config = NodeConfig {
+        gossip: GossipTuning {
+            max_members: 4,
+            ..GossipTuning::default()
+        },
+        ..NodeConfig::default()
+    };
+    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
+    let at = |i: u8| SocketAddr::from(([198, 18, 0, 10 + i], 7946));
+    let mut node = Node::new(config, id("a", own), 1, Start::Join(vec![]), Duration::ZERO).unwrap();
+    let b = id("b", at(1));
+    let c = id("c", at(2));
+    let records = [&b, &c]
+        .iter()
+        .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
+        .collect();
+    let mut now = Duration::from_secs(1);
+    node.preload(now, &[b.clone(), c.clone()], records, 1);
+    let _ = node.take_outputs();
+    let join = |joiner: NodeId| {
+        control_datagram(
+            &Control::JoinRequest {
+                joiner,
+                request: 7,
+                wanted: None,
+                cookie: None,
+                padding: Vec::new(),
+            },
+            false,
+        )
+    };
+    let others = |node: &Node| {
+        let mut names: Vec<String> = node
+            .snapshot()
+            .members
+            .iter()
+            .filter(|m| !m.local)
+            .map(|m| m.name.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // Two joiners fill the view; the third is told it is full.
+    for (i, name) in ["d", "e"].into_iter().enumerate() {
+        node.handle_packet(now, at(3 + i as u8), &join(id(name, at(3 + i as u8))));
+        let _ = node.take_outputs();
+    }
+    assert_eq!(others(&node), ["b", "c", "d", "e"]);
+    node.handle_packet(now, at(5), &join(id("f", at(5))));
+    let answer = node.take_outputs().transmits;
+    assert_eq!(answer.len(), 1);
+    assert!(matches!(
+        opened_control(&answer[0].payload),
+        Control::JoinRefused {
+            reason: Refusal::Full { max_members: 4 },
+            ..
+        }
+    ));
+    assert_eq!(node.stats().joins_refused, 1);
+
+    // Gossip from a member about members the view has no room for: the
+    // datagram is taken (b's ping is answered), the strangers are not.
+    let header = foca::Header {
+        src: b.clone(),
+        src_incarnation: 0,
+        dst: node.id().clone(),
+        message: foca::Message::Ping(3),
+    };
+    let mut payload = Vec::new();
+    let mut codec = WireCodec::default();
+    codec.encode_header(&header, &mut payload).unwrap();
+    let invented: Vec<NodeId> = (0..3).map(|i| id(&format!("x{i}"), at(20 + i))).collect();
+    payload.extend_from_slice(&(invented.len() as u16).to_be_bytes());
+    for member in &invented {
+        codec
+            .encode_member(&foca::Member::alive(member.clone()), &mut payload)
+            .unwrap();
+    }
+    now += Duration::from_millis(10);
+    node.handle_packet(
+        now,
+        at(1),
+        &plain_datagram(PayloadKind::Foca, true, &payload),
+    );
+    assert!(
+        node.take_outputs().transmits.iter().any(|t| t.to == at(1)),
+        "b's ping was not answered"
+    );
+    assert_eq!(node.stats().members_refused, 1 + 3);
+
+    // A stranger's own datagram is not heard at all.
+    let stranger = id("stranger", at(30));
+    node.handle_packet(
+        now,
+        at(30),
+        &foca_datagram(&stranger, node.id(), foca::Message::Ping(4)),
+    );
+    assert!(node.take_outputs().transmits.is_empty());
+    assert_eq!(node.stats().dropped(DropReason::MemberCap), 1);
+
+    // Nor are a record, a leave or a state sync that name new members.
+    let record = HealthRecord::new(stranger.name().clone(), stranger.incarnation(), 0, true);
+    node.handle_packet(
+        now,
+        at(1),
+        &control_datagram(
+            &Control::Record {
+                identity: stranger.clone(),
+                record: record.clone(),
+            },
+            true,
+        ),
+    );
+    let mut leaving = record.clone();
+    leaving.leaving = true;
+    node.handle_packet(
+        now,
+        at(1),
+        &control_datagram(
+            &Control::Leaving {
+                identity: stranger.clone(),
+                record: leaving,
+            },
+            true,
+        ),
+    );
+    let synced = invented.iter().cloned().map(foca::Member::alive).collect();
+    node.merge_state(now, synced, vec![record], true);
+    node.handle_timeout(now);
+    let _ = node.take_outputs();
+    assert_eq!(others(&node), ["b", "c", "d", "e"]);
+    assert_eq!(node.stats().members_refused, 1 + 3 + 1 + 2 + 3 + 1);
+    // Members already held still come and go: a new life of b is taken.
+    let b2 = NodeId::new("b", at(1), 2).unwrap();
+    node.merge_state(now, vec![foca::Member::alive(b2)], vec![], true);
+    node.handle_timeout(now);
+    let _ = node.take_outputs();
+    let b_life = node
+        .snapshot()
+        .members
+        .iter()
+        .find(|m| &*m.name == "b")
+        .map(|m| m.incarnation);
+    assert_eq!(b_life, Some(2));
 }
