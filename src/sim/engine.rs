@@ -550,10 +550,14 @@ impl Sim {
             });
         }
         if let Some(next) = outputs.wake {
+            // A deadline already past is due now: recorded as queued, or
+            // the wake that serves it would not be recognised when it comes
+            // and the host would never wake again.
+            let next = next.max(now);
             let host = &mut self.hosts[index];
             if host.wake.is_none_or(|w| next < w) {
                 host.wake = Some(next);
-                self.queue.push(next.max(now), Due::Wake(index));
+                self.queue.push(next, Due::Wake(index));
             }
         }
         for transmit in outputs.transmits {
