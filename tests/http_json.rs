@@ -106,6 +106,7 @@ fn primary() -> Snapshot {
         primary: Some("a".into()),
         primary_term: Some(7),
         highest_term: 7,
+        claim_until: None,
         claiming: true,
         quorate: true,
         live: 2,
@@ -143,6 +144,7 @@ fn joining() -> Snapshot {
         primary: None,
         primary_term: None,
         highest_term: 0,
+        claim_until: None,
         claiming: false,
         quorate: false,
         live: 1,
@@ -176,6 +178,7 @@ fn state(snapshot: Snapshot, requests: Option<mpsc::Sender<Request>>) -> HttpSta
         registry: prometheus::Registry::new(),
         requests,
         admin: ADMIN.parse().unwrap(),
+        started: None,
     }
 }
 
@@ -507,4 +510,34 @@ async fn the_admin_routes_of_a_stopping_agent() {
     drop(receiver);
     let addr = serve(http::admin_router(state(primary(), Some(sender)))).await;
     assert_eq!(call(addr, "POST", "/v1/forget/c").await, stopping);
+}
+
+#[tokio::test]
+#[allow(clippy::disallowed_methods)] // the agent's clock, as the agent reads it
+async fn a_claim_whose_lease_ran_out_is_no_claim_even_before_the_node_says_so() {
+    // The node's time counts from the agent's start; the snapshot still
+    // says "claiming", as a node task starved since its last renewal would
+    // leave it.
+    let started = std::time::Instant::now() - std::time::Duration::from_secs(10);
+    let with_lease = |until_s: u64| {
+        let mut state = state(
+            Snapshot {
+                claim_until: Some(std::time::Duration::from_secs(until_s)),
+                ..primary()
+            },
+            None,
+        );
+        state.started = Some(started);
+        state
+    };
+    let running = serve(http::router(with_lease(3600))).await;
+    assert_eq!(call(running, "GET", "/health/primary").await.status, 200);
+    let lapsed = serve(http::router(with_lease(5))).await;
+    assert_eq!(call(lapsed, "GET", "/health/primary").await.status, 503);
+    assert!(
+        call(lapsed, "GET", "/v1/primary")
+            .await
+            .body
+            .contains(r#""is_primary":false"#)
+    );
 }

@@ -245,3 +245,73 @@ fn the_same_seed_gives_the_same_report_and_another_seed_another_run() {
     let other = simulate("primary-crash", 12, |s| s.seed = 99);
     assert_ne!(once.digest, other.digest);
 }
+
+/// The primary's lease as `ARCHITECTURE.md` describes it ("The primary's
+/// lease"), turned on in a scenario.
+fn with_lease(scenario: &mut Scenario) {
+    scenario.gossip.lease = std::time::Duration::from_millis(600);
+}
+
+#[test]
+fn with_a_lease_a_crashed_primary_is_replaced_within_a_second_and_a_half() {
+    for seed in 1..=3 {
+        let mut scenario = scenario("primary-crash");
+        with_lease(&mut scenario);
+        let report = run(
+            &scenario,
+            &RunOptions {
+                nodes: Some(100),
+                seed: Some(seed),
+                ..RunOptions::default()
+            },
+        )
+        .report;
+        assert_invariants_held(&report);
+        let crash = &report.faults[0];
+        let failover = crash.failover_s.expect("a new primary");
+        // SWIM alone takes 8 to 10 s here (a probe, a suspicion timeout of
+        // 6 s at 100 members, a roll call).
+        assert!(failover <= 1.5, "seed {seed}: failover took {failover} s");
+        assert_ne!(crash.old_primary, crash.new_primary);
+        assert_eq!(report.safety.two_claimants_s, 0.0);
+        assert_one_primary_at_the_end(&report);
+    }
+}
+
+#[test]
+fn with_a_lease_a_pause_shorter_than_it_keeps_the_role_and_a_longer_one_moves_it_once() {
+    let short = simulate("slow-node", 10, |s| {
+        with_lease(s);
+        for fault in &mut s.faults {
+            fault.duration = Some(std::time::Duration::from_millis(300));
+        }
+    });
+    assert_invariants_held(&short);
+    assert!(
+        short.faults.iter().all(|f| f.failover_s.is_none()),
+        "a 300 ms pause moved the role: {:#?}",
+        short.faults
+    );
+    assert_eq!(short.final_primary.as_deref(), Some("node-0"));
+
+    let long = simulate("slow-node", 10, with_lease);
+    assert_invariants_held(&long);
+    assert_eq!(long.safety.two_claimants_s, 0.0);
+    // Every 5 s pause of the primary hands the role on, once, and the
+    // thawed node never takes it back (the invariants above).
+    for freeze in &long.faults {
+        let failover = freeze.failover_s.expect("a 5 s pause moves the role");
+        assert!(failover <= 1.5, "{freeze:?}");
+    }
+    assert_one_primary_at_the_end(&long);
+}
+
+#[test]
+fn with_a_lease_ten_percent_loss_moves_nothing() {
+    let report = simulate("loss-10", 20, with_lease);
+    assert_invariants_held(&report);
+    assert_eq!(report.safety.false_positive_downs, 0, "{:?}", report.safety);
+    assert!(report.faults.iter().all(|f| f.failover_s.is_none()));
+    assert_eq!(report.final_primary.as_deref(), Some("node-0"));
+    assert_one_primary_at_the_end(&report);
+}

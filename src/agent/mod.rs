@@ -142,6 +142,11 @@ impl Clock {
         self.0.elapsed()
     }
 
+    /// The instant the node's time counts from.
+    fn origin(&self) -> Instant {
+        self.0
+    }
+
     fn instant(&self, at: Time) -> tokio::time::Instant {
         tokio::time::Instant::from_std(self.0 + at)
     }
@@ -394,6 +399,7 @@ pub async fn run(
         registry: metrics.registry().clone(),
         requests: None,
         admin: admin_addr,
+        started: Some(clock.origin()),
     };
     let servers = [
         (bound.http, http::router(state.clone())),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::codec::{DropReason, Refusal};
 use super::health::{CheckSummary, HealthStatus};
+use super::timer::Time;
 use super::view::MemberState;
 
 /// Where this node is in its life in the cluster.
@@ -267,6 +268,11 @@ pub struct Snapshot {
     pub highest_term: u64,
     /// This node claims the role.
     pub claiming: bool,
+    /// While it claims under a lease: the instant (the node's time) the
+    /// claim ends unless a witness renews it. A driver answers from then
+    /// on as if the node did not claim, even if the node has not run since
+    /// (a starved or frozen process).
+    pub claim_until: Option<Time>,
     /// The election's quorum figures.
     pub quorate: bool,
     /// Members alive or suspect.

@@ -43,7 +43,7 @@ use super::member_cap::{self, SharedCap};
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
-pub const PROTOCOL_VERSION: u8 = 5;
+pub const PROTOCOL_VERSION: u8 = 6;
 
 /// Longest cluster name, in bytes.
 pub(crate) const MAX_CLUSTER_LEN: usize = 64;
@@ -626,6 +626,77 @@ pub(crate) enum Control {
         request: u64,
         /// Why.
         reason: Refusal,
+    },
+    /// The elected node renews its lease with one of its witnesses (see
+    /// `core::node::lease`), every `lease_interval`.
+    LeasePing {
+        /// The holder.
+        from: NodeId,
+        /// Which ping this is: rounds rise within a life, from a random
+        /// start.
+        round: u64,
+        /// Which witness set this is: it rises whenever the set changes.
+        epoch: u64,
+        /// The holder's `lease`, in milliseconds: its witnesses time it.
+        lease_ms: u32,
+        /// The witnesses of this epoch.
+        #[serde(deserialize_with = "bounded_vec")]
+        witnesses: Vec<NodeId>,
+    },
+    /// A witness's answer to a [`Control::LeasePing`].
+    LeaseAck {
+        /// The witness.
+        from: NodeId,
+        /// The ping answered.
+        round: u64,
+    },
+    /// A witness that heard no ping for a lease asks another whether the
+    /// holder's lease ran out there too.
+    LeaseQuery {
+        /// The witness that asks.
+        from: NodeId,
+        /// The holder it asks about.
+        holder: NodeId,
+        /// The witness set it knows.
+        epoch: u64,
+        /// Which question this is.
+        round: u64,
+    },
+    /// The answer to a [`Control::LeaseQuery`]. `over` promises that this
+    /// witness answers none of the holder's later pings.
+    LeaseVerdict {
+        /// The witness that answers.
+        from: NodeId,
+        /// The question answered.
+        round: u64,
+        /// The holder's lease ran out here too.
+        over: bool,
+        /// The latest witness set of the holder known here.
+        epoch: u64,
+        /// When not over: in how many milliseconds it would be, unless a
+        /// ping comes (the asker asks again then).
+        left_ms: u32,
+    },
+    /// The holder gave its lease up (it is no longer elected, and no
+    /// longer claims): its witnesses may claim at once, without waiting
+    /// for the renewals they answered to run out.
+    LeaseReleased {
+        /// The holder.
+        from: NodeId,
+        /// Its last renewal's round: a release older than a renewal
+        /// answered since (a replay) releases nothing.
+        round: u64,
+    },
+    /// The witnesses found the holder's lease over: it is down. Sent to
+    /// every live member at once, so every view names the successor within
+    /// a round trip instead of a gossip's spread.
+    LeaseOver {
+        /// The witness that tells.
+        from: NodeId,
+        /// The holder, declared down.
+        holder: NodeId,
+        /// The holder's SWIM incarnation declared down.
+        incarnation: foca::Incarnation,
     },
 }
 

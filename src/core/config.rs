@@ -120,6 +120,24 @@ pub struct GossipTuning {
     /// asked at each attempt.
     #[serde(with = "humantime_serde")]
     pub join_retry_max: Duration,
+    /// How often the elected node renews its lease with its two witnesses
+    /// (see `ARCHITECTURE.md`, "The primary's lease"). 100 ms: the
+    /// primary sends 20 datagrams a second, each witness 10, whatever the
+    /// cluster's size.
+    #[serde(with = "humantime_serde")]
+    pub lease_interval: Duration,
+    /// How long a renewal holds, from the moment the holder sent it: the
+    /// primary stops claiming when no renewal a witness answered is this
+    /// recent, and a witness that has heard none for this long and a
+    /// tenth more (a margin for clocks that run at different rates) starts
+    /// the takeover. `0s` (the default for now): the elected node holds no
+    /// lease and fails over through SWIM alone; every node still answers
+    /// and watches the leases of others, so a cluster turns leases on one
+    /// node at a time. `600ms` (six renewals; at 20 % loss the holder
+    /// loses all six once in about a quarter of a million leases) fails a
+    /// crashed primary over in about a second (see `ARCHITECTURE.md`).
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
     /// How many other members one view holds at most. Every member costs
     /// memory in every view, and a member holding the key could invent
     /// any number; at the bound, updates, records and joins of members the
@@ -144,6 +162,8 @@ impl Default for GossipTuning {
             reap_after: Duration::from_secs(24 * 3600),
             join_retry_min: Duration::from_millis(500),
             join_retry_max: Duration::from_secs(5),
+            lease_interval: Duration::from_millis(100),
+            lease: Duration::ZERO,
             max_members: 16_384,
         }
     }
@@ -234,6 +254,18 @@ impl NodeConfig {
             fail(
                 "join_retry_max",
                 "must not be less than join_retry_min".into(),
+            );
+        }
+        if self.gossip.lease_interval.is_zero() {
+            fail("lease_interval", "must be more than zero".into());
+        }
+        if self.gossip.lease > Duration::from_secs(10) {
+            fail("lease", "must be at most 10s".into());
+        } else if !self.gossip.lease.is_zero() && self.gossip.lease < self.gossip.lease_interval * 2
+        {
+            fail(
+                "lease",
+                "must be 0s (off) or at least twice lease_interval (a lease renewed once per lease would lapse at every lost datagram)".into(),
             );
         }
         if self.gossip.max_members == 0 {
@@ -354,6 +386,23 @@ mod tests {
         let errors = config.validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["cluster", "probe_timeout", "indirect_probes"]);
+    }
+
+    #[test]
+    fn a_lease_is_off_or_at_least_two_renewals_long_and_at_most_ten_seconds() {
+        let with = |lease_ms: u64| NodeConfig {
+            gossip: GossipTuning {
+                lease: Duration::from_millis(lease_ms),
+                ..GossipTuning::default()
+            },
+            ..NodeConfig::default()
+        };
+        assert_eq!(with(0).validate(), Ok(()));
+        assert_eq!(with(600).validate(), Ok(()));
+        for bad in [150, 10_001] {
+            let errors = with(bad).validate().unwrap_err();
+            assert_eq!(errors[0].field, "lease", "{bad} ms: {errors:?}");
+        }
     }
 
     #[test]

@@ -891,6 +891,40 @@ impl Members {
         &self.inbox
     }
 
+    /// Up to `count` members to witness the lease of the node named
+    /// `own`: the candidates that follow it, alive and admitted, then other
+    /// alive admitted members by name.
+    pub(crate) fn lease_witnesses(&self, own: &str, count: usize) -> Vec<NodeId> {
+        let fit = |key: &MemberKey| {
+            self.known
+                .get(key)
+                .filter(|k| k.state == Some(MemberState::Alive) && self.is_admitted(key))
+                .and_then(|k| k.id.clone())
+        };
+        let mut chosen: Vec<NodeId> = Vec::with_capacity(count);
+        for name in self.roster.candidates() {
+            if chosen.len() == count {
+                return chosen;
+            }
+            if &**name != own
+                && let Some(id) = fit(&MemberKey::of(name))
+            {
+                chosen.push(id);
+            }
+        }
+        if chosen.len() < count {
+            let mut others: Vec<NodeId> = self
+                .known
+                .keys()
+                .filter(|key| !chosen.iter().any(|c| c.key() == **key))
+                .filter_map(fit)
+                .collect();
+            others.sort_by(|a, b| a.name().cmp(b.name()));
+            chosen.extend(others.into_iter().take(count - chosen.len()));
+        }
+        chosen
+    }
+
     /// The bound on the view, for the codec to share.
     pub(crate) fn cap(&self) -> &SharedCap {
         &self.cap

@@ -292,6 +292,11 @@ impl Roster {
         )
     }
 
+    /// The candidates' names, the winner first.
+    pub(crate) fn candidates(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.candidates.iter().map(|key| &key.name)
+    }
+
     /// A number that changes whenever the election could.
     pub(crate) fn version(&self) -> u64 {
         self.version

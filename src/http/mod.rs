@@ -73,11 +73,24 @@ pub struct HttpState {
     /// The admin listener's address, named when a mutating call reaches the
     /// public listener.
     pub admin: SocketAddr,
+    /// The instant the node's time counts from (the agent's start): a
+    /// claim whose lease ran out (`Snapshot::claim_until`) is answered as
+    /// no claim, even while the node task has not run to say so. `None`:
+    /// the snapshot is taken as it is.
+    pub started: Option<std::time::Instant>,
 }
 
 impl HttpState {
     fn current(&self) -> Arc<Snapshot> {
-        self.snapshot.borrow().clone()
+        let snapshot = self.snapshot.borrow().clone();
+        match (snapshot.claim_until, self.started) {
+            (Some(until), Some(started)) if snapshot.claiming && started.elapsed() >= until => {
+                let mut lapsed = (*snapshot).clone();
+                lapsed.claiming = false;
+                Arc::new(lapsed)
+            }
+            _ => snapshot,
+        }
     }
 }
 

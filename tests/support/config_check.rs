@@ -65,6 +65,8 @@ reconnect_interval = "15s"
 reap_after = "24h"
 join_retry_min = "500ms"
 join_retry_max = "5s"
+lease_interval = "100ms"
+lease = "0s"
 max_members = 16384
 "#;
 

@@ -127,6 +127,13 @@ impl Node {
         }
         let election = self.members.elect();
         let elected = election.primary.as_ref() == Some(&self.record.name);
+        // The first renewal goes out before a quorum check this input may
+        // start: its answer then comes first too, carrying the terms from
+        // before the check's proposal (an answer sent after a member learned
+        // the proposal raises the highest term known here to it, and the
+        // confirmation no longer counts: the claim waited a probe timeout
+        // for a second one).
+        self.steer_lease(now, elected);
         // Only a rank taken within a sync period can tie with another taken
         // at the same time: an older one has reached every view, and the
         // hand-over to its holder needs no confirmation round.
@@ -182,6 +189,7 @@ impl Node {
         }
         let merging = self.merging(now, &election);
         let claiming = self.phase == Phase::Joined
+            && self.lease_held(now)
             && self.stalled.is_none()
             && (self.claiming || !merging)
             && (self.check.confirmed || !(fresh_rank || in_flux))

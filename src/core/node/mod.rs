@@ -24,6 +24,7 @@
 //! - `lifecycle`: founding, joining (driving [`Joining`]), rejoining,
 //!   foundings that meet, publishing the record, leaving;
 //! - `serve`: the seed's side of a join and of every state sync;
+//! - `lease`: the primary's lease, as holder and as witness;
 //! - `command`: operator commands;
 //! - `query`: what drivers read, and the snapshot.
 
@@ -57,6 +58,7 @@ mod accuse;
 mod admission;
 mod claim;
 mod command;
+mod lease;
 mod lifecycle;
 mod notices;
 mod query;
@@ -69,6 +71,7 @@ mod timers;
 use accuse::RollCall;
 use admission::Admission;
 use claim::{DeferredAck, QuorumCheck};
+use lease::{LeaseHolder, Witnessed};
 pub(crate) use timers::NodeTimer;
 
 pub(crate) type Swim = Foca<NodeId, WireCodec, ChaCha8Rng, RecordGossip>;
@@ -159,6 +162,10 @@ pub struct Node {
     /// Quorum checks this view did not back when they came: answered if it
     /// names the asker before the asker stops waiting.
     deferred_acks: Vec<DeferredAck>,
+    /// This node's lease, while it is elected (see `lease`).
+    lease: LeaseHolder,
+    /// The holders this node witnesses.
+    witnessing: KeyMap<Witnessed>,
     /// A vouched down notice this primary got, waiting on a quorum check:
     /// the sender's address, the identity it holds down, and the sender.
     contested_down: Option<(SocketAddr, NodeId, NodeId)>,
@@ -234,7 +241,7 @@ impl Node {
         // an earlier life, or replayed from the wire, names no round this
         // life has open. Half the range, so counting up never overflows.
         let mut rounds = ChaCha8Rng::seed_from_u64(seed ^ 0x726f_756e_6473_0000);
-        let first_rounds: [u64; 3] = std::array::from_fn(|_| rounds.random::<u64>() >> 1);
+        let first_rounds: [u64; 4] = std::array::from_fn(|_| rounds.random::<u64>() >> 1);
         let mut node = Self {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6865_7264_6e6f_6465),
             join: Joining::default(),
@@ -282,6 +289,8 @@ impl Node {
             deferred_acks: Vec::new(),
             contested_down: None,
             dismissed: KeyMap::default(),
+            lease: LeaseHolder::starting_at(first_rounds[3]),
+            witnessing: KeyMap::default(),
             cookies: std::collections::HashMap::new(),
             phase: Phase::Joining,
             election: Election::default(),
@@ -436,6 +445,11 @@ impl Node {
                 Ok(Control::SyncPart(part)) => {
                     self.receive_sync(now, from, part, opened.sender_vouches)
                 }
+                Ok(Control::LeaseOver {
+                    from: _,
+                    holder,
+                    incarnation,
+                }) => self.lease_over(now, holder, incarnation, opened.sender_vouches),
                 Ok(Control::JoinRequest {
                     joiner,
                     request,
@@ -526,6 +540,11 @@ impl Node {
                     self.check.again_at = None;
                     self.settled = None;
                 }
+                NodeTimer::LeaseTick => self.lease_tick(now),
+                NodeTimer::LeaseLapse => self.lease_lapse(now),
+                NodeTimer::LeaseSilence(key) => self.lease_silence(now, key),
+                NodeTimer::LeaseQueryDue(key, round) => self.lease_query_due(now, key, round),
+                NodeTimer::LeaseTakeover(holder, until) => self.lease_takeover(now, holder, until),
                 NodeTimer::StallOver => {
                     self.stalled = None;
                     self.settled = None;
@@ -736,7 +755,53 @@ impl Node {
             Control::Record { identity, record } => {
                 self.take_record_from(&identity, record);
             }
+            Control::LeasePing {
+                from: holder,
+                round,
+                epoch,
+                lease_ms,
+                witnesses,
+            } => self.lease_ping(
+                now,
+                from,
+                lease::Renewal {
+                    holder,
+                    round,
+                    epoch,
+                    lease: Duration::from_millis(u64::from(lease_ms)).min(lease::MAX_LEASE),
+                    witnesses,
+                },
+            ),
+            Control::LeaseAck {
+                from: witness,
+                round,
+            } => self.lease_ack(now, &witness, round),
+            Control::LeaseQuery {
+                from: asker,
+                holder,
+                epoch,
+                round,
+            } => self.lease_query(now, from, &asker, &holder, epoch, round),
+            Control::LeaseVerdict {
+                from: witness,
+                round,
+                over,
+                epoch,
+                left_ms,
+            } => self.lease_verdict(
+                now,
+                &witness,
+                round,
+                over,
+                epoch,
+                Duration::from_millis(u64::from(left_ms)),
+            ),
+            Control::LeaseReleased {
+                from: holder,
+                round,
+            } => self.lease_released(&holder, round),
             Control::DownNotice { .. }
+            | Control::LeaseOver { .. }
             | Control::SuspectNotice { .. }
             | Control::QuorumPing { .. }
             | Control::QuorumAck { .. }

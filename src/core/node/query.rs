@@ -114,6 +114,7 @@ impl Node {
             primary: self.election.primary.clone(),
             primary_term: self.primary_term(),
             highest_term: self.members.max_term(),
+            claim_until: self.lease_until(),
             claiming: self.claiming,
             quorate: self.election.quorate,
             live: self.election.live,

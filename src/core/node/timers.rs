@@ -43,4 +43,15 @@ pub(crate) enum NodeTimer {
     /// One whole-state sync outside the periodic ones (see
     /// [`Node::settle`]).
     SyncOnce,
+    /// Renew the lease (see `lease`).
+    LeaseTick,
+    /// The lease held until now, unless renewed since.
+    LeaseLapse,
+    /// A holder this node witnesses may have gone silent.
+    LeaseSilence(MemberKey),
+    /// A question to the other witnesses is due (the holder, the round).
+    LeaseQueryDue(MemberKey, u64),
+    /// Declare a holder whose lease is over down, once a roll call allows,
+    /// until the instant given.
+    LeaseTakeover(NodeId, Time),
 }
