@@ -178,7 +178,7 @@ fn state(snapshot: Snapshot, requests: Option<mpsc::Sender<Request>>) -> HttpSta
         registry: prometheus::Registry::new(),
         requests,
         admin: ADMIN.parse().unwrap(),
-        started: None,
+        claim_deadline: None,
     }
 }
 
@@ -295,7 +295,7 @@ async fn the_read_routes_of_a_primary() {
         call(addr, "GET", "/v1/primary").await,
         json(
             200,
-            r#"{"primary":"a","term":7,"max_term":7,"node":"a","is_primary":true,"quorum":true,"live":2,"alive":1,"expected":3}"#
+            r#"{"primary":"a","term":7,"max_term":7,"node":"a","is_primary":true,"lease":false,"quorum":true,"live":2,"alive":1,"expected":3}"#
         )
     );
     // HEAD: the status of GET, no body.
@@ -326,7 +326,7 @@ async fn the_read_routes_of_a_secondary_and_of_a_joining_node() {
         call(addr, "GET", "/v1/primary").await,
         json(
             200,
-            r#"{"primary":"a","term":7,"max_term":7,"node":"b","is_primary":false,"quorum":true,"live":2,"alive":1,"expected":3}"#
+            r#"{"primary":"a","term":7,"max_term":7,"node":"b","is_primary":false,"lease":false,"quorum":true,"live":2,"alive":1,"expected":3}"#
         )
     );
 
@@ -343,7 +343,7 @@ async fn the_read_routes_of_a_secondary_and_of_a_joining_node() {
         call(addr, "GET", "/v1/primary").await,
         json(
             200,
-            r#"{"primary":null,"term":null,"max_term":0,"node":"e","is_primary":false,"quorum":false,"live":1,"alive":1,"expected":1}"#
+            r#"{"primary":null,"term":null,"max_term":0,"node":"e","is_primary":false,"lease":false,"quorum":false,"live":1,"alive":1,"expected":1}"#
         )
     );
 }
@@ -527,7 +527,9 @@ async fn a_claim_whose_lease_ran_out_is_no_claim_even_before_the_node_says_so() 
             },
             None,
         );
-        state.started = Some(started);
+        let deadline = http::ClaimDeadline::new(started);
+        deadline.set(Some(std::time::Duration::from_secs(until_s)));
+        state.claim_deadline = Some(deadline);
         state
     };
     let running = serve(http::router(with_lease(3600))).await;

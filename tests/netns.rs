@@ -238,3 +238,129 @@ fn a_one_way_cut_into_the_primary_gets_no_other_member_declared_down() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A configuration file turning the primary's lease on, in the test's log
+/// directory; the arguments that give it to an agent.
+fn with_lease(test: &str) -> Vec<String> {
+    let path = support::log_dir(&format!("{test}-config")).join("lease.toml");
+    std::fs::write(&path, "[gossip]\nlease = \"600ms\"\n").expect("write the configuration");
+    vec!["--config".into(), path.display().to_string()]
+}
+
+/// Waits until `primary` claims under a lease, then two probe periods
+/// more: the ranks the cluster took as it formed have travelled, so a
+/// successor claims without the wait a fresh rank has (ARCHITECTURE.md,
+/// "Confirming a fresh rank"), as in a cluster that has run a while.
+fn steady_under_lease(net: &Net, primary: usize) {
+    let leased = || {
+        net.host(primary)
+            .get("/v1/primary")
+            .is_some_and(|(_, body)| body["lease"] == true)
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), leased),
+        "the primary holds no lease: {}",
+        net.host(primary).log_tail(20)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+}
+
+/// Polls `/health/primary` on `among` every 20 ms for `duration`: when one
+/// of them first claimed (since `since`), and the most that claimed at one
+/// poll.
+fn watch_takeover(
+    net: &Net,
+    among: &[usize],
+    since: Instant,
+    duration: Duration,
+) -> (Option<Duration>, usize) {
+    let (mut first, mut most) = (None, 0);
+    while since.elapsed() < duration {
+        let claimants = net.claimants(among).len();
+        most = most.max(claimants);
+        if claimants > 0 && first.is_none() {
+            first = Some(since.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (first, most)
+}
+
+#[test]
+fn with_a_lease_a_killed_primary_is_replaced_at_once_and_never_by_two() {
+    let Some(mut net) = Net::new("lease_kill", 3) else {
+        return;
+    };
+    let config = with_lease("lease_kill");
+    let extra: Vec<&str> = config.iter().map(String::as_str).collect();
+    let primary = net.start_cluster(&extra);
+    let old = net.index_of(&primary).expect("a host");
+    let others: Vec<usize> = net.all().into_iter().filter(|i| *i != old).collect();
+    steady_under_lease(&net, old);
+    let killed = Instant::now();
+    net.host_mut(old).kill();
+    let (first, most) = watch_takeover(&net, &others, killed, Duration::from_secs(8));
+    eprintln!(
+        "lease, SIGKILL of the primary {primary} on 3 hosts: a survivor claimed after {first:?}"
+    );
+    assert!(most <= 1, "{most} survivors claimed at once");
+    let first = first.expect("a survivor claims");
+    // SWIM alone takes 4.4 to 5.6 s here (benches/takeover-loopback.sh);
+    // the lease about 0.7 s. The bound leaves room for a loaded machine.
+    assert!(first < Duration::from_secs(3), "took {first:?}");
+    assert_eq!(net.claimants(&others).len(), 1);
+}
+
+#[test]
+fn with_a_lease_a_frozen_primary_answers_503_when_it_thaws_and_rejoins_behind_its_successor() {
+    use nix::sys::signal::Signal;
+    let Some(mut net) = Net::new("lease_freeze", 3) else {
+        return;
+    };
+    let config = with_lease("lease_freeze");
+    let extra: Vec<&str> = config.iter().map(String::as_str).collect();
+    let primary = net.start_cluster(&extra);
+    let old = net.index_of(&primary).expect("a host");
+    let others: Vec<usize> = net.all().into_iter().filter(|i| *i != old).collect();
+    steady_under_lease(&net, old);
+    let frozen = Instant::now();
+    net.host(old).signal(Signal::SIGSTOP);
+    let (first, most) = watch_takeover(&net, &others, frozen, Duration::from_secs(4));
+    assert!(most <= 1, "{most} survivors claimed at once");
+    let first = first.expect("a survivor claims while the primary is frozen");
+    let successor = net.claimants(&others);
+    assert_eq!(successor.len(), 1);
+    // Thawed, its lease long over: 503 at its first answer, whatever its
+    // node task has done yet.
+    net.host(old).signal(Signal::SIGCONT);
+    let thawed = net.host(old).status("/health/primary");
+    assert_eq!(thawed, Some(503), "the thawed primary claimed");
+    assert_eq!(
+        net.claimants(&others),
+        successor,
+        "the successor kept the role"
+    );
+    // It rejoins behind the successor, and the role stays there.
+    let all = net.all();
+    assert!(
+        wait_until(Duration::from_secs(20), || net.agreed_on(&all).as_ref()
+            == successor.first()),
+        "views after the thaw: {:?}",
+        net.views(&all)
+    );
+    let (_, most) = watch_takeover(&net, &all, Instant::now(), Duration::from_secs(3));
+    assert_eq!(most, 1);
+    let after = net.claimants(&all);
+    assert_eq!(
+        after,
+        successor,
+        "the role moved: views {:?}\n{}",
+        net.views(&all),
+        net.host(old).log_tail(30)
+    );
+    eprintln!(
+        "lease, SIGSTOP of the primary {primary} on 3 hosts: {} claimed after {first:?}; \
+         thawed, {primary} answered 503 and rejoined behind it",
+        successor[0]
+    );
+}

@@ -394,12 +394,13 @@ pub async fn run(
         context: "reading the admin listener's address".into(),
         source,
     })?;
+    let claim_deadline = http::ClaimDeadline::new(clock.origin());
     let state = HttpState {
         snapshot: snapshot_rx.clone(),
         registry: metrics.registry().clone(),
         requests: None,
         admin: admin_addr,
-        started: Some(clock.origin()),
+        claim_deadline: Some(claim_deadline.clone()),
     };
     let servers = [
         (bound.http, http::router(state.clone())),
@@ -474,6 +475,7 @@ pub async fn run(
         clock,
         socket: bound.gossip,
         snapshot: snapshot_tx,
+        claim_deadline,
         metrics,
         published_at: Duration::ZERO,
         memory: config.data_dir.clone().map(|dir| Memory {
@@ -593,6 +595,8 @@ struct Driver {
     clock: Clock,
     socket: UdpSocket,
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// Shared with the health routes (see [`http::ClaimDeadline`]).
+    claim_deadline: http::ClaimDeadline,
     metrics: Metrics,
     published_at: Time,
     memory: Option<Memory>,
@@ -828,6 +832,9 @@ impl Driver {
             changed = more.changed;
             outputs.merge(more);
         }
+        // Before sending too: a renewal that arrived moves the claim's
+        // deadline on; a lapse already shows in the snapshot.
+        self.claim_deadline.set(self.node.claim_until());
         for transmit in &outputs.transmits {
             if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
                 tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");

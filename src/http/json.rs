@@ -196,6 +196,8 @@ pub(crate) struct PrimaryJson<'a> {
     pub node: &'a str,
     /// This node claims the primary role.
     pub is_primary: bool,
+    /// It claims under a lease its witnesses renew (`[gossip] lease`).
+    pub lease: bool,
     /// This node's view holds a quorum.
     pub quorum: bool,
     /// Members alive or suspect.
@@ -214,6 +216,7 @@ impl<'a> From<&'a Snapshot> for PrimaryJson<'a> {
             max_term: snapshot.highest_term,
             node: &snapshot.name,
             is_primary: snapshot.claiming,
+            lease: snapshot.claiming && snapshot.claim_until.is_some(),
             quorum: snapshot.quorate,
             live: snapshot.live,
             alive: snapshot.alive,

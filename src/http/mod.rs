@@ -73,24 +73,64 @@ pub struct HttpState {
     /// The admin listener's address, named when a mutating call reaches the
     /// public listener.
     pub admin: SocketAddr,
-    /// The instant the node's time counts from (the agent's start): a
-    /// claim whose lease ran out (`Snapshot::claim_until`) is answered as
-    /// no claim, even while the node task has not run to say so. `None`:
-    /// the snapshot is taken as it is.
-    pub started: Option<std::time::Instant>,
+    /// Until when the node's claim holds without another renewal of its
+    /// lease (`None`: the snapshot is taken as it is).
+    pub claim_deadline: Option<ClaimDeadline>,
+}
+
+/// Until when this node's claim holds without another renewal of its lease,
+/// as the driver last saw it. The driver stores it after every input (a
+/// renewal moves it every 100 ms; the snapshot is published only when
+/// something an operator sees changed); the health routes answer as if the
+/// node did not claim once it has passed, even while the node task does not
+/// run (a starved or frozen process).
+#[derive(Debug, Clone)]
+pub struct ClaimDeadline {
+    /// The instant the node's time counts from.
+    started: std::time::Instant,
+    /// Nanoseconds of node time; `u64::MAX`: no lease bounds the claim.
+    until: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ClaimDeadline {
+    /// A deadline on the node time that counts from `started`, unset.
+    pub fn new(started: std::time::Instant) -> Self {
+        Self {
+            started,
+            until: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+        }
+    }
+
+    /// Sets it (`None`: no lease bounds the claim).
+    pub fn set(&self, until: Option<std::time::Duration>) {
+        let nanos = until.map_or(u64::MAX, |t| {
+            u64::try_from(t.as_nanos()).unwrap_or(u64::MAX - 1)
+        });
+        self.until
+            .store(nanos, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn passed(&self) -> bool {
+        let until = self.until.load(std::sync::atomic::Ordering::Relaxed);
+        until != u64::MAX
+            && u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX) >= until
+    }
 }
 
 impl HttpState {
     fn current(&self) -> Arc<Snapshot> {
         let snapshot = self.snapshot.borrow().clone();
-        match (snapshot.claim_until, self.started) {
-            (Some(until), Some(started)) if snapshot.claiming && started.elapsed() >= until => {
-                let mut lapsed = (*snapshot).clone();
-                lapsed.claiming = false;
-                Arc::new(lapsed)
-            }
-            _ => snapshot,
+        if snapshot.claiming
+            && self
+                .claim_deadline
+                .as_ref()
+                .is_some_and(ClaimDeadline::passed)
+        {
+            let mut lapsed = (*snapshot).clone();
+            lapsed.claiming = false;
+            return Arc::new(lapsed);
         }
+        snapshot
     }
 }
 

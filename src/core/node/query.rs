@@ -64,6 +64,13 @@ impl Node {
         self.members.swim_count()
     }
 
+    /// While it claims under a lease: until when the claim holds without
+    /// another renewal (see `Snapshot::claim_until`, which is as of the last
+    /// snapshot; a renewal moves this every `lease_interval`).
+    pub fn claim_until(&self) -> Option<Time> {
+        self.lease_until()
+    }
+
     /// Counters.
     pub fn stats(&self) -> NodeStats {
         let mut stats = self.stats.clone();
