@@ -239,12 +239,20 @@ fn a_one_way_cut_into_the_primary_gets_no_other_member_declared_down() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A configuration file turning the primary's lease on, in the test's log
-/// directory; the arguments that give it to an agent.
-fn with_lease(test: &str) -> Vec<String> {
+/// Three hosts whose agents run with the primary's lease on (a
+/// configuration file in the test's log directory), steady under it: the
+/// net, the primary's name and index, and the other hosts. `None` where
+/// namespaces cannot be made.
+fn lease_cluster(test: &str) -> Option<(Net, String, usize, Vec<usize>)> {
+    let mut net = Net::new(test, 3)?;
     let path = support::log_dir(&format!("{test}-config")).join("lease.toml");
     std::fs::write(&path, "[gossip]\nlease = \"600ms\"\n").expect("write the configuration");
-    vec!["--config".into(), path.display().to_string()]
+    let path = path.display().to_string();
+    let primary = net.start_cluster(&["--config", &path]);
+    let old = net.index_of(&primary).expect("a host");
+    let others: Vec<usize> = net.all().into_iter().filter(|i| *i != old).collect();
+    steady_under_lease(&net, old);
+    Some((net, primary, old, others))
 }
 
 /// Waits until `primary` claims under a lease, then two probe periods
@@ -288,15 +296,9 @@ fn watch_takeover(
 
 #[test]
 fn with_a_lease_a_killed_primary_is_replaced_at_once_and_never_by_two() {
-    let Some(mut net) = Net::new("lease_kill", 3) else {
+    let Some((mut net, primary, old, others)) = lease_cluster("lease_kill") else {
         return;
     };
-    let config = with_lease("lease_kill");
-    let extra: Vec<&str> = config.iter().map(String::as_str).collect();
-    let primary = net.start_cluster(&extra);
-    let old = net.index_of(&primary).expect("a host");
-    let others: Vec<usize> = net.all().into_iter().filter(|i| *i != old).collect();
-    steady_under_lease(&net, old);
     let killed = Instant::now();
     net.host_mut(old).kill();
     let (first, most) = watch_takeover(&net, &others, killed, Duration::from_secs(8));
@@ -314,15 +316,9 @@ fn with_a_lease_a_killed_primary_is_replaced_at_once_and_never_by_two() {
 #[test]
 fn with_a_lease_a_frozen_primary_answers_503_when_it_thaws_and_rejoins_behind_its_successor() {
     use nix::sys::signal::Signal;
-    let Some(mut net) = Net::new("lease_freeze", 3) else {
+    let Some((net, primary, old, others)) = lease_cluster("lease_freeze") else {
         return;
     };
-    let config = with_lease("lease_freeze");
-    let extra: Vec<&str> = config.iter().map(String::as_str).collect();
-    let primary = net.start_cluster(&extra);
-    let old = net.index_of(&primary).expect("a host");
-    let others: Vec<usize> = net.all().into_iter().filter(|i| *i != old).collect();
-    steady_under_lease(&net, old);
     let frozen = Instant::now();
     net.host(old).signal(Signal::SIGSTOP);
     let (first, most) = watch_takeover(&net, &others, frozen, Duration::from_secs(4));
