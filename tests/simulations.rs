@@ -315,3 +315,73 @@ fn with_a_lease_ten_percent_loss_moves_nothing() {
     assert_eq!(report.final_primary.as_deref(), Some("node-0"));
     assert_one_primary_at_the_end(&report);
 }
+
+/// Lifeguard's case: a member starved of CPU handles everything late, its
+/// probes and answers included. Whatever it concludes must not cost a
+/// healthy member its place, nor the primary its role.
+#[test]
+fn a_slow_secondary_gets_nobody_declared_down_and_moves_no_role() {
+    for lease in [false, true] {
+        let report = simulate("slow-secondary", 20, |s| {
+            if lease {
+                with_lease(s);
+            }
+        });
+        assert_invariants_held(&report);
+        assert_eq!(report.faults.len(), 4, "{:#?}", report.faults);
+        assert!(report.faults.iter().all(|f| f.kind == "slow"));
+        assert_eq!(report.safety.false_positive_downs, 0, "lease {lease}");
+        assert_eq!(report.safety.no_primary_s, 0.0, "lease {lease}");
+        assert_eq!(report.final_primary.as_deref(), Some("node-0"));
+        assert_one_primary_at_the_end(&report);
+    }
+}
+
+#[test]
+fn with_a_lease_a_slow_primary_keeps_the_role_or_loses_it_once_cleanly() {
+    for seed in 1..=3 {
+        let mut scenario = scenario("slow-primary");
+        with_lease(&mut scenario);
+        let report = run(
+            &scenario,
+            &RunOptions {
+                seed: Some(seed),
+                ..RunOptions::default()
+            },
+        )
+        .report;
+        eprintln!("{report}");
+        // No two claimants, no failback (a second move would be one).
+        assert_invariants_held(&report);
+        assert_eq!(report.safety.two_claimants_s, 0.0);
+        let [short, long] = &report.faults[..] else {
+            panic!("two slow spells: {:#?}", report.faults);
+        };
+        // Inputs up to 300 ms late: the lease (600 ms) still renews.
+        assert_eq!(short.old_primary.as_deref(), Some("node-0"));
+        // Up to 3 s late: the role moves, once, quickly.
+        assert_eq!(long.old_primary.as_deref(), Some("node-0"));
+        let failover = long
+            .failover_s
+            .expect("the role moves off a primary 3 s late");
+        assert!(failover < 10.0, "seed {seed}: {long:?}");
+        assert!(report.safety.no_primary_s < 5.0, "{:?}", report.safety);
+        assert_eq!(report.safety.false_positive_downs, 0);
+        assert_ne!(report.final_primary.as_deref(), Some("node-0"));
+        assert_one_primary_at_the_end(&report);
+    }
+}
+
+/// Without the lease a primary too slow to confirm its quorum stops
+/// claiming, but nobody replaces a member that still answers: no primary
+/// for the whole spell. Safe, and the reason the lease exists.
+#[test]
+fn without_a_lease_a_slow_primary_stops_claiming_and_nobody_claims_twice() {
+    let report = simulate("slow-primary", 20, |_| {});
+    assert_invariants_held(&report);
+    assert_eq!(report.safety.two_claimants_s, 0.0);
+    assert_eq!(report.safety.false_positive_downs, 0);
+    assert!(report.safety.no_primary_s > 30.0, "{:?}", report.safety);
+    assert_eq!(report.final_primary.as_deref(), Some("node-0"));
+    assert_one_primary_at_the_end(&report);
+}

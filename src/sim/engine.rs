@@ -34,9 +34,15 @@ enum Due {
         addr: SocketAddr,
         from: SocketAddr,
         payload: Vec<u8>,
+        /// Already held back by a slow host: handled as it comes.
+        late: bool,
     },
     Wake(usize),
+    /// A slow host's wake-up, held back: handled as it comes.
+    LateWake(usize),
     Thaw(usize),
+    /// A slow host's slowness ends.
+    Quicken(usize),
 }
 
 /// An input that reached a frozen host, handled when it thaws.
@@ -62,6 +68,15 @@ struct Host {
     backlog: VecDeque<Queued>,
     /// Datagrams in `backlog`.
     backlog_datagrams: usize,
+    /// Slow until then: each datagram and wake-up is handled late by up to
+    /// `lag`.
+    slow_until: Option<Time>,
+    lag: Duration,
+    /// When the last input held back is handled: a starved process still
+    /// handles its inputs in order.
+    late_until: Time,
+    /// The claim's deadline the node last reported (a claim under a lease).
+    claim_until: Option<Time>,
     /// Lives started so far (restarts use a larger identity incarnation).
     lives: u64,
 }
@@ -86,6 +101,21 @@ pub enum Logged {
     Frozen,
     /// It thawed; what it does next follows.
     Thawed,
+    /// It turned slow: it handles each input late, by up to `lag`.
+    Slowed {
+        /// The most an input waits.
+        lag: Duration,
+    },
+    /// It handles its inputs on time again.
+    Quickened,
+    /// Its claim, under a lease, holds until then (`None`: no deadline),
+    /// whether or not the node runs to notice it passing: the health
+    /// endpoint answers by the deadline (`Node::claim_until`). Logged only
+    /// with the lease on, when it changes.
+    ClaimDeadline {
+        /// The new deadline.
+        until: Option<Time>,
+    },
 }
 
 /// One entry of the engine's log: what happened to which host, and when.
@@ -267,6 +297,10 @@ impl Sim {
             frozen_until: None,
             backlog: VecDeque::new(),
             backlog_datagrams: 0,
+            slow_until: None,
+            lag: Duration::ZERO,
+            late_until: Duration::ZERO,
+            claim_until: None,
             lives: 0,
         });
         self.by_addr.insert(addr, index);
@@ -328,6 +362,8 @@ impl Sim {
         host.frozen_until = None;
         host.backlog.clear();
         host.backlog_datagrams = 0;
+        host.slow_until = None;
+        host.claim_until = None;
         self.record(index, Logged::Started { incarnation });
     }
 
@@ -346,6 +382,8 @@ impl Sim {
             host.frozen_until = None;
             host.backlog.clear();
             host.backlog_datagrams = 0;
+            host.slow_until = None;
+            host.claim_until = None;
             self.record(index, Logged::Stopped);
         }
     }
@@ -364,6 +402,39 @@ impl Sim {
         if !was_frozen {
             self.record(index, Logged::Frozen);
         }
+    }
+
+    /// Makes host `index` slow for `duration` (a starved CPU, Lifeguard's
+    /// case): it handles each datagram and wake-up late by a random delay
+    /// up to `lag`, in the order they came, and sends what they cause when
+    /// it handles them.
+    pub fn slow(&mut self, index: usize, duration: Duration, lag: Duration) {
+        let until = self.now + duration;
+        let host = &mut self.hosts[index];
+        if host.node.is_none() || lag.is_zero() {
+            return;
+        }
+        let was_slow = host.slow_until.is_some();
+        host.slow_until = Some(host.slow_until.map_or(until, |t| t.max(until)));
+        host.lag = host.lag.max(lag);
+        self.queue.push(until, Due::Quicken(index));
+        if !was_slow {
+            self.record(index, Logged::Slowed { lag });
+        }
+    }
+
+    /// When a slow host `index` handles an input that reached it now, if it
+    /// is slow.
+    fn held_until(&mut self, index: usize) -> Option<Time> {
+        let now = self.now;
+        let host = &self.hosts[index];
+        host.slow_until.filter(|until| now < *until)?;
+        let lag = u64::try_from(host.lag.as_nanos()).unwrap_or(u64::MAX);
+        let wait = Duration::from_nanos(self.rng.random_range(0..=lag));
+        let host = &mut self.hosts[index];
+        let at = (now + wait).max(host.late_until);
+        host.late_until = at;
+        Some(at)
     }
 
     /// Gives host `index` a command; a frozen host handles it when it
@@ -428,7 +499,9 @@ impl Sim {
         // virtual time each of the core's log lines belongs to.
         let host = match &due {
             Due::Deliver { to, .. } => *to,
-            Due::Wake(index) | Due::Thaw(index) => *index,
+            Due::Wake(index) | Due::LateWake(index) | Due::Thaw(index) | Due::Quicken(index) => {
+                *index
+            }
         };
         let _span = tracing::debug_span!("sim", t = self.now.as_secs_f64(), host).entered();
         match due {
@@ -437,16 +510,51 @@ impl Sim {
                 addr,
                 from,
                 payload,
-            } => self.deliver(to, addr, from, payload),
-            Due::Wake(index) => {
+                late,
+            } => {
+                if !late
+                    && self.hosts[to].frozen_until.is_none()
+                    && let Some(held) = self.held_until(to)
+                {
+                    let late = Due::Deliver {
+                        to,
+                        addr,
+                        from,
+                        payload,
+                        late: true,
+                    };
+                    self.queue.push(held, late);
+                    return;
+                }
+                self.deliver(to, addr, from, payload);
+            }
+            Due::Quicken(index) => {
                 let now = self.now;
                 let host = &mut self.hosts[index];
-                if host.wake == Some(at) {
+                if host.slow_until.is_some_and(|t| t <= now) {
+                    host.slow_until = None;
+                    host.lag = Duration::ZERO;
+                    self.record(index, Logged::Quickened);
+                }
+            }
+            Due::Wake(index) | Due::LateWake(index) => {
+                let now = self.now;
+                let late = matches!(due, Due::LateWake(_));
+                let host = &mut self.hosts[index];
+                if !late && host.wake == Some(at) {
                     host.wake = None;
                 }
                 if host.frozen_until.is_some() {
                     return;
                 }
+                if !late
+                    && host.node.is_some()
+                    && let Some(held) = self.held_until(index)
+                {
+                    self.queue.push(held, Due::LateWake(index));
+                    return;
+                }
+                let host = &mut self.hosts[index];
                 if let Some(node) = host.node.as_mut() {
                     if node.poll_timeout().is_some_and(|t| t <= now) {
                         node.handle_timeout(now);
@@ -541,12 +649,23 @@ impl Sim {
         // is queued before the deliveries, as it always was: the queue
         // breaks ties in insertion order, and every recorded digest with it.
         let outputs = node.take_outputs();
+        let claim_until = node.claim_until();
         for event in outputs.events {
             tracing::trace!(?event, "node event");
             self.log.push(LogEntry {
                 at: now,
                 host: index,
                 what: Logged::Node(event),
+            });
+        }
+        // After the events: the claim they start or end is known by then.
+        let host = &mut self.hosts[index];
+        if host.claim_until != claim_until {
+            host.claim_until = claim_until;
+            self.log.push(LogEntry {
+                at: now,
+                host: index,
+                what: Logged::ClaimDeadline { until: claim_until },
             });
         }
         if let Some(next) = outputs.wake {
@@ -585,6 +704,7 @@ impl Sim {
                             addr: transmit.to,
                             from,
                             payload,
+                            late: false,
                         },
                     );
                 }

@@ -542,6 +542,15 @@ impl Runner<'_> {
                     self.sim.freeze(host, duration);
                 }
             }
+            A::Slow => {
+                let duration = fault.duration.unwrap_or_default();
+                let lag = fault.lag.unwrap_or_default();
+                self.observer
+                    .fault(now, &kind, label, &targets, Symptom::Nothing);
+                for host in targets {
+                    self.sim.slow(host, duration, lag);
+                }
+            }
             A::Leave => {
                 self.observer
                     .fault(now, &kind, label, &targets, Symptom::Left);

@@ -113,6 +113,10 @@ pub enum ActionKind {
     Replace,
     /// Freeze the target for `duration` (a stalled VM, a GC pause).
     Freeze,
+    /// Slow the target for `duration`: it handles each datagram and timer
+    /// late by a random delay up to `lag`, in order (a starved CPU,
+    /// Lifeguard's case).
+    Slow,
     /// Drain the target for `drain`, then leave gracefully and stop.
     Leave,
     /// The target's checks start failing.
@@ -150,6 +154,7 @@ impl fmt::Display for ActionKind {
             Self::Restart => "restart",
             Self::Replace => "replace",
             Self::Freeze => "freeze",
+            Self::Slow => "slow",
             Self::Leave => "leave",
             Self::Fail => "fail",
             Self::Recover => "recover",
@@ -186,6 +191,13 @@ pub struct Fault {
         skip_serializing_if = "Option::is_none"
     )]
     pub duration: Option<Duration>,
+    /// `slow`: the most an input waits.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lag: Option<Duration>,
     /// `leave`, `rolling_restart`: how long to drain first.
     #[serde(
         default,
@@ -256,6 +268,7 @@ impl Fault {
             action,
             target: None,
             duration: None,
+            lag: None,
             drain: None,
             sides: None,
             one_way: false,
@@ -541,6 +554,7 @@ const FAULT_KEYS: &[&str] = &[
     "action",
     "target",
     "duration",
+    "lag",
     "drain",
     "sides",
     "one_way",
@@ -638,6 +652,7 @@ impl Fault {
                 | A::Replace
                 | A::Isolate
                 | A::Freeze
+                | A::Slow
                 | A::Leave
                 | A::Fail
                 | A::Recover
@@ -662,6 +677,13 @@ impl Fault {
         };
         match self.action {
             A::Freeze => require(self.duration.is_some(), "duration"),
+            A::Slow => {
+                require(self.duration.is_some(), "duration");
+                require(
+                    self.lag.is_some_and(|l| !l.is_zero()),
+                    "lag (more than zero)",
+                );
+            }
             A::Partition => require(
                 self.sides.as_ref().is_some_and(|s| s.len() >= 2),
                 "sides (two or more targets)",
@@ -796,6 +818,11 @@ mod tests {
             at = "10s"
             action = "freeze"
             target = "nobody"
+            [[event]]
+            at = "20s"
+            action = "slow"
+            target = "primary"
+            duration = "5s"
         "#;
         let Err(ScenarioError::Invalid { problems, .. }) = Scenario::parse(text, "bad") else {
             panic!("expected problems");
@@ -809,6 +836,7 @@ mod tests {
             "sides",
             "unknown target \"nobody\"",
             "needs duration",
+            "event 4 (slow at 20s): needs lag (more than zero)",
         ] {
             assert!(all.contains(expected), "{expected:?} missing from:\n{all}");
         }

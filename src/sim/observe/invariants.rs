@@ -55,7 +55,7 @@ impl Observer {
         let owed = self.partition_since.is_none()
             && !self.lossy
             && self.lost_at.is_none()
-            && self.hosts.iter().all(|h| !h.frozen)
+            && self.hosts.iter().all(|h| !h.frozen && !h.slow)
             && live * 2 > self.members()
             && (0..n)
                 .any(|h| self.hosts[h].running && self.hosts[h].healthy && !self.hosts[h].draining);
@@ -130,7 +130,7 @@ impl Observer {
     /// Records a change of claim. `quiet` changes (freezing, thawing) do not
     /// run the take-over checks: the claim itself did not change.
     pub(super) fn set_claiming(&mut self, at: Duration, host: usize, claiming: bool, quiet: bool) {
-        let counted = claiming && self.is_live(host);
+        let counted = claiming && self.is_live(host) && self.claim_holds(host, at);
         if counted {
             if self.claimants.insert(host) {
                 self.open_claims.insert(host, at);
@@ -332,8 +332,9 @@ impl Observer {
     pub(super) fn check_failovers_happened(&mut self, end: Duration, failover_limit: Duration) {
         for index in 0..self.faults.len() {
             let tracker = &self.faults[index];
-            // A short freeze may pass unnoticed, and the role rightly stays.
-            let required = tracker.report.kind != "freeze";
+            // A short freeze may pass unnoticed, and the role rightly stays;
+            // a slow primary may keep it too.
+            let required = !matches!(tracker.report.kind.as_str(), "freeze" | "slow");
             let lost_first = self
                 .lost_at
                 .is_some_and(|lost| lost <= tracker.at + failover_limit);

@@ -131,7 +131,8 @@ pub struct Safety {
     /// Seconds during which no host claimed the role (after the first
     /// primary).
     pub no_primary_s: f64,
-    /// Times a host declared a running, reachable, unfrozen host down.
+    /// Times a host declared a running, reachable host down that was
+    /// neither frozen nor slow.
     pub false_positive_downs: u64,
     /// The first few of them: when, by whom, about whom.
     pub false_positive_examples: Vec<(f64, String, String)>,
@@ -207,6 +208,7 @@ impl Observer {
         if new == DOWN
             && held.running
             && !held.frozen
+            && !held.slow
             && !held.recovering
             && held.life == incarnation
             && held.side == self.hosts[observer].side

@@ -65,6 +65,11 @@ struct HostState {
     running: bool,
     /// Frozen: running, but answering nothing.
     frozen: bool,
+    /// Slow: running, but handling every input late (a starved CPU).
+    slow: bool,
+    /// Its claim, under a lease, holds until then whether or not its node
+    /// ran since: the health endpoint answers by the deadline.
+    claim_until: Option<Duration>,
     /// Its current life has joined (and not left).
     joined: bool,
     /// Its last life left gracefully (cleared by a start).
@@ -126,6 +131,8 @@ impl HostState {
             life: 0,
             running: false,
             frozen: false,
+            slow: false,
+            claim_until: None,
             joined: false,
             left: false,
             started_ever: false,
@@ -310,9 +317,31 @@ impl Observer {
             && !self.hosts[host].draining
     }
 
+    /// Whether `host`'s claim, if it claims under a lease, still holds at
+    /// `at`.
+    fn claim_holds(&self, host: usize, at: Duration) -> bool {
+        self.hosts[host].claim_until.is_none_or(|until| at < until)
+    }
+
+    /// Claims whose lease ran out before `now` end at their deadline, as
+    /// the health endpoint ends them, whether or not the node has run.
+    fn lapse_claims(&mut self, now: Duration) {
+        while let Some((until, host)) = self
+            .claimants
+            .iter()
+            .filter_map(|c| self.hosts[*c].claim_until.map(|u| (u, *c)))
+            .filter(|(until, _)| *until <= now)
+            .min()
+        {
+            self.advance(until);
+            self.set_claiming(until, host, false, false);
+        }
+    }
+
     /// Takes one entry of the log.
     pub(super) fn observe(&mut self, entry: &LogEntry) {
         self.settle_thaws(entry.at);
+        self.lapse_claims(entry.at);
         self.advance(entry.at);
         self.line.clear();
         let _ = write!(self.line, "{}|{}|", entry.at.as_nanos(), entry.host);
@@ -335,7 +364,7 @@ impl Observer {
             self.digest = self.digest.wrapping_mul(0x0000_0100_0000_01b3);
         }
         let host = entry.host;
-        if !matches!(entry.what, Logged::Node(_)) {
+        if !matches!(entry.what, Logged::Node(_) | Logged::ClaimDeadline { .. }) {
             self.disturbed(entry.at);
         }
         match &entry.what {
@@ -356,6 +385,8 @@ impl Observer {
                 let open_join = Some(self.joins.len());
                 let state = &mut self.hosts[host];
                 state.frozen = false;
+                state.slow = false;
+                state.claim_until = None;
                 state.left = false;
                 state.joined = false;
                 state.started_ever = true;
@@ -384,6 +415,22 @@ impl Observer {
                 self.mark_naming(entry.at, host, naming);
                 self.thawing.push((host, entry.at));
             }
+            Logged::Slowed { .. } => {
+                // A slow primary may lose the role (once, cleanly); a slow
+                // secondary must cost the primary nothing.
+                self.hosts[host].slow = true;
+                self.hosts[host].disrupted = true;
+            }
+            Logged::Quickened => self.hosts[host].slow = false,
+            Logged::ClaimDeadline { until } => {
+                self.hosts[host].claim_until = *until;
+                // A renewal that comes back after a lapse counts the claim
+                // again; one that ran out ends it now.
+                let claiming = self.hosts[host].claiming;
+                if claiming {
+                    self.set_claiming(entry.at, host, true, false);
+                }
+            }
             Logged::Node(event) => self.node_event(entry.at, host, event),
         }
     }
@@ -397,7 +444,7 @@ impl Observer {
             self.thawing.drain(..).partition(|(_, at)| *at < now);
         self.thawing = waiting;
         for (host, at) in due {
-            if self.hosts[host].claiming && self.is_live(host) {
+            if self.hosts[host].claiming && self.is_live(host) && self.claim_holds(host, at) {
                 self.set_claiming(at, host, true, true);
             }
         }
@@ -409,6 +456,8 @@ impl Observer {
         self.hosts[host].disrupted = true;
         self.set_claiming(at, host, false, false);
         self.hosts[host].claiming = false;
+        self.hosts[host].claim_until = None;
+        self.hosts[host].slow = false;
         self.set_running(host, false);
         self.sides_changed = at;
         self.drop_unheard_leaves();
@@ -503,6 +552,11 @@ impl Observer {
                     self.check_term(at, host, *term);
                 }
                 self.hosts[host].claiming = *claiming;
+                if !*claiming {
+                    // A claim's deadline ends with it; the next claim's
+                    // follows its start.
+                    self.hosts[host].claim_until = None;
+                }
                 self.set_claiming(at, host, *claiming, false);
             }
             Event::PrimaryChanged { current, .. } => {
