@@ -107,6 +107,7 @@ fn primary() -> Snapshot {
         primary_term: Some(7),
         highest_term: 7,
         claim_until: None,
+        lease_witnesses: Vec::new(),
         claiming: true,
         quorate: true,
         live: 2,
@@ -145,6 +146,7 @@ fn joining() -> Snapshot {
         primary_term: None,
         highest_term: 0,
         claim_until: None,
+        lease_witnesses: Vec::new(),
         claiming: false,
         quorate: false,
         live: 1,
@@ -295,7 +297,7 @@ async fn the_read_routes_of_a_primary() {
         call(addr, "GET", "/v1/primary").await,
         json(
             200,
-            r#"{"primary":"a","term":7,"max_term":7,"node":"a","is_primary":true,"lease":false,"quorum":true,"live":2,"alive":1,"expected":3}"#
+            r#"{"primary":"a","term":7,"max_term":7,"node":"a","is_primary":true,"lease":false,"witnesses":[],"quorum":true,"live":2,"alive":1,"expected":3}"#
         )
     );
     // HEAD: the status of GET, no body.
@@ -326,7 +328,7 @@ async fn the_read_routes_of_a_secondary_and_of_a_joining_node() {
         call(addr, "GET", "/v1/primary").await,
         json(
             200,
-            r#"{"primary":"a","term":7,"max_term":7,"node":"b","is_primary":false,"lease":false,"quorum":true,"live":2,"alive":1,"expected":3}"#
+            r#"{"primary":"a","term":7,"max_term":7,"node":"b","is_primary":false,"lease":false,"witnesses":[],"quorum":true,"live":2,"alive":1,"expected":3}"#
         )
     );
 
@@ -343,7 +345,7 @@ async fn the_read_routes_of_a_secondary_and_of_a_joining_node() {
         call(addr, "GET", "/v1/primary").await,
         json(
             200,
-            r#"{"primary":null,"term":null,"max_term":0,"node":"e","is_primary":false,"lease":false,"quorum":false,"live":1,"alive":1,"expected":1}"#
+            r#"{"primary":null,"term":null,"max_term":0,"node":"e","is_primary":false,"lease":false,"witnesses":[],"quorum":false,"live":1,"alive":1,"expected":1}"#
         )
     );
 }

@@ -1,6 +1,8 @@
-//! Five agents on five hosts (network namespaces behind one bridge), through
-//! faults loopback cannot make: a switch reboot, a three-way split, and a
-//! one-way cut. See `tests/support/netns.rs` for the harness. Without root
+//! Agents on hosts of their own (network namespaces behind one bridge),
+//! through faults loopback cannot make: a switch reboot, a three-way split,
+//! a one-way cut; and, with the primary's lease, a killed or frozen
+//! primary, a killed witness, a 3/2 split and a one-way cut watched every
+//! 20 ms for two hosts answering 200 at once. See `tests/support/netns.rs` for the harness. Without root
 //! and iproute2 every test says it skips and passes.
 
 #![allow(clippy::disallowed_methods)] // tests live in real time
@@ -244,7 +246,12 @@ fn a_one_way_cut_into_the_primary_gets_no_other_member_declared_down() {
 /// net, the primary's name and index, and the other hosts. `None` where
 /// namespaces cannot be made.
 fn lease_cluster(test: &str) -> Option<(Net, String, usize, Vec<usize>)> {
-    let mut net = Net::new(test, 3)?;
+    lease_cluster_of(test, 3)
+}
+
+/// [`lease_cluster`] with `hosts` hosts.
+fn lease_cluster_of(test: &str, hosts: usize) -> Option<(Net, String, usize, Vec<usize>)> {
+    let mut net = Net::new(test, hosts)?;
     let path = support::log_dir(&format!("{test}-config")).join("lease.toml");
     std::fs::write(&path, "[gossip]\nlease = \"600ms\"\n").expect("write the configuration");
     let path = path.display().to_string();
@@ -359,4 +366,189 @@ fn with_a_lease_a_frozen_primary_answers_503_when_it_thaws_and_rejoins_behind_it
          thawed, {primary} answered 503 and rejoined behind it",
         successor[0]
     );
+}
+
+/// The witnesses the primary at `primary` pings for its lease.
+fn witnesses(net: &Net, primary: usize) -> Vec<String> {
+    net.host(primary)
+        .get("/v1/primary")
+        .and_then(|(_, body)| {
+            body["witnesses"].as_array().map(|ws| {
+                ws.iter()
+                    .filter_map(|w| w.as_str().map(str::to_owned))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// What polling `/health/primary` on every host every 20 ms saw: for each
+/// host, the first and last instant (since the start) it answered 200, and
+/// the most hosts that answered 200 in one round.
+struct Timeline {
+    first: BTreeMap<String, Duration>,
+    last: BTreeMap<String, Duration>,
+    most: usize,
+    rounds: usize,
+}
+
+fn poll_claims(net: &Net, among: &[usize], since: Instant, duration: Duration) -> Timeline {
+    let mut seen = Timeline {
+        first: BTreeMap::new(),
+        last: BTreeMap::new(),
+        most: 0,
+        rounds: 0,
+    };
+    while since.elapsed() < duration {
+        let claimants = net.claimants(among);
+        let at = since.elapsed();
+        seen.rounds += 1;
+        seen.most = seen.most.max(claimants.len());
+        for name in claimants {
+            seen.first.entry(name.clone()).or_insert(at);
+            seen.last.insert(name, at);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    seen
+}
+
+#[test]
+fn with_a_lease_a_killed_secondary_costs_the_primary_no_moment_of_its_role() {
+    let Some((mut net, primary, old, others)) = lease_cluster("lease_kill_secondary") else {
+        return;
+    };
+    let witness = others[0];
+    assert!(
+        witnesses(&net, old).contains(&net.host(witness).name),
+        "with three hosts both others witness: {:?}",
+        witnesses(&net, old)
+    );
+    let killed = Instant::now();
+    net.host_mut(witness).kill();
+    let alive = [old, others[1]];
+    // Long enough for SWIM to declare the witness down (about 4 s here)
+    // and the lease to go on with the one witness left.
+    let mut unanswered = 0;
+    let mut refused = Vec::new();
+    let mut rounds = 0;
+    while killed.elapsed() < Duration::from_secs(10) {
+        rounds += 1;
+        match net.host(old).status("/health/primary") {
+            Some(200) => {}
+            Some(code) => refused.push((killed.elapsed(), code)),
+            None => unanswered += 1,
+        }
+        assert!(
+            net.claimants(&alive[1..]).is_empty(),
+            "the surviving secondary claimed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "lease, SIGKILL of the witness {} of {primary} on 3 hosts: {rounds} polls, \
+         refused {refused:?}, unanswered {unanswered}; witnesses now {:?}",
+        net.host(witness).name,
+        witnesses(&net, old)
+    );
+    assert!(
+        refused.is_empty(),
+        "the primary stopped claiming: {refused:?}"
+    );
+    assert_eq!(unanswered, 0);
+    assert_eq!(witnesses(&net, old), [net.host(others[1]).name.clone()]);
+}
+
+#[test]
+fn with_a_lease_a_three_two_split_stops_the_two_side_before_the_three_side_claims_and_heals_without_failback()
+ {
+    let Some((mut net, primary, old, others)) = lease_cluster_of("lease_split_3_2", 5) else {
+        return;
+    };
+    // The primary with a member that is not its witness: both witnesses
+    // are on the majority side and can agree that its lease is over.
+    let leased = witnesses(&net, old);
+    assert_eq!(leased.len(), 2, "{leased:?}");
+    let Some(&partner) = others
+        .iter()
+        .find(|i| !leased.contains(&net.host(**i).name))
+    else {
+        panic!("no host outside {leased:?}");
+    };
+    let minority = [old, partner];
+    let majority: Vec<usize> = others.iter().copied().filter(|i| *i != partner).collect();
+    let all = net.all();
+
+    let split = Instant::now();
+    net.partition(&[&minority, &majority]);
+    let seen = poll_claims(&net, &all, split, FAULT);
+    net.heal();
+    let healed = one_primary_after(&net, Instant::now());
+    let minority_names: Vec<&str> = minority.iter().map(|i| &*net.host(*i).name).collect();
+    let stopped = minority_names
+        .iter()
+        .filter_map(|n| seen.last.get(*n))
+        .max()
+        .copied();
+    let successor: Vec<(&String, &Duration)> = seen
+        .first
+        .iter()
+        .filter(|(n, _)| !minority_names.contains(&n.as_str()))
+        .collect();
+    eprintln!(
+        "lease, 3/2 split with {primary} on the 2 side {minority_names:?}: it last claimed \
+         {stopped:?} after the split, the 3 side first claimed {successor:?}; {} polls, \
+         at most {} claimant(s) in one; after the heal {healed:?}",
+        seen.rounds, seen.most
+    );
+    assert_eq!(seen.most, 1, "two hosts answered 200 in one poll");
+    let [(successor, claimed)] = successor[..] else {
+        panic!("not one successor on the 3 side: {successor:?}");
+    };
+    if let Some(stopped) = stopped {
+        assert!(stopped < *claimed, "the 2 side claimed until {stopped:?}");
+    }
+    let (after, _) = healed.unwrap_or_else(|err| panic!("after the heal: {err}"));
+    assert_eq!(&after, successor, "the role moved back after the heal");
+    let (_, most) = watch_takeover(&net, &all, Instant::now(), Duration::from_secs(3));
+    assert_eq!(most, 1);
+    assert_eq!(net.claimants(&all), std::slice::from_ref(successor));
+}
+
+#[test]
+fn with_a_lease_a_one_way_cut_into_the_primary_moves_the_role_once_and_never_to_two() {
+    let Some((net, primary, old, others)) = lease_cluster_of("lease_one_way", 5) else {
+        return;
+    };
+    let all = net.all();
+    let cut = Instant::now();
+    // It still sends (its renewals reach the witnesses) but hears nothing:
+    // no answer renews its lease.
+    net.deafen(old);
+    let seen = poll_claims(&net, &all, cut, FAULT);
+    net.undeafen(old);
+    let healed = one_primary_after(&net, Instant::now());
+    let stopped = seen.last.get(&primary).copied();
+    let successor: Vec<(&String, &Duration)> =
+        seen.first.iter().filter(|(n, _)| **n != primary).collect();
+    eprintln!(
+        "lease, one-way cut into {primary} on 5 hosts: it last claimed {stopped:?} after the \
+         cut, the others first claimed {successor:?}; {} polls, at most {} claimant(s) in one; \
+         after the cut was lifted {healed:?}",
+        seen.rounds, seen.most
+    );
+    assert_eq!(seen.most, 1, "two hosts answered 200 in one poll");
+    // Its lease lapses within the lease of the cut (600 ms and a poll).
+    assert!(
+        stopped.is_none_or(|t| t < Duration::from_secs(2)),
+        "the deaf primary claimed until {stopped:?}"
+    );
+    let [(successor, claimed)] = successor[..] else {
+        panic!("not one successor: {successor:?}");
+    };
+    assert!(stopped.is_none_or(|t| t < *claimed));
+    let (after, _) = healed.unwrap_or_else(|err| panic!("after the cut: {err}"));
+    assert_eq!(&after, successor, "the role moved back after the cut");
+    let (_, most) = watch_takeover(&net, &others, Instant::now(), Duration::from_secs(3));
+    assert_eq!(most, 1);
 }

@@ -273,6 +273,9 @@ pub struct Snapshot {
     /// on as if the node did not claim, even if the node has not run since
     /// (a starved or frozen process).
     pub claim_until: Option<Time>,
+    /// The witnesses it pings while it holds or seeks the lease (empty
+    /// otherwise).
+    pub lease_witnesses: Vec<Arc<str>>,
     /// The election's quorum figures.
     pub quorate: bool,
     /// Members alive or suspect.

@@ -198,6 +198,8 @@ pub(crate) struct PrimaryJson<'a> {
     pub is_primary: bool,
     /// It claims under a lease its witnesses renew (`[gossip] lease`).
     pub lease: bool,
+    /// The witnesses it pings while it holds or seeks the lease.
+    pub witnesses: Vec<&'a str>,
     /// This node's view holds a quorum.
     pub quorum: bool,
     /// Members alive or suspect.
@@ -217,6 +219,7 @@ impl<'a> From<&'a Snapshot> for PrimaryJson<'a> {
             node: &snapshot.name,
             is_primary: snapshot.claiming,
             lease: snapshot.claiming && snapshot.claim_until.is_some(),
+            witnesses: snapshot.lease_witnesses.iter().map(|w| &**w).collect(),
             quorum: snapshot.quorate,
             live: snapshot.live,
             alive: snapshot.alive,

@@ -181,6 +181,19 @@ impl Node {
 
     /// Until when a claim holds without another renewal (`None`: no lease
     /// bounds it).
+    /// The witnesses this node pings while it holds (or seeks) the lease.
+    pub(crate) fn lease_witnesses(&self) -> Vec<Arc<str>> {
+        if self.lease.active {
+            self.lease
+                .witnesses
+                .iter()
+                .map(|w| w.name().clone())
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
     pub(crate) fn lease_until(&self) -> Option<Time> {
         if self.lease.alone || !self.claiming {
             None
@@ -199,9 +212,11 @@ impl Node {
         let wanted = elected && self.phase == Phase::Joined;
         if wanted && !self.lease.active {
             self.lease.active = true;
+            self.changes += 1;
             self.lease.valid_until = None;
             self.lease_tick(now);
         } else if !wanted && self.lease.active {
+            self.changes += 1;
             // Not elected, so not claiming after this input; the snapshot
             // saying so is published before this datagram goes out.
             let release = Control::LeaseReleased {
@@ -327,6 +342,8 @@ impl Node {
         next.truncate(WITNESSES);
         self.lease.previous = std::mem::replace(&mut self.lease.witnesses, next);
         self.lease.epoch += 1;
+        // `/v1/primary` names them.
+        self.changes += 1;
         tracing::debug!(
             witnesses = ?self.lease.witnesses.iter().map(|w| w.name().to_string()).collect::<Vec<_>>(),
             epoch = self.lease.epoch,

@@ -122,6 +122,7 @@ impl Node {
             primary_term: self.primary_term(),
             highest_term: self.members.max_term(),
             claim_until: self.lease_until(),
+            lease_witnesses: self.lease_witnesses(),
             claiming: self.claiming,
             quorate: self.election.quorate,
             live: self.election.live,
