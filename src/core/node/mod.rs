@@ -175,6 +175,10 @@ pub struct Node {
     /// The cookie handed to each address that asked for a state sync (see
     /// `Node::serve_join`); good for this life of the node.
     cookies: std::collections::HashMap<SocketAddr, u64>,
+    /// This node's record (life, version) as it was when each member stopped
+    /// being alive here: if it changed by the time the member is back, the
+    /// member is sent the new one (see `Node::member_back`).
+    unheard: KeyMap<(u64, u64)>,
     pub(crate) phase: Phase,
     pub(crate) join: Joining,
     election: Election,
@@ -292,6 +296,7 @@ impl Node {
             lease: LeaseHolder::starting_at(first_rounds[3]),
             witnessing: KeyMap::default(),
             cookies: std::collections::HashMap::new(),
+            unheard: KeyMap::default(),
             phase: Phase::Joining,
             election: Election::default(),
             claiming: false,

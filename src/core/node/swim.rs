@@ -99,7 +99,21 @@ impl Node {
     pub(super) fn take_changes(&mut self, changes: Vec<Change>) {
         for change in changes {
             match change {
-                Change::Event(event) => self.events.push_back(event),
+                Change::Event(event) => {
+                    match &event {
+                        Event::MemberState {
+                            name,
+                            incarnation,
+                            previous,
+                            current,
+                        } => self.member_back(name, *incarnation, *previous, *current),
+                        Event::MemberReaped { name } => {
+                            self.unheard.remove(&MemberKey::of(name));
+                        }
+                        _ => {}
+                    }
+                    self.events.push_back(event);
+                }
                 Change::Suspected {
                     id,
                     incarnation,
@@ -134,6 +148,50 @@ impl Node {
                 }
                 Change::FoundingChanged => self.settled = None,
             }
+        }
+    }
+
+    /// A member that was suspect or down here and is alive again may have
+    /// missed every gossip of this node's record meanwhile (a partition, a
+    /// freeze): records are gossiped a bounded number of times, and the
+    /// next whole-state sync can be minutes away. So if the record changed
+    /// while the member was out, it is sent the record at once: one
+    /// datagram, only from members whose record changed (found by the
+    /// swarm: a primary drained during a partition stayed the primary in
+    /// the view of a member frozen through it, and nobody claimed for 35 s).
+    fn member_back(
+        &mut self,
+        name: &Arc<str>,
+        life: u64,
+        previous: Option<MemberState>,
+        current: MemberState,
+    ) {
+        let key = MemberKey::of(name);
+        let own = (self.id().incarnation(), self.record.version);
+        match (previous, current) {
+            (Some(MemberState::Alive), MemberState::Suspect | MemberState::Down) => {
+                self.unheard.insert(key, own);
+            }
+            (Some(MemberState::Suspect | MemberState::Down), MemberState::Alive) => {
+                let Some(then) = self.unheard.remove(&key) else {
+                    return;
+                };
+                let back = self
+                    .members
+                    .get(&key)
+                    .and_then(|known| known.id.clone())
+                    .filter(|id| id.incarnation() == life);
+                if then != own
+                    && let Some(id) = back
+                {
+                    tracing::debug!(member = %id, "a member is back; sending it this node's record, changed meanwhile");
+                    self.send_own_record(id.socket_addr(), &id);
+                }
+            }
+            (_, MemberState::Alive) => {
+                self.unheard.remove(&key);
+            }
+            _ => {}
         }
     }
 

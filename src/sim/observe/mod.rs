@@ -532,7 +532,7 @@ impl Observer {
                 self.excuse_failovers_without_majority();
             }
             Event::RoleChanged { claiming, term } => {
-                tracing::debug!(host = %self.hosts[host].name, claiming, term, "role");
+                tracing::debug!(t = at.as_secs_f64(), host = %self.hosts[host].name, claiming, term, "role");
                 if !*claiming && self.partition_since.is_some() {
                     // A side counted as a majority may hold hosts that are
                     // running but not (yet) members, such as a replacement
