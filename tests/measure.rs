@@ -223,3 +223,116 @@ fn sealed_gossip_costs_about_what_plaintext_does_at_idle() {
         window.as_secs()
     );
 }
+
+/// The primary's lease at idle: two clusters side by side in one run, one
+/// with `lease = "600ms"` and one with SWIM alone, datagrams sent per
+/// second by the primary, its witnesses and everyone else. The issue's
+/// bound: at most 20 more a second at the primary, 10 at any other member,
+/// nothing at a member outside the lease. `HERD_MEASURE_AGENTS` sets the
+/// cluster size (default 10).
+#[test]
+#[ignore = "a measurement; run explicitly"]
+fn the_lease_costs_the_primary_and_its_witnesses_only() {
+    let n: usize = std::env::var("HERD_MEASURE_AGENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let dir = log_dir(&format!("measure-lease-{n}"));
+    let cluster = |name: &str, lease: &str| -> Vec<Agent> {
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, format!("[gossip]\nlease = \"{lease}\"\n")).expect("config");
+        let config = config.to_str().expect("path").to_owned();
+        let args = ["--cluster", name, "--config", &config];
+        let first = Agent::start(&dir, &format!("{name}-0"), &[], &args);
+        let seed = first.gossip;
+        let mut agents = vec![first];
+        for i in 1..n {
+            agents.push(Agent::start(&dir, &format!("{name}-{i}"), &[seed], &args));
+        }
+        agents
+    };
+    let swim = cluster("swim", "0s");
+    let leased = cluster("lease", "600ms");
+    assert!(wait_until(Duration::from_secs(60), || swim
+        .iter()
+        .chain(&leased)
+        .all(|a| a.alive_members() == n)));
+    let holds_lease = || {
+        leased.iter().any(|a| {
+            a.get("/v1/primary")
+                .is_some_and(|(_, body)| body["lease"] == true)
+        })
+    };
+    assert!(wait_until(Duration::from_secs(20), holds_lease));
+    std::thread::sleep(Duration::from_secs(10));
+    let window = Duration::from_secs(60);
+    let read = |agents: &[Agent]| -> Vec<f64> {
+        agents
+            .iter()
+            .map(|a| metric(a, "herd_packets_sent_total"))
+            .collect()
+    };
+    let (swim_before, lease_before) = (read(&swim), read(&leased));
+    std::thread::sleep(window);
+    let (swim_after, lease_after) = (read(&swim), read(&leased));
+    let rate = |before: &[f64], after: &[f64]| -> Vec<f64> {
+        before
+            .iter()
+            .zip(after)
+            .map(|(b, a)| (a - b) / window.as_secs_f64())
+            .collect()
+    };
+    // Who holds the lease and who witnesses it, read at the end.
+    let roles = |agents: &[Agent]| -> (usize, Vec<usize>) {
+        let primary = agents
+            .iter()
+            .position(|a| {
+                a.get("/v1/primary")
+                    .is_some_and(|(_, body)| body["is_primary"] == true)
+            })
+            .expect("a primary");
+        let witnesses: Vec<String> = agents[primary]
+            .get("/v1/primary")
+            .and_then(|(_, body)| {
+                body["witnesses"].as_array().map(|ws| {
+                    ws.iter()
+                        .filter_map(|w| w.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        let witnesses = agents
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| witnesses.contains(&a.name))
+            .map(|(i, _)| i)
+            .collect();
+        (primary, witnesses)
+    };
+    let report = |label: &str, rates: &[f64], (primary, witnesses): (usize, Vec<usize>)| {
+        let others: Vec<f64> = (0..rates.len())
+            .filter(|i| *i != primary && !witnesses.contains(i))
+            .map(|i| rates[i])
+            .collect();
+        let witnessing: Vec<String> = witnesses
+            .iter()
+            .map(|i| format!("{:.2}", rates[*i]))
+            .collect();
+        let (om, ol, oh) = median_and_range(others);
+        eprintln!(
+            "{label}, {n} agents: primary {:.2} datagrams/s, witnesses [{}], \
+             others median {om:.2} ({ol:.2} to {oh:.2})",
+            rates[primary],
+            witnessing.join(", ")
+        );
+    };
+    let swim_roles = roles(&swim);
+    // In the SWIM cluster, the members that would witness: the same ranks.
+    let swim_roles = (swim_roles.0, vec![]);
+    report("SWIM alone", &rate(&swim_before, &swim_after), swim_roles);
+    report(
+        "lease 600ms",
+        &rate(&lease_before, &lease_after),
+        roles(&leased),
+    );
+}
