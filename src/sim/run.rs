@@ -641,6 +641,7 @@ impl Runner<'_> {
                 } else {
                     self.sim.partition.cut_between_sides();
                 }
+                self.observer.set_one_way(fault.one_way);
                 self.observer.partitioned(now, true);
             }
             A::Isolate => {

@@ -233,6 +233,37 @@ impl Observer {
         }
     }
 
+    /// A claim on a minority side that outlasts the grace while nothing
+    /// changes: the claimants as they have been since the last entry, up to
+    /// `now` (`check_claimants` judges them when they change).
+    pub(super) fn judge_minority_claims(&mut self, now: Duration) {
+        let Some(since) = self.partition_since else {
+            return;
+        };
+        let due = since.max(self.sides_changed) + self.minority_grace;
+        if self.minority_breached || now <= due {
+            return;
+        }
+        if let Some(c) = self
+            .claimants
+            .iter()
+            .copied()
+            .find(|c| self.on_minority(*c))
+        {
+            let at = due.max(self.last);
+            self.minority_breached = true;
+            self.breach(
+                at,
+                "minority claims",
+                &[c],
+                format!(
+                    "a node cut off with a minority still claimed the role {:?} after the partition",
+                    at - since
+                ),
+            );
+        }
+    }
+
     /// A new claim must take a term above every earlier claim's, and no two
     /// claimants may hold one term.
     pub(super) fn check_term(&mut self, at: Duration, host: usize, term: u64) {

@@ -160,6 +160,7 @@ impl Observer {
         if now <= self.last {
             return;
         }
+        self.judge_minority_claims(now);
         let span = (now - self.last).as_secs_f64();
         self.node_seconds += span * self.running_count as f64;
         let claimants: Vec<usize> = self.claimants.iter().copied().collect();

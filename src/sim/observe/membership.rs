@@ -69,9 +69,18 @@ impl Observer {
         self.sides_changed = at;
     }
 
+    /// Whether the partition about to start cuts only from side 0 to
+    /// side 1.
+    pub(crate) fn set_one_way(&mut self, one_way: bool) {
+        self.one_way = one_way;
+    }
+
     /// A partition starts or ends.
     pub(crate) fn partitioned(&mut self, at: Duration, active: bool) {
         self.disturbed(at);
+        if !active {
+            self.one_way = false;
+        }
         if active {
             self.partition_since.get_or_insert(at);
             self.minority_breached = false;

@@ -171,6 +171,9 @@ pub(super) struct Observer {
     /// Hosts started and not left: what the quorum counts.
     member_count: usize,
     partition_since: Option<Duration>,
+    /// The partition in force cuts only from side 0 to side 1: side 1 is
+    /// still heard everywhere.
+    one_way: bool,
     /// When, during the partition, a side last changed size (the partition
     /// itself, a stop, a start): a host that became a minority through a
     /// crash elsewhere can only learn it as fast as it detects the crash.
@@ -226,6 +229,7 @@ impl Observer {
             running_count: 0,
             member_count: 0,
             partition_since: None,
+            one_way: false,
             sides_changed: Duration::ZERO,
             claimants: BTreeSet::new(),
             last: Duration::ZERO,
@@ -522,7 +526,10 @@ impl Observer {
             Event::Left => {
                 if !self.hosts[host].left && !self.hosts[host].unadmitted {
                     self.member_count = self.member_count.saturating_sub(1);
-                    if self.partition_since.is_some() {
+                    // A leave on the side a one-way cut still lets speak
+                    // reaches every side: no side needs to carry it.
+                    let heard_everywhere = self.one_way && self.hosts[host].side == 1;
+                    if self.partition_since.is_some() && !heard_everywhere {
                         self.hosts[host].heard_on_side = Some(self.hosts[host].side);
                     }
                 }
