@@ -247,9 +247,15 @@ fn the_same_seed_gives_the_same_report_and_another_seed_another_run() {
 }
 
 /// The primary's lease as `ARCHITECTURE.md` describes it ("The primary's
-/// lease"), turned on in a scenario.
+/// lease"), set in a scenario (it is the default; the tests say so where
+/// they rely on it).
 fn with_lease(scenario: &mut Scenario) {
     scenario.gossip.lease = std::time::Duration::from_millis(600);
+}
+
+/// SWIM alone: `lease = "0s"`.
+fn without_lease(scenario: &mut Scenario) {
+    scenario.gossip.lease = std::time::Duration::ZERO;
 }
 
 #[test]
@@ -325,6 +331,8 @@ fn a_slow_secondary_gets_nobody_declared_down_and_moves_no_role() {
         let report = simulate("slow-secondary", 20, |s| {
             if lease {
                 with_lease(s);
+            } else {
+                without_lease(s);
             }
         });
         assert_invariants_held(&report);
@@ -377,7 +385,7 @@ fn with_a_lease_a_slow_primary_keeps_the_role_or_loses_it_once_cleanly() {
 /// for the whole spell. Safe, and the reason the lease exists.
 #[test]
 fn without_a_lease_a_slow_primary_stops_claiming_and_nobody_claims_twice() {
-    let report = simulate("slow-primary", 20, |_| {});
+    let report = simulate("slow-primary", 20, without_lease);
     assert_invariants_held(&report);
     assert_eq!(report.safety.two_claimants_s, 0.0);
     assert_eq!(report.safety.false_positive_downs, 0);

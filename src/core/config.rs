@@ -130,12 +130,13 @@ pub struct GossipTuning {
     /// primary stops claiming when no renewal a witness answered is this
     /// recent, and a witness that has heard none for this long and a
     /// tenth more (a margin for clocks that run at different rates) starts
-    /// the takeover. `0s` (the default for now): the elected node holds no
-    /// lease and fails over through SWIM alone; every node still answers
-    /// and watches the leases of others, so a cluster turns leases on one
-    /// node at a time. `600ms` (six renewals; at 20 % loss the holder
-    /// loses all six once in about a quarter of a million leases) fails a
-    /// crashed primary over in about a second (see `ARCHITECTURE.md`).
+    /// the takeover. `600ms`, the default (six renewals; at 20 % loss the
+    /// holder loses all six once in about a quarter of a million leases),
+    /// fails a crashed primary over in about 0.6 s (see `ARCHITECTURE.md`).
+    /// `0s`: the elected node holds no lease and fails over through SWIM
+    /// alone (4 to 9 s); every node still answers and watches the leases of
+    /// others whatever its own setting, so a cluster can turn leases on or
+    /// off one node at a time.
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
     /// How many other members one view holds at most. Every member costs
@@ -163,7 +164,7 @@ impl Default for GossipTuning {
             join_retry_min: Duration::from_millis(500),
             join_retry_max: Duration::from_secs(5),
             lease_interval: Duration::from_millis(100),
-            lease: Duration::ZERO,
+            lease: Duration::from_millis(600),
             max_members: 16_384,
         }
     }

@@ -76,6 +76,10 @@ pub(super) struct LeaseHolder {
     /// run (its lease and a tenth after the renewal): this node starts no
     /// claim of its own before then.
     pub(super) granted: Option<(MemberKey, Time)>,
+    /// Holders that gave their lease up, with the last round they sent
+    /// (at most [`MAX_WITNESSED`]): a renewal of theirs that arrives after
+    /// the release (datagrams overtake each other) renews nothing.
+    released: VecDeque<(NodeId, u64)>,
 }
 
 /// A witness's record of one holder.
@@ -433,6 +437,14 @@ impl Node {
         {
             return;
         }
+        if let Some(at) = self.lease.released.iter().position(|(h, _)| h.key() == key) {
+            let (released, last) = &self.lease.released[at];
+            if *released == holder && round <= *last {
+                return;
+            }
+            // Elected again (or a new life): a fresh lease.
+            self.lease.released.remove(at);
+        }
         if !self.witnessing.contains_key(&key) && self.witnessing.len() >= MAX_WITNESSED {
             // Forget the holder heard from least recently.
             if let Some(oldest) = self
@@ -733,6 +745,15 @@ impl Node {
             }
             _ => return,
         }
+        // The release and the holder's last renewal leave together; the
+        // renewal, arriving second, re-granted the lease and held this
+        // node's own claim off for a lease (found by `flapping-primary`).
+        let released = &mut self.lease.released;
+        released.retain(|(h, _)| h.key() != holder.key());
+        if released.len() >= MAX_WITNESSED {
+            released.pop_front();
+        }
+        released.push_back((holder.clone(), round));
         if self
             .lease
             .granted
