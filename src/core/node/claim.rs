@@ -128,11 +128,9 @@ impl Node {
         let election = self.members.elect();
         let elected = election.primary.as_ref() == Some(&self.record.name);
         // The first renewal goes out before a quorum check this input may
-        // start: its answer then comes first too, carrying the terms from
-        // before the check's proposal (an answer sent after a member learned
-        // the proposal raises the highest term known here to it, and the
-        // confirmation no longer counts: the claim waited a probe timeout
-        // for a second one).
+        // start, so its answer usually comes first too; one that comes after
+        // the confirmation finds it still good (see
+        // `Node::learns_from_envelope`).
         self.steer_lease(now, elected);
         // Only a rank taken within a sync period can tie with another taken
         // at the same time: an older one has reached every view, and the
@@ -412,6 +410,31 @@ impl Node {
         for ping in due {
             self.send_quorum_ack(ping.from, ping.round, ping.proposed);
         }
+    }
+
+    /// Whether the term a datagram's envelope carries is news. Not when it
+    /// is the term this node's quorum check proposed and it does not claim
+    /// yet: every member that backs the check learns the proposal, and its
+    /// datagrams spread it to every member within milliseconds, so a
+    /// confirmation that waited for the lease (a renewal answered a moment
+    /// later) was voided by its own proposal and asked again a probe
+    /// timeout later (found when the lease went on by default: the
+    /// successor of a crashed primary claimed 0.5 to 2 s after every view
+    /// named it). A competing proposal of the same term still voids this
+    /// one: the two majorities share a member, and that member's answer
+    /// to the later check carries the term in the answer itself, which is
+    /// always learned, as are the terms of records.
+    ///
+    /// Only within the check's own patience (a probe timeout from asking):
+    /// answers handled later, such as those queued through a freeze, are
+    /// no confirmation to keep, and the proposal voids them as before
+    /// (`simulations/found/answers-queued-through-a-freeze.toml`).
+    pub(super) fn learns_from_envelope(&self, now: Time, term: u64) -> bool {
+        let patient = self
+            .check
+            .last
+            .is_some_and(|asked| now <= asked + self.cfg.gossip.probe_timeout);
+        self.claiming || !patient || self.check.proposed == 0 || term != self.check.proposed
     }
 
     /// A term another member knows (see [`Members::learn_term`]).

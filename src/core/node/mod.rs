@@ -342,7 +342,9 @@ impl Node {
 
     /// Handles a datagram whose envelope checked out.
     fn handle_opened(&mut self, now: Time, from: SocketAddr, opened: codec::Opened<'_>) {
-        self.learn_term(opened.term);
+        if self.learns_from_envelope(now, opened.term) {
+            self.learn_term(opened.term);
+        }
         let doubted = self.doubts_itself(now);
         self.last_heard = Some(now);
         if doubted {
