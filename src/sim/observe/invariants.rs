@@ -215,32 +215,24 @@ impl Observer {
         } else {
             self.two_claimants_since = None;
         }
-        if let Some(since) = self.partition_since
-            && !self.minority_breached
-            && at > since.max(self.sides_changed) + self.minority_grace
-            && let Some(c) = claimants.iter().copied().find(|c| self.on_minority(*c))
-        {
-            self.minority_breached = true;
-            self.breach(
-                at,
-                "minority claims",
-                &[c],
-                format!(
-                    "a node cut off with a minority still claimed the role {:?} after the partition",
-                    at - since
-                ),
-            );
-        }
+        self.minority_claim_past_grace(at, at);
     }
 
     /// A claim on a minority side that outlasts the grace while nothing
     /// changes: the claimants as they have been since the last entry, up to
     /// `now` (`check_claimants` judges them when they change).
     pub(super) fn judge_minority_claims(&mut self, now: Duration) {
-        let Some(since) = self.partition_since else {
+        self.minority_claim_past_grace(now, self.last);
+    }
+
+    /// A claimant on a minority side at `now`, past the grace: the breach
+    /// is dated at the grace's end, or at `since` if the claimants have
+    /// been as they are only since then.
+    fn minority_claim_past_grace(&mut self, now: Duration, since: Duration) {
+        let Some(cut) = self.partition_since else {
             return;
         };
-        let due = since.max(self.sides_changed) + self.minority_grace;
+        let due = cut.max(self.sides_changed) + self.minority_grace;
         if self.minority_breached || now <= due {
             return;
         }
@@ -250,7 +242,7 @@ impl Observer {
             .copied()
             .find(|c| self.on_minority(*c))
         {
-            let at = due.max(self.last);
+            let at = due.max(since);
             self.minority_breached = true;
             self.breach(
                 at,
@@ -258,7 +250,7 @@ impl Observer {
                 &[c],
                 format!(
                     "a node cut off with a minority still claimed the role {:?} after the partition",
-                    at - since
+                    at - cut
                 ),
             );
         }
