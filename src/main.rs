@@ -1,6 +1,5 @@
 //! The `herd` command: the agent, and small clients of its HTTP API.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use tokio::sync::mpsc;
 
 /// herd: a gossip-based node agent for clustered servers.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(version = version_line(), about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -38,13 +37,34 @@ enum Commands {
     Simulate(SimulateArgs),
     /// Print a new gossip key (base64) for a key file.
     Keygen,
+    /// Check a configuration (the file, environment and flags, as `herd
+    /// agent` would read them) without binding anything; report every error.
+    Validate(Box<ValidateArgs>),
+    /// Print the version, the commit and the gossip protocol version.
+    Version,
+    /// Print a shell completion script (e.g. `herd completions bash >
+    /// /etc/bash_completion.d/herd`).
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `herd manpage | man -l -`).
+    Manpage,
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// The configuration file [default: --config, HERD_CONFIG, or none]
+    file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    agent: AgentArgs,
 }
 
 #[derive(clap::Args)]
 struct AdminArgs {
-    /// The agent's admin address (loopback)
-    #[arg(long, env = "HERD_ADMIN_ADDR", default_value = "127.0.0.1:7948")]
-    admin: SocketAddr,
+    /// The agent's admin address, host:port (loopback; the agent's `admin`)
+    #[arg(long, env = "HERD_ADMIN", default_value = "127.0.0.1:7948", value_parser = host_port)]
+    admin: String,
 }
 
 #[derive(clap::Args)]
@@ -93,9 +113,9 @@ struct SimulateArgs {
 
 #[derive(clap::Args)]
 struct ClientArgs {
-    /// The agent's HTTP address
-    #[arg(long, env = "HERD_HTTP_ADDR", default_value = "127.0.0.1:7947")]
-    http: SocketAddr,
+    /// The agent's HTTP address, host:port (the agent's `http`)
+    #[arg(long, env = "HERD_HTTP", default_value = "127.0.0.1:7947", value_parser = host_port)]
+    http: String,
     /// Print the agent's JSON instead of a table
     #[arg(long)]
     json: bool,
@@ -105,12 +125,41 @@ struct ClientArgs {
 /// and BSD tools use EX_USAGE, 64, for bad arguments and configuration).
 const EXIT_CONFIG: u8 = 64;
 
+/// `herd version` and `--version`: what an operator pastes into a report.
+fn version_line() -> String {
+    format!(
+        "{} (commit {}, gossip protocol {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("HERD_COMMIT"),
+        herd::core::PROTOCOL_VERSION
+    )
+}
+
+/// Checks a client's `host:port` (a name, an IPv4 address, or `[v6]:port`);
+/// the name is resolved when the command connects.
+fn host_port(value: &str) -> Result<String, String> {
+    let (host, port) = value
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{value:?} is not host:port"))?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.is_empty() {
+        return Err(format!("{value:?} has no host"));
+    }
+    if bare.contains(':') && !host.starts_with('[') {
+        return Err(format!("{value:?}: write an IPv6 address as [addr]:port"));
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("{value:?} has no valid port")),
+        Ok(_) => Ok(value.to_owned()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Commands::Agent(args) => run_agent(*args),
         Commands::Members(args) => report(members(&args)),
-        Commands::Primary(args) => report(primary(&args)),
+        Commands::Primary(args) => primary(&args),
         Commands::Drain(args) => report(admin(&args, "/v1/drain")),
         Commands::Resume(args) => report(admin(&args, "/v1/resume")),
         Commands::Forget(args) => report(admin(&args.admin, &format!("/v1/forget/{}", args.name))),
@@ -119,7 +168,61 @@ fn main() -> ExitCode {
             println!("{}", agent::generate_key().to_base64());
             ExitCode::SUCCESS
         }
+        Commands::Validate(args) => validate(*args),
+        Commands::Version => {
+            println!("herd {}", version_line());
+            ExitCode::SUCCESS
+        }
+        Commands::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "herd", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Commands::Manpage => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("herd: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+/// `herd validate`: everything `herd agent` checks before it binds, and
+/// the key file it would read.
+fn validate(mut args: ValidateArgs) -> ExitCode {
+    if let Some(file) = args.file.take() {
+        args.agent.config = Some(file);
+    }
+    let config = match AgentConfig::load(&args.agent) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("herd: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(err) = config.keyring() {
+        eprintln!("herd: invalid configuration:\n  - {err}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let source = args.agent.config.as_ref().map_or_else(
+        || "environment and flags".to_owned(),
+        |p| p.display().to_string(),
+    );
+    println!(
+        "{source}: valid (cluster {:?}, gossip {}, http {}, {} seed(s), {} check(s), lease {:?})",
+        config.cluster,
+        config.bind,
+        config.http,
+        config.join.len(),
+        config.checks.len(),
+        config.node_config().gossip.lease,
+    );
+    ExitCode::SUCCESS
 }
 
 fn report(result: Result<()>) -> ExitCode {
@@ -481,7 +584,7 @@ fn swarm(args: &SimulateArgs) -> ExitCode {
     }
 }
 
-fn get_json(http: SocketAddr, path: &str) -> Result<Value> {
+fn get_json(http: &str, path: &str) -> Result<Value> {
     let url = format!("http://{http}{path}");
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
@@ -543,7 +646,7 @@ fn text(value: &Value) -> String {
 }
 
 fn members(args: &ClientArgs) -> Result<()> {
-    let body = get_json(args.http, "/v1/members")?;
+    let body = get_json(&args.http, "/v1/members")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
@@ -610,22 +713,41 @@ fn members(args: &ClientArgs) -> Result<()> {
     Ok(())
 }
 
-fn primary(args: &ClientArgs) -> Result<()> {
-    let body = get_json(args.http, "/v1/primary")?;
+/// Prints the primary; exits 1 when this agent's view names none, so a
+/// script can test `herd primary` as it tests `/health/primary`.
+fn primary(args: &ClientArgs) -> ExitCode {
+    let body = match get_json(&args.http, "/v1/primary") {
+        Ok(body) => body,
+        Err(err) => {
+            eprintln!("herd: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let named = body["primary"].as_str();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&body)?);
-        return Ok(());
+        match serde_json::to_string_pretty(&body) {
+            Ok(text) => println!("{text}"),
+            Err(err) => {
+                eprintln!("herd: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match named {
+            Some(name) => println!("{name}"),
+            None => println!(
+                "no primary (quorum: {}, live {} of {} expected)",
+                text(&body["quorum"]),
+                text(&body["live"]),
+                text(&body["expected"])
+            ),
+        }
     }
-    match body["primary"].as_str() {
-        Some(name) => println!("{name}"),
-        None => println!(
-            "no primary (quorum: {}, live {} of {} expected)",
-            text(&body["quorum"]),
-            text(&body["live"]),
-            text(&body["expected"])
-        ),
+    if named.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
-    Ok(())
 }
 
 fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {

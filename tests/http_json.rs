@@ -181,6 +181,7 @@ fn state(snapshot: Snapshot, requests: Option<mpsc::Sender<Request>>) -> HttpSta
         requests,
         admin: ADMIN.parse().unwrap(),
         claim_deadline: None,
+        events: herd::http::events::EventLog::default(),
     }
 }
 
@@ -351,6 +352,36 @@ async fn the_read_routes_of_a_secondary_and_of_a_joining_node() {
 }
 
 #[tokio::test]
+async fn the_status_page_and_the_recent_events() {
+    let mut state = state(primary(), None);
+    let events = herd::http::events::EventLog::default();
+    events.record(
+        1_764_744_000_123,
+        &herd::core::Event::RoleChanged {
+            claiming: true,
+            term: 4,
+        },
+    );
+    state.events = events;
+    let addr = serve(http::router(state)).await;
+    let page = call(addr, "GET", "/").await;
+    assert_eq!(
+        (page.status, page.content_type.as_deref()),
+        (200, Some("text/html; charset=utf-8"))
+    );
+    for hook in ["id=\"primary\"", "dataset.member", "v1/events"] {
+        assert!(page.body.contains(hook), "{hook} missing from the page");
+    }
+    assert_eq!(
+        call(addr, "GET", "/v1/events").await,
+        json(
+            200,
+            r#"{"node":"a","events":[{"seq":1,"at_ms":1764744000123,"kind":"role_changed","text":"this node is now the primary (term 4)","term":4}]}"#
+        )
+    );
+}
+
+#[tokio::test]
 async fn metrics_unknown_routes_and_other_methods() {
     let addr = serve(http::router(state(primary(), None))).await;
     let metrics = call(addr, "GET", "/metrics").await;
@@ -362,7 +393,7 @@ async fn metrics_unknown_routes_and_other_methods() {
         call(addr, "GET", "/v2/members").await,
         json(
             404,
-            r#"{"error":"no such route; see /v1/members, /v1/primary, /health"}"#
+            r#"{"error":"no such route; see / (the status page), /v1/members, /v1/primary, /v1/events, /health"}"#
         )
     );
     let refused = call(addr, "POST", "/health").await;

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::addr::split_host_port;
+use super::web;
 use crate::core::health::{self, CheckStatus, CheckSummary};
 use crate::core::{Command, ConfigError};
 use crate::http::command::Request;
@@ -36,9 +37,14 @@ pub struct CheckConfig {
     /// http://127.0.0.1:8080/healthz`].
     #[serde(default)]
     pub name: Option<String>,
-    /// Probe this URL (plain HTTP): passing when the status is accepted.
+    /// Probe this URL (http:// or https://): passing when the status is
+    /// accepted.
     #[serde(default)]
     pub http: Option<String>,
+    /// For an https check: trust only the certificates in this PEM file
+    /// [default: the system's certificate store].
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Accepted HTTP status codes [default: 200 to 399].
     #[serde(default)]
     pub status: Vec<u16>,
@@ -83,7 +89,11 @@ fn default_fall() -> u32 {
 /// What a check probes.
 #[derive(Debug, Clone, PartialEq)]
 enum Probe {
-    Http { url: String, accepted: Vec<u16> },
+    Http {
+        url: String,
+        accepted: Vec<u16>,
+        ca_file: Option<PathBuf>,
+    },
     Tcp(String),
     Exec(PathBuf, Vec<String>),
 }
@@ -94,6 +104,7 @@ impl CheckConfig {
         Self {
             name: None,
             http: Some(url.to_owned()),
+            ca_file: None,
             status: Vec::new(),
             tcp: None,
             exec: None,
@@ -124,6 +135,7 @@ impl CheckConfig {
             (Some(url), None, None) => Some(Probe::Http {
                 url: url.clone(),
                 accepted: self.status.clone(),
+                ca_file: self.ca_file.clone(),
             }),
             (None, Some(addr), None) => Some(Probe::Tcp(addr.clone())),
             (None, None, Some(argv)) => {
@@ -147,11 +159,14 @@ impl CheckConfig {
         if kinds.iter().filter(|k| **k).count() != 1 {
             fail("needs exactly one of http, tcp or exec".into());
         }
-        if let Some(url) = &self.http {
-            if url.starts_with("https://") {
-                fail("https is not supported: check the local server over http, or use an exec check".into());
-            } else if !url.starts_with("http://") || url.len() <= "http://".len() {
-                fail(format!("{url:?} is not an http:// URL"));
+        if let Some(problem) = self.http.as_deref().and_then(web::url_problem) {
+            fail(problem);
+        }
+        if let Some(path) = &self.ca_file {
+            if self.http.is_none() {
+                fail("ca_file applies to http checks only".into());
+            } else if let Err(problem) = web::Trust::from_ca_file(path) {
+                fail(format!("ca_file: {problem}"));
             }
         }
         if !self.status.is_empty() && self.http.is_none() {
@@ -294,10 +309,20 @@ async fn run_probe(probe: &Probe, timeout: Duration) -> Outcome {
         output,
     };
     match probe {
-        Probe::Http { url, accepted } => {
+        Probe::Http {
+            url,
+            accepted,
+            ca_file,
+        } => {
+            // Read on every run: a renewed CA file counts from the next one.
+            let trust = match web::Trust::for_ca_file(ca_file.as_deref()) {
+                Ok(trust) => trust,
+                Err(problem) => return fail(format!("ca_file: {problem}")),
+            };
             let url = url.clone();
             let accepted = accepted.clone();
-            let run = tokio::task::spawn_blocking(move || http_probe(&url, &accepted, timeout));
+            let run =
+                tokio::task::spawn_blocking(move || http_probe(&url, &accepted, timeout, &trust));
             match tokio::time::timeout(timeout + Duration::from_millis(100), run).await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(err)) => fail(format!("check task failed: {err}")),
@@ -356,12 +381,8 @@ async fn run_probe(probe: &Probe, timeout: Duration) -> Outcome {
     }
 }
 
-fn http_probe(url: &str, accepted: &[u16], timeout: Duration) -> Outcome {
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+fn http_probe(url: &str, accepted: &[u16], timeout: Duration, trust: &web::Trust) -> Outcome {
+    let agent = web::client(timeout, trust);
     match agent.get(url).call() {
         Ok(mut response) => {
             let code = response.status().as_u16();
@@ -637,20 +658,27 @@ mod tests {
 
     #[test]
     fn configuration_problems_name_the_check() {
-        let mut bad = CheckConfig::http("https://x/");
+        let mut bad = CheckConfig::http("ftp://x/");
         bad.tcp = Some("nohost".into());
         bad.rise = 0;
         bad.timeout = Duration::from_secs(5);
+        bad.ca_file = Some("/nonexistent/ca.pem".into());
         let problems: Vec<String> = bad.problems(0).iter().map(|e| e.to_string()).collect();
         let all = problems.join("\n");
-        for expected in ["exactly one", "https", "nohost", "rise", "timeout"] {
+        for expected in [
+            "exactly one",
+            "not an http:// or https:// URL",
+            "nohost",
+            "rise",
+            "timeout",
+            "ca_file: cannot read /nonexistent/ca.pem",
+        ] {
             assert!(all.contains(expected), "{expected} missing: {all}");
         }
-        assert!(
-            CheckConfig::http("http://127.0.0.1:8080/healthz")
-                .problems(0)
-                .is_empty()
-        );
+        for good in ["http://127.0.0.1:8080/healthz", "https://localhost:8443/"] {
+            assert!(CheckConfig::http(good).problems(0).is_empty(), "{good}");
+        }
+        assert!(!CheckConfig::http("https:///path").problems(0).is_empty());
     }
 
     #[tokio::test]
@@ -688,6 +716,7 @@ mod tests {
             &Probe::Http {
                 url: format!("http://{addr}/"),
                 accepted: Vec::new(),
+                ca_file: None,
             },
             Duration::from_secs(1),
         )

@@ -103,10 +103,13 @@ impl Default for AgentConfig {
             primary_eligible: true,
             quorum: QuorumPolicy::Majority,
             expected_members: None,
-            // Long enough for a balancer polling every second or two to see
-            // the 503 and for the role to hand over; short enough for
-            // systemd's and Kubernetes' default stop timeouts (90 s, 30 s).
-            drain_timeout: Duration::from_secs(5),
+            // Long enough for the slowest common balancer default to see
+            // the 503 and stop sending: an AWS ALB at its fastest needs two
+            // failed checks 5 s apart (10 s), HAProxy's defaults three 2 s
+            // apart; short enough for systemd's and Kubernetes' default
+            // stop timeouts (90 s, 30 s). docs/balancers.md has the value
+            // to set for each balancer.
+            drain_timeout: Duration::from_secs(15),
             gossip: GossipTuning::default(),
             key_file: None,
             encrypt: None,
@@ -155,7 +158,7 @@ pub struct AgentArgs {
     /// Never take the primary role
     #[arg(long, env = "HERD_NOT_PRIMARY_ELIGIBLE")]
     pub not_primary_eligible: bool,
-    /// How long SIGTERM drains before leaving, e.g. 5s [default: 5s]
+    /// How long SIGTERM drains before leaving, e.g. 30s [default: 15s]
     #[arg(long, env = "HERD_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
     pub drain_timeout: Option<Duration>,
     /// Loopback TCP address of the admin API [default: 127.0.0.1:7948]
@@ -244,13 +247,30 @@ impl AgentConfig {
     }
 
     /// Parses TOML text.
+    ///
+    /// A file with several syntax errors reports each (the parser recovers
+    /// and goes on); a file that parses reports its first wrong key or
+    /// type, as serde stops there.
     pub fn from_toml(text: &str) -> Result<Self, ConfigErrors> {
-        toml::from_str(text).map_err(|e| ConfigErrors {
-            source: "TOML".to_owned(),
-            errors: vec![ConfigError {
-                field: "file",
-                problem: e.to_string().trim_end().replace('\n', "\n    "),
-            }],
+        let problem = |e: &toml::de::Error| ConfigError {
+            field: "file",
+            problem: e.to_string().trim_end().replace('\n', "\n    "),
+        };
+        toml::from_str(text).map_err(|first| {
+            let (_, mut syntax) = toml::de::DeTable::parse_recoverable(text);
+            syntax.sort_by_key(|error| error.span().map_or(0, |span| span.start));
+            for error in &mut syntax {
+                error.set_input(Some(text));
+            }
+            let errors = if syntax.is_empty() {
+                vec![problem(&first)]
+            } else {
+                syntax.iter().map(problem).collect()
+            };
+            ConfigErrors {
+                source: "TOML".to_owned(),
+                errors,
+            }
         })
     }
 

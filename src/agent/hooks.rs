@@ -45,9 +45,12 @@ pub struct HooksConfig {
     /// A command running longer is killed (with its process group).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// POST every event as JSON to this `http://` URL, retrying until a 2xx
-    /// answer or a newer event replaces it.
+    /// POST every event as JSON to this `http://` or `https://` URL,
+    /// retrying until a 2xx answer or a newer event replaces it.
     pub webhook: Option<String>,
+    /// For an https webhook: trust only the certificates in this PEM file
+    /// [default: the system's certificate store].
+    pub webhook_ca_file: Option<std::path::PathBuf>,
     /// How long one webhook attempt may take.
     #[serde(with = "humantime_serde")]
     pub webhook_timeout: Duration,
@@ -62,6 +65,7 @@ impl Default for HooksConfig {
             timeout: Duration::from_secs(30),
             webhook: None,
             webhook_timeout: Duration::from_secs(5),
+            webhook_ca_file: None,
         }
     }
 }
@@ -105,14 +109,19 @@ impl HooksConfig {
                 problem: "must be more than zero".into(),
             });
         }
-        if let Some(url) = &self.webhook {
-            let host = url.strip_prefix("http://").unwrap_or_default();
-            if host.is_empty() || host.starts_with('/') {
-                errors.push(ConfigError {
-                    field: "hooks.webhook",
-                    problem: format!("{url:?} is not an http:// URL with a host"),
-                });
-            }
+        if let Some(problem) = self.webhook.as_deref().and_then(super::web::url_problem) {
+            errors.push(ConfigError {
+                field: "hooks.webhook",
+                problem,
+            });
+        }
+        if let Some(path) = &self.webhook_ca_file
+            && let Err(problem) = super::web::Trust::from_ca_file(path)
+        {
+            errors.push(ConfigError {
+                field: "hooks.webhook_ca_file",
+                problem,
+            });
         }
         errors
     }
@@ -691,6 +700,9 @@ pub(super) enum WebhookError {
     /// The request outlived its timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// `webhook_ca_file` cannot be read now.
+    #[error("webhook_ca_file: {0}")]
+    CaFile(String),
 }
 
 impl RunOutcome {
@@ -855,14 +867,21 @@ async fn run_webhook(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
         loop {
             // Each attempt goes where the configuration says now: a reload
             // may have moved the webhook, or removed it.
-            let (url, timeout) = {
+            let (url, timeout, ca_file) = {
                 let config = config.borrow();
-                (config.webhook.clone(), config.webhook_timeout)
+                (
+                    config.webhook.clone(),
+                    config.webhook_timeout,
+                    config.webhook_ca_file.clone(),
+                )
             };
             let Some(url) = url else {
                 break;
             };
-            let outcome = post(&url, &event, timeout).await;
+            let outcome = match super::web::Trust::for_ca_file(ca_file.as_deref()) {
+                Ok(trust) => post(&url, &event, timeout, trust).await,
+                Err(problem) => Err(WebhookError::CaFile(problem)),
+            };
             let label = match &outcome {
                 Ok(status) if (200..300).contains(status) => "accepted",
                 Ok(_) => "rejected",
@@ -929,19 +948,18 @@ async fn wait_unless_superseded(sink: &Sink, event: &HookEvent, pause: Duration)
 }
 
 /// One POST of the event; the answer's status, or why there was none.
-async fn post(url: &str, event: &HookEvent, timeout: Duration) -> Result<u16, WebhookError> {
+async fn post(
+    url: &str,
+    event: &HookEvent,
+    timeout: Duration,
+    trust: super::web::Trust,
+) -> Result<u16, WebhookError> {
     let body = serde_json::to_string(event)?;
     let url = url.to_owned();
     let attempt = tokio::task::spawn_blocking(move || {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        agent
+        super::web::client(timeout, &trust)
             .post(&url)
             .header("Content-Type", "application/json")
-            .header("User-Agent", concat!("herd/", env!("CARGO_PKG_VERSION")))
             .send(body)
             .map(|response| response.status().as_u16())
     });

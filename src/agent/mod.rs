@@ -16,6 +16,7 @@ mod config;
 mod hooks;
 mod memory;
 mod reload;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -395,12 +396,14 @@ pub async fn run(
         source,
     })?;
     let claim_deadline = http::ClaimDeadline::new(clock.origin());
+    let events = http::events::EventLog::default();
     let state = HttpState {
         snapshot: snapshot_rx.clone(),
         registry: metrics.registry().clone(),
         requests: None,
         admin: admin_addr,
         claim_deadline: Some(claim_deadline.clone()),
+        events: events.clone(),
     };
     let servers = [
         (bound.http, http::router(state.clone())),
@@ -494,6 +497,7 @@ pub async fn run(
         name: name.clone(),
         // With no seeds the node founded inside `Node::new` and said so.
         warn_if_founding: !config.join.is_empty() && config.data_dir.is_none(),
+        events,
     };
     driver
         .run(stop, command_rx, hooks_rx, config.drain_timeout)
@@ -609,6 +613,8 @@ struct Driver {
     name: String,
     /// Warn when the node founds a cluster because every seed was itself.
     warn_if_founding: bool,
+    /// The recent events `/v1/events` shows.
+    events: http::events::EventLog,
 }
 
 /// How often the snapshot is republished even when nothing changed, so
@@ -650,6 +656,7 @@ impl Driver {
                                 drain_timeout - margin,
                             );
                             let begun = Shutdown::new(now, drain_timeout - margin);
+                            service_manager::stopping();
                             // Draining only fails once the node has left.
                             let _ = self.node.handle_command(now, begun.drain());
                             shutdown = Some(begun);
@@ -840,6 +847,13 @@ impl Driver {
                 tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
             }
         }
+        let at_ms = wall_clock_ms();
+        for event in published_events(&outputs.events) {
+            self.events.record(at_ms, event);
+            if matches!(event, Event::Joined { .. }) {
+                service_manager::ready();
+            }
+        }
         if let Some(hooks) = &mut self.hooks {
             for event in published_events(&outputs.events) {
                 hooks.node_event(event, hook_view(&self.node));
@@ -863,6 +877,41 @@ impl Driver {
         self.snapshot.send_replace(snapshot);
         self.published_at = now;
         eligibility_changed
+    }
+}
+
+/// Milliseconds since the Unix epoch, for the times `/v1/events` shows a
+/// human (the node itself runs on `Clock`).
+#[allow(clippy::disallowed_methods)]
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// What the agent tells systemd (`Type=notify`): ready once it has joined
+/// (or founded) a cluster, stopping when it begins to drain. Without
+/// `NOTIFY_SOCKET` (not started by systemd) these do nothing.
+mod service_manager {
+    use sd_notify::NotifyState;
+
+    pub(super) fn ready() {
+        notify(&[
+            NotifyState::Ready,
+            NotifyState::Status("joined the cluster"),
+        ]);
+    }
+
+    pub(super) fn stopping() {
+        notify(&[NotifyState::Stopping, NotifyState::Status("draining")]);
+    }
+
+    fn notify(states: &[NotifyState<'_>]) {
+        if let Err(err) = sd_notify::notify(states) {
+            tracing::warn!(error = %err, "cannot notify systemd");
+        }
     }
 }
 

@@ -246,3 +246,12 @@ pub(crate) struct ErrorJson<'a> {
     /// What went wrong, for a person.
     pub error: &'a str,
 }
+
+/// `/v1/events`.
+#[derive(Debug, Serialize)]
+pub(crate) struct EventsJson<'a> {
+    /// This node.
+    pub node: &'a str,
+    /// Its recent events, oldest first (at most [`super::events::KEPT`]).
+    pub events: Vec<super::events::EventJson>,
+}

@@ -10,6 +10,8 @@
 //! | `/health/secondary` | healthy and not primary                             |
 //! | `/v1/members`       | always: every member this node knows                |
 //! | `/v1/primary`       | always: the primary this node's view names          |
+//! | `/v1/events`        | always: this node's recent events, oldest first     |
+//! | `/`                 | always: the status page (HTML, polls the above)     |
 //! | `/metrics`          | always: Prometheus text format                      |
 //!
 //! Other statuses are 503 (for the health routes), 404 (unknown route) and
@@ -40,6 +42,7 @@
 //! resume` and `herd forget` send the header.
 
 pub mod command;
+pub mod events;
 pub(crate) mod json;
 pub mod serve;
 
@@ -76,6 +79,8 @@ pub struct HttpState {
     /// Until when the node's claim holds without another renewal of its
     /// lease (`None`: the snapshot is taken as it is).
     pub claim_deadline: Option<ClaimDeadline>,
+    /// The recent events, for `/v1/events`.
+    pub events: events::EventLog,
 }
 
 /// Until when this node's claim holds without another renewal of its lease,
@@ -231,7 +236,9 @@ fn read_routes() -> Router<HttpState> {
         .route("/health/secondary", get(secondary_check))
         .route("/v1/members", get(members))
         .route("/v1/primary", get(primary))
+        .route("/v1/events", get(recent_events))
         .route("/metrics", get(metrics_text))
+        .route("/", get(status_page))
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -346,6 +353,40 @@ async fn primary(State(state): State<HttpState>) -> Response {
     json_status(true, &PrimaryJson::from(&*snapshot))
 }
 
+async fn recent_events(State(state): State<HttpState>) -> Response {
+    let snapshot = state.current();
+    json_status(
+        true,
+        &json::EventsJson {
+            node: &snapshot.name,
+            events: state.events.recent(),
+        },
+    )
+}
+
+/// The status page: one file, its script and style inline, so it works
+/// offline and the agent needs no asset directory.
+const STATUS_PAGE: &str = include_str!("status.html");
+
+async fn status_page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // The page loads nothing from elsewhere and talks only to this
+            // agent; a policy that says so keeps injected markup inert.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                 connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; \
+                 frame-ancestors 'none'",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        STATUS_PAGE,
+    )
+        .into_response()
+}
+
 async fn metrics_text(State(state): State<HttpState>) -> Response {
     (
         [(
@@ -360,6 +401,6 @@ async fn metrics_text(State(state): State<HttpState>) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such route; see /v1/members, /v1/primary, /health",
+        "no such route; see / (the status page), /v1/members, /v1/primary, /v1/events, /health",
     )
 }

@@ -189,6 +189,8 @@ impl Agent {
             .open(&self.log)
             .expect("open the agent's log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_herd"));
+        // Tests stop agents often; a flag (`--drain-timeout`) still wins.
+        command.env("HERD_DRAIN_TIMEOUT", "5s");
         if self.herd_log {
             command.env("HERD_LOG", "info,herd=debug");
         } else {
