@@ -9,6 +9,8 @@ use herd::agent::{self, AgentArgs, AgentConfig, Bound, Stop};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+mod demo;
+
 /// herd: a gossip-based node agent for clustered servers.
 #[derive(Parser)]
 #[command(version = version_line(), about, long_about = None)]
@@ -50,6 +52,10 @@ enum Commands {
     },
     /// Print the manual page (roff; `herd manpage | man -l -`).
     Manpage,
+    /// Start a cluster on loopback and watch it fail over: kill the
+    /// primary, restart it, drain the next; stops everything at the end
+    /// or on Ctrl-C.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(clap::Args)]
@@ -169,6 +175,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Commands::Validate(args) => validate(*args),
+        Commands::Demo(args) => demo::run(&args),
         Commands::Version => {
             println!("herd {}", version_line());
             ExitCode::SUCCESS
