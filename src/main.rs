@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 mod demo;
+mod tune;
 
 /// herd: a gossip-based node agent for clustered servers.
 #[derive(Parser)]
@@ -56,6 +57,10 @@ enum Commands {
     /// primary, restart it, drain the next; stops everything at the end
     /// or on Ctrl-C.
     Demo(demo::DemoArgs),
+    /// Run your configuration through the simulator at your cluster size
+    /// and loss rate (a primary crash, a freeze, a partition, loss) and
+    /// print the failover times, false downs and traffic to expect.
+    Tune(Box<tune::TuneArgs>),
 }
 
 #[derive(clap::Args)]
@@ -176,6 +181,7 @@ fn main() -> ExitCode {
         }
         Commands::Validate(args) => validate(*args),
         Commands::Demo(args) => demo::run(&args),
+        Commands::Tune(args) => tune::run(*args),
         Commands::Version => {
             println!("herd {}", version_line());
             ExitCode::SUCCESS
