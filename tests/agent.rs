@@ -493,3 +493,72 @@ fn slow_and_idle_clients_do_not_starve_the_health_endpoint() {
     );
     assert!(a.is_running());
 }
+
+/// `herd` as an operator's shell runs it, without the caller's `HERD_*`.
+fn client(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herd"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HERD_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run herd")
+}
+
+#[test]
+fn client_commands_take_host_names_and_say_when_there_is_no_primary() {
+    let dir = log_dir("client-commands");
+    // Its only seed never answers: it stays joining, with no primary.
+    let dead = UdpSocket::bind("127.0.0.1:0").expect("a port");
+    let seed = dead.local_addr().expect("address").to_string();
+    drop(dead);
+    let lonely = Agent::start_with(&dir, "lonely", &[&seed], &[]);
+    assert!(wait_until(Duration::from_secs(10), || lonely
+        .status("/health")
+        .is_some()));
+    let by_name = format!("localhost:{}", lonely.http.port());
+
+    let out = client(&["primary", "--http", &by_name], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("no primary"));
+    // The agent's own variable names the address for the clients too.
+    let out = client(&["members", "--json"], &[("HERD_HTTP", &by_name)]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"lonely\""));
+
+    // With a primary, `herd primary` names it and exits 0.
+    let founder = Agent::start(&dir, "founder", &[], &[]);
+    assert!(wait_until(Duration::from_secs(10), || founder
+        .primary()
+        .is_some()));
+    let out = client(
+        &["primary"],
+        &[("HERD_HTTP", &format!("localhost:{}", founder.http.port()))],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "founder");
+
+    let out = client(&["primary", "--http", "nohost"], &[]);
+    assert_eq!(out.status.code(), Some(2), "a bad address is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("host:port"));
+}
+
+#[test]
+fn version_names_the_commit_and_the_protocol() {
+    for args in [&["version"][..], &["--version"][..]] {
+        let out = client(args, &[]);
+        assert!(out.status.success(), "{out:?}");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.starts_with("herd "), "{said}");
+        assert!(said.contains(env!("CARGO_PKG_VERSION")), "{said}");
+        assert!(said.contains("commit "), "{said}");
+        assert!(
+            said.contains(&format!("gossip protocol {}", herd::core::PROTOCOL_VERSION)),
+            "{said}"
+        );
+    }
+}

@@ -107,6 +107,27 @@ fn a_key_file_others_can_read_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("can be read by group or others"), "{err}");
 
+    // The same file handed over as a systemd credential is accepted: its
+    // directory is private to the service, whatever the mode shows.
+    let out = herd()
+        .args(["validate", "--key-file"])
+        .arg(&file)
+        .env("CREDENTIALS_DIRECTORY", &dir)
+        .output()
+        .expect("run herd");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = herd()
+        .args(["validate", "--key-file"])
+        .arg(&file)
+        .env("CREDENTIALS_DIRECTORY", dir.join("elsewhere"))
+        .output()
+        .expect("run herd");
+    assert_eq!(out.status.code(), Some(64));
+
     // Requiring encryption without a key refuses to start too.
     let config = dir.join("herd.toml");
     std::fs::write(&config, "require_encryption = true\n").expect("write config");

@@ -354,7 +354,12 @@ impl AgentConfig {
             let metadata = std::fs::metadata(path)
                 .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
             let mode = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions());
-            if mode & 0o077 != 0 {
+            // systemd's credentials (`LoadCredential=`) live on a private
+            // file system only the service reads; it grants that with an
+            // ACL, which shows as group bits. The directory is the guard.
+            let credential = std::env::var_os("CREDENTIALS_DIRECTORY")
+                .is_some_and(|dir| !dir.is_empty() && path.starts_with(dir));
+            if mode & 0o077 != 0 && !credential {
                 return Err(fail(format!(
                     "{} can be read by group or others (mode {:o}): chmod 600 it",
                     path.display(),
