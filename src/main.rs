@@ -253,9 +253,10 @@ type LogHandle =
     tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
 
 /// Logs to standard error, filtered by `HERD_LOG`, else by `configured`
-/// (the file's `log`), else at `info`. Returns the handle to change the
-/// filter, unless `HERD_LOG` fixed it.
-fn init_logging(configured: Option<&str>) -> Option<LogHandle> {
+/// (the file's `log`), else at `info`; as text or as one JSON object per
+/// line. Returns the handle to change the filter, unless `HERD_LOG` fixed
+/// it.
+fn init_logging(configured: Option<&str>, format: agent::LogFormat) -> Option<LogHandle> {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::prelude::*;
@@ -267,14 +268,29 @@ fn init_logging(configured: Option<&str>) -> Option<LogHandle> {
     }
     .unwrap_or_else(|| EnvFilter::new("info"));
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_writer(std::io::stderr),
-        )
-        .init();
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        agent::LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+        // Every field is a field of the object (`member`, `term`, ...),
+        // and the agent's span adds `node`, so a pipeline filters on them
+        // without parsing the message.
+        agent::LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+    }
     (!from_env).then_some(handle)
 }
 
@@ -288,7 +304,7 @@ fn run_agent(args: AgentArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let log = init_logging(config.log.as_deref());
+    let log = init_logging(config.log.as_deref(), config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -388,7 +404,7 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
     // Silent unless asked: the report is the output. With `HERD_LOG` set,
     // the core's log lines carry the host and virtual time.
     if std::env::var_os("HERD_LOG").is_some() {
-        init_logging(None);
+        init_logging(None, agent::LogFormat::Text);
     }
     use std::io::IsTerminal;
     let (Some(path), None) = (&args.scenario, args.swarm) else {

@@ -5,10 +5,52 @@
 //! names are a contract with `dashboards/`: a test scrapes `/metrics` and
 //! checks every name the dashboards and alert rules use.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
 
 use crate::core::codec::DropReason;
-use crate::core::{MemberState, NodeStats, Snapshot};
+use crate::core::health::CheckStatus;
+use crate::core::{Event, MemberState, MessageKind, NodeStats, PROTOCOL_VERSION, Snapshot};
+
+/// Buckets of the probe round trip, in seconds: a LAN answers within a
+/// millisecond, a loaded host or a WAN in tens; past the probe timeout
+/// (500 ms by default) the probe has failed.
+const RTT_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+];
+/// Buckets of check and hook durations, in seconds.
+const RUN_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+/// Buckets of HTTP handling times, in seconds: answers come from a
+/// snapshot in memory.
+const HTTP_BUCKETS: [f64; 8] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1];
+
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+fn histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> prometheus::Result<HistogramVec> {
+    let metric = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
 
 /// The agent's metrics and the registry that holds them.
 pub(crate) struct Metrics {
@@ -33,6 +75,23 @@ pub(crate) struct Metrics {
     data_dir_write_failures: IntCounter,
     config_reloads: IntCounterVec,
     hooks: HookMetrics,
+    messages_sent: IntCounterVec,
+    messages_received: IntCounterVec,
+    probes_failed: IntCounter,
+    probe_rtt: prometheus::Histogram,
+    refutations: IntCounter,
+    suspicions: IntCounter,
+    member_changes: IntCounterVec,
+    gossip_backlog: IntGauge,
+    state_served: IntCounter,
+    role_changes: IntCounterVec,
+    primary_changes: IntCounter,
+    lease_renewals_sent: IntCounter,
+    lease_renewals_answered: IntCounter,
+    lease_lapses: IntCounter,
+    check_status: IntGaugeVec,
+    check_duration: HistogramVec,
+    http: HttpMetrics,
     last: NodeStats,
 }
 
@@ -84,7 +143,137 @@ impl Metrics {
         for result in ["ok", "error"] {
             config_reloads.with_label_values(&[result]);
         }
+        let build = IntGaugeVec::new(
+            Opts::new(
+                "herd_build_info",
+                "Always 1; labels name the build: version, commit, gossip protocol version.",
+            ),
+            &["version", "commit", "protocol"],
+        )?;
+        registry.register(Box::new(build.clone()))?;
+        build
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("HERD_COMMIT"),
+                &PROTOCOL_VERSION.to_string(),
+            ])
+            .set(1);
+        // The process's own CPU, memory, descriptors and start time
+        // (`process_*`), as every Prometheus client exports.
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        let messages_sent = counter_vec(
+            &registry,
+            "herd_messages_sent_total",
+            "SWIM messages sent, by kind (ping, ack, ping_req, indirect_ping, indirect_ack, forwarded_ack, announce, feed, gossip, broadcast, turn_undead).",
+            &["kind"],
+        )?;
+        let messages_received = counter_vec(
+            &registry,
+            "herd_messages_received_total",
+            "SWIM messages received and read, by kind.",
+            &["kind"],
+        )?;
+        for kind in MessageKind::ALL {
+            messages_sent.with_label_values(&[kind.as_str()]);
+            messages_received.with_label_values(&[kind.as_str()]);
+        }
+        let member_changes = counter_vec(
+            &registry,
+            "herd_member_changes_total",
+            "Members whose state changed in this agent's view, by the new state (alive, suspect, down, left).",
+            &["state"],
+        )?;
+        for state in ["alive", "suspect", "down", "left"] {
+            member_changes.with_label_values(&[state]);
+        }
+        let role_changes = counter_vec(
+            &registry,
+            "herd_role_changes_total",
+            "Times this agent began (role=primary) or stopped (role=secondary) claiming the primary role.",
+            &["role"],
+        )?;
+        for role in ["primary", "secondary"] {
+            role_changes.with_label_values(&[role]);
+        }
+        let probe_rtt = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "herd_probe_rtt_seconds",
+                "Round trip of this agent's direct SWIM probes that were answered.",
+            )
+            .buckets(RTT_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(probe_rtt.clone()))?;
+        let check_status = IntGaugeVec::new(
+            Opts::new(
+                "herd_check_status",
+                "1 for each local check's current status (starting, passing, warning, failing), 0 for the others.",
+            ),
+            &["check", "status"],
+        )?;
+        registry.register(Box::new(check_status.clone()))?;
         Ok(Self {
+            messages_sent,
+            messages_received,
+            probes_failed: counter(
+                &registry,
+                "herd_probes_failed_total",
+                "Direct probes of a member that got no answer within probe_timeout (it is then probed indirectly).",
+            )?,
+            probe_rtt,
+            refutations: counter(
+                &registry,
+                "herd_refutations_total",
+                "Times this agent refuted a suspicion of itself: other members suspected it (it is slow, or its network loses datagrams).",
+            )?,
+            suspicions: counter(
+                &registry,
+                "herd_suspicions_total",
+                "Members this agent's view began to suspect (most are refuted; many suspicions and few downs mean a network or CPU problem).",
+            )?,
+            member_changes,
+            gossip_backlog: gauge(
+                &registry,
+                "herd_gossip_backlog",
+                "Membership updates and health records waiting to be gossiped.",
+            )?,
+            state_served: counter(
+                &registry,
+                "herd_state_served_bytes_total",
+                "Bytes of membership state sent to joiners and in whole-state syncs.",
+            )?,
+            role_changes,
+            primary_changes: counter(
+                &registry,
+                "herd_primary_changes_total",
+                "Times the primary this agent's view names changed (to another member, or to none).",
+            )?,
+            lease_renewals_sent: counter(
+                &registry,
+                "herd_lease_renewals_sent_total",
+                "Lease renewals this agent sent to its witnesses while it held or sought the lease.",
+            )?,
+            lease_renewals_answered: counter(
+                &registry,
+                "herd_lease_renewals_answered_total",
+                "Lease renewals this agent answered as a witness.",
+            )?,
+            lease_lapses: counter(
+                &registry,
+                "herd_lease_lapses_total",
+                "Times this agent's lease ran out while it claimed the role: no witness answered in time, and it stopped answering 200 on its own.",
+            )?,
+            check_status,
+            check_duration: histogram_vec(
+                &registry,
+                "herd_check_duration_seconds",
+                "How long each local check's runs took.",
+                &["check"],
+                &RUN_BUCKETS,
+            )?,
+            http: HttpMetrics::register(&registry)?,
             healthy: gauge(
                 &registry,
                 "herd_healthy",
@@ -217,7 +406,90 @@ impl Metrics {
                 .with_label_values(&[reason.as_str()])
                 .inc_by(delta(now.dropped(reason), last.dropped(reason)));
         }
+        for (index, kind) in MessageKind::ALL.iter().enumerate() {
+            self.messages_sent
+                .with_label_values(&[kind.as_str()])
+                .inc_by(delta(now.messages_sent[index], last.messages_sent[index]));
+            self.messages_received
+                .with_label_values(&[kind.as_str()])
+                .inc_by(delta(
+                    now.messages_received[index],
+                    last.messages_received[index],
+                ));
+        }
+        self.probes_failed
+            .inc_by(delta(now.probes_failed, last.probes_failed));
+        self.refutations
+            .inc_by(delta(now.refutations, last.refutations));
+        self.state_served
+            .inc_by(delta(now.state_bytes_served, last.state_bytes_served));
+        self.lease_renewals_sent
+            .inc_by(delta(now.lease_renewals_sent, last.lease_renewals_sent));
+        self.lease_renewals_answered.inc_by(delta(
+            now.lease_renewals_answered,
+            last.lease_renewals_answered,
+        ));
+        self.lease_lapses
+            .inc_by(delta(now.lease_lapses, last.lease_lapses));
+        self.gossip_backlog
+            .set(i64::try_from(now.gossip_backlog).unwrap_or(i64::MAX));
+        if let Some(local) = snapshot.members.iter().find(|m| m.local) {
+            for check in &local.checks {
+                for status in [
+                    CheckStatus::Starting,
+                    CheckStatus::Passing,
+                    CheckStatus::Warning,
+                    CheckStatus::Failing,
+                ] {
+                    self.check_status
+                        .with_label_values(&[&*check.name, status.as_str()])
+                        .set(i64::from(check.status == status));
+                }
+            }
+        }
         self.last = now.clone();
+    }
+
+    /// Counts what one published event says: member changes, suspicions,
+    /// role and primary changes.
+    pub(crate) fn event(&self, event: &Event) {
+        match event {
+            Event::MemberState { current, .. } => {
+                self.member_changes
+                    .with_label_values(&[current.as_str()])
+                    .inc();
+                if *current == MemberState::Suspect {
+                    self.suspicions.inc();
+                }
+            }
+            Event::RoleChanged { claiming, .. } => {
+                let role = if *claiming { "primary" } else { "secondary" };
+                self.role_changes.with_label_values(&[role]).inc();
+            }
+            Event::PrimaryChanged { .. } => self.primary_changes.inc(),
+            _ => {}
+        }
+    }
+
+    /// Records the round trips of answered probes.
+    pub(crate) fn probe_rtts(&self, rtts: &[std::time::Duration]) {
+        for rtt in rtts {
+            self.probe_rtt.observe(rtt.as_secs_f64());
+        }
+    }
+
+    /// The checks' duration histogram, for the check tasks; a reload
+    /// forgets the status of checks that are gone.
+    pub(crate) fn checks(&self) -> CheckMetrics {
+        CheckMetrics {
+            status: self.check_status.clone(),
+            duration: self.check_duration.clone(),
+        }
+    }
+
+    /// The HTTP counters, for the routers.
+    pub(crate) fn http(&self) -> HttpMetrics {
+        self.http.clone()
     }
 
     /// Counts one write of the data directory.
@@ -252,6 +524,7 @@ pub(crate) struct HookMetrics {
     runs: IntCounterVec,
     deliveries: IntCounterVec,
     skipped: IntCounterVec,
+    durations: HistogramVec,
 }
 
 impl HookMetrics {
@@ -290,11 +563,26 @@ impl HookMetrics {
         for outcome in ["accepted", "rejected", "error"] {
             deliveries.with_label_values(&[outcome]);
         }
+        let durations = histogram_vec(
+            registry,
+            "herd_hook_duration_seconds",
+            "How long hook commands (on_primary, on_secondary, on_member) and webhook attempts (webhook) took.",
+            &["hook"],
+            &RUN_BUCKETS,
+        )?;
         Ok(Self {
             runs,
             deliveries,
             skipped,
+            durations,
         })
+    }
+
+    /// Records how long a run of `hook` (or a `webhook` attempt) took.
+    pub(crate) fn duration(&self, hook: &str, took: std::time::Duration) {
+        self.durations
+            .with_label_values(&[hook])
+            .observe(took.as_secs_f64());
     }
 
     /// Runs of `hook` (`on_primary`, `on_secondary`, `on_member`) that
@@ -312,6 +600,65 @@ impl HookMetrics {
     /// (`coalesced`, `superseded`, `overflow`).
     pub(crate) fn skipped(&self, sink: &str, reason: &str) -> IntCounter {
         self.skipped.with_label_values(&[sink, reason])
+    }
+}
+
+/// The local checks' metrics, handed to the check tasks.
+#[derive(Clone)]
+pub(crate) struct CheckMetrics {
+    status: IntGaugeVec,
+    duration: HistogramVec,
+}
+
+impl CheckMetrics {
+    /// Records how long a run of `check` took.
+    pub(crate) fn ran(&self, check: &str, took: std::time::Duration) {
+        self.duration
+            .with_label_values(&[check])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Forgets every check's series: a reload replaced the set.
+    pub(crate) fn reset(&self) {
+        self.status.reset();
+        self.duration.reset();
+    }
+}
+
+/// HTTP requests served, by listener, route and status code.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: IntCounterVec,
+    durations: HistogramVec,
+}
+
+impl HttpMetrics {
+    fn register(registry: &Registry) -> prometheus::Result<Self> {
+        Ok(Self {
+            requests: counter_vec(
+                registry,
+                "herd_http_requests_total",
+                "HTTP requests answered, by listener (public, admin), route (the path pattern; other for unknown paths) and status code.",
+                &["listener", "route", "code"],
+            )?,
+            durations: histogram_vec(
+                registry,
+                "herd_http_request_duration_seconds",
+                "How long answering took, by listener and route.",
+                &["listener", "route"],
+                &HTTP_BUCKETS,
+            )?,
+        })
+    }
+
+    /// Counts one answered request.
+    pub fn answered(&self, listener: &str, route: &str, code: u16, took: std::time::Duration) {
+        self.requests
+            .with_label_values(&[listener, route, &code.to_string()])
+            .inc();
+        self.durations
+            .with_label_values(&[listener, route])
+            .observe(took.as_secs_f64());
     }
 }
 

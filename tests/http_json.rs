@@ -182,6 +182,7 @@ fn state(snapshot: Snapshot, requests: Option<mpsc::Sender<Request>>) -> HttpSta
         admin: ADMIN.parse().unwrap(),
         claim_deadline: None,
         events: herd::http::events::EventLog::default(),
+        metrics: None,
     }
 }
 

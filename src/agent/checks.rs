@@ -25,6 +25,7 @@ use super::web;
 use crate::core::health::{self, CheckStatus, CheckSummary};
 use crate::core::{Command, ConfigError};
 use crate::http::command::Request;
+use crate::metrics::CheckMetrics;
 
 /// Longest output kept for the local API, in bytes.
 pub(super) const MAX_LOCAL_OUTPUT: usize = 512;
@@ -425,7 +426,11 @@ pub(super) struct Checks {
 
 impl Checks {
     /// Starts `checks` as the agent starts: each one `starting`.
-    pub(super) fn start(checks: Vec<CheckConfig>, node: mpsc::Sender<Request>) -> Self {
+    pub(super) fn start(
+        checks: Vec<CheckConfig>,
+        node: mpsc::Sender<Request>,
+        metrics: CheckMetrics,
+    ) -> Self {
         let set = checks
             .into_iter()
             .map(|config| {
@@ -433,7 +438,7 @@ impl Checks {
                 (config, state)
             })
             .collect();
-        Self::spawn(set, check_clock(), node)
+        Self::spawn(set, check_clock(), node, metrics)
     }
 
     /// Stops `previous` (if any) and starts `checks` in their place: a
@@ -447,6 +452,7 @@ impl Checks {
         previous: Option<Self>,
         checks: Vec<CheckConfig>,
         node: mpsc::Sender<Request>,
+        metrics: CheckMetrics,
     ) -> Self {
         let (started, mut old) = match previous {
             Some(mut previous) => (previous.started, previous.stop().await),
@@ -465,7 +471,9 @@ impl Checks {
                 (config, state)
             })
             .collect();
-        Self::spawn(set, started, node)
+        // The old set's series go; the new set's come with its first runs.
+        metrics.reset();
+        Self::spawn(set, started, node, metrics)
     }
 
     /// Stops the checks; their last states.
@@ -484,11 +492,14 @@ impl Checks {
         set: Vec<(CheckConfig, CheckState)>,
         started: tokio::time::Instant,
         node: mpsc::Sender<Request>,
+        metrics: CheckMetrics,
     ) -> Self {
         let (stop, stopped) = oneshot::channel();
         Self {
             stop: Some(stop),
-            task: Some(tokio::spawn(run(set, started, node, stopped))),
+            task: Some(tokio::spawn(tracing::Instrument::in_current_span(run(
+                set, started, node, stopped, metrics,
+            )))),
             started,
         }
     }
@@ -510,6 +521,7 @@ async fn run(
     started: tokio::time::Instant,
     node: mpsc::Sender<Request>,
     mut stop: oneshot::Receiver<()>,
+    metrics: CheckMetrics,
 ) -> Vec<(CheckConfig, CheckState)> {
     let (results_tx, mut results) = mpsc::channel::<(usize, Outcome)>(64);
     // Dropped when this returns, which aborts every probe.
@@ -521,12 +533,16 @@ async fn run(
         let interval = config.interval;
         let timeout = config.timeout;
         let results_tx = results_tx.clone();
+        let name = config.display_name();
+        let metrics = metrics.clone();
         probes.spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
+                let began = check_clock();
                 let outcome = run_probe(&probe, timeout).await;
+                metrics.ran(&name, began.elapsed());
                 if results_tx.send((index, outcome)).await.is_err() {
                     return;
                 }
@@ -754,7 +770,8 @@ mod tests {
     #[tokio::test]
     async fn a_reload_keeps_unchanged_checks_and_puts_new_ones_on_probation() {
         let (node, mut health) = mpsc::channel(64);
-        let checks = Checks::start(vec![exec("ok", 0)], node.clone());
+        let metrics = crate::metrics::Metrics::new().unwrap().checks();
+        let checks = Checks::start(vec![exec("ok", 0)], node.clone(), metrics.clone());
         assert_eq!(
             next_health(&mut health).await,
             [("ok".into(), CheckStatus::Starting)]
@@ -764,7 +781,13 @@ mod tests {
         // "ok" again (new thresholds only), and a failing newcomer.
         let mut ok = exec("ok", 0);
         ok.fall = 5;
-        let checks = Checks::reload(Some(checks), vec![ok, exec("bad", 2)], node.clone()).await;
+        let checks = Checks::reload(
+            Some(checks),
+            vec![ok, exec("bad", 2)],
+            node.clone(),
+            metrics.clone(),
+        )
+        .await;
         // Updates the old set sent before it stopped may still be queued.
         let mut first = next_health(&mut health).await;
         while first.len() == 1 {
@@ -783,7 +806,7 @@ mod tests {
         }
 
         // Removed: the old probes stop; the node hears the empty set.
-        let checks = Checks::reload(Some(checks), Vec::new(), node.clone()).await;
+        let checks = Checks::reload(Some(checks), Vec::new(), node.clone(), metrics).await;
         // Updates the old set sent before it stopped may still be queued.
         while !next_health(&mut health).await.is_empty() {}
         drop(checks);

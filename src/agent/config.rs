@@ -85,6 +85,20 @@ pub struct AgentConfig {
     /// Log filter (tracing's `EnvFilter` syntax, e.g. `info,herd=debug`);
     /// `HERD_LOG` beats it. Default: `info`.
     pub log: Option<String>,
+    /// `text` (for a terminal) or `json` (one object per line, every field
+    /// a field, for a log pipeline). Default: text.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Default for AgentConfig {
@@ -116,6 +130,7 @@ impl Default for AgentConfig {
             require_encryption: None,
             hooks: HooksConfig::default(),
             log: None,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -175,6 +190,9 @@ pub struct AgentArgs {
     /// (the variable takes a comma-separated list)
     #[arg(long = "check-http", env = "HERD_CHECK_HTTP", value_delimiter = ',')]
     pub check_http: Vec<String>,
+    /// Log lines as `text` or `json` [default: text]
+    #[arg(long, env = "HERD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 /// `--quorum` named no policy.
@@ -317,6 +335,9 @@ impl AgentConfig {
         }
         if let Some(file) = &args.key_file {
             self.key_file = Some(file.clone());
+        }
+        if let Some(format) = args.log_format {
+            self.log_format = format;
         }
         for url in &args.check_http {
             self.checks.push(CheckConfig::http(url));
@@ -509,6 +530,7 @@ impl AgentConfig {
             require_encryption: _,
             hooks: _,
             log: _,
+            log_format,
         } = self;
         [
             ("name", *name != new.name),
@@ -531,6 +553,7 @@ impl AgentConfig {
             ),
             ("drain_timeout", *drain_timeout != new.drain_timeout),
             ("gossip", *gossip != new.gossip),
+            ("log_format", *log_format != new.log_format),
         ]
         .into_iter()
         .filter_map(|(field, changed)| changed.then_some(field))

@@ -559,18 +559,18 @@ impl Hooks {
         let config = self.config.borrow().clone();
         if has_commands(&config) && self.commands.is_none() {
             let sink = Sink::new("command", self.metrics.clone());
-            self.workers.push(tokio::spawn(run_commands(
-                sink.clone(),
-                self.config.subscribe(),
-            )));
+            self.workers
+                .push(tokio::spawn(tracing::Instrument::in_current_span(
+                    run_commands(sink.clone(), self.config.subscribe()),
+                )));
             self.commands = Some(sink);
         }
         if config.webhook.is_some() && self.webhook.is_none() {
             let sink = Sink::new("webhook", self.metrics.clone());
-            self.workers.push(tokio::spawn(run_webhook(
-                sink.clone(),
-                self.config.subscribe(),
-            )));
+            self.workers
+                .push(tokio::spawn(tracing::Instrument::in_current_span(
+                    run_webhook(sink.clone(), self.config.subscribe()),
+                )));
             self.webhook = Some(sink);
         }
     }
@@ -728,8 +728,10 @@ async fn run_commands(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
         let hook = event.event.hook();
         let started = now();
         let (outcome, output) = run_command(argv, &event, config.timeout).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let took = started.elapsed();
+        let elapsed_ms = took.as_millis() as u64;
         sink.metrics.runs(hook, outcome.label()).inc();
+        sink.metrics.duration(hook, took);
         let output = output.trim();
         match &outcome {
             RunOutcome::Exited(Some(0)) => tracing::info!(
@@ -878,10 +880,12 @@ async fn run_webhook(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
             let Some(url) = url else {
                 break;
             };
+            let started = now();
             let outcome = match super::web::Trust::for_ca_file(ca_file.as_deref()) {
                 Ok(trust) => post(&url, &event, timeout, trust).await,
                 Err(problem) => Err(WebhookError::CaFile(problem)),
             };
+            sink.metrics.duration("webhook", started.elapsed());
             let label = match &outcome {
                 Ok(status) if (200..300).contains(status) => "accepted",
                 Ok(_) => "rejected",

@@ -25,9 +25,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rand::{Rng, RngExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 pub use crate::http::command::Request;
-pub use config::{AgentArgs, AgentConfig};
+pub use config::{AgentArgs, AgentConfig, LogFormat};
 use hooks::Hooks;
 pub use reload::{LogFilter, LogFilterError, Reload};
 
@@ -281,6 +282,23 @@ pub async fn run(
     reload: Option<Reload>,
     started: impl FnOnce(Running),
 ) -> Result<(), AgentError> {
+    let name = config.name.clone().unwrap_or_else(host_name);
+    // Every line the agent logs (its tasks' too) names the node: a log
+    // pipeline holding many agents' lines tells them apart by a field.
+    let span = tracing::info_span!("agent", node = %name);
+    run_named(config, name, bound, stop, reload, started)
+        .instrument(span)
+        .await
+}
+
+async fn run_named(
+    config: AgentConfig,
+    name: String,
+    bound: Bound,
+    stop: mpsc::Receiver<Stop>,
+    reload: Option<Reload>,
+    started: impl FnOnce(Running),
+) -> Result<(), AgentError> {
     config.validate().map_err(|errors| config::ConfigErrors {
         source: "agent".into(),
         errors,
@@ -294,7 +312,6 @@ pub async fn run(
         context: "reading the HTTP listener's address".into(),
         source,
     })?;
-    let name = config.name.clone().unwrap_or_else(host_name);
     let advertise = advertise_addr(&config, gossip_addr);
     let id =
         NodeId::new(&name, advertise, start_incarnation()).map_err(|e| config::ConfigErrors {
@@ -404,6 +421,7 @@ pub async fn run(
         admin: admin_addr,
         claim_deadline: Some(claim_deadline.clone()),
         events: events.clone(),
+        metrics: Some(metrics.http()),
     };
     let servers = [
         (bound.http, http::router(state.clone())),
@@ -418,26 +436,33 @@ pub async fn run(
     .map(|(listener, router)| {
         let mut stop = http_stop_rx.clone();
         let limits = http_limits();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            let stats = Arc::default();
-            http::serve::serve(listener, router, limits, stats, shutdown).await;
-        })
+        tokio::spawn(
+            async move {
+                let shutdown = async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                };
+                let stats = Arc::default();
+                http::serve::serve(listener, router, limits, stats, shutdown).await;
+            }
+            .in_current_span(),
+        )
     });
 
     let resolver = (!config.join.is_empty() || !remembered.is_empty()).then(|| {
-        tokio::spawn(resolve_seeds(
-            config.join.clone(),
-            remembered,
-            gossip_addr,
-            command_tx.clone(),
-            snapshot_rx.clone(),
-        ))
+        tokio::spawn(
+            resolve_seeds(
+                config.join.clone(),
+                remembered,
+                gossip_addr,
+                command_tx.clone(),
+                snapshot_rx.clone(),
+            )
+            .in_current_span(),
+        )
     });
-    let checks = (!config.checks.is_empty())
-        .then(|| checks::Checks::start(config.checks.clone(), command_tx.clone()));
+    let checks = (!config.checks.is_empty()).then(|| {
+        checks::Checks::start(config.checks.clone(), command_tx.clone(), metrics.checks())
+    });
     let (hooks_tx, hooks_rx) = mpsc::channel(4);
     // The reload task owns the checks, to replace them; without it they
     // stop when `run` returns.
@@ -450,11 +475,17 @@ pub async fn run(
                 keyring: running_keyring,
                 gossip_addr,
                 checks,
+                check_metrics: metrics.checks(),
                 commands: command_tx.clone(),
                 hooks: hooks_tx,
                 counter: metrics.config_reloads(),
             };
-            (Some(tokio::spawn(reloader.run(reload.requests))), None)
+            (
+                Some(tokio::spawn(
+                    reloader.run(reload.requests).in_current_span(),
+                )),
+                None,
+            )
         }
         None => (None, checks),
     };
@@ -848,8 +879,10 @@ impl Driver {
             }
         }
         let at_ms = wall_clock_ms();
+        self.metrics.probe_rtts(&self.node.take_probe_rtts());
         for event in published_events(&outputs.events) {
             self.events.record(at_ms, event);
+            self.metrics.event(event);
             if matches!(event, Event::Joined { .. }) {
                 service_manager::ready();
             }

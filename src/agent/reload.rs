@@ -54,6 +54,8 @@ pub(super) struct Reloader {
     pub(super) keyring: Keyring,
     pub(super) gossip_addr: SocketAddr,
     pub(super) checks: Option<checks::Checks>,
+    /// The checks' metrics, for the set a reload starts.
+    pub(super) check_metrics: crate::metrics::CheckMetrics,
     pub(super) commands: mpsc::Sender<Request>,
     pub(super) hooks: mpsc::Sender<HooksConfig>,
     pub(super) counter: prometheus::IntCounterVec,
@@ -155,6 +157,7 @@ impl Reloader {
                 self.checks.take(),
                 new.checks.clone(),
                 self.commands.clone(),
+                self.check_metrics.clone(),
             )
             .await;
             self.checks = Some(checks);

@@ -189,6 +189,105 @@ pub struct NodeStats {
     /// foca timers that failed, such as a probe cycle cut short by another
     /// (none in a healthy node: see `Node::rejoined`).
     pub timer_errors: u64,
+    /// SWIM messages sent, by kind (order of [`MessageKind::ALL`]).
+    pub messages_sent: [u64; MessageKind::ALL.len()],
+    /// SWIM messages received and read, by kind.
+    pub messages_received: [u64; MessageKind::ALL.len()],
+    /// Direct probes of this node that got no answer in time (the member
+    /// is then probed indirectly, and suspected if that fails too).
+    pub probes_failed: u64,
+    /// Times this node refuted a suspicion of itself (its SWIM incarnation
+    /// went up): other members suspected it, a sign it is slow or its
+    /// network loses datagrams.
+    pub refutations: u64,
+    /// Membership updates and records waiting to be gossiped, as of now.
+    pub gossip_backlog: u64,
+    /// Bytes of membership state sent to joiners and in syncs.
+    pub state_bytes_served: u64,
+    /// Lease renewals this node sent as the holder.
+    pub lease_renewals_sent: u64,
+    /// Renewals this node answered as a witness.
+    pub lease_renewals_answered: u64,
+    /// Times this node's lease ran out while it claimed the role (no
+    /// witness answered in time: it stopped answering 200 on its own).
+    pub lease_lapses: u64,
+}
+
+/// The kinds of SWIM message foca exchanges, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A direct probe.
+    Ping,
+    /// Its answer.
+    Ack,
+    /// A request to probe a member for us.
+    PingReq,
+    /// The probe sent on another's behalf.
+    IndirectPing,
+    /// Its answer.
+    IndirectAck,
+    /// A forwarded answer.
+    ForwardedAck,
+    /// A join announcement.
+    Announce,
+    /// The answer to an announcement: members to know.
+    Feed,
+    /// Updates only.
+    Gossip,
+    /// Records only.
+    Broadcast,
+    /// A request to revive a member declared down.
+    TurnUndead,
+}
+
+impl MessageKind {
+    /// Every kind, in the order of the counters.
+    pub const ALL: [Self; 11] = [
+        Self::Ping,
+        Self::Ack,
+        Self::PingReq,
+        Self::IndirectPing,
+        Self::IndirectAck,
+        Self::ForwardedAck,
+        Self::Announce,
+        Self::Feed,
+        Self::Gossip,
+        Self::Broadcast,
+        Self::TurnUndead,
+    ];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ping => "ping",
+            Self::Ack => "ack",
+            Self::PingReq => "ping_req",
+            Self::IndirectPing => "indirect_ping",
+            Self::IndirectAck => "indirect_ack",
+            Self::ForwardedAck => "forwarded_ack",
+            Self::Announce => "announce",
+            Self::Feed => "feed",
+            Self::Gossip => "gossip",
+            Self::Broadcast => "broadcast",
+            Self::TurnUndead => "turn_undead",
+        }
+    }
+
+    pub(crate) fn of<T>(message: &foca::Message<T>) -> Self {
+        match message {
+            foca::Message::Ping(_) => Self::Ping,
+            foca::Message::Ack(_) => Self::Ack,
+            foca::Message::PingReq { .. } => Self::PingReq,
+            foca::Message::IndirectPing { .. } => Self::IndirectPing,
+            foca::Message::IndirectAck { .. } => Self::IndirectAck,
+            foca::Message::ForwardedAck { .. } => Self::ForwardedAck,
+            foca::Message::Announce => Self::Announce,
+            foca::Message::Feed => Self::Feed,
+            foca::Message::Gossip => Self::Gossip,
+            foca::Message::Broadcast => Self::Broadcast,
+            foca::Message::TurnUndead => Self::TurnUndead,
+        }
+    }
 }
 
 impl NodeStats {

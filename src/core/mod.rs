@@ -37,7 +37,8 @@ pub(crate) mod timer;
 pub(crate) mod view;
 
 pub use api::{
-    Command, CommandError, Event, MemberInfo, NodeStats, Phase, Snapshot, Start, Transmit,
+    Command, CommandError, Event, MemberInfo, MessageKind, NodeStats, Phase, Snapshot, Start,
+    Transmit,
 };
 pub use codec::{DropReason, PROTOCOL_VERSION, Refusal};
 pub use config::{ConfigError, GossipTuning, NodeConfig};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use foca::{Notification, Runtime, Timer};
 
-use super::api::Transmit;
+use super::api::{MessageKind, Transmit};
 use super::codec::{self, PayloadKind};
 use super::identity::{MemberKey, NodeId};
 use super::keyring::Sealer;
@@ -49,8 +49,31 @@ pub(crate) struct Outbox {
     /// answers where the packet came from, so a forged sender address
     /// does not make this node send to a third party.
     pub(crate) reply_to: Option<(MemberKey, SocketAddr)>,
+    /// What foca sent and read, for the node's counters.
+    pub(crate) wire: Wire,
     scratch: Vec<u8>,
 }
+
+/// foca's traffic as its `DataSent` and `DataReceived` notifications show
+/// it: counts by kind, the probes and answers the node times, and our own
+/// SWIM incarnation (it goes up when foca refutes a suspicion of us).
+#[derive(Debug, Default)]
+pub(crate) struct Wire {
+    pub(crate) sent: [u64; MessageKind::ALL.len()],
+    pub(crate) received: [u64; MessageKind::ALL.len()],
+    /// Direct probes sent since the node last looked: to whom, which.
+    pub(crate) pings: Vec<(MemberKey, u8)>,
+    /// Their answers received since the node last looked.
+    pub(crate) acks: Vec<(MemberKey, u8)>,
+    /// The SWIM incarnation our last datagram carried (`None` after a
+    /// rejoin: a new identity starts again).
+    pub(crate) incarnation: Option<foca::Incarnation>,
+    pub(crate) refutations: u64,
+}
+
+/// More probes in flight than this are not timed (foca sends one per
+/// probe period; the rest is a burst the counters need not follow).
+const TIMED_PROBES: usize = 64;
 
 impl Outbox {
     pub(crate) fn new(cluster: String, sealer: Option<Sealer>) -> Self {
@@ -63,6 +86,7 @@ impl Outbox {
             notes: Vec::new(),
             sealer,
             reply_to: None,
+            wire: Wire::default(),
             scratch: Vec::with_capacity(codec::MAX_DATAGRAM),
         }
     }
@@ -96,9 +120,37 @@ impl Runtime<NodeId> for Outbox {
             | Notification::Active => Note::Membership,
             Notification::ProbeFailed(_, id) => Note::ProbeFailed(id.clone()),
             Notification::Idle => Note::Idle,
-            Notification::Rejoin(id) => Note::Rejoin(id.clone()),
+            Notification::Rejoin(id) => {
+                // A new identity counts its incarnation from scratch.
+                self.wire.incarnation = None;
+                Note::Rejoin(id.clone())
+            }
             Notification::Defunct => Note::Defunct,
-            Notification::DataReceived(_) | Notification::DataSent(_) => return,
+            Notification::DataSent(header) => {
+                self.wire.sent[MessageKind::of(&header.message) as usize] += 1;
+                if let foca::Message::Ping(probe) = header.message
+                    && self.wire.pings.len() < TIMED_PROBES
+                {
+                    self.wire.pings.push((header.dst.key(), probe));
+                }
+                let incarnation = header.src_incarnation;
+                if let Some(before) = self.wire.incarnation
+                    && incarnation > before
+                {
+                    self.wire.refutations += u64::from(incarnation - before);
+                }
+                self.wire.incarnation = Some(incarnation);
+                return;
+            }
+            Notification::DataReceived(header) => {
+                self.wire.received[MessageKind::of(&header.message) as usize] += 1;
+                if let foca::Message::Ack(probe) = header.message
+                    && self.wire.acks.len() < TIMED_PROBES
+                {
+                    self.wire.acks.push((header.src.key(), probe));
+                }
+                return;
+            }
         };
         if note != Note::Membership || self.notes.last() != Some(&Note::Membership) {
             self.notes.push(note);

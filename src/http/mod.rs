@@ -63,6 +63,7 @@ use json::{DoneJson, ErrorJson, HealthJson, LiveJson, MembersJson, PrimaryJson};
 
 use crate::core::{Command, CommandError, Snapshot};
 use crate::metrics;
+pub use crate::metrics::HttpMetrics;
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -81,6 +82,8 @@ pub struct HttpState {
     pub claim_deadline: Option<ClaimDeadline>,
     /// The recent events, for `/v1/events`.
     pub events: events::EventLog,
+    /// Where requests are counted (`None`: not counted).
+    pub metrics: Option<HttpMetrics>,
 }
 
 /// Until when this node's claim holds without another renewal of its lease,
@@ -146,6 +149,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/resume", post(admin_only))
         .route("/v1/forget/{name}", post(admin_only))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            (state.metrics.clone(), "public"),
+            count_request,
+        ))
         .with_state(state)
 }
 
@@ -161,7 +168,42 @@ pub fn admin_router(state: HttpState) -> Router {
     read_routes()
         .merge(mutating)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            (state.metrics.clone(), "admin"),
+            count_request,
+        ))
         .with_state(state)
+}
+
+/// Counts a request by listener, route pattern (never the raw path: the
+/// label set stays bounded whatever clients ask) and status code.
+async fn count_request(
+    State((metrics, listener)): State<(Option<HttpMetrics>, &'static str)>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let Some(metrics) = metrics else {
+        return next.run(request).await;
+    };
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
+    let began = request_clock();
+    let response = next.run(request).await;
+    metrics.answered(
+        listener,
+        &route,
+        response.status().as_u16(),
+        began.elapsed(),
+    );
+    response
+}
+
+#[allow(clippy::disallowed_methods)]
+fn request_clock() -> std::time::Instant {
+    // How long an answer took is measured in real time.
+    std::time::Instant::now()
 }
 
 /// The header a call that changes the node must carry (any value).

@@ -285,6 +285,7 @@ impl Node {
                 witnesses: self.lease.witnesses.clone(),
             };
             self.send_to_witnesses(&ping);
+            self.stats.lease_renewals_sent += 1;
             if self.lease.renewals.len() == KEPT_ROUNDS {
                 self.lease.renewals.pop_front();
             }
@@ -399,6 +400,7 @@ impl Node {
     pub(super) fn lease_lapse(&mut self, now: Time) {
         if !self.lease.holds(now) {
             if self.claiming {
+                self.stats.lease_lapses += 1;
                 tracing::warn!("lease not renewed by a witness in time; not claiming the role");
             }
             self.settled = None;
@@ -495,6 +497,7 @@ impl Node {
             round,
         };
         self.send_control(from, &ack);
+        self.stats.lease_renewals_answered += 1;
         self.lease.granted = Some((key, now + wait));
     }
 

@@ -190,10 +190,30 @@ pub struct Node {
     transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) stats: NodeStats,
+    /// Direct probes in flight, and the round-trip times of the answered
+    /// ones until the driver takes them (see [`Node::take_probe_rtts`]).
+    probe_times: ProbeTimes,
     /// Bumped on every change a snapshot would show.
     changes: u64,
     /// `changes()` when the outputs were last taken.
     taken_at_change: Option<u64>,
+}
+
+/// Direct probes in flight and the round-trip times of answered ones.
+#[derive(Debug, Default)]
+pub(crate) struct ProbeTimes {
+    /// To whom, which probe, when: oldest first.
+    pending: VecDeque<(MemberKey, u8, Time)>,
+    /// Round trips measured, waiting for the driver.
+    rtts: Vec<Time>,
+}
+
+impl ProbeTimes {
+    /// The most kept of either: a driver that never takes the samples
+    /// holds a fixed few.
+    pub(crate) const KEPT: usize = 256;
+    /// Past this, a probe's answer is no longer waited for.
+    const PATIENCE: Time = Time::from_secs(10);
 }
 
 impl std::fmt::Debug for Node {
@@ -305,6 +325,7 @@ impl Node {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: NodeStats::default(),
+            probe_times: ProbeTimes::default(),
             changes: 0,
             taken_at_change: None,
         };

@@ -74,9 +74,18 @@ impl Node {
     /// Counters.
     pub fn stats(&self) -> NodeStats {
         let mut stats = self.stats.clone();
+        stats.gossip_backlog =
+            (self.foca.updates_backlog() + self.foca.custom_broadcast_backlog()) as u64;
         stats.records_rejected = self.members.records_rejected();
         stats.members_refused = self.members.members_refused();
         stats
+    }
+
+    /// The round-trip times of direct probes answered since the last call,
+    /// for a driver's histogram (at most [`ProbeTimes::KEPT`] are held; a
+    /// driver that never asks, as the simulator, loses nothing else).
+    pub fn take_probe_rtts(&mut self) -> Vec<Time> {
+        std::mem::take(&mut self.probe_times.rtts)
     }
 
     /// A number that changes whenever [`Node::snapshot`] would.

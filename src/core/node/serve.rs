@@ -302,9 +302,11 @@ impl Node {
                 }
             }
         }
+        let sent_before = self.stats.bytes_sent;
         for slice in slices {
             self.send_control(to, &Control::SyncPart(slice));
         }
+        self.stats.state_bytes_served += self.stats.bytes_sent - sent_before;
     }
 
     /// Takes members and records learned outside gossip. A sender that does

@@ -32,6 +32,7 @@ impl Node {
         for (after, timer) in self.rt.timers.drain(..) {
             self.timers.push(now + after, NodeTimer::Foca(timer));
         }
+        self.absorb_wire(now);
         if self.rt.notes.is_empty() {
             return;
         }
@@ -51,6 +52,7 @@ impl Node {
                 }
                 Note::Membership => self.scan_needed = true,
                 Note::ProbeFailed(id) => {
+                    self.stats.probes_failed += 1;
                     self.scan_needed = true;
                     self.check.wanted = true;
                     self.nudge_suspect(now, id, 0);
@@ -59,6 +61,55 @@ impl Node {
         }
         // Sending our own record inside `rejoined` may have queued more.
         self.absorb_transmits();
+    }
+
+    /// Counts what foca sent and read, and times each direct probe from
+    /// the call that sent it to the call that read its answer (the `now`
+    /// of both: foca's notifications come during the call).
+    fn absorb_wire(&mut self, now: Time) {
+        let wire = &mut self.rt.wire;
+        for (total, new) in self.stats.messages_sent.iter_mut().zip(wire.sent) {
+            *total += new;
+        }
+        for (total, new) in self.stats.messages_received.iter_mut().zip(wire.received) {
+            *total += new;
+        }
+        wire.sent = Default::default();
+        wire.received = Default::default();
+        let refuted = std::mem::take(&mut wire.refutations);
+        if refuted > 0 {
+            self.stats.refutations += refuted;
+            tracing::info!(
+                incarnation = wire.incarnation.unwrap_or_default(),
+                "refuted a suspicion of this node (other members suspected it)"
+            );
+        }
+        let probes = &mut self.probe_times;
+        for (member, probe) in wire.acks.drain(..) {
+            if let Some(at) = probes
+                .pending
+                .iter()
+                .position(|&(m, p, _)| m == member && p == probe)
+                && let Some((_, _, sent)) = probes.pending.remove(at)
+                && probes.rtts.len() < ProbeTimes::KEPT
+            {
+                probes.rtts.push(now.saturating_sub(sent));
+            }
+        }
+        for (member, probe) in wire.pings.drain(..) {
+            if probes.pending.len() == ProbeTimes::KEPT {
+                probes.pending.pop_front();
+            }
+            probes.pending.push_back((member, probe, now));
+        }
+        // An answer later than this is not a round trip worth a sample.
+        while probes
+            .pending
+            .front()
+            .is_some_and(|&(_, _, sent)| now.saturating_sub(sent) > ProbeTimes::PATIENCE)
+        {
+            probes.pending.pop_front();
+        }
     }
 
     /// Reads foca's membership into the view (see [`Members::scan`]).
