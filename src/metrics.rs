@@ -666,7 +666,7 @@ impl HttpMetrics {
 pub(crate) fn encode(registry: &Registry) -> String {
     let mut out = Vec::new();
     if let Err(err) = prometheus::TextEncoder::new().encode(&registry.gather(), &mut out) {
-        tracing::warn!(error = %err, "encoding metrics");
+        tracing::warn!(error = err.to_string().as_str(), "encoding metrics");
     }
     String::from_utf8(out).unwrap_or_default()
 }

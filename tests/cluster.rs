@@ -205,3 +205,93 @@ fn five_agents_elect_one_primary_fail_over_leave_and_rejoin_without_failback() {
     }
     assert_eq!(agents[old].status("/health/primary"), Some(503));
 }
+
+/// The JSON objects of an agent's log, and the lines that were not JSON.
+fn json_log(agent: &Agent) -> (Vec<serde_json::Value>, Vec<String>) {
+    let text = std::fs::read_to_string(&agent.log).unwrap_or_default();
+    let mut objects = Vec::new();
+    let mut other = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str(line) {
+            Ok(object) => objects.push(object),
+            Err(_) => other.push(line.to_owned()),
+        }
+    }
+    (objects, other)
+}
+
+#[test]
+fn json_logs_carry_every_change_as_fields_through_a_failover() {
+    let dir = log_dir("json-logs");
+    let json = ["--log-format", "json"];
+    let first = Agent::start(&dir, "j1", &[], &json);
+    let seeds = [first.gossip];
+    let mut agents = vec![
+        first,
+        Agent::start(&dir, "j2", &seeds, &json),
+        Agent::start(&dir, "j3", &seeds, &json),
+    ];
+    let all: Vec<&Agent> = agents.iter().collect();
+    assert!(
+        wait_until(Duration::from_secs(20), || all
+            .iter()
+            .all(|a| a.alive_members() == 3)
+            && agreed_on(&all).is_some()),
+        "the cluster did not form"
+    );
+    let old = agreed_on(&all).expect("a primary");
+    let victim = agents.iter().position(|a| a.name == old).expect("it runs");
+    agents[victim].kill();
+    let survivors: Vec<&Agent> = agents.iter().filter(|a| a.name != old).collect();
+    let mut new = None;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            new = agreed_on(&survivors).filter(|p| *p != old);
+            new.is_some()
+        }),
+        "no failover"
+    );
+    let new = new.expect("the new primary");
+    // What the survivors logged lands in their files as they flush: wait
+    // for the down to be written, then read everything.
+    let logged_down = |agent: &Agent| {
+        json_log(agent).0.iter().any(|line| {
+            line["message"] == "member state changed"
+                && line["member"] == old.as_str()
+                && line["state"] == "down"
+        })
+    };
+    assert!(wait_until(Duration::from_secs(10), || survivors
+        .iter()
+        .all(|a| logged_down(a))));
+
+    for agent in &survivors {
+        let (lines, other) = json_log(agent);
+        assert!(other.is_empty(), "{}: not JSON: {other:?}", agent.name);
+        for line in &lines {
+            for field in ["timestamp", "level", "message", "target"] {
+                assert!(line.get(field).is_some(), "{field} missing: {line}");
+            }
+        }
+        // Lines from the agent's tasks name the node as a field.
+        let node_named = lines
+            .iter()
+            .filter(|l| l["target"] != "herd")
+            .all(|l| l["span"]["node"] == agent.name.as_str());
+        assert!(node_named, "{}: a line without its node", agent.name);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["message"] == "primary changed" && l["previous"] == old.as_str()),
+            "{}: no primary change from {old}",
+            agent.name
+        );
+    }
+    let (lines, _) = json_log(survivors.iter().find(|a| a.name == new).expect("new"));
+    let claim = lines
+        .iter()
+        .rev()
+        .find(|l| l["message"] == "this node is now the primary")
+        .expect("the new primary logged its claim");
+    assert!(claim["term"].as_u64().is_some_and(|t| t >= 2), "{claim}");
+}

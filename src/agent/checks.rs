@@ -577,7 +577,7 @@ async fn run(
                 check = %state.summary().name,
                 from = before.as_str(),
                 to = state.status().as_str(),
-                output = %state.summary().output,
+                output = state.summary().output.as_str(),
                 "check changed state"
             );
         }

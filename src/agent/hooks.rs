@@ -766,7 +766,7 @@ async fn run_commands(sink: Arc<Sink>, config: watch::Receiver<HooksConfig>) {
                 hook,
                 event = event.event.as_str(),
                 program = argv.first().map_or("", String::as_str),
-                error = %err,
+                error = err.to_string().as_str(),
                 "hook could not be started"
             ),
         }

@@ -235,7 +235,7 @@ fn advertise_addr(config: &AgentConfig, bound: SocketAddr) -> SocketAddr {
         Ok(local) => SocketAddr::new(local.ip(), bound.port()),
         Err(err) => {
             tracing::warn!(
-                error = %err,
+                error = err.to_string().as_str(),
                 "no default route to find an address to advertise; using 127.0.0.1 \
                  (set --advertise for a multi-host cluster)"
             );
@@ -600,7 +600,10 @@ fn http_limits() -> http::serve::Limits {
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, _)) => limits.within(soft, RESERVED_FDS, 2),
         Err(err) => {
-            tracing::debug!(error = %err, "cannot read the file descriptor limit");
+            tracing::debug!(
+                error = err.to_string().as_str(),
+                "cannot read the file descriptor limit"
+            );
             limits
         }
     }
@@ -707,7 +710,7 @@ impl Driver {
                         self.node.handle_packet(now, from, &buf[..len]);
                     }
                     Err(err) => {
-                        tracing::debug!(error = %err, "receiving a datagram");
+                        tracing::debug!(error = err.to_string().as_str(), "receiving a datagram");
                     }
                 },
                 Some(config) = hooks.recv() => self.reconfigure_hooks(&config),
@@ -815,7 +818,11 @@ impl Driver {
                 self.primary_eligible
             }
             (Err(err), Some((since, failures))) => {
-                tracing::debug!(error = %err, failures, "the data directory still cannot be written");
+                tracing::debug!(
+                    error = err.to_string().as_str(),
+                    failures,
+                    "the data directory still cannot be written"
+                );
                 memory.failing = Some((since, failures + 1));
                 memory.retry_at = now + RETRY_WRITE;
                 return false;
@@ -824,7 +831,7 @@ impl Driver {
                 memory.failing = Some((now, 1));
                 memory.retry_at = now + RETRY_WRITE;
                 tracing::error!(
-                    error = %err,
+                    error = err.to_string().as_str(),
                     "cannot write the data directory: this node gives up the primary role \
                      until it can (a term it cannot persist must not be handed out); \
                      retrying every second, herd_data_dir_writable is 0 meanwhile"
@@ -875,7 +882,7 @@ impl Driver {
         self.claim_deadline.set(self.node.claim_until());
         for transmit in &outputs.transmits {
             if let Err(err) = self.socket.send_to(&transmit.payload, transmit.to).await {
-                tracing::debug!(to = %transmit.to, error = %err, "sending a datagram");
+                tracing::debug!(to = %transmit.to, error = err.to_string().as_str(), "sending a datagram");
             }
         }
         let at_ms = wall_clock_ms();
@@ -943,7 +950,7 @@ mod service_manager {
 
     fn notify(states: &[NotifyState<'_>]) {
         if let Err(err) = sd_notify::notify(states) {
-            tracing::warn!(error = %err, "cannot notify systemd");
+            tracing::warn!(error = err.to_string().as_str(), "cannot notify systemd");
         }
     }
 }
@@ -1041,7 +1048,11 @@ async fn resolve_seeds(
                     a.is_ipv4() == local.is_ipv4()
                         || (local.is_ipv6() && local.ip().is_unspecified())
                 })),
-                Err(err) => tracing::warn!(seed, error = %err, "cannot resolve seed"),
+                Err(err) => tracing::warn!(
+                    seed,
+                    error = err.to_string().as_str(),
+                    "cannot resolve seed"
+                ),
             }
         }
         addrs.sort();

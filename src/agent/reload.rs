@@ -106,7 +106,7 @@ impl Reloader {
                     tracing::error!(
                         file,
                         field = error.field,
-                        problem = %problem.join(" "),
+                        problem = problem.join(" ").as_str(),
                         "invalid configuration"
                     );
                 }
@@ -118,7 +118,11 @@ impl Reloader {
                 return Some("error");
             }
             Err(err) => {
-                tracing::error!(file, error = %err, "configuration not reloaded: nothing changed");
+                tracing::error!(
+                    file,
+                    error = err.to_string().as_str(),
+                    "configuration not reloaded: nothing changed"
+                );
                 return Some("error");
             }
         };
@@ -126,7 +130,7 @@ impl Reloader {
         if !restart.is_empty() {
             tracing::warn!(
                 file,
-                settings = %restart.join(", "),
+                settings = restart.join(", ").as_str(),
                 "these settings changed but take effect only when the agent restarts; \
                  it keeps running with the old values"
             );
@@ -174,7 +178,11 @@ impl Reloader {
             match &self.log_filter {
                 Some(set) => match set(new.log.as_deref().unwrap_or("info")) {
                     Ok(()) => applied.push("log"),
-                    Err(err) => tracing::error!(file, error = %err, "cannot set the log filter"),
+                    Err(err) => tracing::error!(
+                        file,
+                        error = err.to_string().as_str(),
+                        "cannot set the log filter"
+                    ),
                 },
                 None => tracing::warn!(
                     file,

@@ -120,7 +120,10 @@ pub async fn serve(
                 // Out of file descriptors, most likely: waiting lets
                 // connections close; spinning would burn a core.
                 if !accept_failed_logged {
-                    tracing::warn!(error = %err, "cannot accept HTTP connections; retrying");
+                    tracing::warn!(
+                        error = err.to_string().as_str(),
+                        "cannot accept HTTP connections; retrying"
+                    );
                     accept_failed_logged = true;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -169,7 +172,7 @@ pub async fn serve(
             tokio::select! {
                 result = connection => {
                     if let Err(err) = result {
-                        tracing::trace!(error = %err, "HTTP connection ended");
+                        tracing::trace!(error = err.to_string().as_str(), "HTTP connection ended");
                     }
                 }
                 // Displaced by a newer connection at the cap.

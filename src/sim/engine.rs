@@ -450,7 +450,10 @@ impl Sim {
             // The simulator only gives commands that apply; a refusal would
             // show as a missing effect in the report.
             if let Err(err) = node.handle_command(now, command) {
-                tracing::debug!(error = %err, "simulated command refused");
+                tracing::debug!(
+                    error = err.to_string().as_str(),
+                    "simulated command refused"
+                );
             }
             self.after_input(index);
         }
@@ -583,7 +586,10 @@ impl Sim {
                                 }
                                 Queued::Command(command) => {
                                     if let Err(err) = node.handle_command(now, command) {
-                                        tracing::debug!(error = %err, "simulated command refused");
+                                        tracing::debug!(
+                                            error = err.to_string().as_str(),
+                                            "simulated command refused"
+                                        );
                                     }
                                 }
                             }

@@ -294,7 +294,7 @@ impl Node {
         }
         let down = std::iter::once(foca::Member::new(id, incarnation, foca::State::Down));
         if let Err(err) = self.foca.apply_many(down, true, &mut self.rt) {
-            tracing::debug!(error = %err, "declaring a suspect down");
+            tracing::debug!(error = err.to_string().as_str(), "declaring a suspect down");
         }
         self.scan_needed = true;
         self.absorb_foca(now);

@@ -110,10 +110,13 @@ impl Node {
                 self.members.offer(record);
                 self.news_possible = true;
                 if let Err(err) = self.foca.add_broadcast(&bytes) {
-                    tracing::warn!(error = %err, "could not queue a forget");
+                    tracing::warn!(error = err.to_string().as_str(), "could not queue a forget");
                 }
             }
-            Err(err) => tracing::warn!(error = %err, "could not encode a forget"),
+            Err(err) => tracing::warn!(
+                error = err.to_string().as_str(),
+                "could not encode a forget"
+            ),
         }
         self.settle(now);
         Ok(())

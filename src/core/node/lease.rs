@@ -727,7 +727,10 @@ impl Node {
             foca::State::Down,
         ));
         if let Err(err) = self.foca.apply_many(down, true, &mut self.rt) {
-            tracing::debug!(error = %err, "declaring a lapsed primary down");
+            tracing::debug!(
+                error = err.to_string().as_str(),
+                "declaring a lapsed primary down"
+            );
         }
         self.scan_needed = true;
         self.absorb_foca(now);
@@ -789,7 +792,7 @@ impl Node {
         };
         let update = std::iter::once(foca::Member::new(holder, incarnation, state));
         if let Err(err) = self.foca.apply_many(update, true, &mut self.rt) {
-            tracing::debug!(error = %err, "applying a lapsed lease");
+            tracing::debug!(error = err.to_string().as_str(), "applying a lapsed lease");
         }
         self.scan_needed = true;
         self.absorb_foca(now);

@@ -99,7 +99,7 @@ impl Node {
         if self.phase == Phase::Joined
             && let Err(err) = self.foca.gossip(&mut self.rt)
         {
-            tracing::debug!(error = %err, "gossip");
+            tracing::debug!(error = err.to_string().as_str(), "gossip");
         }
         self.absorb_foca(now);
     }
@@ -108,10 +108,16 @@ impl Node {
         match codec::encode_record(&self.record) {
             Ok(bytes) => {
                 if let Err(err) = self.foca.add_broadcast(&bytes) {
-                    tracing::warn!(error = %err, "could not queue our health record");
+                    tracing::warn!(
+                        error = err.to_string().as_str(),
+                        "could not queue our health record"
+                    );
                 }
             }
-            Err(err) => tracing::warn!(error = %err, "could not encode our health record"),
+            Err(err) => tracing::warn!(
+                error = err.to_string().as_str(),
+                "could not encode our health record"
+            ),
         }
     }
 
@@ -207,7 +213,10 @@ impl Node {
             RecordGossip::new(self.members.inbox().clone()),
         );
         if let Err(err) = self.foca.apply_many(live.into_iter(), false, &mut self.rt) {
-            tracing::debug!(error = %err, "keeping the live members across a rejoin");
+            tracing::debug!(
+                error = err.to_string().as_str(),
+                "keeping the live members across a rejoin"
+            );
         }
         self.scan_needed = true;
         self.phase = Phase::Joining;
@@ -277,7 +286,7 @@ impl Node {
                     tracing::info!(%seed, "joined the cluster");
                     self.become_joined(now, Some(seed));
                     if let Err(err) = self.foca.announce(responder, &mut self.rt) {
-                        tracing::debug!(error = %err, "announce to seed");
+                        tracing::debug!(error = err.to_string().as_str(), "announce to seed");
                     }
                     self.absorb_foca(now);
                 }
@@ -323,7 +332,7 @@ impl Node {
         // every live member directly: when many leave at once (a scale-in),
         // the few that gossip would tell may be leaving too.
         if let Err(err) = self.foca.leave_cluster(&mut self.rt) {
-            tracing::warn!(error = %err, "leaving the cluster");
+            tracing::warn!(error = err.to_string().as_str(), "leaving the cluster");
         }
         self.absorb_foca(now);
         let goodbye = Control::Leaving {
@@ -365,7 +374,7 @@ impl Node {
             for _ in 0..3.min(down.len()) {
                 let pick = down[self.rng.random_range(0..down.len())].clone();
                 if let Err(err) = self.foca.announce(pick, &mut self.rt) {
-                    tracing::debug!(error = %err, "announce");
+                    tracing::debug!(error = err.to_string().as_str(), "announce");
                 }
             }
             if self.foca.num_members() == 0 {
@@ -459,7 +468,7 @@ impl Node {
         }
         let down = std::iter::once(foca::Member::down(identity));
         if let Err(err) = self.foca.apply_many(down, true, &mut self.rt) {
-            tracing::debug!(error = %err, "applying a leave");
+            tracing::debug!(error = err.to_string().as_str(), "applying a leave");
         }
         self.scan_needed = true;
         self.absorb_foca(now);

@@ -430,7 +430,7 @@ impl Node {
                         }
                         _ => DropReason::Refused,
                     };
-                    tracing::debug!(%from, error = %err, "foca refused a packet");
+                    tracing::debug!(%from, error = err.to_string().as_str(), "foca refused a packet");
                     self.count_drop(reason);
                 }
                 self.absorb_foca(now);
@@ -541,7 +541,7 @@ impl Node {
                     }
                     if let Err(err) = self.foca.handle_timer(timer, &mut self.rt) {
                         self.stats.timer_errors += 1;
-                        tracing::debug!(error = %err, "foca timer");
+                        tracing::debug!(error = err.to_string().as_str(), "foca timer");
                     }
                     self.absorb_foca(now);
                 }
@@ -741,7 +741,10 @@ impl Node {
                 self.rt.vouching = vouching;
                 self.absorb_transmits();
             }
-            Err(err) => tracing::warn!(error = %err, "could not encode a control message"),
+            Err(err) => tracing::warn!(
+                error = err.to_string().as_str(),
+                "could not encode a control message"
+            ),
         }
     }
 

@@ -164,7 +164,7 @@ impl Node {
         self.sender_vouches = sender_vouches;
         let own = std::iter::once(foca::Member::down(identity));
         if let Err(err) = self.foca.apply_many(own, false, &mut self.rt) {
-            tracing::debug!(error = %err, "applying a down notice");
+            tracing::debug!(error = err.to_string().as_str(), "applying a down notice");
         }
         self.absorb_foca(now);
         self.sender_vouches = false;
@@ -217,13 +217,19 @@ impl Node {
             foca::State::Suspect,
         ));
         if let Err(err) = self.foca.apply_many(own, false, &mut self.rt) {
-            tracing::debug!(error = %err, "applying a suspect notice");
+            tracing::debug!(
+                error = err.to_string().as_str(),
+                "applying a suspect notice"
+            );
         }
         // Our next message to the asker carries the refuting incarnation.
         if from != *self.id()
             && let Err(err) = self.foca.announce(from, &mut self.rt)
         {
-            tracing::debug!(error = %err, "answering a suspect notice");
+            tracing::debug!(
+                error = err.to_string().as_str(),
+                "answering a suspect notice"
+            );
         }
         self.absorb_foca(now);
     }

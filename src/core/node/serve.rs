@@ -106,7 +106,7 @@ impl Node {
         self.stats.joins_served += 1;
         let welcome = std::iter::once(foca::Member::alive(joiner));
         if let Err(err) = self.foca.apply_many(welcome, true, &mut self.rt) {
-            tracing::debug!(error = %err, "adding a joiner");
+            tracing::debug!(error = err.to_string().as_str(), "adding a joiner");
         }
         self.absorb_foca(now);
         // The state is many datagrams. Until the requester shows it receives
@@ -180,7 +180,10 @@ impl Node {
             );
             let old = std::iter::once(foca::Member::new(holder, incarnation, foca::State::Down));
             if let Err(err) = self.foca.apply_many(old, false, &mut self.rt) {
-                tracing::debug!(error = %err, "declaring a replaced member down");
+                tracing::debug!(
+                    error = err.to_string().as_str(),
+                    "declaring a replaced member down"
+                );
             }
             self.absorb_foca(now);
             return None;
@@ -338,7 +341,7 @@ impl Node {
             .foca
             .apply_many(members.into_iter(), false, &mut self.rt)
         {
-            tracing::debug!(error = %err, "applying a state sync");
+            tracing::debug!(error = err.to_string().as_str(), "applying a state sync");
         }
         for record in records {
             self.members.offer(record);

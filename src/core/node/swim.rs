@@ -254,7 +254,10 @@ impl Node {
             || self.cfg.suspicion_timeout(members) != self.cfg.suspicion_timeout(self.sized_for);
         if stale {
             if let Err(err) = self.foca.set_config(self.cfg.foca_config(members)) {
-                tracing::warn!(error = %err, "could not resize foca's settings");
+                tracing::warn!(
+                    error = err.to_string().as_str(),
+                    "could not resize foca's settings"
+                );
             }
             self.sized_for = members;
         }
@@ -277,7 +280,7 @@ impl Node {
             && (self.foca.updates_backlog() > 0 || self.foca.custom_broadcast_backlog() > 0)
             && let Err(err) = self.foca.gossip(&mut self.rt)
         {
-            tracing::debug!(error = %err, "gossip");
+            tracing::debug!(error = err.to_string().as_str(), "gossip");
         }
         self.absorb_foca(now);
     }
