@@ -226,7 +226,7 @@ fn json_logs_carry_every_change_as_fields_through_a_failover() {
     let json = ["--log-format", "json"];
     let first = Agent::start(&dir, "j1", &[], &json);
     let seeds = [first.gossip];
-    let mut agents = vec![
+    let mut agents = [
         first,
         Agent::start(&dir, "j2", &seeds, &json),
         Agent::start(&dir, "j3", &seeds, &json),
