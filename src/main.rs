@@ -28,6 +28,10 @@ enum Commands {
     Members(ClientArgs),
     /// Show the primary a running agent's view names.
     Primary(ClientArgs),
+    /// Explain why a running agent's view names its primary (or none): the
+    /// candidates in order and why, the quorum arithmetic, the lease, and
+    /// the last role change with what came just before it.
+    Explain(ClientArgs),
     /// Put the local node into maintenance: /health answers 503 and the
     /// primary role hands over; it stays a member.
     Drain(AdminArgs),
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
         Commands::Agent(args) => run_agent(*args),
         Commands::Members(args) => report(members(&args)),
         Commands::Primary(args) => primary(&args),
+        Commands::Explain(args) => report(explain(&args)),
         Commands::Drain(args) => report(admin(&args, "/v1/drain")),
         Commands::Resume(args) => report(admin(&args, "/v1/resume")),
         Commands::Forget(args) => report(admin(&args.admin, &format!("/v1/forget/{}", args.name))),
@@ -777,6 +782,98 @@ fn primary(args: &ClientArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn explain(args: &ClientArgs) -> Result<()> {
+    let body = get_json(&args.http, "/v1/explain")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    let empty = Vec::new();
+    println!(
+        "{} (as {} sees it)",
+        text(&body["summary"]),
+        text(&body["node"])
+    );
+    let quorum = &body["quorum"];
+    println!(
+        "quorum: {} live ({} alive) of {} expected; {} needed to elect: {}",
+        text(&quorum["live"]),
+        text(&quorum["alive"]),
+        text(&quorum["expected"]),
+        text(&quorum["needed"]),
+        if quorum["quorate"] == Value::Bool(true) {
+            "held"
+        } else {
+            "NOT held"
+        }
+    );
+    let candidates = body["candidates"].as_array().unwrap_or(&empty);
+    if !candidates.is_empty() {
+        println!();
+        let rows: Vec<[String; 5]> = candidates
+            .iter()
+            .map(|c| {
+                [
+                    text(&c["rank"]),
+                    text(&c["name"]),
+                    text(&c["priority"]),
+                    text(&c["seniority"]),
+                    text(&c["why"]),
+                ]
+            })
+            .collect();
+        print_table(
+            &["RANK", "CANDIDATE", "PRIORITY", "SENIORITY", "WHY"],
+            &rows,
+        );
+    }
+    let excluded = body["excluded"].as_array().unwrap_or(&empty);
+    if !excluded.is_empty() {
+        println!();
+        let rows: Vec<[String; 2]> = excluded
+            .iter()
+            .map(|e| [text(&e["name"]), text(&e["why"])])
+            .collect();
+        print_table(&["NOT A CANDIDATE", "WHY"], &rows);
+    }
+    if let Some(witnesses) = body["lease"]["witnesses"].as_array() {
+        let names: Vec<String> = witnesses.iter().map(text).collect();
+        println!(
+            "\nlease: this node pings {} for its lease",
+            names.join(", ")
+        );
+    }
+    if body["consistent"] == Value::Bool(false) {
+        println!("\nnote: a record changed since the view last elected; ask again in a moment");
+    }
+    if let Some(change) = body["last_change"].as_object() {
+        println!("\nlast change: {}", text(&change["event"]["text"]));
+        if let Some(previous) = change.get("previous_primary") {
+            println!(
+                "  the primary before, {}: {}",
+                text(&previous["name"]),
+                text(&previous["why"])
+            );
+        }
+        for cause in change
+            .get("preceded_by")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+        {
+            let before = change["event"]["at_ms"]
+                .as_u64()
+                .unwrap_or(0)
+                .saturating_sub(cause["at_ms"].as_u64().unwrap_or(0));
+            println!(
+                "  {:.1} s before: {}",
+                before as f64 / 1000.0,
+                text(&cause["text"])
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {

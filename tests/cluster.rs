@@ -295,3 +295,71 @@ fn json_logs_carry_every_change_as_fields_through_a_failover() {
         .expect("the new primary logged its claim");
     assert!(claim["term"].as_u64().is_some_and(|t| t >= 2), "{claim}");
 }
+
+#[test]
+fn explain_says_why_the_primary_moved() {
+    let dir = log_dir("explain");
+    let first = Agent::start(&dir, "x1", &[], &[]);
+    let seeds = [first.gossip];
+    let mut agents = [
+        first,
+        Agent::start(&dir, "x2", &seeds, &[]),
+        Agent::start(&dir, "x3", &seeds, &[]),
+    ];
+    let all: Vec<&Agent> = agents.iter().collect();
+    assert!(
+        wait_until(Duration::from_secs(20), || all
+            .iter()
+            .all(|a| a.alive_members() == 3)
+            && agreed_on(&all).is_some()),
+        "the cluster did not form"
+    );
+    let old = agreed_on(&all).expect("a primary");
+    let (_, before) = agents[0].get("/v1/explain").expect("explain");
+    let ranked: Vec<&str> = before["candidates"]
+        .as_array()
+        .expect("candidates")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(ranked.len(), 3, "{before}");
+    assert_eq!(
+        ranked[0], old,
+        "the first candidate is the primary: {before}"
+    );
+    assert_eq!(before["consistent"], true, "{before}");
+    assert_eq!(before["quorum"]["needed"], 2, "{before}");
+
+    let victim = agents.iter().position(|a| a.name == old).expect("it runs");
+    agents[victim].kill();
+    let survivor = &agents[(victim + 1) % 3];
+    let mut after = serde_json::Value::Null;
+    let explained = wait_until(Duration::from_secs(20), || {
+        after = survivor
+            .get("/v1/explain")
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        after["primary"].as_str().is_some_and(|p| p != old)
+            && after["last_change"]["previous_primary"]["name"] == old.as_str()
+    });
+    assert!(explained, "{after}");
+    let why = after["last_change"]["previous_primary"]["why"]
+        .as_str()
+        .unwrap_or("");
+    assert!(why.contains("down") || why.contains("suspect"), "{after}");
+    assert!(
+        after["excluded"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|m| m["name"] == old.as_str())),
+        "{after}"
+    );
+    // The command prints the same in words.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herd"))
+        .args(["explain", "--http", &survivor.http.to_string()])
+        .output()
+        .expect("herd explain");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("the primary before"), "{said}");
+    assert!(said.contains("RANK"), "{said}");
+}

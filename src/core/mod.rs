@@ -22,6 +22,7 @@ mod api;
 pub(crate) mod codec;
 pub(crate) mod config;
 pub mod driver;
+pub mod explain;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod health;
@@ -43,6 +44,7 @@ pub use api::{
 pub use codec::{DropReason, PROTOCOL_VERSION, Refusal};
 pub use config::{ConfigError, GossipTuning, NodeConfig};
 pub use driver::{Outputs, Shutdown};
+pub use explain::{Explanation, explain};
 pub use health::{CheckStatus, CheckSummary, HealthRecord, HealthStatus};
 pub use identity::{NameError, NodeId};
 pub use keyring::{Key, KeyError, Keyring, KeyringError};

@@ -120,6 +120,16 @@ pub(crate) struct CandidateKey {
 }
 
 impl CandidateKey {
+    /// The key of a candidate with these attributes (see
+    /// [`super::explain`], which ranks a snapshot's members by it).
+    pub(crate) fn new(priority: i32, seniority: u64, name: Arc<str>) -> Self {
+        Self {
+            priority: Reverse(priority),
+            seniority,
+            name,
+        }
+    }
+
     /// The key of a member if it is a candidate.
     pub(crate) fn of(
         name: &Arc<str>,

@@ -255,3 +255,38 @@ pub(crate) struct EventsJson<'a> {
     /// Its recent events, oldest first (at most [`super::events::KEPT`]).
     pub events: Vec<super::events::EventJson>,
 }
+
+/// `/v1/explain`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ExplainJson<'a> {
+    /// This node.
+    pub node: &'a str,
+    /// The election in its view, explained.
+    #[serde(flatten)]
+    pub explanation: crate::core::Explanation,
+    /// The latest change of the primary or of this node's role, and the
+    /// membership and health changes just before it (its likely cause).
+    pub last_change: Option<LastChange>,
+}
+
+/// A role or primary change and what preceded it.
+#[derive(Debug, Serialize)]
+pub(crate) struct LastChange {
+    /// The change.
+    pub event: super::events::EventJson,
+    /// Member and health events in the few seconds before it.
+    pub preceded_by: Vec<super::events::EventJson>,
+    /// The primary before the latest change of primary, and why it is not
+    /// the primary now (it is no longer a candidate, or ranks behind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_primary: Option<PreviousPrimary>,
+}
+
+/// The primary before the latest change, and why it is not primary now.
+#[derive(Debug, Serialize)]
+pub(crate) struct PreviousPrimary {
+    /// Its name.
+    pub name: String,
+    /// Why it is not the primary now.
+    pub why: String,
+}

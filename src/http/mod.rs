@@ -11,6 +11,7 @@
 //! | `/v1/members`       | always: every member this node knows                |
 //! | `/v1/primary`       | always: the primary this node's view names          |
 //! | `/v1/events`        | always: this node's recent events, oldest first     |
+//! | `/v1/explain`       | always: why this view names its primary, or none    |
 //! | `/`                 | always: the status page (HTML, polls the above)     |
 //! | `/metrics`          | always: Prometheus text format                      |
 //!
@@ -279,6 +280,7 @@ fn read_routes() -> Router<HttpState> {
         .route("/v1/members", get(members))
         .route("/v1/primary", get(primary))
         .route("/v1/events", get(recent_events))
+        .route("/v1/explain", get(explain))
         .route("/metrics", get(metrics_text))
         .route("/", get(status_page))
 }
@@ -402,6 +404,75 @@ async fn recent_events(State(state): State<HttpState>) -> Response {
         &json::EventsJson {
             node: &snapshot.name,
             events: state.events.recent(),
+        },
+    )
+}
+
+/// How long before a role change a membership or health change counts as
+/// its likely cause.
+const CAUSE_WINDOW_MS: u64 = 10_000;
+
+async fn explain(State(state): State<HttpState>) -> Response {
+    let snapshot = state.current();
+    let recent = state.events.recent();
+    let last_change = recent
+        .iter()
+        .rposition(|e| matches!(e.kind, "primary_changed" | "role_changed"))
+        .map(|at| {
+            let event = recent[at].clone();
+            let since = event.at_ms.saturating_sub(CAUSE_WINDOW_MS);
+            let preceded_by = recent[..at]
+                .iter()
+                .filter(|e| e.at_ms >= since)
+                .filter(|e| {
+                    matches!(
+                        e.kind,
+                        "member_state" | "member_health" | "member_reaped" | "left" | "rejoined"
+                    )
+                })
+                .cloned()
+                .collect();
+            json::LastChange {
+                event,
+                preceded_by,
+                previous_primary: None,
+            }
+        });
+    let explanation = crate::core::explain(&snapshot);
+    // Why the primary before the last change is not the primary now: no
+    // longer a candidate (down, draining, failing ...), or, back, ranked
+    // behind the working primary (no failback).
+    let previous = recent
+        .iter()
+        .rev()
+        .find(|e| e.kind == "primary_changed")
+        .and_then(|e| e.previous.clone())
+        .filter(|name| snapshot.primary.as_deref() != Some(name.as_str()));
+    let last_change = last_change.map(|mut change| {
+        change.previous_primary = previous.map(|name| {
+            let why = explanation
+                .excluded
+                .iter()
+                .find(|e| *e.name == *name)
+                .map(|e| e.why.clone())
+                .or_else(|| {
+                    explanation
+                        .candidates
+                        .iter()
+                        .find(|c| *c.name == *name)
+                        .map(|c| format!("it is a candidate again, ranked {}: {}", c.rank, c.why))
+                })
+                .unwrap_or_else(|| "it is no longer a member of this view".to_owned());
+            json::PreviousPrimary { name, why }
+        });
+        change
+    });
+    json_status(
+        true,
+        &json::ExplainJson {
+            node: &snapshot.name,
+            explanation,
+            last_change,
         },
     )
 }
