@@ -87,7 +87,7 @@ pub(crate) struct Metrics {
     role_changes: IntCounterVec,
     primary_changes: IntCounter,
     lease_renewals_sent: IntCounter,
-    lease_renewals_answered: IntCounter,
+    lease_renewals_witnessed: IntCounter,
     lease_lapses: IntCounter,
     check_status: IntGaugeVec,
     check_duration: HistogramVec,
@@ -255,9 +255,9 @@ impl Metrics {
                 "herd_lease_renewals_sent_total",
                 "Lease renewals this agent sent to its witnesses while it held or sought the lease.",
             )?,
-            lease_renewals_answered: counter(
+            lease_renewals_witnessed: counter(
                 &registry,
-                "herd_lease_renewals_answered_total",
+                "herd_lease_renewals_witnessed_total",
                 "Lease renewals this agent answered as a witness.",
             )?,
             lease_lapses: counter(
@@ -425,9 +425,9 @@ impl Metrics {
             .inc_by(delta(now.state_bytes_served, last.state_bytes_served));
         self.lease_renewals_sent
             .inc_by(delta(now.lease_renewals_sent, last.lease_renewals_sent));
-        self.lease_renewals_answered.inc_by(delta(
-            now.lease_renewals_answered,
-            last.lease_renewals_answered,
+        self.lease_renewals_witnessed.inc_by(delta(
+            now.lease_renewals_witnessed,
+            last.lease_renewals_witnessed,
         ));
         self.lease_lapses
             .inc_by(delta(now.lease_lapses, last.lease_lapses));
@@ -570,6 +570,10 @@ impl HookMetrics {
             &["hook"],
             &RUN_BUCKETS,
         )?;
+        // From the start, so rate() and increase() see the first run too.
+        for hook in ["on_primary", "on_secondary", "on_member", "webhook"] {
+            durations.with_label_values(&[hook]);
+        }
         Ok(Self {
             runs,
             deliveries,

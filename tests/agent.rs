@@ -355,11 +355,26 @@ fn a_seed_given_by_host_name_that_starts_later_is_joined() {
 #[test]
 fn every_metric_the_dashboards_and_rules_use_is_exported() {
     let dir = log_dir("dashboard-metrics");
-    let a = Agent::start(&dir, "a", &[], &[]);
-    assert!(wait_until(Duration::from_secs(10), || a
+    // A check and a hook, so their series exist too.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let config = dir.join("a.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[check]]\nname = \"web\"\ntcp = \"{}\"\n[hooks]\non_secondary = [\"true\"]\n",
+            server.local_addr().expect("address")
+        ),
+    )
+    .expect("write the config");
+    let config = config.to_string_lossy().into_owned();
+    let a = Agent::start(&dir, "a", &[], &["--config", &config]);
+    assert!(wait_until(Duration::from_secs(15), || a
         .primary()
         .as_deref()
-        == Some("a")));
+        == Some("a")
+        && a.metric(
+            r#"herd_check_status{check="web",status="passing"}"#
+        ) == Some(1.0)));
     let exported = ureq::get(&format!("http://{}/metrics", a.http))
         .call()
         .expect("scrape")

@@ -207,7 +207,7 @@ pub struct NodeStats {
     /// Lease renewals this node sent as the holder.
     pub lease_renewals_sent: u64,
     /// Renewals this node answered as a witness.
-    pub lease_renewals_answered: u64,
+    pub lease_renewals_witnessed: u64,
     /// Times this node's lease ran out while it claimed the role (no
     /// witness answered in time: it stopped answering 200 on its own).
     pub lease_lapses: u64,

@@ -497,7 +497,7 @@ impl Node {
             round,
         };
         self.send_control(from, &ack);
-        self.stats.lease_renewals_answered += 1;
+        self.stats.lease_renewals_witnessed += 1;
         self.lease.granted = Some((key, now + wait));
     }
 
