@@ -161,9 +161,7 @@ impl Metrics {
         // The process's own CPU, memory, descriptors and start time
         // (`process_*`), as every Prometheus client exports.
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
+        registry.register(Box::new(ProcessMetrics::new()?))?;
         let messages_sent = counter_vec(
             &registry,
             "herd_messages_sent_total",
@@ -663,6 +661,77 @@ impl HttpMetrics {
         self.durations
             .with_label_values(&[listener, route])
             .observe(took.as_secs_f64());
+    }
+}
+
+/// The prometheus crate's process collector, but with CPU time to the
+/// microsecond: the crate divides clock ticks into whole seconds, so an
+/// idle agent (a few milliseconds a minute) would read 0 for hours and a
+/// rate over it is a staircase. `getrusage` gives user and system time
+/// exactly.
+#[cfg(target_os = "linux")]
+struct ProcessMetrics {
+    inner: prometheus::process_collector::ProcessCollector,
+    cpu: prometheus::Counter,
+    /// The CPU seconds already added to `cpu`.
+    counted: std::sync::Mutex<f64>,
+}
+
+#[cfg(target_os = "linux")]
+impl ProcessMetrics {
+    const CPU: &'static str = "process_cpu_seconds_total";
+
+    fn new() -> prometheus::Result<Self> {
+        Ok(Self {
+            inner: prometheus::process_collector::ProcessCollector::for_self(),
+            cpu: prometheus::Counter::new(
+                Self::CPU,
+                "Total user and system CPU time spent in seconds.",
+            )?,
+            counted: std::sync::Mutex::new(0.0),
+        })
+    }
+
+    fn cpu_seconds() -> Option<f64> {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+        let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        Some(seconds(usage.user_time()) + seconds(usage.system_time()))
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl prometheus::core::Collector for ProcessMetrics {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        let mut descs: Vec<&prometheus::core::Desc> = self
+            .inner
+            .desc()
+            .into_iter()
+            .filter(|desc| desc.fq_name != Self::CPU)
+            .collect();
+        descs.extend(self.cpu.desc());
+        descs
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        if let Some(now) = Self::cpu_seconds() {
+            let mut counted = self
+                .counted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if now > *counted {
+                self.cpu.inc_by(now - *counted);
+                *counted = now;
+            }
+        }
+        let mut families: Vec<prometheus::proto::MetricFamily> = self
+            .inner
+            .collect()
+            .into_iter()
+            .filter(|family| family.name() != Self::CPU)
+            .collect();
+        families.extend(self.cpu.collect());
+        families
     }
 }
 
