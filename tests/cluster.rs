@@ -206,6 +206,28 @@ fn five_agents_elect_one_primary_fail_over_leave_and_rejoin_without_failback() {
     assert_eq!(agents[old].status("/health/primary"), Some(503));
 }
 
+/// Three agents named `prefix`1 to 3 with `extra` flags, once they have
+/// formed a cluster; and the primary they agree on.
+fn three_agents(dir: &std::path::Path, prefix: &str, extra: &[&str]) -> ([Agent; 3], String) {
+    let first = Agent::start(dir, &format!("{prefix}1"), &[], extra);
+    let seeds = [first.gossip];
+    let agents = [
+        first,
+        Agent::start(dir, &format!("{prefix}2"), &seeds, extra),
+        Agent::start(dir, &format!("{prefix}3"), &seeds, extra),
+    ];
+    let all: Vec<&Agent> = agents.iter().collect();
+    assert!(
+        wait_until(Duration::from_secs(20), || all
+            .iter()
+            .all(|a| a.alive_members() == 3)
+            && agreed_on(&all).is_some()),
+        "the cluster did not form"
+    );
+    let primary = agreed_on(&all).expect("a primary");
+    (agents, primary)
+}
+
 /// The JSON objects of an agent's log, and the lines that were not JSON.
 fn json_log(agent: &Agent) -> (Vec<serde_json::Value>, Vec<String>) {
     let text = std::fs::read_to_string(&agent.log).unwrap_or_default();
@@ -223,23 +245,7 @@ fn json_log(agent: &Agent) -> (Vec<serde_json::Value>, Vec<String>) {
 #[test]
 fn json_logs_carry_every_change_as_fields_through_a_failover() {
     let dir = log_dir("json-logs");
-    let json = ["--log-format", "json"];
-    let first = Agent::start(&dir, "j1", &[], &json);
-    let seeds = [first.gossip];
-    let mut agents = [
-        first,
-        Agent::start(&dir, "j2", &seeds, &json),
-        Agent::start(&dir, "j3", &seeds, &json),
-    ];
-    let all: Vec<&Agent> = agents.iter().collect();
-    assert!(
-        wait_until(Duration::from_secs(20), || all
-            .iter()
-            .all(|a| a.alive_members() == 3)
-            && agreed_on(&all).is_some()),
-        "the cluster did not form"
-    );
-    let old = agreed_on(&all).expect("a primary");
+    let (mut agents, old) = three_agents(&dir, "j", &["--log-format", "json"]);
     let victim = agents.iter().position(|a| a.name == old).expect("it runs");
     agents[victim].kill();
     let survivors: Vec<&Agent> = agents.iter().filter(|a| a.name != old).collect();
@@ -299,22 +305,7 @@ fn json_logs_carry_every_change_as_fields_through_a_failover() {
 #[test]
 fn explain_says_why_the_primary_moved() {
     let dir = log_dir("explain");
-    let first = Agent::start(&dir, "x1", &[], &[]);
-    let seeds = [first.gossip];
-    let mut agents = [
-        first,
-        Agent::start(&dir, "x2", &seeds, &[]),
-        Agent::start(&dir, "x3", &seeds, &[]),
-    ];
-    let all: Vec<&Agent> = agents.iter().collect();
-    assert!(
-        wait_until(Duration::from_secs(20), || all
-            .iter()
-            .all(|a| a.alive_members() == 3)
-            && agreed_on(&all).is_some()),
-        "the cluster did not form"
-    );
-    let old = agreed_on(&all).expect("a primary");
+    let (mut agents, old) = three_agents(&dir, "x", &[]);
     let (_, before) = agents[0].get("/v1/explain").expect("explain");
     let ranked: Vec<&str> = before["candidates"]
         .as_array()
