@@ -169,8 +169,9 @@ impl Demo {
         let dir = std::env::temp_dir().join(format!("herd-demo-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut agents = Vec::new();
+        let mut ports = PortPicker::new();
         for index in 1..=args.nodes {
-            agents.push(Agent::new(&format!("n{index}"))?);
+            agents.push(Agent::new(&format!("n{index}"), &mut ports)?);
         }
         let seeds = agents
             .iter()
@@ -200,6 +201,12 @@ impl Demo {
             args.nodes,
             demo.dir.display()
         ));
+        let pages: Vec<String> = demo
+            .agents
+            .iter()
+            .map(|a| format!("{} http://{}/", a.name, a.http))
+            .collect();
+        demo.say(&format!("status pages: {}", pages.join(", ")));
         // The first node founds the cluster (its only seed is itself); the
         // others, and every restart, get the whole list.
         let founder = demo.agents[0].gossip.to_string();
@@ -596,9 +603,20 @@ impl Demo {
                 self.lines.drain(..self.lines.len() - keep);
             }
         } else {
-            println!("{line}");
-            let _ = std::io::stdout().flush();
+            let mut stdout = std::io::stdout().lock();
+            if writeln!(stdout, "{line}")
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                self.reader_gone();
+            }
         }
+    }
+
+    /// Whoever read the output is gone (a closed pipe, a closed terminal):
+    /// stop as on Ctrl-C, so that no agent outlives the demo.
+    fn reader_gone(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
     }
 
     /// Redraws the live view in place (nothing in plain mode).
@@ -610,9 +628,11 @@ impl Demo {
         // Home, clear to the end: the view replaces itself.
         out.push_str("\x1b[H\x1b[J");
         out.push_str(&format!(
-            "herd demo: {} agents on loopback, {:.1} s (Ctrl-C stops and cleans up)\n\n",
+            "herd demo: {} agents on loopback, {:.1} s (Ctrl-C stops and cleans up)\n\
+             status page: http://{}/ (every agent serves one)\n\n",
             self.agents.len(),
-            self.started.elapsed().as_secs_f64()
+            self.started.elapsed().as_secs_f64(),
+            self.agents[0].http
         ));
         out.push_str(&format!(
             "{:<5} {:<8} {:<8} {:<16} {:<9} {:<5} {}\n",
@@ -647,24 +667,89 @@ impl Demo {
             out.push('\n');
         }
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(out.as_bytes());
-        let _ = stdout.flush();
+        if stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            self.reader_gone();
+        }
+    }
+}
+
+/// Free loopback ports for the agents, below the kernel's ephemeral range:
+/// a port the kernel handed out for `:0` is free when asked, but the demo
+/// polls the agents over fresh connections all the time, and one of those
+/// could take it before the agent binds it.
+struct PortPicker {
+    next: u16,
+    end: u16,
+}
+
+impl PortPicker {
+    const START: u16 = 10_000;
+
+    fn new() -> Self {
+        // The ephemeral range starts at 32768 unless configured otherwise.
+        let end = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|range| range.split_whitespace().next()?.parse().ok())
+            .filter(|&low: &u16| low > Self::START + 100)
+            .unwrap_or(32_768);
+        // Demos run side by side (tests) start in different places.
+        let span = u32::from(end - Self::START);
+        let offset = u16::try_from(std::process::id() * 37 % span).unwrap_or(0);
+        Self {
+            next: Self::START + offset,
+            end,
+        }
+    }
+
+    /// The next port free for both UDP and TCP on 127.0.0.1.
+    fn next(&mut self) -> std::io::Result<SocketAddr> {
+        for _ in Self::START..self.end {
+            let port = self.next;
+            self.next = if port + 1 >= self.end {
+                Self::START
+            } else {
+                port + 1
+            };
+            let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+                && TcpListener::bind(("127.0.0.1", port)).is_ok();
+            if free {
+                return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no free port below the ephemeral range",
+        ))
+    }
+}
+
+/// A safety net: if the demo ends without `stop` (a panic), its agents die
+/// with it rather than run on.
+impl Drop for Demo {
+    fn drop(&mut self) {
+        for agent in &mut self.agents {
+            if let Some(mut child) = agent.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 impl Agent {
-    /// An agent with free loopback ports (free when asked: the agents
-    /// bind them a moment later).
-    fn new(name: &str) -> Result<Self> {
-        let udp =
-            || -> std::io::Result<SocketAddr> { UdpSocket::bind("127.0.0.1:0")?.local_addr() };
-        let tcp =
-            || -> std::io::Result<SocketAddr> { TcpListener::bind("127.0.0.1:0")?.local_addr() };
+    /// An agent with free loopback ports (see [`PortPicker`]).
+    fn new(name: &str, ports: &mut PortPicker) -> Result<Self> {
+        let mut next = || ports.next().context("finding a free loopback port");
         Ok(Self {
             name: name.to_owned(),
-            gossip: udp().context("finding a free UDP port")?,
-            http: tcp().context("finding a free TCP port")?,
-            admin: tcp().context("finding a free TCP port")?,
+            gossip: next()?,
+            http: next()?,
+            admin: next()?,
             child: None,
             seen: None,
         })

@@ -54,6 +54,13 @@ impl Demo {
             status.is_some()
         });
         if status.is_none() {
+            // Ctrl-C first, so the demo stops its agents; then for good.
+            if let Ok(pid) = i32::try_from(self.child.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+            }
+            wait_until(Duration::from_secs(10), || {
+                matches!(self.child.try_wait(), Ok(Some(_)))
+            });
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
@@ -91,6 +98,7 @@ fn the_demo_fails_over_rejoins_drains_and_cleans_up() {
     assert_eq!(code, Some(0), "{printed}");
     for step in [
         "starting 3 agents",
+        "status pages: n1 http://127.0.0.1:",
         "cluster formed in",
         "kill -9",
         "failover in",
@@ -126,4 +134,42 @@ fn ctrl_c_stops_every_agent_and_removes_the_directory() {
     assert!(printed.contains("interrupted"), "{printed}");
     assert!(!dir.exists(), "{} is left behind", dir.display());
     assert_eq!(processes_using(&dir), Vec::<String>::new());
+}
+
+#[test]
+fn a_reader_that_goes_away_stops_the_demo_and_every_agent() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herd"))
+        // A short pace: the demo notices a closed pipe at its next line.
+        .args(["demo", "--nodes", "3", "--pace", "1", "--plain"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start herd demo");
+    let out = child.stdout.take().expect("its standard output");
+    let mut lines = BufReader::new(out).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let start = first.find("data in ").expect("the directory is named") + "data in ".len();
+    let dir = PathBuf::from(&first[start..first.len() - 1]);
+    // Read until the cluster formed, then close the pipe, as `| head` does.
+    let formed = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("cluster formed"));
+    assert!(formed, "the cluster did not form");
+    drop(lines);
+    let mut exited = false;
+    wait_until(Duration::from_secs(30), || {
+        exited = matches!(child.try_wait(), Ok(Some(_)));
+        exited
+    });
+    if !exited {
+        // Ctrl-C, not SIGKILL: the demo then stops its agents itself.
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+        }
+    }
+    let _ = child.wait();
+    assert!(exited, "the demo kept running with nobody reading");
+    assert_eq!(processes_using(&dir), Vec::<String>::new());
+    assert!(!dir.exists(), "{} is left behind", dir.display());
 }
