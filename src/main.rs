@@ -9,6 +9,18 @@ use herd::agent::{self, AgentArgs, AgentConfig, Bound, Stop};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+/// `println!` for output a reader may stop reading (`herd members | head`):
+/// a closed pipe ends the command quietly, as it ends C tools, instead of
+/// panicking (Rust ignores SIGPIPE, so the write fails instead).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod demo;
 mod tune;
 
@@ -181,26 +193,33 @@ fn main() -> ExitCode {
         Commands::Forget(args) => report(admin(&args.admin, &format!("/v1/forget/{}", args.name))),
         Commands::Simulate(args) => simulate(&args),
         Commands::Keygen => {
-            println!("{}", agent::generate_key().to_base64());
+            outln!("{}", agent::generate_key().to_base64());
             ExitCode::SUCCESS
         }
         Commands::Validate(args) => validate(*args),
         Commands::Demo(args) => demo::run(&args),
         Commands::Tune(args) => tune::run(*args),
         Commands::Version => {
-            println!("herd {}", version_line());
+            outln!("herd {}", version_line());
             ExitCode::SUCCESS
         }
         Commands::Completions { shell } => {
             use clap::CommandFactory;
             let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "herd", &mut std::io::stdout());
+            // Into memory first: the generator panics on a failed write,
+            // and a reader may stop reading (`herd completions bash | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "herd", &mut script);
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(&script);
             ExitCode::SUCCESS
         }
         Commands::Manpage => {
             use clap::CommandFactory;
             match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
                 Ok(()) => ExitCode::SUCCESS,
+                // The reader stopped reading (`herd manpage | head`).
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("herd: {err}");
                     ExitCode::FAILURE
@@ -231,7 +250,7 @@ fn validate(mut args: ValidateArgs) -> ExitCode {
         || "environment and flags".to_owned(),
         |p| p.display().to_string(),
     );
-    println!(
+    outln!(
         "{source}: valid (cluster {:?}, gossip {}, http {}, {} seed(s), {} check(s), lease {:?})",
         config.cluster,
         config.bind,
@@ -436,14 +455,14 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
             "performance": outcome.performance,
         });
         match serde_json::to_string_pretty(&json) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(err) => {
                 eprintln!("herd: {err}");
                 return ExitCode::FAILURE;
             }
         }
     } else {
-        println!("{report}");
+        outln!("{report}");
     }
     let perf = &outcome.performance;
     eprintln!(
@@ -667,7 +686,7 @@ fn admin(args: &AdminArgs, path: &str) -> Result<()> {
     if !status.is_success() {
         bail!("{}", text(&body["error"]));
     }
-    println!("{}: {} done", text(&body["node"]), text(&body["action"]));
+    outln!("{}: {} done", text(&body["node"]), text(&body["action"]));
     Ok(())
 }
 
@@ -682,7 +701,7 @@ fn text(value: &Value) -> String {
 fn members(args: &ClientArgs) -> Result<()> {
     let body = get_json(&args.http, "/v1/members")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        outln!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
     }
     let empty = Vec::new();
@@ -730,13 +749,13 @@ fn members(args: &ClientArgs) -> Result<()> {
         .filter(|m| m["checks"].as_array().is_some_and(|c| !c.is_empty()))
         .collect();
     if !with_checks.is_empty() {
-        println!();
-        println!("CHECKS");
+        outln!();
+        outln!("CHECKS");
     }
     for member in with_checks {
-        println!("{}", text(&member["name"]));
+        outln!("{}", text(&member["name"]));
         for check in member["checks"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "  {:<9} {}: {}",
                 text(&check["status"]),
                 text(&check["name"]),
@@ -760,7 +779,7 @@ fn primary(args: &ClientArgs) -> ExitCode {
     let named = body["primary"].as_str();
     if args.json {
         match serde_json::to_string_pretty(&body) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(err) => {
                 eprintln!("herd: {err}");
                 return ExitCode::FAILURE;
@@ -768,8 +787,8 @@ fn primary(args: &ClientArgs) -> ExitCode {
         }
     } else {
         match named {
-            Some(name) => println!("{name}"),
-            None => println!(
+            Some(name) => outln!("{name}"),
+            None => outln!(
                 "no primary (quorum: {}, live {} of {} expected)",
                 text(&body["quorum"]),
                 text(&body["live"]),
@@ -787,17 +806,17 @@ fn primary(args: &ClientArgs) -> ExitCode {
 fn explain(args: &ClientArgs) -> Result<()> {
     let body = get_json(&args.http, "/v1/explain")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        outln!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
     }
     let empty = Vec::new();
-    println!(
+    outln!(
         "{} (as {} sees it)",
         text(&body["summary"]),
         text(&body["node"])
     );
     let quorum = &body["quorum"];
-    println!(
+    outln!(
         "quorum: {} live ({} alive) of {} expected; {} needed to elect: {}",
         text(&quorum["live"]),
         text(&quorum["alive"]),
@@ -811,7 +830,7 @@ fn explain(args: &ClientArgs) -> Result<()> {
     );
     let candidates = body["candidates"].as_array().unwrap_or(&empty);
     if !candidates.is_empty() {
-        println!();
+        outln!();
         let rows: Vec<[String; 5]> = candidates
             .iter()
             .map(|c| {
@@ -831,7 +850,7 @@ fn explain(args: &ClientArgs) -> Result<()> {
     }
     let excluded = body["excluded"].as_array().unwrap_or(&empty);
     if !excluded.is_empty() {
-        println!();
+        outln!();
         let rows: Vec<[String; 2]> = excluded
             .iter()
             .map(|e| [text(&e["name"]), text(&e["why"])])
@@ -840,18 +859,18 @@ fn explain(args: &ClientArgs) -> Result<()> {
     }
     if let Some(witnesses) = body["lease"]["witnesses"].as_array() {
         let names: Vec<String> = witnesses.iter().map(text).collect();
-        println!(
+        outln!(
             "\nlease: this node pings {} for its lease",
             names.join(", ")
         );
     }
     if body["consistent"] == Value::Bool(false) {
-        println!("\nnote: a record changed since the view last elected; ask again in a moment");
+        outln!("\nnote: a record changed since the view last elected; ask again in a moment");
     }
     if let Some(change) = body["last_change"].as_object() {
-        println!("\nlast change: {}", text(&change["event"]["text"]));
+        outln!("\nlast change: {}", text(&change["event"]["text"]));
         if let Some(previous) = change.get("previous_primary") {
-            println!(
+            outln!(
                 "  the primary before, {}: {}",
                 text(&previous["name"]),
                 text(&previous["why"])
@@ -866,7 +885,7 @@ fn explain(args: &ClientArgs) -> Result<()> {
                 .as_u64()
                 .unwrap_or(0)
                 .saturating_sub(cause["at_ms"].as_u64().unwrap_or(0));
-            println!(
+            outln!(
                 "  {:.1} s before: {}",
                 before as f64 / 1000.0,
                 text(&cause["text"])
@@ -889,7 +908,7 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
             .zip(widths)
             .map(|(cell, width)| format!("{cell:<width$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
     for row in rows {

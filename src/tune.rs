@@ -146,7 +146,7 @@ fn tune(args: &mut TuneArgs) -> Result<bool> {
         .unwrap_or(5);
     let gossip = &config.gossip;
     if !args.json {
-        println!(
+        outln!(
             "herd tune: {nodes} nodes, {:.1} % loss, {} seed(s) per fault; your [gossip]: {}",
             args.loss * 100.0,
             args.seeds,
@@ -198,7 +198,7 @@ fn tune(args: &mut TuneArgs) -> Result<bool> {
         .iter()
         .all(|f| f.breaches == 0 && f.two_claimants_s == 0.0);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         print_figures(&all, args.loss);
     }
@@ -249,44 +249,45 @@ fn seconds(values: &[f64]) -> String {
 }
 
 fn print_figures(all: &[Figures], loss: f64) {
-    println!();
+    outln!();
     for figures in all {
-        println!("{} ({} runs)", figures.fault, figures.runs);
+        outln!("{} ({} runs)", figures.fault, figures.runs);
         if figures.fault.starts_with("loss") {
             let (bytes, _) = median_max(&figures.bytes_per_node_s).unwrap_or_default();
             let (datagrams, _) = median_max(&figures.datagrams_per_node_s).unwrap_or_default();
-            println!(
+            outln!(
                 "  false downs: {} in {:.1} virtual hours at {:.1} % loss ({:.2} per hour)",
                 figures.false_downs,
                 figures.virtual_hours,
                 loss * 100.0,
                 figures.false_downs as f64 / figures.virtual_hours.max(f64::EPSILON)
             );
-            println!(
+            outln!(
                 "  traffic per node: {:.0} B/s, {datagrams:.1} datagrams/s (median)",
                 bytes
             );
         } else {
-            println!(
+            outln!(
                 "  every survivor names the successor: {}",
                 seconds(&figures.named_s)
             );
-            println!(
+            outln!(
                 "  the successor answers 200:          {}",
                 seconds(&figures.claimed_s)
             );
-            println!("  false downs: {}", figures.false_downs);
+            outln!("  false downs: {}", figures.false_downs);
         }
         if figures.minority_claim_s > 0.0 {
-            println!(
+            outln!(
                 "  a cut-off primary kept claiming (bounded, within the grace): {:.2} s in all",
                 figures.minority_claim_s
             );
         }
         if figures.two_claimants_s > 0.0 || figures.breaches > 0 {
-            println!(
+            outln!(
                 "  SAFETY: two claimants for {:.2} s, {} invariant breach(es): please report this",
-                figures.two_claimants_s, figures.breaches
+                figures.two_claimants_s,
+                figures.breaches
             );
         }
     }

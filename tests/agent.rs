@@ -577,3 +577,25 @@ fn version_names_the_commit_and_the_protocol() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_stops_reading_ends_a_command_quietly() {
+    // Each prints more than a pipe holds before the reader is gone.
+    for args in [
+        &["completions", "bash"][..],
+        &["manpage"][..],
+        &["simulate", "--help"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_herd"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run herd");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("its exit");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!said.contains("panicked"), "{args:?}: {said}");
+        assert!(out.status.code().is_some(), "{args:?} was killed: {out:?}");
+    }
+}
