@@ -184,9 +184,10 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "joins: {} started; joined {}; converged {}; unconverged {}",
+            "joins: {} started; joined {}; seen by every member {}; converged {}; unconverged {}",
             self.joins.started,
             stats(&self.joins.joined),
+            stats(&self.joins.seen),
             stats(&self.joins.converged),
             self.joins.unconverged
         )?;

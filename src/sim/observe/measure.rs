@@ -115,6 +115,8 @@ pub(super) struct FaultTracker {
 pub(super) struct JoinTracker {
     pub(super) started: Duration,
     pub(super) joined: Option<Duration>,
+    /// When every running host first saw it alive.
+    pub(super) seen: Option<Duration>,
     pub(super) converged: Option<Duration>,
 }
 
@@ -145,8 +147,13 @@ pub struct Joins {
     pub started: usize,
     /// Seconds from start to joined.
     pub joined: Option<Stats>,
+    /// Seconds from start until every running host saw it alive: the
+    /// slowest member to learn of a newcomer (a member that starts later
+    /// learns of it from its seed, which has seen it by then).
+    pub seen: Option<Stats>,
     /// Seconds from start until every running host saw it alive and it saw
-    /// every running host alive.
+    /// every running host alive (in a burst of joins this waits for the
+    /// later newcomers too).
     pub converged: Option<Stats>,
     /// Joins that had not converged when the run ended (or the host
     /// stopped first).
@@ -246,6 +253,12 @@ impl Observer {
         }
         let everyone_sees_it = self.hosts[host].seen_alive_by + 1 >= live;
         let it_sees_everyone = self.hosts[host].sees_alive + 1 >= live;
+        if everyone_sees_it
+            && let Some(index) = self.hosts[host].open_join
+            && self.joins[index].seen.is_none()
+        {
+            self.joins[index].seen = Some(at);
+        }
         if everyone_sees_it
             && it_sees_everyone
             && let Some(index) = self.hosts[host].open_join.take()
@@ -468,6 +481,10 @@ impl Observer {
             .iter()
             .filter_map(|j| j.joined.map(|t| (t - j.started).as_secs_f64()))
             .collect();
+        let seen: Vec<f64> = asked
+            .iter()
+            .filter_map(|j| j.seen.map(|t| (t - j.started).as_secs_f64()))
+            .collect();
         let converged: Vec<f64> = asked
             .iter()
             .filter_map(|j| j.converged.map(|t| (t - j.started).as_secs_f64()))
@@ -475,6 +492,7 @@ impl Observer {
         Joins {
             started: asked.len(),
             joined: Stats::of(&joined),
+            seen: Stats::of(&seen),
             converged: Stats::of(&converged),
             unconverged: asked.len() - converged.len(),
         }

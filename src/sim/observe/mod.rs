@@ -400,6 +400,7 @@ impl Observer {
                 self.joins.push(JoinTracker {
                     started: entry.at,
                     joined: None,
+                    seen: None,
                     converged: None,
                 });
                 self.set_naming(entry.at, host, None);
