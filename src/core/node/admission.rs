@@ -38,8 +38,18 @@ impl Node {
         self.count_admission(now);
     }
 
-    pub(super) fn answer_admission(&mut self, from: SocketAddr, asker: &NodeId, round: u64) {
-        if self.phase != Phase::Joined || !self.record.admitted || asker.key() == self.id().key() {
+    pub(super) fn answer_admission(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        asker: &NodeId,
+        round: u64,
+    ) {
+        if self.phase != Phase::Joined || asker.key() == self.id().key() {
+            return;
+        }
+        self.meet_newcomer(now, asker);
+        if !self.record.admitted {
             return;
         }
         let admit = Control::Admit {
@@ -47,6 +57,30 @@ impl Node {
             round,
         };
         self.send_control(from, &admit);
+    }
+
+    /// A newcomer asked this node directly: it is alive, whatever gossip
+    /// has told so far. Gossip reaches every member only with high
+    /// probability (each passes an update on a few times, to random
+    /// members): at 100 nodes joining over 10 s, one member in a few
+    /// thousand heard of a newcomer only at its next whole-state sync or
+    /// when the newcomer happened to probe it, 12 to 29 s later, and
+    /// counted it neither in the quorum nor as a candidate meanwhile
+    /// (`primary-crash.toml --seed 7`). The newcomer asks every member it
+    /// knows, so every member it knows learns of it from the newcomer
+    /// itself, as from any datagram it sends (foca takes a sender as alive
+    /// the same way). Alive at SWIM incarnation 0 changes nothing foca
+    /// already holds of this life: a suspicion of it stands until refuted.
+    pub(super) fn meet_newcomer(&mut self, now: Time, newcomer: &NodeId) {
+        if !self.members.admit(newcomer.key()) {
+            return;
+        }
+        let alive = std::iter::once(foca::Member::alive(newcomer.clone()));
+        if let Err(err) = self.foca.apply_many(alive, true, &mut self.rt) {
+            tracing::debug!(error = err.to_string().as_str(), "taking a newcomer");
+        }
+        self.scan_needed = true;
+        self.absorb_foca(now);
     }
 
     pub(super) fn admitted_by(&mut self, now: Time, member: &NodeId, round: u64) {

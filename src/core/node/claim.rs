@@ -85,7 +85,14 @@ impl Node {
                 self.rejoin_winning_founding(now);
             }
         }
-        if self.members.holding_down() && self.vouches(self.members.elect().claim_quorate) {
+        // Not while it doubts itself: it held them down for that (see
+        // `hold_down`), and releasing them in the same input showed every
+        // held member down and suspect again at each of its suspicion
+        // timers (a node cut off one way, hearing nobody).
+        if self.members.holding_down()
+            && !self.doubts_itself(now)
+            && self.vouches(self.members.elect().claim_quorate)
+        {
             self.release_held(now);
         }
         if self.settled == Some(self.members.roster_version()) {

@@ -464,7 +464,7 @@ impl Node {
                     self.quorum_ack(now, member, round)
                 }
                 Ok(Control::AdmitRequest { from: asker, round }) => {
-                    self.answer_admission(from, &asker, round)
+                    self.answer_admission(now, from, &asker, round)
                 }
                 Ok(Control::Admit {
                     from: member,
