@@ -329,8 +329,12 @@ fn run_agent(args: AgentArgs) -> ExitCode {
         }
     };
     let log = init_logging(config.log.as_deref(), config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs everything: the gossip task, the HTTP listeners, the
+    // checks and hooks. An idle agent then wakes one thread, not three,
+    // and nothing in it waits on another thread; HTTP checks, the webhook
+    // and configuration reloads block, so they borrow tokio's blocking
+    // pool, whose threads exist only while such work runs (and 10 s after).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -654,9 +654,9 @@ impl HttpMetrics {
     }
 
     /// Counts one answered request.
-    pub fn answered(&self, listener: &str, route: &str, code: u16, took: std::time::Duration) {
+    pub fn answered(&self, listener: &str, route: &str, code: &str, took: std::time::Duration) {
         self.requests
-            .with_label_values(&[listener, route, &code.to_string()])
+            .with_label_values(&[listener, route, code])
             .inc();
         self.durations
             .with_label_values(&[listener, route])

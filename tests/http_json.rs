@@ -183,6 +183,7 @@ fn state(snapshot: Snapshot, requests: Option<mpsc::Sender<Request>>) -> HttpSta
         claim_deadline: None,
         events: herd::http::events::EventLog::default(),
         metrics: None,
+        health_answers: herd::http::HealthAnswers::default(),
     }
 }
 

@@ -422,6 +422,7 @@ async fn run_named(
         claim_deadline: Some(claim_deadline.clone()),
         events: events.clone(),
         metrics: Some(metrics.http()),
+        health_answers: http::HealthAnswers::default(),
     };
     let servers = [
         (bound.http, http::router(state.clone())),

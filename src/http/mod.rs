@@ -85,6 +85,72 @@ pub struct HttpState {
     pub events: events::EventLog,
     /// Where requests are counted (`None`: not counted).
     pub metrics: Option<HttpMetrics>,
+    /// The health routes' body, rendered once per snapshot.
+    pub health_answers: HealthAnswers,
+}
+
+/// The body of `/health`, `/readyz`, `/health/primary` and
+/// `/health/secondary`, rendered once per published snapshot and shared by
+/// every answer until the next: balancers ask many times a second, the
+/// snapshot changes a few times a minute. The four routes give the same
+/// body and differ only in their status.
+#[derive(Clone, Default)]
+pub struct HealthAnswers {
+    rendered: Arc<std::sync::Mutex<Option<RenderedHealth>>>,
+}
+
+struct RenderedHealth {
+    /// The published snapshot it was rendered from (compared by pointer).
+    snapshot: Arc<Snapshot>,
+    /// Whether it was rendered with the claim lapsed (see
+    /// [`ClaimDeadline`]).
+    lapsed: bool,
+    body: bytes::Bytes,
+}
+
+impl HealthAnswers {
+    /// The snapshot the answer is about and its body.
+    fn get(&self, state: &HttpState) -> (Arc<Snapshot>, bytes::Bytes) {
+        let published = state.snapshot.borrow().clone();
+        let lapsed = state.claim_lapsed(&published);
+        let mut rendered = self
+            .rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = &*rendered
+            && r.lapsed == lapsed
+            && Arc::ptr_eq(&r.snapshot, &published)
+        {
+            let snapshot = if lapsed {
+                lapsed_copy(&published)
+            } else {
+                published
+            };
+            return (snapshot, r.body.clone());
+        }
+        let snapshot = if lapsed {
+            lapsed_copy(&published)
+        } else {
+            published.clone()
+        };
+        let body = match serde_json::to_vec(&HealthJson::from(&*snapshot)) {
+            Ok(body) => bytes::Bytes::from(body),
+            // Serialising plain fields and strings cannot fail.
+            Err(_) => bytes::Bytes::from_static(b"{}"),
+        };
+        *rendered = Some(RenderedHealth {
+            snapshot: published,
+            lapsed,
+            body: body.clone(),
+        });
+        (snapshot, body)
+    }
+}
+
+fn lapsed_copy(snapshot: &Snapshot) -> Arc<Snapshot> {
+    let mut lapsed = snapshot.clone();
+    lapsed.claiming = false;
+    Arc::new(lapsed)
 }
 
 /// Until when this node's claim holds without another renewal of its lease,
@@ -129,17 +195,38 @@ impl ClaimDeadline {
 impl HttpState {
     fn current(&self) -> Arc<Snapshot> {
         let snapshot = self.snapshot.borrow().clone();
-        if snapshot.claiming
+        if self.claim_lapsed(&snapshot) {
+            return lapsed_copy(&snapshot);
+        }
+        snapshot
+    }
+
+    /// Whether the snapshot claims the role past the claim's deadline.
+    fn claim_lapsed(&self, snapshot: &Snapshot) -> bool {
+        snapshot.claiming
             && self
                 .claim_deadline
                 .as_ref()
                 .is_some_and(ClaimDeadline::passed)
-        {
-            let mut lapsed = (*snapshot).clone();
-            lapsed.claiming = false;
-            return Arc::new(lapsed);
-        }
-        snapshot
+    }
+
+    /// A health route's answer: 200 or 503 by `ok`, the shared body.
+    fn health_answer(&self, ok: impl FnOnce(&Snapshot) -> bool) -> Response {
+        let (snapshot, body) = self.health_answers.get(self);
+        let status = if ok(&snapshot) {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -186,16 +273,17 @@ async fn count_request(
     let Some(metrics) = metrics else {
         return next.run(request).await;
     };
+    // The matched path is shared (an `Arc`): counting allocates nothing.
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
+        .cloned();
     let began = request_clock();
     let response = next.run(request).await;
     metrics.answered(
         listener,
-        &route,
-        response.status().as_u16(),
+        route.as_ref().map_or("other", |path| path.as_str()),
+        response.status().as_str(),
         began.elapsed(),
     );
     response
@@ -365,8 +453,7 @@ fn json_status<T: Serialize>(ok: bool, body: &T) -> Response {
 }
 
 async fn health(State(state): State<HttpState>) -> Response {
-    let snapshot = state.current();
-    json_status(snapshot.serving(), &HealthJson::from(&*snapshot))
+    state.health_answer(Snapshot::serving)
 }
 
 async fn live(State(state): State<HttpState>) -> Response {
@@ -375,16 +462,11 @@ async fn live(State(state): State<HttpState>) -> Response {
 }
 
 async fn primary_check(State(state): State<HttpState>) -> Response {
-    let snapshot = state.current();
-    json_status(snapshot.claiming, &HealthJson::from(&*snapshot))
+    state.health_answer(|snapshot| snapshot.claiming)
 }
 
 async fn secondary_check(State(state): State<HttpState>) -> Response {
-    let snapshot = state.current();
-    json_status(
-        snapshot.serving() && !snapshot.claiming,
-        &HealthJson::from(&*snapshot),
-    )
+    state.health_answer(|snapshot| snapshot.serving() && !snapshot.claiming)
 }
 
 async fn members(State(state): State<HttpState>) -> Response {
