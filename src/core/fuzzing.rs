@@ -152,6 +152,136 @@ pub fn drop_reason(datagram: &[u8], keyring: Option<&Keyring>) -> Option<DropRea
     codec::open(datagram, CLUSTER, sealer.as_ref(), &mut plain).err()
 }
 
+/// A foca message in a datagram of cluster [`CLUSTER`]: what
+/// [`encode_foca_datagram`] writes and [`decode_foca_datagram`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FocaDatagram {
+    /// The envelope's vouching bit.
+    pub vouching: bool,
+    /// The envelope's term.
+    pub term: u64,
+    /// foca's header.
+    pub header: foca::Header<NodeId>,
+    /// Membership updates (only messages that piggyback carry them; a
+    /// ping's may be empty, and its count is written anyway).
+    pub updates: Vec<foca::Member<NodeId>>,
+    /// Health records riding along, as foca's custom broadcasts.
+    pub records: Vec<HealthRecord>,
+}
+
+/// For benchmarks and fuzzers: `message` as a node sends it, through the
+/// wire codec (foca's payload layout, then the envelope, sealed with the
+/// first key of `keyring` if it seals). `TooLarge` if the payload does not
+/// fit the room foca has in a datagram, `Malformed` if something does not
+/// encode or the message carries what foca never puts in it.
+pub fn encode_foca_datagram(
+    message: &FocaDatagram,
+    keyring: Option<&Keyring>,
+) -> Result<Vec<u8>, DropReason> {
+    use foca::Message as M;
+    let kind = &message.header.message;
+    // foca's rules (`Message::needs_piggyback`, `allow_custom_broadcasts`).
+    let piggybacks = !matches!(kind, M::Announce | M::TurnUndead | M::Broadcast);
+    let broadcasts = !matches!(kind, M::Announce | M::TurnUndead);
+    if (!piggybacks && !message.updates.is_empty()) || (!broadcasts && !message.records.is_empty())
+    {
+        return Err(DropReason::Malformed);
+    }
+    let mut codec = codec::WireCodec::default();
+    let mut payload = Vec::new();
+    codec
+        .encode_header(&message.header, &mut payload)
+        .map_err(|_| DropReason::Malformed)?;
+    if piggybacks {
+        let count = u16::try_from(message.updates.len()).map_err(|_| DropReason::TooLarge)?;
+        payload.extend_from_slice(&count.to_be_bytes());
+        for member in &message.updates {
+            codec
+                .encode_member(member, &mut payload)
+                .map_err(|_| DropReason::Malformed)?;
+        }
+    }
+    for record in &message.records {
+        let item = codec::encode_record(record).map_err(|_| DropReason::Malformed)?;
+        let len = u16::try_from(item.len()).map_err(|_| DropReason::TooLarge)?;
+        payload.extend_from_slice(&len.to_be_bytes());
+        payload.extend_from_slice(&item);
+    }
+    // foca's `max_packet_size` (see `NodeConfig`).
+    if payload.len() > codec::MAX_DATAGRAM - codec::ENVELOPE_RESERVE {
+        return Err(DropReason::TooLarge);
+    }
+    Ok(envelope(
+        Kind::Foca,
+        message.vouching,
+        message.term,
+        &payload,
+        keyring,
+    ))
+}
+
+/// For benchmarks and fuzzers: a foca datagram of cluster [`CLUSTER`] read
+/// back through the wire codec, opened with `keyring` as
+/// [`drop_reason`] opens it; the payload is read as foca reads it, the
+/// records as the node's broadcast handler does. Read as written: no
+/// doubt of downs and no member cap (the node's rules of trust). The
+/// envelope's reason if it does not open, `Malformed` if it holds no
+/// foca message or the payload does not decode.
+pub fn decode_foca_datagram(
+    datagram: &[u8],
+    keyring: Option<&Keyring>,
+) -> Result<FocaDatagram, DropReason> {
+    let sealer = keyring.filter(|k| !k.keys.is_empty()).map(Sealer::new);
+    let mut plain = Vec::new();
+    let opened = codec::open(datagram, CLUSTER, sealer.as_ref(), &mut plain)?;
+    if opened.kind != PayloadKind::Foca {
+        return Err(DropReason::Malformed);
+    }
+    let mut codec = codec::WireCodec::default();
+    let mut rest = opened.payload;
+    let header = codec
+        .decode_header(&mut rest)
+        .map_err(|_| DropReason::Malformed)?;
+    // foca's `handle_data`: one trailing byte, or anything after an
+    // announce, is malformed; a count follows when two bytes do.
+    if rest.len() == 1 || (header.message == foca::Message::Announce && !rest.is_empty()) {
+        return Err(DropReason::Malformed);
+    }
+    let mut updates = Vec::new();
+    if rest.len() >= 2 && header.message != foca::Message::Broadcast {
+        let count = u16::from_be_bytes([rest[0], rest[1]]);
+        rest = &rest[2..];
+        for _ in 0..count {
+            let member = codec
+                .decode_member(&mut rest)
+                .map_err(|_| DropReason::Malformed)?;
+            updates.push(member);
+        }
+    }
+    // foca's `handle_custom_broadcasts`.
+    if !rest.is_empty() && rest.len() < 3 {
+        return Err(DropReason::Malformed);
+    }
+    let mut records = Vec::new();
+    while rest.len() > 2 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        rest = &rest[2..];
+        if len == 0 || rest.len() < len {
+            return Err(DropReason::Malformed);
+        }
+        let (item, tail) = rest.split_at(len);
+        records.push(codec::decode_record(item).map_err(|_| DropReason::Malformed)?);
+        rest = tail;
+    }
+    Ok(FocaDatagram {
+        vouching: opened.sender_vouches,
+        term: opened.term,
+        header,
+        updates,
+        records,
+    })
+}
+
 /// What one delivery did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivery {
@@ -931,4 +1061,56 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         }
     }
     seeds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foca_datagrams_round_trip_through_the_codec() {
+        let target = Target::new(Setup::Joined, Keyring::default());
+        let samples = target.foca_samples();
+        assert!(!samples.is_empty());
+        for keys in [None, Some(keyring(3))] {
+            for sample in &samples {
+                let datagram = envelope(Kind::Foca, true, 5, sample, None);
+                let decoded = decode_foca_datagram(&datagram, None).unwrap();
+                assert_eq!((decoded.vouching, decoded.term), (true, 5));
+                assert_eq!(encode_foca_datagram(&decoded, None).unwrap(), datagram);
+                let sealed = encode_foca_datagram(&decoded, keys.as_ref()).unwrap();
+                assert_eq!(decode_foca_datagram(&sealed, keys.as_ref()), Ok(decoded));
+            }
+        }
+        let control = envelope(Kind::Control, true, 0, b"x", None);
+        assert_eq!(
+            decode_foca_datagram(&control, None),
+            Err(DropReason::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_foca_message_too_large_for_a_datagram_is_refused() {
+        let target = Target::new(Setup::Joined, Keyring::default());
+        let header = foca::Header {
+            src: target.peers[0].clone(),
+            src_incarnation: 0,
+            dst: target.node.id().clone(),
+            message: foca::Message::Gossip,
+        };
+        let updates = (0..200)
+            .map(|i| foca::Member::alive(id(&format!("member-{i}"), 10, 1)))
+            .collect();
+        let message = FocaDatagram {
+            vouching: true,
+            term: 0,
+            header,
+            updates,
+            records: Vec::new(),
+        };
+        assert_eq!(
+            encode_foca_datagram(&message, None),
+            Err(DropReason::TooLarge)
+        );
+    }
 }
