@@ -96,9 +96,7 @@ fn simulator(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
+    config = common::criterion(5);
     targets = simulator
 }
 criterion_main!(benches);

@@ -283,3 +283,11 @@ pub fn check_flips(stream: &Stream) {
     }
     assert_eq!(node.stats().dropped_total(), 0, "{:?}", node.stats());
 }
+
+/// Every benchmark's criterion settings: a second of warm-up, then
+/// `measure_secs` of measurement, so `cargo bench` stays a few minutes.
+pub fn criterion(measure_secs: u64) -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(measure_secs))
+}
