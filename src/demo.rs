@@ -7,7 +7,8 @@
 //! loopback ports with their data directories in a temporary directory,
 //! polls each one's HTTP API as a balancer would, and narrates what it
 //! sees. Every agent runs in its own process group, so Ctrl-C reaches the
-//! demo alone, which then stops every agent and removes the directory.
+//! demo alone, which then stops every agent and removes the directory
+//! (kept when a step failed: the agents' logs are the evidence).
 
 // The demo measures real time: it watches real processes.
 #![allow(clippy::disallowed_methods)]
@@ -48,6 +49,14 @@ fn parse_pace(text: &str) -> Result<f64, String> {
     }
 }
 
+/// What [`Demo::stop`] leaves behind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Nothing,
+    /// A failed step's evidence: the agents' logs and data directories.
+    Logs,
+}
+
 /// How long any one step may take before the demo gives up and says so.
 const STEP_LIMIT: Duration = Duration::from_secs(30);
 /// How often the agents are polled and the view redrawn.
@@ -69,18 +78,18 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         }
     };
     let outcome = demo.script(args.pace);
-    let status = match &outcome {
-        Ok(()) => ExitCode::SUCCESS,
+    let (status, keep) = match &outcome {
+        Ok(()) => (ExitCode::SUCCESS, Keep::Nothing),
         Err(err) if demo.interrupted() => {
             demo.say(&format!("interrupted ({err})"));
-            ExitCode::from(130)
+            (ExitCode::from(130), Keep::Nothing)
         }
         Err(err) => {
             demo.say(&format!("FAILED: {err:#}"));
-            ExitCode::FAILURE
+            (ExitCode::FAILURE, Keep::Logs)
         }
     };
-    demo.stop();
+    demo.stop(keep);
     status
 }
 
@@ -161,6 +170,8 @@ struct Demo {
     named: Option<String>,
     /// The members every running agent saw down at the last poll.
     down: Vec<String>,
+    /// What stays behind when the demo ends.
+    keep: Keep,
 }
 
 impl Demo {
@@ -195,6 +206,7 @@ impl Demo {
             seeds,
             named: None,
             down: Vec::new(),
+            keep: Keep::Nothing,
         };
         demo.say(&format!(
             "starting {} agents on 127.0.0.1 (logs and data in {})",
@@ -355,7 +367,7 @@ impl Demo {
             }
             if began.elapsed() > STEP_LIMIT {
                 bail!(
-                    "no {what} within {STEP_LIMIT:?}; the agents' logs are in {}",
+                    "waited {STEP_LIMIT:?} for {what}; the agents' logs are in {}",
                     self.dir.display()
                 );
             }
@@ -549,8 +561,8 @@ impl Demo {
     }
 
     /// Stops every agent (a second SIGTERM leaves at once), then removes
-    /// the directory.
-    fn stop(&mut self) {
+    /// the directory unless a failure's logs are worth keeping.
+    fn stop(&mut self, keep: Keep) {
         self.redraw();
         for agent in &self.agents {
             if let Some(pid) = agent
@@ -579,8 +591,16 @@ impl Demo {
                 }
             }
         }
-        let removed = std::fs::remove_dir_all(&self.dir);
         self.live = false;
+        self.keep = keep;
+        if keep == Keep::Logs {
+            self.say(&format!(
+                "every agent stopped; their logs are kept in {}",
+                self.dir.display()
+            ));
+            return;
+        }
+        let removed = std::fs::remove_dir_all(&self.dir);
         match removed {
             Ok(()) => self.say(&format!(
                 "every agent stopped; removed {}",
@@ -737,7 +757,9 @@ impl Drop for Demo {
                 let _ = child.wait();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.keep == Keep::Nothing {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -74,6 +74,24 @@ impl Demo {
         let rest = &printed[start..];
         PathBuf::from(&rest[..rest.find(')').expect("closing parenthesis")])
     }
+
+    /// Every agent's log from the directory a failed demo keeps.
+    fn logs(&self) -> String {
+        let mut logs = String::new();
+        let Ok(entries) = std::fs::read_dir(self.dir()) else {
+            return logs;
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            logs.push_str(&format!("--- {}\n{text}\n", path.display()));
+        }
+        logs
+    }
 }
 
 /// Processes whose command line mentions `dir`: the demo's agents.
@@ -95,7 +113,12 @@ fn the_demo_fails_over_rejoins_drains_and_cleans_up() {
     let mut demo = Demo::start(&["--nodes", "3", "--pace", "0.5", "--plain"]);
     let code = demo.exit_code(Duration::from_secs(120));
     let printed = demo.printed();
-    assert_eq!(code, Some(0), "{printed}");
+    if code != Some(0) {
+        // A failed demo keeps its agents' logs: they are the evidence.
+        let logs = demo.logs();
+        let _ = std::fs::remove_dir_all(demo.dir());
+        panic!("exit {code:?}:\n{printed}\n{logs}");
+    }
     for step in [
         "starting 3 agents",
         "status pages: n1 http://127.0.0.1:",

@@ -18,7 +18,18 @@ pub(super) struct Admission {
     pub(super) pending: Option<u64>,
     /// Admitted members that answered the pending round.
     pub(super) answers: HashSet<MemberKey>,
+    /// Where the pending round's request went.
+    pub(super) asked: HashSet<SocketAddr>,
+    /// Newcomers that asked this node before it was admitted itself, and
+    /// the round each asked in: answered the moment it is (see
+    /// [`Node::answer_admission`]).
+    pub(super) unanswered: Vec<(MemberKey, SocketAddr, u64)>,
 }
+
+/// At most this many newcomers wait for this node's own admission: the
+/// members that join within a round trip of it, and a flood of forged
+/// requests (in an open cluster) must not grow it.
+const MAX_UNANSWERED: usize = 64;
 
 impl Node {
     /// Asks every live member to count this node in the quorum (see
@@ -28,14 +39,33 @@ impl Node {
         self.admission.round += 1;
         self.admission.pending = Some(self.admission.round);
         self.admission.answers.clear();
-        let request = Control::AdmitRequest {
-            from: self.id().clone(),
-            round: self.admission.round,
-        };
-        self.send_to_live_members(&request);
+        self.admission.asked.clear();
+        self.ask_members_not_asked();
         let due = now + self.cfg.gossip.probe_period;
         self.schedule(due, NodeTimer::AdmissionDue(self.admission.round));
         self.count_admission(now);
+    }
+
+    /// Sends the pending round's request to every live member it has not
+    /// gone to: members this view learned of since the round started count
+    /// in the expected size as soon as they are admitted, so their answers
+    /// are needed too. Asked only at the next round, a probe period later,
+    /// they were too late when the founder died in that second (two
+    /// joined within a round trip of each other, the later one knew only
+    /// the founder when it asked; `herd demo`).
+    pub(super) fn ask_members_not_asked(&mut self) {
+        let Some(round) = self.admission.pending else {
+            return;
+        };
+        let request = Control::AdmitRequest {
+            from: self.id().clone(),
+            round,
+        };
+        for to in self.members.live_addrs() {
+            if self.admission.asked.insert(to) {
+                self.send_control(to, &request);
+            }
+        }
     }
 
     pub(super) fn answer_admission(
@@ -45,18 +75,47 @@ impl Node {
         asker: &NodeId,
         round: u64,
     ) {
-        if self.phase != Phase::Joined || asker.key() == self.id().key() {
+        if self.phase == Phase::Left || asker.key() == self.id().key() {
             return;
         }
-        self.meet_newcomer(now, asker);
+        if self.phase == Phase::Joined {
+            self.meet_newcomer(now, asker);
+        }
         if !self.record.admitted {
+            // Answered once this node is admitted (even one still joining:
+            // the asker learned of it from a member it joined through).
+            // Two nodes joined within a round trip of each other: the later
+            // one asked the earlier before the earlier's own admission,
+            // counted only the founder's answer against both, and would ask
+            // again only a probe period later. The founder, the primary,
+            // died in that second, and the two left were one admitted member
+            // of two expected: no majority, no primary for good (`herd
+            // demo`, one run in five).
+            let waiting = &mut self.admission.unanswered;
+            waiting.retain(|(key, _, _)| *key != asker.key());
+            if waiting.len() == MAX_UNANSWERED {
+                waiting.remove(0);
+            }
+            waiting.push((asker.key(), from, round));
             return;
         }
+        self.send_admit(from, round);
+    }
+
+    fn send_admit(&mut self, to: SocketAddr, round: u64) {
         let admit = Control::Admit {
             from: self.id().clone(),
             round,
         };
-        self.send_control(from, &admit);
+        self.send_control(to, &admit);
+    }
+
+    /// This node was just admitted: the newcomers that asked before get
+    /// their answer now.
+    fn answer_unanswered(&mut self) {
+        for (_, to, round) in std::mem::take(&mut self.admission.unanswered) {
+            self.send_admit(to, round);
+        }
     }
 
     /// A newcomer asked this node directly: it is alive, whatever gossip
@@ -124,6 +183,7 @@ impl Node {
                 record: self.record.clone(),
             };
             self.send_to_live_members(&admitted);
+            self.answer_unanswered();
             self.settled = None;
         }
     }
@@ -153,6 +213,7 @@ impl Node {
         if !self.record.admitted && earlier.is_some() && earlier == Some(self.record.founding) {
             tracing::debug!("an earlier life of this node was admitted; taking its place");
             self.record.admitted = true;
+            self.answer_unanswered();
         }
     }
 }

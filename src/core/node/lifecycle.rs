@@ -436,9 +436,11 @@ impl Node {
     }
 
     /// A member says it was admitted: its record, at once.
-    pub(super) fn member_admitted(&mut self, identity: NodeId, record: HealthRecord) {
-        if record.admitted {
-            self.take_record_from(&identity, record);
+    pub(super) fn member_admitted(&mut self, now: Time, identity: NodeId, record: HealthRecord) {
+        if record.admitted && self.take_record_from(&identity, record) {
+            // Its answer to this node's own admission request may have
+            // come first, when it did not count yet.
+            self.count_admission(now);
         }
     }
 

@@ -564,6 +564,7 @@ impl Node {
                 NodeTimer::SyncOnce => self.sync_once(now),
                 NodeTimer::QuorumCheckDue(round) => self.quorum_check_due(now, round),
                 NodeTimer::AdmissionDue(round) => self.admission_due(now, round),
+                NodeTimer::OldEnoughToBack => self.answer_deferred_acks(now),
                 NodeTimer::ConfirmAgain => {
                     self.check.again_at = None;
                     self.settled = None;
@@ -776,7 +777,7 @@ impl Node {
                 }
             }
             Control::Leaving { identity, record } => self.member_leaving(now, identity, record),
-            Control::Admitted { identity, record } => self.member_admitted(identity, record),
+            Control::Admitted { identity, record } => self.member_admitted(now, identity, record),
             Control::RecordRequest { from: asker } => self.send_own_record(from, &asker),
             Control::RollCall { from: asker, round } => self.answer_roll_call(from, &asker, round),
             Control::Here {

@@ -24,6 +24,9 @@ pub(crate) enum NodeTimer {
     AdmissionDue(u64),
     /// Ask for the confirmation of a claim again (see [`QuorumCheck`]).
     ConfirmAgain,
+    /// This life's view is old enough to back claims: answer the quorum
+    /// checks it deferred until then.
+    OldEnoughToBack,
     /// A suspicion learned by gossip ran long: ask the suspect directly,
     /// up to `SUSPICION_QUESTIONS` times a probe period apart (`asked` so
     /// far), then declare it down if it is still suspect at that life and
