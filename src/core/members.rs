@@ -437,6 +437,16 @@ impl Members {
                 .known
                 .entry(key)
                 .or_insert_with(|| Known::new(record.name.clone()));
+            // A record sent directly is news here before its gossip is (see
+            // `RecordInbox::offer_direct`): that gossip, or an older
+            // version's, changes nothing.
+            if known
+                .record
+                .as_ref()
+                .is_some_and(|held| held.freshness() >= record.freshness())
+            {
+                continue;
+            }
             let name = known.name.clone();
             let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
             let mut record = record;
@@ -569,6 +579,12 @@ impl Members {
     /// Offers a record a member sent outside gossip; whether it is news.
     pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
         records::lock(&self.inbox).offer(record)
+    }
+
+    /// A record its member sent this node directly (see
+    /// [`records::RecordInbox::offer_direct`]).
+    pub(crate) fn offer_direct(&mut self, record: HealthRecord) -> bool {
+        records::lock(&self.inbox).offer_direct(record)
     }
 
     /// This node's own place in the roster, after its record or state

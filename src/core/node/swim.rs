@@ -181,16 +181,7 @@ impl Node {
                     // its own as a backstop (Lifeguard gives unconfirmed
                     // suspicions longer, too).
                     let now = self.last_input.unwrap_or_default();
-                    let timeout = self.cfg.suspicion_timeout(size) * 2;
-                    self.schedule(
-                        now + timeout,
-                        NodeTimer::SuspicionOver {
-                            key: id.key(),
-                            life: id.incarnation(),
-                            incarnation,
-                            asked: 0,
-                        },
-                    );
+                    self.backstop_suspicion(now, &id, incarnation, size);
                     // A node that hears nobody holds a member it suspects
                     // down at once: the member is out of its reach, and
                     // its suspicion timer would hold it down later anyway,
@@ -281,6 +272,27 @@ impl Node {
     }
 
     /// Schedules a gossip round if anything waits to be passed on.
+    /// The backstop of a suspicion: foca times out only the suspicions it
+    /// raised itself (see `Change::Suspected` in `take_changes`).
+    pub(super) fn backstop_suspicion(
+        &mut self,
+        now: Time,
+        id: &NodeId,
+        incarnation: foca::Incarnation,
+        size: usize,
+    ) {
+        let timeout = self.cfg.suspicion_timeout(size) * 2;
+        self.schedule(
+            now + timeout,
+            NodeTimer::SuspicionOver {
+                key: id.key(),
+                life: id.incarnation(),
+                incarnation,
+                asked: 0,
+            },
+        );
+    }
+
     pub(super) fn schedule_gossip(&mut self, now: Time) {
         if !self.gossip_pending
             && self.phase == Phase::Joined
