@@ -1,0 +1,80 @@
+//! Heap per (node, member) pair in the simulator, counted by a counting
+//! allocator (`peak_alloc`): what bounds the largest cluster one machine
+//! can simulate (issue 15: at most 200 B per pair, so 10,000 nodes fit).
+//!
+//! `cargo bench --bench simulator_memory -- [NODES] [VIRTUAL_SECONDS]`
+//! (default 1,000 nodes, 60 s): a warm cluster of NODES (every node starts
+//! with the whole cluster's state, as `simulations/steady-warm.toml` does)
+//! runs undisturbed; the heap is counted once built, after the run, and at
+//! its peak, each divided by NODES squared.
+
+// The wall time a run took is part of what this measures.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use herd::sim::{NetworkModel, Sim};
+use peak_alloc::PeakAlloc;
+
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
+
+fn main() {
+    // `cargo bench` passes `--bench`; the numbers are ours.
+    let numbers: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    let nodes = numbers.first().copied().unwrap_or(1_000) as usize;
+    let seconds = numbers.get(1).copied().unwrap_or(60);
+    let pairs = (nodes * nodes) as f64;
+    let per_pair = |bytes: usize, base: usize| bytes.saturating_sub(base) as f64 / pairs;
+
+    let base = HEAP.current_usage();
+    let wall = Instant::now();
+    let mut sim = Sim::new(1, common::config(), NetworkModel::default());
+    let ids = common::ids(nodes);
+    let records = common::records(&ids);
+    for (i, id) in ids.iter().enumerate() {
+        let host = sim.add_host(id.name());
+        sim.start_preloaded(host, &ids, records.clone(), i as u64 + 1);
+    }
+    drop((ids, records));
+    sim.take_log();
+    let built = HEAP.current_usage();
+    println!(
+        "{nodes} nodes built in {:.1} s: {:.0} B per pair ({:.2} GiB)",
+        wall.elapsed().as_secs_f64(),
+        per_pair(built, base),
+        gib(built - base)
+    );
+    let start = sim.now();
+    let mut last = Instant::now();
+    for second in 1..=seconds {
+        sim.run_until(start + Duration::from_secs(second));
+        sim.take_log();
+        if last.elapsed() > Duration::from_secs(30) {
+            last = Instant::now();
+            println!(
+                "  {second} virtual s: {:.0} B per pair",
+                per_pair(HEAP.current_usage(), base)
+            );
+        }
+    }
+    let after = HEAP.current_usage();
+    let peak = HEAP.peak_usage();
+    println!(
+        "after {seconds} virtual s ({:.1} s wall): {:.0} B per pair ({:.2} GiB); peak {:.0} B per pair ({:.2} GiB)",
+        wall.elapsed().as_secs_f64(),
+        per_pair(after, base),
+        gib(after - base),
+        per_pair(peak, base),
+        gib(peak - base)
+    );
+}
+
+fn gib(bytes: usize) -> f64 {
+    bytes as f64 / f64::from(1u32 << 30)
+}
