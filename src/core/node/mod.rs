@@ -785,7 +785,7 @@ impl Node {
                 round,
             } => self.here(now, &member, round),
             Control::Record { identity, record } => {
-                self.take_record_from(&identity, record);
+                self.take_record_from(&identity, record, true);
             }
             Control::LeasePing {
                 from: holder,
