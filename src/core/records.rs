@@ -36,6 +36,13 @@ pub(crate) struct RecordInbox {
     cap: SharedCap,
 }
 
+/// Whether a record taken outside gossip makes its gossip no news here.
+#[derive(Clone, Copy)]
+enum Gossip {
+    Seen,
+    StillNews,
+}
+
 impl RecordInbox {
     pub(crate) fn new(own: Arc<str>, cap: SharedCap) -> Self {
         Self {
@@ -52,6 +59,24 @@ impl RecordInbox {
     /// Takes a record learned outside gossip (a join's state sync). Returns
     /// whether it was news.
     pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
+        self.take(record, Gossip::Seen)
+    }
+
+    /// A record its member sent this node directly: news for the view as
+    /// from gossip, but its gossip, when it comes, is still news here and
+    /// is passed on. Taken as seen, it was not: the primary's record sent
+    /// to every member directly was no news anywhere when its gossip came,
+    /// so nobody passed it on, and a member the direct datagram missed
+    /// (5 % loss) named the drained primary until its next sync, 19 s
+    /// later (found by the swarm). Passing every direct record on at once
+    /// instead flooded gossip at a heal, and the refutation of a new
+    /// primary came too late to one member, which declared it down (found
+    /// by the swarm too).
+    pub(crate) fn offer_direct(&mut self, record: HealthRecord) -> bool {
+        self.take(record, Gossip::StillNews)
+    }
+
+    fn take(&mut self, record: HealthRecord, gossip: Gossip) -> bool {
         if !record.plausible() {
             self.rejected += 1;
             return false;
@@ -73,42 +98,15 @@ impl RecordInbox {
         if !member_cap::lock(&self.cap).admit(key) {
             return false;
         }
-        self.latest.insert(key, fresh);
-        self.news.push(record);
-        true
-    }
-
-    /// A record its member sent this node directly: news for the view as
-    /// from gossip, but its gossip, when it comes, is still news here and
-    /// is passed on. Taken as seen, it was not: the primary's record sent
-    /// to every member directly was no news anywhere when its gossip came,
-    /// so nobody passed it on, and a member the direct datagram missed
-    /// (5 % loss) named the drained primary until its next sync, 19 s
-    /// later (found by the swarm). Passing every direct record on at once
-    /// instead flooded gossip at a heal, and the refutation of a new
-    /// primary came too late to one member, which declared it down (found
-    /// by the swarm too).
-    pub(crate) fn offer_direct(&mut self, record: HealthRecord) -> bool {
-        if !record.plausible() {
-            self.rejected += 1;
-            return false;
+        match gossip {
+            Gossip::Seen => {
+                self.latest.insert(key, fresh);
+            }
+            Gossip::StillNews => {
+                // Held (see `holds`), at no freshness yet.
+                self.latest.entry(key).or_insert((0, 0));
+            }
         }
-        let key = MemberKey::of(&record.name);
-        if key == self.own {
-            return self.offer(record);
-        }
-        if self
-            .latest
-            .get(&key)
-            .is_some_and(|seen| *seen >= record.freshness())
-        {
-            return false;
-        }
-        if !member_cap::lock(&self.cap).admit(key) {
-            return false;
-        }
-        // Held (see `holds`), at no freshness yet.
-        self.latest.entry(key).or_insert((0, 0));
         self.news.push(record);
         true
     }

@@ -358,7 +358,12 @@ impl Node {
         // second later (`herd demo`: 1.5 to 2.2 s of failover).
         if self.backs_nobody_yet(now) {
             self.defer_ack(now, asker, from, round, proposed);
-            self.schedule(self.backs_from(), NodeTimer::OldEnoughToBack);
+            // One look when the view is old enough, not one per ping.
+            let at = self.backs_from();
+            if self.backing_look != Some(at) {
+                self.backing_look = Some(at);
+                self.schedule(at, NodeTimer::OldEnoughToBack);
+            }
             return;
         }
         let held_down = self

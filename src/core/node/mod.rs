@@ -159,6 +159,8 @@ pub struct Node {
     /// When this node last became a member (joined, or rejoined as a new
     /// life).
     joined_at: Time,
+    /// When the `OldEnoughToBack` look of this life is set for.
+    backing_look: Option<Time>,
     /// Quorum checks this view did not back when they came: answered if it
     /// names the asker before the asker stops waiting.
     deferred_acks: Vec<DeferredAck>,
@@ -310,6 +312,7 @@ impl Node {
             had_majority: false,
             regained_at: None,
             joined_at: now,
+            backing_look: None,
             deferred_acks: Vec::new(),
             contested_down: None,
             dismissed: KeyMap::default(),
