@@ -11,6 +11,7 @@
 //! A second request leaves at once.
 
 mod addr;
+mod alarm;
 mod checks;
 mod config;
 mod hooks;
@@ -147,10 +148,6 @@ impl Clock {
     /// The instant the node's time counts from.
     fn origin(&self) -> Instant {
         self.0
-    }
-
-    fn instant(&self, at: Time) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.0 + at)
     }
 }
 
@@ -670,14 +667,19 @@ impl Driver {
         let mut shutdown: Option<Shutdown> = None;
         let mut stop_open = true;
         let mut deadline = self.flush().await;
+        let mut alarm = alarm::Alarm::new(self.clock.origin());
         loop {
             let leave_at = shutdown.as_ref().map(Shutdown::leave_at);
-            let wake = [deadline, leave_at, Some(self.clock.now() + REPUBLISH)]
+            // The snapshot is republished at the first wake a second after
+            // the last publish; a node with nothing else to do wakes for it
+            // at two.
+            let republish = self.published_at + 2 * REPUBLISH;
+            let wake = [deadline, leave_at, Some(republish)]
                 .into_iter()
                 .flatten()
                 .min()
-                .unwrap_or(REPUBLISH);
-            let sleep_until = self.clock.instant(wake);
+                .unwrap_or(republish);
+            alarm.set(wake, self.clock.now());
             tokio::select! {
                 request = stop.recv(), if stop_open => {
                     let now = self.clock.now();
@@ -722,7 +724,7 @@ impl Driver {
                         let _ = reply.send(outcome);
                     }
                 }
-                () = tokio::time::sleep_until(sleep_until) => {
+                () = alarm.fired() => {
                     let now = self.clock.now();
                     if shutdown.is_some_and(|shutdown| shutdown.is_due(now)) {
                         break;
