@@ -655,12 +655,19 @@ impl HttpMetrics {
 
     /// Counts one answered request.
     pub fn answered(&self, listener: &str, route: &str, code: &str, took: std::time::Duration) {
-        self.requests
-            .with_label_values(&[listener, route, code])
-            .inc();
-        self.durations
-            .with_label_values(&[listener, route])
-            .observe(took.as_secs_f64());
+        self.requests(listener, route, code).inc();
+        self.durations(listener, route).observe(took.as_secs_f64());
+    }
+
+    /// The counter of a listener's answers on a route with a status code,
+    /// for callers that count often and keep it.
+    pub fn requests(&self, listener: &str, route: &str, code: &str) -> prometheus::IntCounter {
+        self.requests.with_label_values(&[listener, route, code])
+    }
+
+    /// The durations of a listener's answers on a route, to keep.
+    pub fn durations(&self, listener: &str, route: &str) -> prometheus::Histogram {
+        self.durations.with_label_values(&[listener, route])
     }
 }
 

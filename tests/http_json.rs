@@ -187,11 +187,18 @@ fn state(snapshot: Snapshot, requests: Option<mpsc::Sender<Request>>) -> HttpSta
     }
 }
 
-/// Serves `router` on a loopback port until the test ends.
-async fn serve(router: axum::Router) -> SocketAddr {
+/// Serves a listener's service (the health routes in front of the
+/// router) on a loopback port until the test ends, as the agent does.
+async fn serve(front: http::front::Front) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(http::serve::serve(
+        listener,
+        front,
+        http::serve::Limits::default(),
+        Arc::default(),
+        std::future::pending(),
+    ));
     addr
 }
 
@@ -266,7 +273,7 @@ const PRIMARY_HEALTH: &str = r#"{"node":"a","cluster":"prod","healthy":true,"hea
 
 #[tokio::test]
 async fn the_read_routes_of_a_primary() {
-    let addr = serve(http::router(state(primary(), None))).await;
+    let addr = serve(http::public(state(primary(), None))).await;
     for route in ["/health", "/readyz", "/health/primary"] {
         assert_eq!(
             call(addr, "GET", route).await,
@@ -312,7 +319,7 @@ async fn the_read_routes_of_a_primary() {
 
 #[tokio::test]
 async fn the_read_routes_of_a_secondary_and_of_a_joining_node() {
-    let addr = serve(http::router(state(secondary(), None))).await;
+    let addr = serve(http::public(state(secondary(), None))).await;
     let health = r#"{"node":"b","cluster":"prod","healthy":true,"health":"warning","phase":"joined","draining":false,"role":"secondary","primary":"a"}"#;
     assert_eq!(call(addr, "GET", "/health").await, json(200, health));
     assert_eq!(
@@ -335,7 +342,7 @@ async fn the_read_routes_of_a_secondary_and_of_a_joining_node() {
         )
     );
 
-    let addr = serve(http::router(state(joining(), None))).await;
+    let addr = serve(http::public(state(joining(), None))).await;
     let health = r#"{"node":"e","cluster":"prod","healthy":false,"health":"failing","phase":"joining","draining":true,"role":"none","primary":null}"#;
     for route in ["/health", "/readyz", "/health/primary", "/health/secondary"] {
         assert_eq!(call(addr, "GET", route).await, json(503, health), "{route}");
@@ -365,7 +372,7 @@ async fn the_status_page_and_the_recent_events() {
         },
     );
     state.events = events;
-    let addr = serve(http::router(state)).await;
+    let addr = serve(http::public(state)).await;
     let page = call(addr, "GET", "/").await;
     assert_eq!(
         (page.status, page.content_type.as_deref()),
@@ -385,7 +392,7 @@ async fn the_status_page_and_the_recent_events() {
 
 #[tokio::test]
 async fn metrics_unknown_routes_and_other_methods() {
-    let addr = serve(http::router(state(primary(), None))).await;
+    let addr = serve(http::public(state(primary(), None))).await;
     let metrics = call(addr, "GET", "/metrics").await;
     assert_eq!(
         (metrics.status, metrics.content_type.as_deref()),
@@ -434,7 +441,7 @@ async fn fake_node(mut requests: mpsc::Receiver<Request>) {
 async fn the_admin_routes() {
     let (sender, receiver) = mpsc::channel(4);
     tokio::spawn(fake_node(receiver));
-    let addr = serve(http::admin_router(state(primary(), Some(sender)))).await;
+    let addr = serve(http::admin(state(primary(), Some(sender)))).await;
     for action in ["drain", "resume"] {
         assert_eq!(
             call(addr, "POST", &format!("/v1/{action}")).await,
@@ -482,7 +489,7 @@ async fn the_admin_routes() {
 #[tokio::test]
 async fn a_web_page_cannot_change_the_node() {
     let (sender, mut receiver) = mpsc::channel(4);
-    let addr = serve(http::admin_router(state(primary(), Some(sender)))).await;
+    let addr = serve(http::admin(state(primary(), Some(sender)))).await;
     let no_header = json(
         403,
         r#"{"error":"a call that changes the node needs the header X-Herd-Admin (herd drain, herd resume and herd forget send it): a web page cannot send it without the server's consent"}"#,
@@ -538,12 +545,12 @@ async fn a_web_page_cannot_change_the_node() {
 async fn the_admin_routes_of_a_stopping_agent() {
     let stopping = json(503, r#"{"error":"the agent is stopping"}"#);
     // No command channel at all.
-    let addr = serve(http::admin_router(state(primary(), None))).await;
+    let addr = serve(http::admin(state(primary(), None))).await;
     assert_eq!(call(addr, "POST", "/v1/drain").await, stopping);
     // A channel whose node is gone.
     let (sender, receiver) = mpsc::channel(4);
     drop(receiver);
-    let addr = serve(http::admin_router(state(primary(), Some(sender)))).await;
+    let addr = serve(http::admin(state(primary(), Some(sender)))).await;
     assert_eq!(call(addr, "POST", "/v1/forget/c").await, stopping);
 }
 
@@ -567,9 +574,9 @@ async fn a_claim_whose_lease_ran_out_is_no_claim_even_before_the_node_says_so() 
         state.claim_deadline = Some(deadline);
         state
     };
-    let running = serve(http::router(with_lease(3600))).await;
+    let running = serve(http::public(with_lease(3600))).await;
     assert_eq!(call(running, "GET", "/health/primary").await.status, 200);
-    let lapsed = serve(http::router(with_lease(5))).await;
+    let lapsed = serve(http::public(with_lease(5))).await;
     assert_eq!(call(lapsed, "GET", "/health/primary").await.status, 503);
     assert!(
         call(lapsed, "GET", "/v1/primary")

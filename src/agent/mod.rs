@@ -422,16 +422,16 @@ async fn run_named(
         health_answers: http::HealthAnswers::default(),
     };
     let servers = [
-        (bound.http, http::router(state.clone())),
+        (bound.http, http::public(state.clone())),
         (
             bound.admin,
-            http::admin_router(HttpState {
+            http::admin(HttpState {
                 requests: Some(command_tx.clone()),
                 ..state
             }),
         ),
     ]
-    .map(|(listener, router)| {
+    .map(|(listener, front)| {
         let mut stop = http_stop_rx.clone();
         let limits = http_limits();
         tokio::spawn(
@@ -440,7 +440,7 @@ async fn run_named(
                     let _ = stop.wait_for(|stopped| *stopped).await;
                 };
                 let stats = Arc::default();
-                http::serve::serve(listener, router, limits, stats, shutdown).await;
+                http::serve::serve(listener, front, limits, stats, shutdown).await;
             }
             .in_current_span(),
         )
@@ -593,18 +593,38 @@ const RESERVED_FDS: u64 = 128;
 /// Each HTTP listener's limits (see `http::serve`), within the process's
 /// file descriptor limit.
 fn http_limits() -> http::serve::Limits {
-    use nix::sys::resource::{Resource, getrlimit};
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let limits = http::serve::Limits::default();
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, _)) => limits.within(soft, RESERVED_FDS, 2),
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limit) => limit,
         Err(err) => {
             tracing::debug!(
                 error = err.to_string().as_str(),
                 "cannot read the file descriptor limit"
             );
-            limits
+            return limits;
         }
-    }
+    };
+    // A shell's soft limit is often 1,024, which would halve what the
+    // listeners take; the hard limit is what the operator allows, and the
+    // listeners' own bound keeps the use far below it.
+    let wanted = 2 * limits.max_connections as u64 + RESERVED_FDS;
+    let soft = if soft < wanted && hard > soft {
+        let raised = wanted.min(hard);
+        match setrlimit(Resource::RLIMIT_NOFILE, raised, hard) {
+            Ok(()) => raised,
+            Err(err) => {
+                tracing::debug!(
+                    error = err.to_string().as_str(),
+                    "cannot raise the file descriptor limit"
+                );
+                soft
+            }
+        }
+    } else {
+        soft
+    };
+    limits.within(soft, RESERVED_FDS, 2)
 }
 
 fn drain_margin(drain_timeout: Duration) -> Duration {

@@ -44,6 +44,7 @@
 
 pub mod command;
 pub mod events;
+pub mod front;
 pub(crate) mod json;
 pub mod serve;
 
@@ -209,26 +210,23 @@ impl HttpState {
                 .as_ref()
                 .is_some_and(ClaimDeadline::passed)
     }
-
-    /// A health route's answer: 200 or 503 by `ok`, the shared body.
-    fn health_answer(&self, ok: impl FnOnce(&Snapshot) -> bool) -> Response {
-        let (snapshot, body) = self.health_answers.get(self);
-        let status = if ok(&snapshot) {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        (
-            status,
-            [(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response()
-    }
 }
+
+/// The public listener's service: the health routes answered in front of
+/// [`router`].
+pub fn public(state: HttpState) -> front::Front {
+    front::Front::new(router(state.clone()), state, PUBLIC)
+}
+
+/// The admin listener's service: the health routes answered in front of
+/// [`admin_router`].
+pub fn admin(state: HttpState) -> front::Front {
+    front::Front::new(admin_router(state.clone()), state, ADMIN)
+}
+
+/// The listener labels of the requests counted.
+const PUBLIC: &str = "public";
+const ADMIN: &str = "admin";
 
 /// The public router: health, API and metrics; mutating calls answer 403.
 pub fn router(state: HttpState) -> Router {
@@ -238,7 +236,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/forget/{name}", post(admin_only))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
-            (state.metrics.clone(), "public"),
+            (state.metrics.clone(), PUBLIC),
             count_request,
         ))
         .with_state(state)
@@ -257,7 +255,7 @@ pub fn admin_router(state: HttpState) -> Router {
         .merge(mutating)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
-            (state.metrics.clone(), "admin"),
+            (state.metrics.clone(), ADMIN),
             count_request,
         ))
         .with_state(state)
@@ -361,7 +359,7 @@ fn names_this_host(authority: &str, admin: SocketAddr) -> bool {
 fn read_routes() -> Router<HttpState> {
     Router::new()
         .route("/health", get(health))
-        .route("/readyz", get(health))
+        .route("/readyz", get(readyz))
         .route("/livez", get(live))
         .route("/health/primary", get(primary_check))
         .route("/health/secondary", get(secondary_check))
@@ -452,8 +450,19 @@ fn json_status<T: Serialize>(ok: bool, body: &T) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// A health route as the router answers it (methods other than `GET` and
+/// `HEAD`; those are answered in front, the same way).
+fn health_route(state: &HttpState, route: front::HealthRoute) -> Response {
+    let (status, body) = front::health_answer(state, route);
+    (status, [(header::CONTENT_TYPE, front::JSON)], body).into_response()
+}
+
 async fn health(State(state): State<HttpState>) -> Response {
-    state.health_answer(Snapshot::serving)
+    health_route(&state, front::HealthRoute::Health)
+}
+
+async fn readyz(State(state): State<HttpState>) -> Response {
+    health_route(&state, front::HealthRoute::Readyz)
 }
 
 async fn live(State(state): State<HttpState>) -> Response {
@@ -462,11 +471,11 @@ async fn live(State(state): State<HttpState>) -> Response {
 }
 
 async fn primary_check(State(state): State<HttpState>) -> Response {
-    state.health_answer(|snapshot| snapshot.claiming)
+    health_route(&state, front::HealthRoute::Primary)
 }
 
 async fn secondary_check(State(state): State<HttpState>) -> Response {
-    state.health_answer(|snapshot| snapshot.serving() && !snapshot.claiming)
+    health_route(&state, front::HealthRoute::Secondary)
 }
 
 async fn members(State(state): State<HttpState>) -> Response {
