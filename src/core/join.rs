@@ -308,10 +308,16 @@ impl Joining {
         }
     }
 
-    /// Asks one member for its whole state (a member's periodic sync).
+    /// Asks one member for its whole state (a member's periodic sync, or
+    /// the one after joining through a seed). Not padded: nothing waits on
+    /// it, so a member whose cookie this node lacks answers what fits in
+    /// three times the request, with a cookie, and the request goes again
+    /// with the cookie, which is kept for the next sync to that member.
+    /// Padding every sync to 1,200 bytes was a fifth of an idle member's
+    /// bytes (BENCHMARKS.md, issue 15).
     pub(crate) fn sync_from(&mut self, cx: &mut JoinContext<'_>, to: SocketAddr) -> JoinStep {
         self.request = cx.rng.random();
-        self.sync_request(cx, to)
+        JoinStep::Send(to, self.request_to(cx, to, None, false))
     }
 
     fn sync_request(&self, cx: &JoinContext<'_>, to: SocketAddr) -> JoinStep {
@@ -326,6 +332,18 @@ impl Joining {
         to: SocketAddr,
         wanted: Option<WantedParts>,
     ) -> Control {
+        self.request_to(cx, to, wanted, true)
+    }
+
+    /// The current request to `to`, with its cookie if we hold one, else
+    /// padded if `pad`.
+    fn request_to(
+        &self,
+        cx: &JoinContext<'_>,
+        to: SocketAddr,
+        wanted: Option<WantedParts>,
+        pad: bool,
+    ) -> Control {
         let cookie = self
             .cookies
             .iter()
@@ -339,7 +357,7 @@ impl Joining {
             cookie,
             padding: Vec::new(),
         };
-        if cookie.is_none() {
+        if cookie.is_none() && pad {
             let short = JOIN_REQUEST_LEN.saturating_sub(crate::core::codec::encoded_len(&request));
             if let Control::JoinRequest { padding, .. } = &mut request {
                 // The length prefix grows by a byte or two with it.
@@ -791,5 +809,42 @@ mod tests {
         let mut founder = Harness::new();
         let steps = founder.run(|join, cx, steps| join.rejoin_through(cx, None, Vec::new(), steps));
         assert_eq!(steps, [JoinStep::Found]);
+    }
+
+    /// The request a step sends: its cookie and the length of its padding.
+    fn cookie_and_padding(step: &JoinStep) -> (Option<u64>, usize) {
+        match step {
+            JoinStep::Send(
+                _,
+                Control::JoinRequest {
+                    cookie, padding, ..
+                },
+            ) => (*cookie, padding.len()),
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_sync_is_not_padded_and_keeps_the_cookie_it_is_given() {
+        let mut h = Harness::new();
+        // A joiner's first request is padded: its answer may be several
+        // slices at once.
+        let steps = h.start(vec![seed(1)]);
+        let (cookie, padding) = cookie_and_padding(&steps[0]);
+        assert_eq!(cookie, None);
+        assert!(padding > 1000, "{padding} bytes of padding");
+
+        // A member's sync is not: the member answers what fits, and a
+        // cookie.
+        let step = h.run(|join, cx, steps| steps.push(join.sync_from(cx, seed(2))));
+        assert_eq!(cookie_and_padding(&step[0]), (None, 0));
+        let request = h.join.request;
+        let steps = h.run(|join, cx, steps| join.cookie(cx, seed(2), request, 99, steps));
+        assert_eq!(cookie_and_padding(&steps[0]), (Some(99), 0));
+        // The next sync to that member carries it; to another, nothing.
+        let step = h.run(|join, cx, steps| steps.push(join.sync_from(cx, seed(2))));
+        assert_eq!(cookie_and_padding(&step[0]), (Some(99), 0));
+        let step = h.run(|join, cx, steps| steps.push(join.sync_from(cx, seed(3))));
+        assert_eq!(cookie_and_padding(&step[0]), (None, 0));
     }
 }
