@@ -11,15 +11,19 @@
 //! 4       1     kind: 0 a foca message, 1 a herd control message
 //! 5       1     cluster name length n (at most MAX_CLUSTER_LEN)
 //! 6       n     cluster name, UTF-8
-//! 6+n     8     the highest primary term the sender knows (u64, little
-//!               endian): every datagram spreads it, so a member that backs
-//!               a claim knows the terms its peers know
-//! 14+n    ...   payload
+//! 6+n     1-10  the highest primary term the sender knows (u64, LEB128:
+//!               seven bits a byte, low bits first; one byte below 128):
+//!               every datagram spreads it, so a member that backs a claim
+//!               knows the terms its peers know
+//! ...     ...   payload
 //! ```
 //!
 //! A sealed datagram (flag bit 0, see [`super::keyring`]) has the same
 //! first `6+n` bytes, which are the AEAD's associated data; then a 24-byte
 //! nonce, the term and payload encrypted, and a 16-byte tag: 40 bytes more.
+//!
+//! (Protocol 6 wrote the term in a fixed 8 bytes: a ninth of an idle
+//! member's bytes for a number that is 1 to 3 bytes long.)
 //!
 //! Payloads are serde + bincode 2.0.1 (`standard()` varint encoding with a
 //! decode limit). bincode's maintainers have stopped work on it, so it stays
@@ -43,7 +47,7 @@ use super::member_cap::{self, SharedCap};
 
 /// Version of the envelope and of every payload in it. Peers drop packets of
 /// any other version.
-pub const PROTOCOL_VERSION: u8 = 6;
+pub const PROTOCOL_VERSION: u8 = 7;
 
 /// Longest cluster name, in bytes.
 pub(crate) const MAX_CLUSTER_LEN: usize = 64;
@@ -62,14 +66,44 @@ pub(crate) const AMPLIFICATION: usize = 3;
 /// Ethernet MTU with IP and UDP headers to spare (RFC 8085 advice).
 pub(crate) const MAX_DATAGRAM: usize = 1400;
 
+/// The longest term in the envelope: a u64 in LEB128.
+const MAX_TERM_LEN: usize = 10;
+
 /// Room kept for the envelope (with the AEAD's nonce and tag) when foca
 /// sizes its messages.
-pub(crate) const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + 8 + 64;
+pub(crate) const ENVELOPE_RESERVE: usize = 6 + MAX_CLUSTER_LEN + MAX_TERM_LEN + 64;
 
-/// The envelope's bytes before the payload, for a cluster name of
-/// `cluster_len` bytes, sealed or not.
+/// The most bytes the envelope takes before the payload, for a cluster
+/// name of `cluster_len` bytes, sealed or not (the term's length varies).
 pub(crate) fn envelope_len(cluster_len: usize, sealed: bool) -> usize {
-    6 + cluster_len + 8 + if sealed { SEAL_OVERHEAD } else { 0 }
+    6 + cluster_len + MAX_TERM_LEN + if sealed { SEAL_OVERHEAD } else { 0 }
+}
+
+/// Appends `value` in LEB128.
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a LEB128 u64 off the front of `bytes`: the value and the bytes it
+/// took, or `None` when it is cut short or does not fit 64 bits.
+fn take_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().take(MAX_TERM_LEN).enumerate() {
+        let bits = u64::from(byte & 0x7f);
+        // The tenth byte holds the 64th bit only.
+        if i == MAX_TERM_LEN - 1 && byte > 1 {
+            return None;
+        }
+        value |= bits << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 const MAGIC: [u8; 2] = *b"HD";
@@ -198,6 +232,9 @@ pub(crate) struct Opened<'a> {
     pub term: u64,
     /// The payload bytes.
     pub payload: &'a [u8],
+    /// The whole datagram's length, envelope and seal included: what the
+    /// sender spent on it.
+    pub len: usize,
 }
 
 /// What the envelope says about its sender.
@@ -239,7 +276,7 @@ pub(crate) fn seal(
     out.push(cluster.len() as u8);
     out.extend_from_slice(cluster.as_bytes());
     let header = out.len();
-    out.extend_from_slice(&sender.term.to_le_bytes());
+    put_varint(out, sender.term);
     out.extend_from_slice(payload);
     if let Some(sealer) = sealer {
         sealer.seal(out, header);
@@ -295,17 +332,15 @@ pub(crate) fn open<'a>(
         }
         rest
     };
-    let Some(term) = body
-        .get(..8)
-        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
-    else {
+    let Some((term, term_len)) = take_varint(body) else {
         return Err(DropReason::Malformed);
     };
     Ok(Opened {
         kind,
         sender_vouches: flags & FLAG_VOUCHES != 0,
-        term: u64::from_le_bytes(term),
-        payload: &body[8..],
+        term,
+        payload: &body[term_len..],
+        len: datagram.len(),
     })
 }
 
@@ -843,6 +878,32 @@ mod tests {
     }
 
     #[test]
+    fn terms_take_as_few_bytes_as_they_need_and_bad_ones_are_refused() {
+        for (term, len) in [
+            (0, 1),
+            (127, 1),
+            (128, 2),
+            (300, 2),
+            (u64::from(u32::MAX), 5),
+            (1 << 62, 9),
+            (u64::MAX, 10),
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, term);
+            assert_eq!(out.len(), len, "{term}");
+            out.push(0xff);
+            assert_eq!(take_varint(&out), Some((term, len)), "{term}");
+        }
+        // Cut short, longer than ten bytes, or past 64 bits.
+        assert_eq!(take_varint(&[0x80]), None);
+        assert_eq!(take_varint(&[]), None);
+        assert_eq!(take_varint(&[0x80; 11]), None);
+        let mut past = vec![0xff; 9];
+        past.push(0x02);
+        assert_eq!(take_varint(&past), None);
+    }
+
+    #[test]
     fn packets_of_another_cluster_or_version_are_refused() {
         let mut out = Vec::new();
         seal(
@@ -887,9 +948,20 @@ mod tests {
             open(&out[..7], "prod", None, &mut Vec::new()),
             Err(DropReason::Malformed)
         );
-        // A cut term is malformed too.
+        // A missing or cut term is malformed too.
         assert_eq!(
-            open(&out[..13], "prod", None, &mut Vec::new()),
+            open(&out[..10], "prod", None, &mut Vec::new()),
+            Err(DropReason::Malformed)
+        );
+        let mut long_term = Vec::new();
+        let sender = Sender {
+            vouching: false,
+            term: 300,
+        };
+        seal(&mut long_term, "prod", PayloadKind::Foca, sender, b"", None);
+        assert_eq!(long_term.len(), 12);
+        assert_eq!(
+            open(&long_term[..11], "prod", None, &mut Vec::new()),
             Err(DropReason::Malformed)
         );
         assert_eq!(
@@ -924,7 +996,8 @@ mod tests {
             Some(&mut sealing),
         );
         assert_eq!(out[3] & FLAG_SEALED, FLAG_SEALED);
-        assert_eq!(out.len(), envelope_len(4, true) + 3);
+        // The term, 9, takes one byte of the ten kept for it.
+        assert_eq!(out.len(), envelope_len(4, true) - (MAX_TERM_LEN - 1) + 3);
         let mut plain = Vec::new();
         let opened = open(&out, "prod", Some(&sealing), &mut plain).unwrap();
         assert_eq!(

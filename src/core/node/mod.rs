@@ -490,9 +490,7 @@ impl Node {
                 }) => {
                     // What the sender spent, which bounds what it may draw
                     // before it proves its address.
-                    let sealed = self.rt.sealer.as_ref().is_some_and(|s| s.seals());
-                    let spent =
-                        opened.payload.len() + codec::envelope_len(self.cfg.cluster.len(), sealed);
+                    let spent = opened.len;
                     let ask = serve::JoinAsk {
                         joiner,
                         request,
