@@ -406,6 +406,22 @@ impl Node {
                     suspects[self.rng.random_range(0..suspects.len())].clone();
                 self.tell_suspected(identity, incarnation);
             }
+            // A member that vouches for its view was heard a moment ago:
+            // its side holds a majority this view lacks, maybe only because
+            // this view still counts members that left or went down while
+            // it could not hear (a minority through a partition in which
+            // ten of sixteen left counted them until its next sync, 30 s:
+            // no primary anywhere; found by the swarm). Its state says so
+            // at once. A view hearing nobody who vouches (a minority cut
+            // off, a split with no majority) pulls nothing.
+            if self.phase == Phase::Joined
+                && let Some((vouching, at)) = self.heard_vouching
+                && now < at + self.cfg.gossip.probe_period * 2
+            {
+                self.join_input(now, |join, cx, steps| {
+                    steps.push(join.sync_from(cx, vouching))
+                });
+            }
         }
         if self.foca.num_members() == 0 || !quorate {
             let down = self.members.down_ids();

@@ -150,6 +150,9 @@ pub struct Node {
     kept_rank_at: Option<u64>,
     /// Whether this node's view has held a majority since it joined.
     had_majority: bool,
+    /// The last datagram whose sender vouched for its view (see
+    /// [`Node::reconnect`]): its address and when.
+    heard_vouching: Option<(SocketAddr, Time)>,
     /// When the view got a majority back after losing it: fragments that
     /// all lost their majority merge over a few seconds of rejoins, and a
     /// view that claims at the first majority it sees can be outranked by a
@@ -310,6 +313,7 @@ impl Node {
             local_checks: Vec::new(),
             kept_rank_at: None,
             had_majority: false,
+            heard_vouching: None,
             regained_at: None,
             joined_at: now,
             backing_look: None,
@@ -366,6 +370,9 @@ impl Node {
 
     /// Handles a datagram whose envelope checked out.
     fn handle_opened(&mut self, now: Time, from: SocketAddr, opened: codec::Opened<'_>) {
+        if opened.sender_vouches {
+            self.heard_vouching = Some((from, now));
+        }
         if self.learns_from_envelope(now, opened.term) {
             self.learn_term(opened.term);
         }
