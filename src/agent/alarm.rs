@@ -10,6 +10,7 @@
 //! costs one wake-up. Elsewhere, or if the kernel refuses a timerfd, it is
 //! a tokio `Sleep`.
 
+#[cfg(target_os = "linux")]
 use std::time::Duration;
 
 use crate::core::Time;
@@ -136,6 +137,12 @@ mod timerfd {
             Ok(())
         }
 
+        /// Whether the one-shot timer expired (or was never armed).
+        #[cfg(test)]
+        pub(super) fn spent(&self) -> bool {
+            matches!(self.0.get_ref().0.get(), Ok(None))
+        }
+
         /// Waits for the expiry. Re-arming resets the kernel's count, but
         /// tokio may still hold the readiness of the expiry before: a read
         /// that finds nothing waits again.
@@ -154,5 +161,74 @@ mod timerfd {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::Alarm;
+
+    /// The node's time since `origin`, as the agent's clock gives it.
+    #[allow(clippy::disallowed_methods)]
+    fn since(origin: Instant) -> Duration {
+        origin.elapsed()
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    #[tokio::test]
+    async fn the_alarm_fires_at_its_deadline_and_follows_it_when_it_moves() {
+        let origin = Instant::now();
+        let mut alarm = Alarm::new(origin);
+        #[cfg(target_os = "linux")]
+        assert!(alarm.timerfd.is_some(), "no timerfd on Linux");
+        let bound = Duration::from_secs(5);
+
+        // Armed 50 ms ahead, then moved to 20 ms ahead: fires at the later
+        // setting's time, not before.
+        let now = since(origin);
+        alarm.set(now + Duration::from_millis(50), now);
+        let deadline = now + Duration::from_millis(20);
+        alarm.set(deadline, now);
+        tokio::time::timeout(bound, alarm.fired())
+            .await
+            .expect("fired");
+        assert!(since(origin) >= deadline);
+
+        // A deadline already due fires at once; the same deadline set again
+        // after it fired is not re-armed, and a new one is.
+        let now = since(origin);
+        alarm.set(now, now);
+        tokio::time::timeout(bound, alarm.fired())
+            .await
+            .expect("fired");
+        let later = since(origin) + Duration::from_millis(30);
+        alarm.set(later, since(origin));
+        tokio::time::timeout(bound, alarm.fired())
+            .await
+            .expect("fired");
+        assert!(since(origin) >= later);
+
+        // Moved away before it fires: the old deadline's expiry does not
+        // count.
+        let now = since(origin);
+        alarm.set(now + Duration::from_millis(5), now);
+        #[cfg(target_os = "linux")]
+        {
+            let timer = alarm.timerfd.as_ref().expect("timerfd");
+            let given_up = Instant::now() + bound;
+            while !timer.spent() {
+                assert!(Instant::now() < given_up, "the timerfd never expired");
+                std::thread::yield_now();
+            }
+        }
+        // The runtime sees the expiry (its readiness is kept) before the
+        // alarm moves, as when a datagram wins the race in the agent's loop.
+        tokio::task::yield_now().await;
+        let far = since(origin) + Duration::from_secs(3600);
+        alarm.set(far, since(origin));
+        let early = tokio::time::timeout(Duration::from_millis(100), alarm.fired()).await;
+        assert!(early.is_err(), "fired for a deadline that had moved away");
     }
 }
