@@ -39,7 +39,7 @@ pub type Body = Either<Full<Bytes>, axum::body::Body>;
 impl Front {
     /// `router` must serve the same health routes from `state` (it still
     /// answers their other methods); `listener` labels the requests counted.
-    pub fn new(router: Router, state: HttpState, listener: &'static str) -> Self {
+    pub(super) fn new(router: Router, state: HttpState, listener: &'static str) -> Self {
         Self {
             router: TowerToHyperService::new(router),
             health: Arc::new(Health {
