@@ -89,8 +89,9 @@ impl Future for Answer {
     }
 }
 
-/// The routes answered in front; the router's handlers of the same paths
-/// answer through [`health_answer`] too.
+/// The routes answered in front; the router serves the same paths (for the
+/// methods answered there) from [`HealthRoute::ALL`], through
+/// [`health_answer`] too.
 #[derive(Clone, Copy)]
 pub(super) enum HealthRoute {
     Health,
@@ -100,7 +101,7 @@ pub(super) enum HealthRoute {
 }
 
 impl HealthRoute {
-    const ALL: [HealthRoute; 4] = [
+    pub(super) const ALL: [HealthRoute; 4] = [
         HealthRoute::Health,
         HealthRoute::Readyz,
         HealthRoute::Primary,
@@ -111,7 +112,7 @@ impl HealthRoute {
         Self::ALL.into_iter().find(|route| route.path() == path)
     }
 
-    fn path(self) -> &'static str {
+    pub(super) fn path(self) -> &'static str {
         match self {
             HealthRoute::Health => "/health",
             HealthRoute::Readyz => "/readyz",

@@ -357,12 +357,18 @@ fn names_this_host(authority: &str, admin: SocketAddr) -> bool {
 }
 
 fn read_routes() -> Router<HttpState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/readyz", get(readyz))
+    let health = front::HealthRoute::ALL
+        .into_iter()
+        .fold(Router::new(), |router, route| {
+            router.route(
+                route.path(),
+                get(move |State(state): State<HttpState>| async move {
+                    health_route(&state, route)
+                }),
+            )
+        });
+    health
         .route("/livez", get(live))
-        .route("/health/primary", get(primary_check))
-        .route("/health/secondary", get(secondary_check))
         .route("/v1/members", get(members))
         .route("/v1/primary", get(primary))
         .route("/v1/events", get(recent_events))
@@ -457,25 +463,9 @@ fn health_route(state: &HttpState, route: front::HealthRoute) -> Response {
     (status, [(header::CONTENT_TYPE, front::JSON)], body).into_response()
 }
 
-async fn health(State(state): State<HttpState>) -> Response {
-    health_route(&state, front::HealthRoute::Health)
-}
-
-async fn readyz(State(state): State<HttpState>) -> Response {
-    health_route(&state, front::HealthRoute::Readyz)
-}
-
 async fn live(State(state): State<HttpState>) -> Response {
     let snapshot = state.current();
     json_status(true, &LiveJson::from(&*snapshot))
-}
-
-async fn primary_check(State(state): State<HttpState>) -> Response {
-    health_route(&state, front::HealthRoute::Primary)
-}
-
-async fn secondary_check(State(state): State<HttpState>) -> Response {
-    health_route(&state, front::HealthRoute::Secondary)
 }
 
 async fn members(State(state): State<HttpState>) -> Response {
