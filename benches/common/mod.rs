@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use herd::core::fuzzing::{self, FocaDatagram};
@@ -38,7 +39,7 @@ pub fn ids(n: usize) -> Vec<NodeId> {
 
 /// Every member's record as the simulator's warm start writes it: passing,
 /// admitted, seniority `i + 1` (so `node-0` is the primary).
-pub fn records(ids: &[NodeId]) -> Vec<HealthRecord> {
+pub fn records(ids: &[NodeId]) -> Vec<Arc<HealthRecord>> {
     ids.iter()
         .enumerate()
         .map(|(i, id)| {
@@ -46,13 +47,13 @@ pub fn records(ids: &[NodeId]) -> Vec<HealthRecord> {
             record.version = 1;
             record.seniority = Some(i as u64 + 1);
             record.admitted = true;
-            record
+            Arc::new(record)
         })
         .collect()
 }
 
 /// Member `index` of a warm cluster of `ids`, its start-up outputs taken.
-pub fn warm_node(ids: &[NodeId], records: &[HealthRecord], index: usize) -> Node {
+pub fn warm_node(ids: &[NodeId], records: &[Arc<HealthRecord>], index: usize) -> Node {
     let mut node = Node::new(
         config(),
         ids[index].clone(),
@@ -80,8 +81,13 @@ pub fn addr(i: usize) -> SocketAddr {
 }
 
 /// A record of member `i` one step fresher, passing or failing.
-pub fn flipped(records: &[HealthRecord], i: usize, version: u64, failing: bool) -> HealthRecord {
-    let mut record = records[i].clone();
+pub fn flipped(
+    records: &[Arc<HealthRecord>],
+    i: usize,
+    version: u64,
+    failing: bool,
+) -> HealthRecord {
+    let mut record = HealthRecord::clone(&records[i]);
     record.version = version;
     record.status = if failing {
         HealthStatus::Failing
@@ -173,7 +179,7 @@ pub fn deliver(node: &mut Node, from: SocketAddr, datagram: &[u8]) -> herd::core
 /// stays that of a live node.
 pub struct Stream {
     ids: Vec<NodeId>,
-    records: Vec<HealthRecord>,
+    records: Vec<Arc<HealthRecord>>,
     receiver: usize,
     sender: usize,
     datagrams: Vec<Vec<u8>>,

@@ -373,7 +373,7 @@ impl Target {
                 // The first peer is the eldest (the primary), the target
                 // next, then the other peers.
                 let founding = target.node.record().founding;
-                let records = target
+                let records: Vec<HealthRecord> = target
                     .peers
                     .iter()
                     .enumerate()

@@ -38,8 +38,10 @@ pub(crate) struct Known {
     /// foca's SWIM incarnation and state; `None` while only a record is
     /// known.
     pub(crate) swim: Option<(foca::Incarnation, foca::State)>,
-    /// Latest record.
-    pub(crate) record: Option<HealthRecord>,
+    /// Latest record, shared: a record changes rarely and is read far more
+    /// often than it is replaced, and the simulator's warm start hands every
+    /// node the same one.
+    pub(crate) record: Option<Arc<HealthRecord>>,
     /// Seniorities of records from lives up to this identity incarnation
     /// are not honoured: the member was declared down in that life, and its
     /// old rank must not bring it back ahead of the primary that replaced it.
@@ -450,7 +452,9 @@ impl Members {
             let name = known.name.clone();
             let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
             let mut record = record;
-            record.name = name.clone();
+            if !Arc::ptr_eq(&record.name, &name) {
+                Arc::make_mut(&mut record).name = name.clone();
+            }
             let status = record.status;
             tracing::trace!(
                 member = %name,
@@ -577,13 +581,13 @@ impl Members {
     }
 
     /// Offers a record a member sent outside gossip; whether it is news.
-    pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
+    pub(crate) fn offer(&mut self, record: impl Into<Arc<HealthRecord>>) -> bool {
         records::lock(&self.inbox).offer(record)
     }
 
     /// A record its member sent this node directly (see
     /// [`records::RecordInbox::offer_direct`]).
-    pub(crate) fn offer_direct(&mut self, record: HealthRecord) -> bool {
+    pub(crate) fn offer_direct(&mut self, record: impl Into<Arc<HealthRecord>>) -> bool {
         records::lock(&self.inbox).offer_direct(record)
     }
 
@@ -660,7 +664,7 @@ impl Members {
         self.max_seniority = self
             .known
             .values()
-            .filter_map(|k| k.record.as_ref())
+            .filter_map(|k| k.record.as_deref())
             .chain(std::iter::once(own.record))
             .filter(|r| r.founding == winner)
             .filter_map(|r| r.seniority)
@@ -696,7 +700,7 @@ impl Members {
         }
         let life = known.life();
         let mut record = match &known.record {
-            Some(record) if record.incarnation >= life => record.clone(),
+            Some(record) if record.incarnation >= life => HealthRecord::clone(record),
             _ => HealthRecord::new(known.name.clone(), life, 0, false),
         };
         record.version = record.version.saturating_add(1);
@@ -719,7 +723,7 @@ impl Members {
                 self.roster.upsert(name, state, Some(record));
             }
             (Some(record), seniority) => {
-                let mut honoured = record.clone();
+                let mut honoured = HealthRecord::clone(record);
                 honoured.seniority = seniority;
                 self.roster.upsert(name, state, Some(&honoured));
             }
@@ -820,7 +824,7 @@ impl Members {
     pub(crate) fn records(&self) -> Vec<HealthRecord> {
         self.known
             .values()
-            .filter_map(|known| known.record.clone())
+            .filter_map(|known| known.record.as_deref().cloned())
             .collect()
     }
 

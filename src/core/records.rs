@@ -21,7 +21,7 @@ pub(crate) struct RecordInbox {
     /// Freshness of the newest record seen per member.
     latest: KeyMap<(u64, u64)>,
     /// Records that were news, in arrival order.
-    pub(crate) news: Vec<HealthRecord>,
+    pub(crate) news: Vec<Arc<HealthRecord>>,
     /// Broadcast items that did not decode.
     pub(crate) rejected: u64,
     /// The highest term a record about this node carried: an earlier life
@@ -58,8 +58,8 @@ impl RecordInbox {
 
     /// Takes a record learned outside gossip (a join's state sync). Returns
     /// whether it was news.
-    pub(crate) fn offer(&mut self, record: HealthRecord) -> bool {
-        self.take(record, Gossip::Seen)
+    pub(crate) fn offer(&mut self, record: impl Into<Arc<HealthRecord>>) -> bool {
+        self.take(record.into(), Gossip::Seen)
     }
 
     /// A record its member sent this node directly: news for the view as
@@ -72,11 +72,11 @@ impl RecordInbox {
     /// instead flooded gossip at a heal, and the refutation of a new
     /// primary came too late to one member, which declared it down (found
     /// by the swarm too).
-    pub(crate) fn offer_direct(&mut self, record: HealthRecord) -> bool {
-        self.take(record, Gossip::StillNews)
+    pub(crate) fn offer_direct(&mut self, record: impl Into<Arc<HealthRecord>>) -> bool {
+        self.take(record.into(), Gossip::StillNews)
     }
 
-    fn take(&mut self, record: HealthRecord, gossip: Gossip) -> bool {
+    fn take(&mut self, record: Arc<HealthRecord>, gossip: Gossip) -> bool {
         if !record.plausible() {
             self.rejected += 1;
             return false;

@@ -313,7 +313,7 @@ impl Sim {
         &mut self,
         index: usize,
         alive: &[NodeId],
-        records: Vec<crate::core::HealthRecord>,
+        records: impl IntoIterator<Item = impl Into<Arc<crate::core::HealthRecord>>>,
         seniority: u64,
     ) {
         self.start_node(index, Start::Join(Vec::new()));

@@ -1,6 +1,7 @@
 //! Runs a [`Scenario`]: builds the cluster, applies its faults at their
 //! virtual times, feeds the [`Observer`], and returns the [`Report`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::ChaCha8Rng;
@@ -275,7 +276,8 @@ impl Runner<'_> {
             .filter_map(|i| NodeId::new(&Self::name(i), host_addr(i), 1).ok())
             .collect();
         let config = self.sim.config().clone();
-        let records: Vec<HealthRecord> = ids
+        // One record per member, shared by every node's view.
+        let records: Vec<Arc<HealthRecord>> = ids
             .iter()
             .enumerate()
             .map(|(i, id)| {
@@ -288,7 +290,7 @@ impl Runner<'_> {
                 record.version = 1;
                 record.seniority = Some(i as u64 + 1);
                 record.admitted = true;
-                record
+                Arc::new(record)
             })
             .collect();
 

@@ -594,13 +594,15 @@ impl Node {
     /// Makes this node a member of a running cluster whose whole state is
     /// given (every other member alive, and every record), with
     /// `seniority` as its own rank: the simulator's warm start for
-    /// steady-state runs, which skips thousands of joins.
+    /// steady-state runs, which skips thousands of joins. Records given as
+    /// `Arc`s are held as given: nodes preloaded with the same ones share
+    /// them.
     #[doc(hidden)]
     pub fn preload(
         &mut self,
         now: Time,
         alive: &[NodeId],
-        records: Vec<HealthRecord>,
+        records: impl IntoIterator<Item = impl Into<Arc<HealthRecord>>>,
         seniority: u64,
     ) {
         let members = alive.iter().cloned().map(foca::Member::alive).collect();

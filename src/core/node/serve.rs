@@ -319,7 +319,7 @@ impl Node {
         &mut self,
         now: Time,
         members: Vec<foca::Member<NodeId>>,
-        records: Vec<HealthRecord>,
+        records: impl IntoIterator<Item = impl Into<Arc<HealthRecord>>>,
         vouched: bool,
     ) {
         // What a peer thinks of us is no news to us (and a stale "down" would

@@ -171,7 +171,7 @@ fn a_seed_answers_an_unproven_address_with_at_most_three_times_what_it_sent() {
             id(&format!("member-{i:03}"), addr)
         })
         .collect();
-    let records = members
+    let records: Vec<HealthRecord> = members
         .iter()
         .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
         .collect();
@@ -332,7 +332,7 @@ fn every_forgery_without_the_key_is_dropped_by_reason_and_changes_nothing() {
     let mut node = Node::new(config, id("a", own), 1, Start::Join(vec![]), Duration::ZERO).unwrap();
     let b = id("b", SocketAddr::from(([198, 18, 0, 2], 7946)));
     let c = id("c", SocketAddr::from(([198, 18, 0, 3], 7946)));
-    let records = [&b, &c]
+    let records: Vec<HealthRecord> = [&b, &c]
         .iter()
         .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
         .collect();
@@ -384,7 +384,7 @@ fn a_full_view_refuses_new_members_from_every_door_and_counts_them() {
     let mut node = Node::new(config, id("a", own), 1, Start::Join(vec![]), Duration::ZERO).unwrap();
     let b = id("b", at(1));
     let c = id("c", at(2));
-    let records = [&b, &c]
+    let records: Vec<HealthRecord> = [&b, &c]
         .iter()
         .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
         .collect();
@@ -507,7 +507,12 @@ fn a_full_view_refuses_new_members_from_every_door_and_counts_them() {
     assert_eq!(node.stats().members_refused, 1 + 3 + 1 + 2 + 3 + 1);
     // Members already held still come and go: a new life of b is taken.
     let b2 = NodeId::new("b", at(1), 2).unwrap();
-    node.merge_state(now, vec![foca::Member::alive(b2)], vec![], true);
+    node.merge_state(
+        now,
+        vec![foca::Member::alive(b2)],
+        Vec::<HealthRecord>::new(),
+        true,
+    );
     node.handle_timeout(now);
     let _ = node.take_outputs();
     let b_life = node
