@@ -9,9 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo build --release --locked
-mkdir -p target/deb-assets
-target/release/herd manpage | gzip -9n > target/deb-assets/herd.1.gz
-target/release/herd completions bash > target/deb-assets/herd.bash
-target/release/herd completions zsh > target/deb-assets/_herd
+deploy/build-dist.sh target/deb-assets/herd
+target/deb-assets/herd manpage | gzip -9n > target/deb-assets/herd.1.gz
+target/deb-assets/herd completions bash > target/deb-assets/herd.bash
+target/deb-assets/herd completions zsh > target/deb-assets/_herd
 cargo deb --no-build --locked --strip "$@"
