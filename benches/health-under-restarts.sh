@@ -5,6 +5,7 @@
 #
 #   cargo build --release
 #   benches/health-under-restarts.sh [CONNECTIONS] [SECONDS]
+#   HERD=/path/to/herd benches/health-under-restarts.sh   # another build
 #
 # Five agents on loopback (gossip 24101-24105, HTTP 24201-24205, admin
 # 24301-24305); wrk -t1 against agent 2's /health; agent 5 is killed every
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-1000}
 secs=${2:-30}
-bin=target/release/herd
+bin=${HERD:-target/release/herd}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 dir=$(mktemp -d)
 ulimit -n 65536 2>/dev/null || true

@@ -24,4 +24,4 @@ cd "$(dirname "$0")/.."
 host=$(rustc -vV | sed -n 's/^host: //p')
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     cargo build --profile dist --locked --target "$host"
-install -D -m 0755 "target/$host/dist/herd" "$out"
+install -D -m 0755 "${CARGO_TARGET_DIR:-target}/$host/dist/herd" "$out"
