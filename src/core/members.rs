@@ -763,6 +763,13 @@ impl Members {
             .is_some_and(|record| record.admitted)
     }
 
+    /// Whether `member`, at that life, left (its own leaving record).
+    pub(crate) fn has_left(&self, member: &NodeId) -> bool {
+        self.known.get(&member.key()).is_some_and(|known| {
+            known.state == Some(MemberState::Left) && known.life() == member.incarnation()
+        })
+    }
+
     /// Whether `member`, at that life, is suspect in foca.
     pub(crate) fn is_suspect(&self, member: &NodeId) -> bool {
         self.known

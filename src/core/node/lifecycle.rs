@@ -235,12 +235,26 @@ impl Node {
         // predecessor's word, and the old probe timer carries the token the
         // new foca starts with: two probe cycles, each cutting the other
         // short, and this node would never again find a member dead.
-        let live: Vec<foca::Member<NodeId>> = self
-            .foca
-            .iter_membership_state()
-            .filter(|m| m.state() != foca::State::Down && m.id().key() != id.key())
-            .map(|m| foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Alive))
-            .collect();
+        // Members that left stay down: a leave is the member's own word,
+        // not this view's judgement, and this view may be the only one
+        // that heard it (a minority side scaled in during a partition;
+        // dropped here, the majority counted those members down after the
+        // heal and had no quorum for good; found by the swarm).
+        let kept: Vec<foca::Member<NodeId>> =
+            self.foca
+                .iter_membership_state()
+                .filter(|m| m.id().key() != id.key())
+                .filter_map(|m| match m.state() {
+                    foca::State::Down => self.members.has_left(m.id()).then(|| {
+                        foca::Member::new(m.id().clone(), m.incarnation(), foca::State::Down)
+                    }),
+                    _ => Some(foca::Member::new(
+                        m.id().clone(),
+                        m.incarnation(),
+                        foca::State::Alive,
+                    )),
+                })
+                .collect();
         self.timers
             .retain(|timer| !matches!(timer, NodeTimer::Foca(_)));
         self.foca = Foca::with_custom_broadcast(
@@ -250,10 +264,10 @@ impl Node {
             WireCodec::new(self.doubt_downs.clone(), self.members.cap().clone()),
             RecordGossip::new(self.members.inbox().clone()),
         );
-        if let Err(err) = self.foca.apply_many(live.into_iter(), false, &mut self.rt) {
+        if let Err(err) = self.foca.apply_many(kept.into_iter(), false, &mut self.rt) {
             tracing::debug!(
                 error = err.to_string().as_str(),
-                "keeping the live members across a rejoin"
+                "keeping the live and left members across a rejoin"
             );
         }
         self.scan_needed = true;
