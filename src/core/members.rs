@@ -796,6 +796,12 @@ impl Members {
         self.addrs(|k| k.state.is_some_and(MemberState::is_live))
     }
 
+    /// The addresses of the members this view holds live or down: every
+    /// member that has not left.
+    pub(crate) fn unleft_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs(|k| k.state.is_some_and(|state| state != MemberState::Left))
+    }
+
     /// The members foca holds suspect, with their SWIM incarnation.
     pub(crate) fn suspects(&self) -> Vec<(NodeId, foca::Incarnation)> {
         self.known

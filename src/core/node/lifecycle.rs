@@ -381,8 +381,11 @@ impl Node {
         self.record.seniority = None;
         self.publish_record(now);
         // The leaving record rides with foca's own leave gossip, and goes to
-        // every live member directly: when many leave at once (a scale-in),
-        // the few that gossip would tell may be leaving too.
+        // every member directly: when many leave at once (a scale-in), the
+        // few that gossip would tell may be leaving too. Members held down
+        // are told as well: behind a one-way cut they hear while nobody
+        // hears them, and a scale-in on the speaking side left them counting
+        // every leaver down, without a quorum for good (found by the swarm).
         if let Err(err) = self.foca.leave_cluster(&mut self.rt) {
             tracing::warn!(error = err.to_string().as_str(), "leaving the cluster");
         }
@@ -391,7 +394,9 @@ impl Node {
             identity: self.id().clone(),
             record: self.record.clone(),
         };
-        self.send_to_live_members(&goodbye);
+        for to in self.members.unleft_addrs() {
+            self.send_control(to, &goodbye);
+        }
         self.phase = Phase::Left;
         self.update_self_in_roster();
         self.timers.retain(|_| false);
