@@ -523,3 +523,64 @@ fn a_full_view_refuses_new_members_from_every_door_and_counts_them() {
         .map(|m| m.incarnation);
     assert_eq!(b_life, Some(2));
 }
+
+/// Behind a one-way cut, a member this view holds down may still hear it: a
+/// goodbye that went to live members only never reached the three that
+/// remained of a scale-in (`found/goodbyes-unsent-to-a-side-held-down.toml`).
+#[test]
+fn a_leaving_member_says_goodbye_to_the_members_it_holds_down_too() {
+    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
+    let at = |i: u8| SocketAddr::from(([198, 18, 0, 10 + i], 7946));
+    let mut node = Node::new(
+        NodeConfig::default(),
+        id("a", own),
+        1,
+        Start::Join(vec![]),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let members: Vec<NodeId> = ["b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| id(name, at(1 + i as u8)))
+        .collect();
+    let records: Vec<HealthRecord> = members
+        .iter()
+        .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
+        .collect();
+    let now = Duration::from_secs(1);
+    node.preload(now, &members, records, 1);
+    node.merge_state(
+        now,
+        vec![foca::Member::down(members[2].clone())],
+        Vec::<HealthRecord>::new(),
+        true,
+    );
+    node.handle_timeout(now);
+    let _ = node.take_outputs();
+    let d_state = node
+        .snapshot()
+        .members
+        .iter()
+        .find(|m| &*m.name == "d")
+        .map(|m| m.state);
+    assert_eq!(d_state, Some(MemberState::Down));
+
+    node.handle_command(now, Command::Leave).unwrap();
+    let mut told: Vec<SocketAddr> = node
+        .take_outputs()
+        .transmits
+        .iter()
+        .filter(|t| {
+            let mut plain = Vec::new();
+            codec::open(&t.payload, "herd", None, &mut plain)
+                .ok()
+                .filter(|opened| opened.kind == PayloadKind::Control)
+                .and_then(|opened| codec::decode_control(opened.payload).ok())
+                .is_some_and(|control| matches!(control, Control::Leaving { .. }))
+        })
+        .map(|t| t.to)
+        .collect();
+    told.sort();
+    assert_eq!(told, [at(1), at(2), at(3)]);
+}
