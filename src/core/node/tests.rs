@@ -148,6 +148,15 @@ fn a_down_notice_a_majority_dismissed_once_does_not_make_the_primary_ask_again()
     assert_eq!(*node.id(), life);
 }
 
+/// How `node`'s latest snapshot shows the member `name`.
+fn member(node: &Node, name: &str) -> Option<MemberInfo> {
+    node.snapshot()
+        .members
+        .iter()
+        .find(|m| &*m.name == name)
+        .cloned()
+}
+
 fn opened_control(datagram: &[u8]) -> Control {
     let mut plain = Vec::new();
     let opened = codec::open(datagram, "herd", None, &mut plain).unwrap();
@@ -515,12 +524,7 @@ fn a_full_view_refuses_new_members_from_every_door_and_counts_them() {
     );
     node.handle_timeout(now);
     let _ = node.take_outputs();
-    let b_life = node
-        .snapshot()
-        .members
-        .iter()
-        .find(|m| &*m.name == "b")
-        .map(|m| m.incarnation);
+    let b_life = member(&node, "b").map(|m| m.incarnation);
     assert_eq!(b_life, Some(2));
 }
 
@@ -558,12 +562,7 @@ fn a_leaving_member_says_goodbye_to_the_members_it_holds_down_too() {
     );
     node.handle_timeout(now);
     let _ = node.take_outputs();
-    let d_state = node
-        .snapshot()
-        .members
-        .iter()
-        .find(|m| &*m.name == "d")
-        .map(|m| m.state);
+    let d_state = member(&node, "d").map(|m| m.state);
     assert_eq!(d_state, Some(MemberState::Down));
 
     node.handle_command(now, Command::Leave).unwrap();
