@@ -473,6 +473,58 @@ impl Node {
         self.claiming || !patient || self.check.proposed == 0 || term != self.check.proposed
     }
 
+    /// A member's envelope carried `term`, above every term this view
+    /// knew: a claim was made (or proposed) that this view may have missed.
+    pub(super) fn heard_newer_term(&mut self, now: Time, term: u64, from: SocketAddr) {
+        if self.phase != Phase::Joined {
+            return;
+        }
+        if self.newer_term.is_none() {
+            self.schedule(now + self.cfg.gossip.probe_period * 3, NodeTimer::TermCheck);
+        }
+        self.newer_term = Some((term, from));
+    }
+
+    /// A few probe periods after a newer term was heard: if the primary
+    /// this view names still holds an older term (or it names none), the
+    /// claim under the newer term happened where this view could not hear
+    /// it, and its news with it. A member cut off for a few seconds while
+    /// the primary crashed on the other side held the crashed primary alive
+    /// and named it for 34 s after the heal: the down and the new
+    /// primary's record had spent their gossip on the other side, and
+    /// nothing in its own view was amiss until a probe or a periodic sync
+    /// reached the dead one (found by the swarm). The member that carried
+    /// the term holds what it missed. In a failover heard as it happens,
+    /// the claimant's record (sent to every live member) arrives long
+    /// before this check, which then sends nothing.
+    pub(super) fn term_check(&mut self, now: Time) {
+        let Some((term, from)) = self.newer_term.take() else {
+            return;
+        };
+        if self.phase != Phase::Joined || self.names_primary_of(term) {
+            return;
+        }
+        tracing::debug!(
+            term,
+            from = %from,
+            "a newer term than the named primary's was heard: asking its carrier for its state"
+        );
+        self.join_input(now, |join, cx, steps| steps.push(join.sync_from(cx, from)));
+    }
+
+    /// Whether the primary this view names holds `term` or a newer one.
+    fn names_primary_of(&self, term: u64) -> bool {
+        match self.election.primary.as_ref() {
+            None => false,
+            Some(name) if **name == *self.record.name => self.record.term >= term,
+            Some(name) => self
+                .members
+                .get(&MemberKey::of(name))
+                .and_then(|known| known.record.as_ref())
+                .is_some_and(|record| record.term >= term),
+        }
+    }
+
     /// A term another member knows (see [`Members::learn_term`]).
     pub(super) fn learn_term(&mut self, term: u64) {
         self.members.learn_term(term);

@@ -153,6 +153,10 @@ pub struct Node {
     /// The last datagram whose sender vouched for its view (see
     /// [`Node::reconnect`]): its address and when.
     heard_vouching: Option<(SocketAddr, Time)>,
+    /// The highest term heard in an envelope above every term this view
+    /// knew, and who carried it: checked a few probe periods later (see
+    /// [`Node::term_check`]).
+    newer_term: Option<(u64, SocketAddr)>,
     /// When the view got a majority back after losing it: fragments that
     /// all lost their majority merge over a few seconds of rejoins, and a
     /// view that claims at the first majority it sees can be outranked by a
@@ -314,6 +318,7 @@ impl Node {
             kept_rank_at: None,
             had_majority: false,
             heard_vouching: None,
+            newer_term: None,
             regained_at: None,
             joined_at: now,
             backing_look: None,
@@ -374,6 +379,9 @@ impl Node {
             self.heard_vouching = Some((from, now));
         }
         if self.learns_from_envelope(now, opened.term) {
+            if opened.term > self.members.max_term() {
+                self.heard_newer_term(now, opened.term, from);
+            }
             self.learn_term(opened.term);
         }
         let doubted = self.doubts_itself(now);
@@ -570,6 +578,7 @@ impl Node {
                 NodeTimer::Nudge(id, round) => self.nudge_suspect(now, id, round),
                 NodeTimer::RecordDue { key, life } => self.record_due(key, life),
                 NodeTimer::SyncOnce => self.sync_once(now),
+                NodeTimer::TermCheck => self.term_check(now),
                 NodeTimer::QuorumCheckDue(round) => self.quorum_check_due(now, round),
                 NodeTimer::AdmissionDue(round) => self.admission_due(now, round),
                 NodeTimer::OldEnoughToBack => self.answer_deferred_acks(now),

@@ -46,6 +46,9 @@ pub(crate) enum NodeTimer {
     /// One whole-state sync outside the periodic ones (see
     /// [`Node::settle`]).
     SyncOnce,
+    /// A newer term was heard a few probe periods ago: sync if the view
+    /// still names no primary of that term (see [`Node::term_check`]).
+    TermCheck,
     /// Renew the lease (see `lease`).
     LeaseTick,
     /// The lease held until now, unless renewed since.
