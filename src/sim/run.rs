@@ -81,6 +81,8 @@ struct Runner<'a> {
     /// Per host: it crashed and has not started since (the `crashed`
     /// target).
     crashed: Vec<bool>,
+    /// Per host: the seeds its current life joins through.
+    seeds_of: Vec<Vec<usize>>,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -127,6 +129,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         rng: ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x7363_656e_6172_696f),
         tasks: crate::core::TimerQueue::new(),
         crashed: Vec::new(),
+        seeds_of: Vec::new(),
         scenario: &scenario,
     };
     runner.observer.set_recovery_limit(limit);
@@ -157,6 +160,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         runner.sim.run_until(until);
         runner.drain_log();
         runner.sample_terms();
+        runner.resolve_seeds_again();
         if let Some(bar) = &progress {
             bar.set_position(runner.sim.now().as_millis() as u64);
         }
@@ -238,6 +242,7 @@ impl Runner<'_> {
         let index = self.sim.add_host(&Self::name(self.sim.len()));
         self.observer.add_host(self.sim.name(index).clone());
         self.crashed.push(false);
+        self.seeds_of.push(Vec::new());
         index
     }
 
@@ -246,6 +251,37 @@ impl Runner<'_> {
         let seeds = self.seeds(host);
         self.sim.start(host, &seeds);
         self.crashed[host] = false;
+        self.seeds_of[host] = seeds;
+    }
+
+    /// Gives a joining host whose every seed has stopped new ones, as the
+    /// agent does: it resolves its seeds again every two seconds while it
+    /// joins, and an operator's seed name follows the running members. A
+    /// newcomer started during a one-way cut, whose three seeds all left in
+    /// a scale-in before the heal, otherwise asked nobody for the rest of
+    /// the run (swarm seed 3 #72). Seeds that still run are kept, however
+    /// long they fail to answer: that is the node's to handle.
+    fn resolve_seeds_again(&mut self) {
+        for host in 0..self.sim.len() {
+            let joining = self
+                .sim
+                .node(host)
+                .is_some_and(|node| node.phase() == crate::core::Phase::Joining);
+            if !joining
+                || !self.sim.is_running(host)
+                || self.seeds_of[host].is_empty()
+                || self.seeds_of[host].iter().any(|&s| self.sim.is_running(s))
+            {
+                continue;
+            }
+            let seeds = self.seeds(host);
+            if seeds.is_empty() {
+                continue;
+            }
+            let addrs = seeds.iter().map(|&s| self.sim.addr(s)).collect();
+            self.sim.command(host, Command::Seeds(addrs));
+            self.seeds_of[host] = seeds;
+        }
     }
 
     /// Brings the initial cluster up.
