@@ -111,7 +111,8 @@ fn exclusion(member: &MemberInfo) -> Option<String> {
     None
 }
 
-fn why_after(above: &Ranked, this: &Ranked) -> String {
+/// Why `this` ranks right after `above`, given the terms of their records.
+fn why_after(above: &Ranked, this: &Ranked, above_term: u64, this_term: u64) -> String {
     if above.priority != this.priority {
         format!(
             "lower priority than {} ({} < {})",
@@ -121,6 +122,11 @@ fn why_after(above: &Ranked, this: &Ranked) -> String {
         format!(
             "same priority as {}, joined later (seniority {} > {})",
             above.name, this.seniority, above.seniority
+        )
+    } else if above_term != this_term {
+        format!(
+            "same priority and seniority as {}, which claimed more recently (term {} > {})",
+            above.name, above_term, this_term
         )
     } else {
         format!(
@@ -137,7 +143,7 @@ pub fn explain(snapshot: &Snapshot) -> Explanation {
     for member in &snapshot.members {
         match (exclusion(member), member.seniority) {
             (None, Some(seniority)) => candidates.push((
-                CandidateKey::new(member.priority, seniority, member.name.clone()),
+                CandidateKey::new(member.priority, seniority, member.term, member.name.clone()),
                 member,
             )),
             (why, _) => excluded.push(Excluded {
@@ -158,7 +164,7 @@ pub fn explain(snapshot: &Snapshot) -> Explanation {
         };
         entry.why = match ranked.last() {
             None => "first: the highest priority, then the lowest seniority".into(),
-            Some(above) => why_after(above, &entry),
+            Some(above) => why_after(above, &entry, candidates[index - 1].1.term, member.term),
         };
         ranked.push(entry);
     }
@@ -292,6 +298,20 @@ mod tests {
         );
         assert!(explained.candidates[2].why.contains("joined later"));
         assert!(explained.consistent);
+        // Equal seniorities (two sides of a partition each gave one out):
+        // the latest claim first, then the name.
+        let mut claimed = member("z", 0, Some(3));
+        claimed.term = 7;
+        snapshot.members.push(claimed);
+        let ranks = explain(&snapshot);
+        let order: Vec<&str> = ranks.candidates.iter().map(|r| &*r.name).collect();
+        assert_eq!(order, ["a", "b", "z", "c"]);
+        assert!(
+            ranks.candidates[3]
+                .why
+                .contains("claimed more recently (term 7 > 0)")
+        );
+        snapshot.members.pop();
         let why = |name: &str| {
             explained
                 .excluded
