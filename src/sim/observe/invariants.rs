@@ -51,7 +51,11 @@ impl Observer {
         // A host thawed before the deadline claims again if it still does.
         self.settle_thaws(due);
         let n = self.hosts.len();
-        let live = (0..n).filter(|h| self.is_live(*h)).count();
+        // Hosts still waiting to be admitted (see `admits_nobody`) are
+        // no members yet: they make no majority.
+        let live = (0..n)
+            .filter(|h| self.is_live(*h) && !self.hosts[*h].unadmitted)
+            .count();
         let owed = self.partition_since.is_none()
             && !self.lossy
             && self.lost_at.is_none()

@@ -44,6 +44,38 @@ impl Observer {
         }
     }
 
+    /// Whether a host starting for the first time on `side` finds no
+    /// majority of the members running there to admit it: on a side of a
+    /// partition without one, or in a whole network where most members
+    /// are down (crashed, or left unheard). herd admits a newcomer only on
+    /// the answers of a majority of the members it joins (a Raft
+    /// single-server change), so it counts nowhere until they are back.
+    /// A founder (no members yet) and a cluster run with
+    /// `expected_members` (whose size is fixed) are not held back.
+    pub(super) fn admits_nobody(&self, side: u16) -> bool {
+        if self.partition_since.is_some() {
+            return self.side_size(side) * 2 <= self.members();
+        }
+        self.expected_members.is_none()
+            && self.member_count > 0
+            && self.side_size(side) * 2 <= self.member_count
+    }
+
+    /// Admits the hosts that waited for a majority (see
+    /// [`Self::admits_nobody`]) once the network is whole and one runs.
+    pub(super) fn admit_waiting(&mut self) {
+        if self.partition_since.is_some() || self.admits_nobody(0) {
+            return;
+        }
+        for host in 0..self.hosts.len() {
+            if self.hosts[host].unadmitted && self.hosts[host].running && !self.hosts[host].left {
+                self.hosts[host].unadmitted = false;
+                self.member_count += 1;
+                *self.side_running.entry(self.hosts[host].side).or_default() += 1;
+            }
+        }
+    }
+
     /// Whether `host`'s side holds no majority of the members (asked as a
     /// partition ends, to know who was cut off).
     fn on_minority_at_heal(&self, host: usize) -> bool {
@@ -166,18 +198,15 @@ impl Observer {
         self.check_agreement(at);
         self.advance(at);
         for host in 0..self.hosts.len() {
-            if std::mem::take(&mut self.hosts[host].unadmitted) {
-                if self.hosts[host].running && !self.hosts[host].left {
-                    self.member_count += 1;
-                    *self.side_running.entry(self.hosts[host].side).or_default() += 1;
-                } else {
-                    // Gone before anyone admitted it: a later start is a
-                    // newcomer again.
-                    self.hosts[host].started_ever = false;
-                    self.hosts[host].left = false;
-                }
+            if self.hosts[host].unadmitted && (!self.hosts[host].running || self.hosts[host].left) {
+                // Gone before anyone admitted it: a later start is a
+                // newcomer again.
+                self.hosts[host].unadmitted = false;
+                self.hosts[host].started_ever = false;
+                self.hosts[host].left = false;
             }
         }
+        self.admit_waiting();
         self.check_claimants(at);
     }
 

@@ -377,15 +377,14 @@ impl Observer {
                 if self.hosts[host].unheard_leave {
                     self.hosts[host].unheard_leave = false;
                 } else if !self.hosts[host].started_ever || self.hosts[host].left {
-                    if self.partition_since.is_some()
-                        && self.side_size(self.hosts[host].side) * 2 <= self.members()
-                    {
+                    if self.admits_nobody(self.hosts[host].side) {
                         self.hosts[host].unadmitted = true;
                     } else {
                         self.member_count += 1;
                     }
                 }
                 self.set_running(host, true);
+                self.admit_waiting();
                 let open_join = Some(self.joins.len());
                 let state = &mut self.hosts[host];
                 state.frozen = false;
@@ -536,6 +535,7 @@ impl Observer {
                 }
                 self.hosts[host].left = true;
                 self.hosts[host].joined = false;
+                self.admit_waiting();
                 self.check_lost(at);
                 self.excuse_failovers_without_majority();
             }
@@ -709,6 +709,37 @@ mod tests {
         let found = invariants(&observer);
         assert!(found.contains(&"shared term"), "{found:?}");
         assert!(found.contains(&"term not increasing"), "{found:?}");
+    }
+
+    fn log(observer: &mut Observer, at_s: u64, host: usize, what: Logged) {
+        observer.observe(&LogEntry {
+            at: Duration::from_secs(at_s),
+            host,
+            what,
+        });
+    }
+
+    #[test]
+    fn newcomers_count_only_once_a_majority_of_the_members_runs() {
+        // Six members, five crash: the sixth cannot admit anyone.
+        let mut observer = observer(6);
+        for host in 0..5 {
+            log(&mut observer, 10, host, Logged::Stopped);
+        }
+        assert_eq!(observer.members(), 6);
+        for _ in 0..5 {
+            let host = observer.hosts.len();
+            observer.add_host(Arc::from(format!("node-{host}")));
+            log(&mut observer, 20, host, Logged::Started { incarnation: 2 });
+        }
+        assert_eq!(observer.members(), 6, "the newcomers wait");
+        // The crashed come back: three of six running is no majority yet,
+        // four is.
+        log(&mut observer, 30, 0, Logged::Started { incarnation: 3 });
+        log(&mut observer, 30, 1, Logged::Started { incarnation: 3 });
+        assert_eq!(observer.members(), 6);
+        log(&mut observer, 30, 2, Logged::Started { incarnation: 3 });
+        assert_eq!(observer.members(), 11, "admitted once a majority runs");
     }
 
     #[test]
