@@ -528,14 +528,11 @@ fn a_full_view_refuses_new_members_from_every_door_and_counts_them() {
     assert_eq!(b_life, Some(2));
 }
 
-/// Behind a one-way cut, a member this view holds down may still hear it: a
-/// goodbye that went to live members only never reached the three that
-/// remained of a scale-in (`found/goodbyes-unsent-to-a-side-held-down.toml`).
-#[test]
-fn a_leaving_member_says_goodbye_to_the_members_it_holds_down_too() {
+/// A node "a" that has not joined yet, and three members b, c and d for it
+/// to hold (at 198.18.0.11 to .13).
+fn a_and_three_members() -> (Node, Vec<NodeId>) {
     let own = SocketAddr::from(([198, 18, 0, 1], 7946));
-    let at = |i: u8| SocketAddr::from(([198, 18, 0, 10 + i], 7946));
-    let mut node = Node::new(
+    let node = Node::new(
         NodeConfig::default(),
         id("a", own),
         1,
@@ -543,11 +540,20 @@ fn a_leaving_member_says_goodbye_to_the_members_it_holds_down_too() {
         Duration::ZERO,
     )
     .unwrap();
-    let members: Vec<NodeId> = ["b", "c", "d"]
+    let members = ["b", "c", "d"]
         .iter()
-        .enumerate()
-        .map(|(i, name)| id(name, at(1 + i as u8)))
+        .zip(11u8..)
+        .map(|(name, host)| id(name, SocketAddr::from(([198, 18, 0, host], 7946))))
         .collect();
+    (node, members)
+}
+
+/// Behind a one-way cut, a member this view holds down may still hear it: a
+/// goodbye that went to live members only never reached the three that
+/// remained of a scale-in (`found/goodbyes-unsent-to-a-side-held-down.toml`).
+#[test]
+fn a_leaving_member_says_goodbye_to_the_members_it_holds_down_too() {
+    let (mut node, members) = a_and_three_members();
     let records: Vec<HealthRecord> = members
         .iter()
         .map(|m| HealthRecord::new(m.name().clone(), m.incarnation(), 0, true))
@@ -581,28 +587,15 @@ fn a_leaving_member_says_goodbye_to_the_members_it_holds_down_too() {
         .map(|t| t.to)
         .collect();
     told.sort();
-    assert_eq!(told, [at(1), at(2), at(3)]);
+    let everyone: Vec<SocketAddr> = members.iter().map(NodeId::socket_addr).collect();
+    assert_eq!(told, everyone);
 }
 
 /// A node of four (a, b, c, d) that names b primary under term 1, after a
 /// ping from c whose envelope carries `term` (2 is a claim this view never
 /// saw). Returns the node, c's address, b's identity and the time.
 fn a_node_hearing_term(term: u64) -> (Node, SocketAddr, NodeId, Duration) {
-    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
-    let at = |i: u8| SocketAddr::from(([198, 18, 0, 10 + i], 7946));
-    let mut node = Node::new(
-        NodeConfig::default(),
-        id("a", own),
-        1,
-        Start::Join(vec![]),
-        Duration::ZERO,
-    )
-    .unwrap();
-    let members: Vec<NodeId> = ["b", "c", "d"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| id(name, at(1 + i as u8)))
-        .collect();
+    let (mut node, members) = a_and_three_members();
     let records: Vec<HealthRecord> = members
         .iter()
         .enumerate()
@@ -642,8 +635,9 @@ fn a_node_hearing_term(term: u64) -> (Node, SocketAddr, NodeId, Duration) {
         &payload,
         None,
     );
-    node.handle_packet(now, at(2), &datagram);
-    (node, at(2), members[0].clone(), now)
+    let carrier = members[1].socket_addr();
+    node.handle_packet(now, carrier, &datagram);
+    (node, carrier, members[0].clone(), now)
 }
 
 /// The addresses `node` asks for a whole state until `until`, its timers
