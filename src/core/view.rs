@@ -155,9 +155,9 @@ impl Placing {
 /// Between equal seniorities the latest claim (the higher term in the
 /// record) ranks first, then the name. Seniorities are unique in a cluster
 /// that stays whole; two sides of a partition can each hand out the same
-/// one, and when they met, the name put a newcomer ahead of the primary
-/// that had served the majority side all along, which lost the role (twice
-/// in 2,000 generated schedules; found by the swarm).
+/// one, and when they met, the name put a member of the other side ahead
+/// of the primary that had served the majority side all along, which lost
+/// the role (found by the swarm).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct CandidateKey {
     priority: Reverse<i32>,

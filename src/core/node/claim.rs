@@ -490,7 +490,7 @@ impl Node {
     /// claim under the newer term happened where this view could not hear
     /// it, and its news with it. A member cut off for a few seconds while
     /// the primary crashed on the other side held the crashed primary alive
-    /// and named it for 34 s after the heal: the down and the new
+    /// and named it for 27 s after the heal: the down and the new
     /// primary's record had spent their gossip on the other side, and
     /// nothing in its own view was amiss until a probe or a periodic sync
     /// reached the dead one (found by the swarm). The member that carried
