@@ -58,6 +58,12 @@ pub(super) struct QuorumCheck {
     pub(super) ranked_at: Option<Time>,
     /// A `ConfirmAgain` timer is set for this instant.
     pub(super) again_at: Option<Time>,
+    /// Another member the last election named primary, and its life then.
+    pub(super) named: Option<(MemberKey, u64)>,
+    /// The member this view named primary when it first named this node
+    /// instead, its life, and until when a claim waits for its backing
+    /// (see [`Node::note_predecessor`]).
+    pub(super) predecessor: Option<(MemberKey, u64, Time)>,
 }
 
 impl Node {
@@ -137,6 +143,7 @@ impl Node {
         }
         let election = self.members.elect();
         let elected = election.primary.as_ref() == Some(&self.record.name);
+        self.note_predecessor(now, elected);
         // The first renewal goes out before a quorum check this input may
         // start, so its answer usually comes first too; one that comes after
         // the confirmation finds it still good (see
@@ -249,6 +256,15 @@ impl Node {
         self.rt.term = self.members.max_term();
         let primary_changed = election.primary != self.election.primary;
         self.election = election;
+        self.check.named = self
+            .election
+            .primary
+            .as_ref()
+            .filter(|name| ***name != *self.record.name)
+            .map(|name| {
+                let key = MemberKey::of(name);
+                (key, self.members.get(&key).map_or(0, |known| known.life()))
+            });
         self.claiming = claiming;
         if primary_changed && self.phase == Phase::Joined {
             self.answer_deferred_acks(now);
@@ -327,6 +343,52 @@ impl Node {
         let due = now + self.cfg.gossip.probe_timeout * 2;
         self.schedule(due, NodeTimer::QuorumCheckDue(self.check.round));
         self.quorum_ack_count(now);
+    }
+
+    /// A node taking the role over from a live primary needs that
+    /// primary's own backing, besides a majority's. A majority's backing
+    /// says it names this node, not that the primary it replaces has
+    /// stopped: that one's view may lag (it has not heard this node's
+    /// record yet) while its lease's witnesses keep renewing it, and the
+    /// two claimed at once for 14 ms after a heal brought back a member
+    /// of the same seniority as the primary's predecessor (seed 2 #838 of
+    /// the swarm, under another change that moved its random draws). The
+    /// primary it replaces backs it only once its own view
+    /// names this node, when it has stopped claiming: the hand-over has no
+    /// overlap. Only a predecessor that may still claim is waited for (see
+    /// [`may_still_claim`]): not one that is down here (a crash failover),
+    /// left, restarted, drained or failing, which stopped before anyone
+    /// heard of it. One whose view does not come round within a suspicion
+    /// timeout is waited for no longer, as before this rule, so a lasting
+    /// disagreement costs no primary.
+    fn note_predecessor(&mut self, now: Time, elected: bool) {
+        if !elected || self.claiming {
+            self.check.predecessor = None;
+            return;
+        }
+        if self.check.predecessor.is_some() {
+            return;
+        }
+        // The life named, not the name: a primary replaced by a new life
+        // of its name (which took a junior rank) was waited for while the
+        // new life, just joined, backed nobody for two probe periods.
+        let Some((key, named_life)) = self.check.named else {
+            return;
+        };
+        if self.members.get(&key).and_then(may_still_claim) == Some(named_life) {
+            self.check.predecessor = Some((key, named_life, now + self.suspicion_timeout()));
+        }
+    }
+
+    /// Whether a quorum check's answers include what the claim needs from
+    /// the primary it replaces (see [`Node::note_predecessor`]).
+    fn predecessor_backed(&self, now: Time) -> bool {
+        let Some((key, life, until)) = self.check.predecessor else {
+            return true;
+        };
+        now >= until
+            || self.check.acks.contains(&key)
+            || self.members.get(&key).and_then(may_still_claim) != Some(life)
     }
 
     pub(super) fn confirm_again_at(&mut self, at: Time) {
@@ -540,7 +602,10 @@ impl Node {
 
     /// A majority answered: the check passed and the node may claim.
     pub(super) fn quorum_ack_count(&mut self, now: Time) {
-        if self.check.pending.is_some() && self.majority_answered(&self.check.acks, true) {
+        if self.check.pending.is_some()
+            && self.majority_answered(&self.check.acks, true)
+            && self.predecessor_backed(now)
+        {
             self.check.pending = None;
             if self.check.blocked && self.check.confirmed {
                 tracing::info!("a majority answered again; claiming the role");
@@ -571,6 +636,10 @@ impl Node {
                 expected = self.election.expected,
                 "no majority answered the quorum check; not claiming the role"
             );
+        } else if self.majority_answered(&self.check.acks, true) {
+            tracing::debug!(
+                "the primary this view named before has not backed the claim yet; asking again"
+            );
         }
         self.check.blocked = true;
         // Ask again until a majority answers or another node is elected.
@@ -592,4 +661,16 @@ impl Node {
             + usize::from(with_self);
         answered * 2 > self.election.expected.max(1)
     }
+}
+
+/// The life of a member that may still claim the role this view named it
+/// for: live here, and a candidate by its own latest record. A member that
+/// drained, failed its checks, became ineligible or restarted knew it
+/// first and stopped claiming first, so a successor need not wait for it.
+fn may_still_claim(known: &crate::core::members::Known) -> Option<u64> {
+    let life = known.life();
+    let candidate = known.record.as_ref().is_some_and(|r| {
+        r.incarnation >= life && r.seniority.is_some() && r.serves() && r.eligible
+    });
+    (candidate && known.state.is_some_and(MemberState::is_live)).then_some(life)
 }
