@@ -12,9 +12,11 @@
 //! node turns those into events, notices and timers. Nothing else in the
 //! core keeps a member's state or a record.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroU64;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use super::api::{CommandError, Event, MemberInfo};
 use super::health::HealthRecord;
@@ -22,17 +24,21 @@ use super::identity::{KeyMap, MemberKey, NodeId};
 use super::member_cap::{self, MemberCap, SharedCap};
 use super::records::{self, RecordInbox};
 use super::timer::Time;
-use super::view::{Election, ElectionRules, MemberState, Roster};
+use super::view::{Election, ElectionRules, MemberState, Placing, Roster};
 
 /// foca's view of one member at the last scan: key, identity incarnation
 /// (life), SWIM incarnation, SWIM state.
 type Scanned = (MemberKey, u64, foca::Incarnation, foca::State);
 
 /// What this node knows of another member.
-#[derive(Debug)]
+///
+/// The view holds each behind an `Arc` and changes it through
+/// `Arc::make_mut`: the agent's are never shared, so that costs a check of
+/// the count; the simulator's warm start hands every node the same entry
+/// for a member (see [`ViewPool`]), and a node copies an entry only when
+/// it changes it. A warm cluster of n nodes holds n² of these otherwise.
+#[derive(Debug, Clone)]
 pub(crate) struct Known {
-    /// The member's name (shared with its identity once known).
-    pub(crate) name: Arc<str>,
     /// Latest identity (`None` while only a record is known).
     pub(crate) id: Option<NodeId>,
     /// foca's SWIM incarnation and state; `None` while only a record is
@@ -45,7 +51,10 @@ pub(crate) struct Known {
     /// Seniorities of records from lives up to this identity incarnation
     /// are not honoured: the member was declared down in that life, and its
     /// old rank must not bring it back ahead of the primary that replaced it.
-    void_through: Option<u64>,
+    /// Kept as that life plus one, so the field takes eight bytes: a view
+    /// holds one of these per member, and the simulator one per (node,
+    /// member) pair.
+    void_through: Option<NonZeroU64>,
     /// State in this view (`None` while only a record is known).
     pub(crate) state: Option<MemberState>,
     /// Down in this view, declared while the view vouched (saw a majority
@@ -62,12 +71,18 @@ pub(crate) struct Known {
     /// The life whose record this view last asked the member for (see
     /// [`Change::RecordDue`]).
     record_asked: u64,
+    /// Its place in the roster (`None` while it has no state here).
+    placing: Option<Placing>,
 }
 
+/// The name of a member known neither by identity nor by record, which
+/// no member is outside the two methods that create one (each gives it
+/// one of them before it returns).
+static UNNAMED: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
+
 impl Known {
-    fn new(name: Arc<str>) -> Self {
+    fn new() -> Self {
         Self {
-            name,
             id: None,
             swim: None,
             record: None,
@@ -76,7 +91,26 @@ impl Known {
             down_vouched: false,
             held_down: false,
             record_asked: 0,
+            placing: None,
         }
+    }
+
+    /// The member's name, from its identity or else its record: a view
+    /// holds each name once, in the identity, which shares it with the
+    /// record (see `NodeId::with_shared_name`).
+    pub(crate) fn name(&self) -> &Arc<str> {
+        let name = match (&self.id, &self.record) {
+            (Some(id), _) => Some(id.name()),
+            (None, Some(record)) => Some(&record.name),
+            (None, None) => None,
+        };
+        debug_assert!(name.is_some(), "a member is known by identity or record");
+        name.unwrap_or(&UNNAMED)
+    }
+
+    /// Lives up to which records' seniorities are void.
+    fn voided_through(&self) -> Option<u64> {
+        self.void_through.map(|life| life.get() - 1)
     }
 
     /// The seniority this view honours, with `founding` the founding whose
@@ -97,7 +131,7 @@ impl Known {
         {
             return None;
         }
-        match self.void_through {
+        match self.voided_through() {
             Some(through) if record.incarnation <= through => None,
             _ => record.seniority,
         }
@@ -146,6 +180,38 @@ impl Known {
         let life = id.incarnation();
         self.record_asked < life && self.record.as_ref().is_some_and(|r| r.incarnation < life)
     }
+}
+
+impl Known {
+    /// Holds exactly what `other` holds: the same identity (name, address
+    /// and life) and the same record.
+    fn same_as(&self, other: &Self) -> bool {
+        let same_record = match (&self.record, &other.record) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (None, None) => true,
+            _ => false,
+        };
+        self.id == other.id
+            && self.name() == other.name()
+            && same_record
+            && self.swim == other.swim
+            && self.void_through == other.void_through
+            && self.state == other.state
+            && self.down_vouched == other.down_vouched
+            && self.held_down == other.held_down
+            && self.record_asked == other.record_asked
+            && self.placing == other.placing
+    }
+}
+
+/// Entries of views that several nodes share, one per member: the
+/// simulator's warm start gives every node the whole cluster's state, so
+/// every node's entry for a member is the same, and a pool turns n copies
+/// into one (see [`Members::share`]). Holding it costs one entry per
+/// member; dropping it unshares nothing.
+#[derive(Debug, Default)]
+pub struct ViewPool {
+    known: KeyMap<Arc<Known>>,
 }
 
 /// What an input changed in the view, in the order it happened.
@@ -205,12 +271,15 @@ pub(crate) struct Own<'a> {
 /// Every other member as this node knows it (see the module doc).
 #[derive(Debug)]
 pub(crate) struct Members {
-    known: KeyMap<Known>,
+    known: KeyMap<Arc<Known>>,
     /// foca's membership at the last scan, in foca's order.
     scanned: Vec<Scanned>,
     /// Members in `known` that foca knows (not only by a record).
     swim_known: usize,
     roster: Roster,
+    /// This node's own place in the roster (the others' are in their
+    /// entries).
+    own_placing: Option<Placing>,
     /// Where gossip and syncs leave records (shared with foca's broadcast
     /// handler, which needs each member's freshest version to decide what
     /// is news while foca decodes a datagram).
@@ -251,6 +320,7 @@ impl Members {
             scanned: Vec::new(),
             swim_known: 0,
             roster: Roster::new(rules),
+            own_placing: None,
             inbox: Arc::new(Mutex::new(RecordInbox::new(own, cap.clone()))),
             cap,
             max_seniority: 0,
@@ -326,9 +396,13 @@ impl Members {
             for key in reaped {
                 if let Some(known) = self.known.remove(&key) {
                     self.swim_known -= 1;
-                    self.roster.remove(&known.name);
-                    records::lock(&self.inbox).forget(&known.name);
-                    changes.push(Change::Event(Event::MemberReaped { name: known.name }));
+                    if let Some(placing) = known.placing {
+                        self.roster.unplace(placing, known.name());
+                    }
+                    records::lock(&self.inbox).forget(known.name());
+                    changes.push(Change::Event(Event::MemberReaped {
+                        name: known.name().clone(),
+                    }));
                 }
             }
         }
@@ -359,12 +433,17 @@ impl Members {
         let known = self
             .known
             .entry(id.key())
-            .or_insert_with(|| Known::new(id.name().clone()));
+            .or_insert_with(|| Arc::new(Known::new()));
+        let known = Arc::make_mut(known);
         if known.swim.is_none() {
             self.swim_known += 1;
         }
         if known.id.as_ref() != Some(id) {
-            known.id = Some(id.clone().with_shared_name(&known.name));
+            known.id = Some(match (&known.id, &known.record) {
+                (Some(old), _) => id.clone().with_shared_name(old.name()),
+                (None, Some(record)) => id.clone().with_shared_name(&record.name),
+                (None, None) => id.clone(),
+            });
         }
         let record_stale = known.record_stale();
         known.swim = Some((incarnation, swim));
@@ -378,7 +457,8 @@ impl Members {
             && previous != Some(MemberState::Down)
             && standing.claim_quorate
         {
-            known.void_through = Some(known.void_through.unwrap_or(0).max(id.incarnation()));
+            let through = known.voided_through().unwrap_or(0).max(id.incarnation());
+            known.void_through = NonZeroU64::new(through.saturating_add(1));
         }
         if current != Some(MemberState::Down) {
             known.down_vouched = false;
@@ -394,7 +474,7 @@ impl Members {
                 self.changed_at = now;
             }
             changes.push(Change::Event(Event::MemberState {
-                name: known.name.clone(),
+                name: known.name().clone(),
                 incarnation: id.incarnation(),
                 previous,
                 current,
@@ -438,7 +518,8 @@ impl Members {
             let known = self
                 .known
                 .entry(key)
-                .or_insert_with(|| Known::new(record.name.clone()));
+                .or_insert_with(|| Arc::new(Known::new()));
+            let known = Arc::make_mut(known);
             // A record sent directly is news here before its gossip is (see
             // `RecordInbox::offer_direct`): that gossip, or an older
             // version's, changes nothing.
@@ -449,7 +530,11 @@ impl Members {
             {
                 continue;
             }
-            let name = known.name.clone();
+            let name = if known.id.is_some() || known.record.is_some() {
+                known.name().clone()
+            } else {
+                record.name.clone()
+            };
             let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
             let mut record = record;
             if !Arc::ptr_eq(&record.name, &name) {
@@ -505,7 +590,7 @@ impl Members {
         life: u64,
         incarnation: foca::Incarnation,
     ) -> Option<Event> {
-        let known = self.known.get_mut(&key)?;
+        let known = Arc::make_mut(self.known.get_mut(&key)?);
         if known.held_down
             || known.id.as_ref().map(NodeId::incarnation) != Some(life)
             || known.swim != Some((incarnation, foca::State::Suspect))
@@ -520,10 +605,10 @@ impl Members {
         if let Some(current) = known.state
             && previous != Some(current)
         {
-            tracing::debug!(member = %known.name, "held down: suspected past its timeout while this view cannot declare it down");
+            tracing::debug!(member = %known.name(), "held down: suspected past its timeout while this view cannot declare it down");
             self.changed_at = now;
             event = Some(Event::MemberState {
-                name: known.name.clone(),
+                name: known.name().clone(),
                 incarnation: life,
                 previous,
                 current,
@@ -557,7 +642,7 @@ impl Members {
             "this view vouches again; the members it held down are suspects again"
         );
         for key in held {
-            let Some(known) = self.known.get_mut(&key) else {
+            let Some(known) = self.known.get_mut(&key).map(Arc::make_mut) else {
                 continue;
             };
             known.held_down = false;
@@ -567,7 +652,7 @@ impl Members {
                 && previous != Some(current)
             {
                 changes.push(Change::Event(Event::MemberState {
-                    name: known.name.clone(),
+                    name: known.name().clone(),
                     incarnation: known.life(),
                     previous,
                     current,
@@ -598,7 +683,10 @@ impl Members {
         if record.founding != self.founding {
             record.seniority = None;
         }
-        self.roster.upsert(&record.name, own.state, Some(&record));
+        let placing = self
+            .roster
+            .place(self.own_placing, &record.name, own.state, Some(&record));
+        self.own_placing = Some(placing);
     }
 
     /// A term another member knows; an implausible one is ignored, as in a
@@ -701,7 +789,7 @@ impl Members {
         let life = known.life();
         let mut record = match &known.record {
             Some(record) if record.incarnation >= life => HealthRecord::clone(record),
-            _ => HealthRecord::new(known.name.clone(), life, 0, false),
+            _ => HealthRecord::new(known.name().clone(), life, 0, false),
         };
         record.version = record.version.saturating_add(1);
         record.leaving = true;
@@ -717,17 +805,42 @@ impl Members {
         let Some(state) = known.state else {
             return;
         };
-        let name = &known.name;
-        match (&known.record, known.seniority(self.founding)) {
+        let name = known.name();
+        let old = known.placing;
+        let placing = match (&known.record, known.seniority(self.founding)) {
             (Some(record), seniority) if seniority == record.seniority => {
-                self.roster.upsert(name, state, Some(record));
+                self.roster.place(old, name, state, Some(record))
             }
             (Some(record), seniority) => {
                 let mut honoured = HealthRecord::clone(record);
                 honoured.seniority = seniority;
-                self.roster.upsert(name, state, Some(&honoured));
+                self.roster.place(old, name, state, Some(&honoured))
             }
-            (None, _) => self.roster.upsert(name, state, None),
+            (None, _) => self.roster.place(old, name, state, None),
+        };
+        // An unchanged placing leaves a shared entry shared.
+        if old != Some(placing)
+            && let Some(known) = self.known.get_mut(&key)
+        {
+            Arc::make_mut(known).placing = Some(placing);
+        }
+    }
+
+    /// Shares every entry that is the same as `pool`'s for that member, and
+    /// gives the pool the members it has none for. Changes what the view
+    /// holds nowhere: an entry a node changes later is copied then.
+    pub(crate) fn share(&mut self, pool: &mut ViewPool) {
+        for (key, known) in &mut self.known {
+            match pool.known.entry(*key) {
+                Entry::Occupied(pooled) => {
+                    if !Arc::ptr_eq(pooled.get(), known) && pooled.get().same_as(known) {
+                        *known = pooled.get().clone();
+                    }
+                }
+                Entry::Vacant(place) => {
+                    place.insert(known.clone());
+                }
+            }
         }
     }
 
@@ -735,12 +848,12 @@ impl Members {
 
     /// One member.
     pub(crate) fn get(&self, key: &MemberKey) -> Option<&Known> {
-        self.known.get(key)
+        self.known.get(key).map(Arc::as_ref)
     }
 
     /// Every member, in the view's order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Known> {
-        self.known.values()
+        self.known.values().map(Arc::as_ref)
     }
 
     /// Whether this view has heard of the member at all.
@@ -855,7 +968,7 @@ impl Members {
         self.known
             .values()
             .filter_map(|known| {
-                let name = &known.name;
+                let name = known.name();
                 let state = known.state?;
                 let id = known.id.as_ref()?;
                 let record = known.record.as_ref();
@@ -993,6 +1106,13 @@ mod tests {
 
     use super::*;
     use crate::core::health::HealthStatus;
+
+    #[test]
+    fn a_known_member_stays_small() {
+        // A view holds one per member, the simulator one per (node, member)
+        // pair (BENCHMARKS.md): the name lives in the identity, not here too.
+        assert_eq!(std::mem::size_of::<Known>(), 80);
+    }
 
     fn id(name: &str, life: u64) -> NodeId {
         let port = 7000 + u16::from(name.as_bytes()[0]);

@@ -48,6 +48,8 @@ pub use explain::{Explanation, explain};
 pub use health::{CheckStatus, CheckSummary, HealthRecord, HealthStatus};
 pub use identity::{NameError, NodeId};
 pub use keyring::{Key, KeyError, Keyring, KeyringError};
+#[doc(hidden)]
+pub use members::ViewPool;
 pub use node::Node;
 pub use timer::Time;
 pub(crate) use timer::TimerQueue;

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::health::HealthRecord;
-use super::identity::{KeyMap, MemberKey};
 
 /// A member's state in a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,11 +111,13 @@ pub(crate) struct MemberView {
 }
 
 /// A member's place in the roster: its state, whether it stands in the
-/// quorum, and its rank if it is a candidate. 24 bytes: a roster holds one
-/// per member in every view (a simulator of n nodes holds n² of them), so
-/// the rank is kept without the name its candidate key repeats.
+/// quorum, and its rank if it is a candidate. The view keeps it in its
+/// entry for the member (the roster is told the old placing when it places
+/// a member again), so it is shared where the entry is (see
+/// `members::ViewPool`). 24 bytes, without the name its candidate key
+/// repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Placing {
+pub(crate) struct Placing {
     seniority: u64,
     term: u32,
     priority: i32,
@@ -269,10 +270,15 @@ fn conclude(
 }
 
 /// [`elect`], kept up to date one member at a time.
+///
+/// It keeps the candidates' order and the counts the quorum needs; each
+/// member's [`Placing`] is kept by whoever places it, which hands the old
+/// one back on every change.
 #[derive(Debug, Default)]
 pub(crate) struct Roster {
     rules: ElectionRules,
-    members: KeyMap<Placing>,
+    /// Members placed.
+    placed: usize,
     candidates: BTreeSet<CandidateKey>,
     live: usize,
     alive: usize,
@@ -289,36 +295,41 @@ impl Roster {
         }
     }
 
-    /// Sets one member's state and record (replacing what was there).
-    pub(crate) fn upsert(
+    /// Places one member by its state and record; `old` is where it was
+    /// placed before (`None`: nowhere). Returns its placing now, for the
+    /// caller to keep.
+    #[must_use]
+    pub(crate) fn place(
         &mut self,
+        old: Option<Placing>,
         name: &Arc<str>,
         state: MemberState,
         record: Option<&HealthRecord>,
-    ) {
-        let member = MemberKey::of(name);
+    ) -> Placing {
         let key = CandidateKey::of(name, state, record);
         let placing = Placing::new(state, counted(record), key.as_ref());
-        if self.members.get(&member) == Some(&placing) {
-            return;
+        if old == Some(placing) {
+            return placing;
         }
-        self.remove(name);
+        if let Some(old) = old {
+            self.unplace(old, name);
+        }
         self.count(state, placing.standing, 1);
         if let Some(key) = key {
             self.candidates.insert(key);
         }
-        self.members.insert(member, placing);
+        self.placed += 1;
         self.version += 1;
+        placing
     }
 
-    /// Forgets a member.
-    pub(crate) fn remove(&mut self, name: &Arc<str>) {
-        if let Some(placing) = self.members.remove(&MemberKey::of(name)) {
-            self.version += 1;
-            self.count(placing.state, placing.standing, -1);
-            if let Some(key) = placing.candidate_key(name) {
-                self.candidates.remove(&key);
-            }
+    /// Forgets a member placed at `old`.
+    pub(crate) fn unplace(&mut self, old: Placing, name: &Arc<str>) {
+        self.version += 1;
+        self.placed = self.placed.saturating_sub(1);
+        self.count(old.state, old.standing, -1);
+        if let Some(key) = old.candidate_key(name) {
+            self.candidates.remove(&key);
         }
     }
 
@@ -359,11 +370,11 @@ impl Roster {
         self.version
     }
 
-    /// How many members the roster holds.
+    /// How many members are placed.
     #[cfg(test)]
     #[allow(clippy::len_without_is_empty)]
     pub(crate) fn len(&self) -> usize {
-        self.members.len()
+        self.placed
     }
 }
 
@@ -687,12 +698,19 @@ mod tests {
             let mut roster = Roster::new(rules);
             let mut view: std::collections::BTreeMap<Arc<str>, MemberView> =
                 std::collections::BTreeMap::new();
+            let mut placings: std::collections::BTreeMap<Arc<str>, Placing> =
+                std::collections::BTreeMap::new();
             for (member, remove) in steps {
                 if remove {
-                    roster.remove(&member.name);
+                    if let Some(old) = placings.remove(&member.name) {
+                        roster.unplace(old, &member.name);
+                    }
                     view.remove(&member.name);
                 } else {
-                    roster.upsert(&member.name, member.state, member.record.as_ref());
+                    let old = placings.get(&member.name).copied();
+                    let placing =
+                        roster.place(old, &member.name, member.state, member.record.as_ref());
+                    placings.insert(member.name.clone(), placing);
                     view.insert(member.name.clone(), member);
                 }
                 let whole: Vec<_> = view.values().cloned().collect();

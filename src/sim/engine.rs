@@ -18,7 +18,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use super::net::{Fate, NetworkModel, Partition};
-use crate::core::{Command, Event, Node, NodeConfig, NodeId, Start, Time, TimerQueue};
+use crate::core::{Command, Event, Node, NodeConfig, NodeId, Start, Time, TimerQueue, ViewPool};
 
 /// Most datagrams a frozen node's socket buffer holds; later ones are lost,
 /// as in a kernel receive buffer.
@@ -168,6 +168,8 @@ pub struct Sim {
     /// Every datagram delivered, while `Some` (off unless a test turns it
     /// on: a long run would keep every byte).
     pub capture: Option<Vec<Captured>>,
+    /// The view entries warm-started nodes share (see `ViewPool`).
+    view_pool: ViewPool,
 }
 
 /// The address of host `index`: 10.x.y.z, port 7946.
@@ -199,6 +201,7 @@ impl Sim {
             steps: 0,
             moved: 0,
             capture: None,
+            view_pool: ViewPool::default(),
         }
     }
 
@@ -320,6 +323,7 @@ impl Sim {
         let now = self.now;
         if let Some(node) = self.hosts[index].node.as_mut() {
             node.preload(now, alive, records, seniority);
+            node.share_view(&mut self.view_pool);
         }
         self.after_input(index);
     }
