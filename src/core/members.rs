@@ -24,7 +24,7 @@ use super::identity::{KeyMap, MemberKey, NodeId};
 use super::member_cap::{self, MemberCap, SharedCap};
 use super::records::{self, RecordInbox};
 use super::timer::Time;
-use super::view::{Election, ElectionRules, MemberState, Placing, Roster};
+use super::view::{Candidates, Election, ElectionRules, MemberState, Placing, Roster};
 
 /// foca's view of one member at the last scan: key, identity incarnation
 /// (life), SWIM incarnation, SWIM state.
@@ -212,6 +212,9 @@ impl Known {
 #[derive(Debug, Default)]
 pub struct ViewPool {
     known: KeyMap<Arc<Known>>,
+    /// The roster's candidates: every node's roster places the node itself
+    /// too, so a warm cluster's sets are all the same.
+    candidates: Option<Candidates>,
 }
 
 /// What an input changed in the view, in the order it happened.
@@ -384,6 +387,11 @@ impl Members {
         }
         self.scanned.clear();
         self.scanned.extend(foca_members().map(entry));
+        // Kept to its length: a view holds one per member, and doubling's
+        // slack is a third of it at 10,000 (the simulator holds n of them).
+        if self.scanned.capacity() > self.scanned.len() + self.scanned.len() / 8 + 16 {
+            self.scanned.shrink_to_fit();
+        }
         // Members foca no longer holds were reaped.
         if self.swim_known > count {
             let present: HashSet<MemberKey> = self.scanned.iter().map(|seen| seen.0).collect();
@@ -830,6 +838,7 @@ impl Members {
     /// gives the pool the members it has none for. Changes what the view
     /// holds nowhere: an entry a node changes later is copied then.
     pub(crate) fn share(&mut self, pool: &mut ViewPool) {
+        self.roster.share(&mut pool.candidates);
         for (key, known) in &mut self.known {
             match pool.known.entry(*key) {
                 Entry::Occupied(pooled) => {

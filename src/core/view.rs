@@ -11,7 +11,6 @@
 //! two to the same results.
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -269,6 +268,9 @@ fn conclude(
     }
 }
 
+/// Candidates in the order of [`CandidateKey`], the primary first.
+pub(crate) type Candidates = imbl::OrdSet<CandidateKey>;
+
 /// [`elect`], kept up to date one member at a time.
 ///
 /// It keeps the candidates' order and the counts the quorum needs; each
@@ -279,7 +281,11 @@ pub(crate) struct Roster {
     rules: ElectionRules,
     /// Members placed.
     placed: usize,
-    candidates: BTreeSet<CandidateKey>,
+    /// A persistent set: the simulator's warm start gives every node the
+    /// same one (see `members::ViewPool`), and a change copies the path to
+    /// the key it changes, not the set (a primary's claim changes its key in
+    /// every view).
+    candidates: Candidates,
     live: usize,
     alive: usize,
     not_left: usize,
@@ -311,16 +317,37 @@ impl Roster {
         if old == Some(placing) {
             return placing;
         }
+        let old_key = old.and_then(|old| old.candidate_key(name));
         if let Some(old) = old {
-            self.unplace(old, name);
+            self.version += 1;
+            self.placed = self.placed.saturating_sub(1);
+            self.count(old.state, old.standing, -1);
         }
         self.count(state, placing.standing, 1);
-        if let Some(key) = key {
-            self.candidates.insert(key);
+        // A suspect keeps its rank: its set stays as it was, and shared.
+        if old_key != key {
+            if let Some(old_key) = old_key {
+                self.candidates.remove(&old_key);
+            }
+            if let Some(key) = key {
+                self.candidates.insert(key);
+            }
         }
         self.placed += 1;
         self.version += 1;
         placing
+    }
+
+    /// Shares the candidates' set with `pooled` when the two are the same,
+    /// or gives it to an empty pool.
+    pub(crate) fn share(&mut self, pooled: &mut Option<Candidates>) {
+        match pooled {
+            Some(set) if !set.ptr_eq(&self.candidates) && *set == self.candidates => {
+                self.candidates = set.clone();
+            }
+            Some(_) => {}
+            None => *pooled = Some(self.candidates.clone()),
+        }
     }
 
     /// Forgets a member placed at `old`.
@@ -353,7 +380,7 @@ impl Roster {
     pub(crate) fn elect(&self) -> Election {
         conclude(
             &self.rules,
-            self.candidates.first(),
+            self.candidates.get_min(),
             self.live,
             self.alive,
             self.not_left,
