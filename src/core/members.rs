@@ -99,13 +99,19 @@ impl Known {
     /// holds each name once, in the identity, which shares it with the
     /// record (see `NodeId::with_shared_name`).
     pub(crate) fn name(&self) -> &Arc<str> {
-        let name = match (&self.id, &self.record) {
+        let name = self.held_name();
+        debug_assert!(name.is_some(), "a member is known by identity or record");
+        name.unwrap_or(&UNNAMED)
+    }
+
+    /// The name, if the entry holds an identity or a record yet (an entry
+    /// just made holds neither until its maker gives it one).
+    fn held_name(&self) -> Option<&Arc<str>> {
+        match (&self.id, &self.record) {
             (Some(id), _) => Some(id.name()),
             (None, Some(record)) => Some(&record.name),
             (None, None) => None,
-        };
-        debug_assert!(name.is_some(), "a member is known by identity or record");
-        name.unwrap_or(&UNNAMED)
+        }
     }
 
     /// Lives up to which records' seniorities are void.
@@ -447,11 +453,11 @@ impl Members {
             self.swim_known += 1;
         }
         if known.id.as_ref() != Some(id) {
-            known.id = Some(match (&known.id, &known.record) {
-                (Some(old), _) => id.clone().with_shared_name(old.name()),
-                (None, Some(record)) => id.clone().with_shared_name(&record.name),
-                (None, None) => id.clone(),
-            });
+            let shared = match known.held_name() {
+                Some(name) => id.clone().with_shared_name(name),
+                None => id.clone(),
+            };
+            known.id = Some(shared);
         }
         let record_stale = known.record_stale();
         known.swim = Some((incarnation, swim));
@@ -538,11 +544,7 @@ impl Members {
             {
                 continue;
             }
-            let name = if known.id.is_some() || known.record.is_some() {
-                known.name().clone()
-            } else {
-                record.name.clone()
-            };
+            let name = known.held_name().unwrap_or(&record.name).clone();
             let status_changed = known.record.as_ref().map(|r| r.status) != Some(record.status);
             let mut record = record;
             if !Arc::ptr_eq(&record.name, &name) {
