@@ -78,6 +78,7 @@ impl Node {
             }
         }
         self.absorb_foca(now);
+        self.foca_places.expire(now);
         if self.scan_needed {
             self.scan();
         }

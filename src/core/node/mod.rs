@@ -97,6 +97,8 @@ pub struct Node {
     /// Everything this node knows of the other members.
     pub(crate) members: Members,
     scan_needed: bool,
+    /// Where members sit in foca's list, during a state sync.
+    foca_places: serve::FocaPlaces,
     /// Health records may be waiting in the inbox.
     news_possible: bool,
     /// The roster version the last election was held at; `None` forces
@@ -289,6 +291,7 @@ impl Node {
             doubt_downs,
             members,
             scan_needed: false,
+            foca_places: serve::FocaPlaces::default(),
             news_possible: false,
             settled: None,
             gossip_pending: false,
@@ -709,11 +712,6 @@ impl Node {
             self.schedule(now + self.cfg.gossip.probe_period * 3, NodeTimer::StallOver);
         }
         self.last_input = Some(now);
-    }
-
-    pub(crate) fn mark_membership_changed(&mut self) {
-        self.scan_needed = true;
-        self.news_possible = true;
     }
 
     fn own_state(&self) -> MemberState {

@@ -1,4 +1,5 @@
 //! The node driven whole, one datagram at a time.
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use foca::Codec;
@@ -770,4 +771,87 @@ fn a_take_over_from_a_live_primary_waits_for_its_backing() {
     );
     answer(&mut node, &members[0]);
     assert!(node.is_claiming());
+}
+
+/// The state of each member as foca holds it, by name.
+fn foca_states(node: &Node) -> BTreeMap<String, (u64, foca::Incarnation, foca::State)> {
+    node.foca
+        .iter_membership_state()
+        .map(|m| {
+            let id = m.id();
+            (
+                id.name().to_string(),
+                (id.incarnation(), m.incarnation(), m.state()),
+            )
+        })
+        .collect()
+}
+
+/// A whole-state sync leaves out what foca already holds as it is (see
+/// `FocaPlaces`), and that must never cost an update: whatever foca's
+/// list did between two slices (newcomers inserted at random places), every
+/// entry that differs reaches foca, and one that does not asks no scan.
+#[test]
+fn a_state_sync_skips_only_what_foca_holds_as_it_is() {
+    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
+    let mut node = Node::new(
+        NodeConfig::default(),
+        id("a", own),
+        1,
+        Start::Join(vec![]),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let member = |i: u8| id(&format!("m{i}"), SocketAddr::from(([198, 18, 1, i], 7946)));
+    let state: Vec<_> = (1..=40).map(|i| foca::Member::alive(member(i))).collect();
+    let now = Duration::from_secs(1);
+    node.merge_state(now, state.clone(), Vec::<HealthRecord>::new(), true);
+    let before = foca_states(&node);
+    assert_eq!(before.len(), 40);
+    node.settle(now);
+    assert!(!node.scan_needed);
+
+    // The same state again: nothing reaches foca, nothing asks for a scan.
+    let order: Vec<_> = node.foca.iter_membership_state().cloned().collect();
+    node.merge_state(now, state.clone(), Vec::<HealthRecord>::new(), true);
+    assert!(!node.scan_needed, "an unchanged state asked for a scan");
+    assert_eq!(
+        node.foca
+            .iter_membership_state()
+            .cloned()
+            .collect::<Vec<_>>(),
+        order
+    );
+
+    // Newcomers inserted behind the places' back move members around;
+    // then a slice with news about every old member, still within the
+    // places' lifetime.
+    let newcomers: Vec<_> = (41..=60).map(|i| foca::Member::alive(member(i))).collect();
+    node.foca
+        .apply_many(newcomers.into_iter(), false, &mut node.rt)
+        .unwrap();
+    let news: Vec<_> = (1..=40u8)
+        .map(|i| match i % 3 {
+            0 => foca::Member::new(member(i), 0, foca::State::Suspect),
+            1 => foca::Member::new(member(i), 2, foca::State::Alive),
+            _ => foca::Member::alive(member(i)),
+        })
+        .collect();
+    node.merge_state(now, news, Vec::<HealthRecord>::new(), true);
+    assert!(node.scan_needed);
+    let after = foca_states(&node);
+    assert_eq!(after.len(), 60);
+    for i in 1..=40u8 {
+        let expected = match i % 3 {
+            0 => (0, foca::State::Suspect),
+            1 => (2, foca::State::Alive),
+            _ => (0, foca::State::Alive),
+        };
+        let (_, incarnation, state) = after[&format!("m{i}")];
+        assert_eq!((incarnation, state), expected, "m{i}");
+    }
+
+    // The places go once they are old.
+    node.settle(now + Duration::from_secs(1));
+    assert!(node.foca_places.is_empty());
 }
