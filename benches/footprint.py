@@ -606,8 +606,8 @@ def main():
     parser.add_argument("--no-build", action="store_true", help="use the binaries as they are")
     parser.add_argument("--herd", help="herd binary to measure (default target/release/herd; implies no build of it)")
     args = parser.parse_args()
-    if not 1 <= args.n <= 999:
-        parser.error("N must be 1 to 999")
+    if not 1 <= args.n <= 1000:
+        parser.error("N must be 1 to 1000 (each kind of process has 1,000 ports)")
     global HERD
     if args.herd:
         HERD = os.path.abspath(args.herd)

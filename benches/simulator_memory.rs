@@ -7,6 +7,10 @@
 //! with the whole cluster's state, as `simulations/steady-warm.toml` does)
 //! runs undisturbed; the heap is counted once built, after the run, and at
 //! its peak, each divided by NODES squared.
+//!
+//! `cargo bench --bench simulator_memory -- agent [MEMBERS]` (default
+//! 1,000) counts instead the heap of one node holding MEMBERS members, as
+//! an agent holds its view: nothing shared with other nodes.
 
 // The wall time a run took is part of what this measures.
 #![allow(clippy::disallowed_methods)]
@@ -28,6 +32,9 @@ fn main() {
         .filter_map(|arg| arg.parse().ok())
         .collect();
     let nodes = numbers.first().copied().unwrap_or(1_000) as usize;
+    if std::env::args().any(|arg| arg == "agent") {
+        return agent(nodes.max(2));
+    }
     let seconds = numbers.get(1).copied().unwrap_or(60);
     let pairs = (nodes * nodes) as f64;
     let per_pair = |bytes: usize, base: usize| bytes.saturating_sub(base) as f64 / pairs;
@@ -80,4 +87,23 @@ fn main() {
 
 fn gib(bytes: usize) -> f64 {
     bytes as f64 / f64::from(1u32 << 30)
+}
+
+/// One node of a warm cluster of `members`, built alone: what an agent's
+/// view of that cluster takes on the heap.
+fn agent(members: usize) {
+    let base = HEAP.current_usage();
+    let ids = common::ids(members);
+    let records = common::records(&ids);
+    // A secondary, as all but one agent are.
+    let node = common::warm_node(&ids, &records, 1);
+    drop((ids, records));
+    let held = HEAP.current_usage().saturating_sub(base);
+    println!(
+        "one node holding {members} members, as an agent holds them: {:.2} MiB on the heap, {:.0} B per member; peak while building {:.2} MiB",
+        held as f64 / f64::from(1u32 << 20),
+        held as f64 / members as f64,
+        HEAP.peak_usage().saturating_sub(base) as f64 / f64::from(1u32 << 20)
+    );
+    drop(node);
 }
