@@ -381,7 +381,8 @@ impl Node {
 /// place costs only the filtering of that entry, never an update.
 #[derive(Debug, Default)]
 pub(crate) struct FocaPlaces {
-    /// When the places were read from foca; `None` when none are held.
+    /// When the places were read from foca; `None` when none are held
+    /// (and `at` holds no memory).
     read_at: Option<Time>,
     /// A place that did not hold the member it was read for: re-read at
     /// the next sync slice.
@@ -431,8 +432,9 @@ impl FocaPlaces {
         }
     }
 
+    /// Drops the places (and their memory): foca's list moved.
     fn forget(&mut self) {
-        self.read_at = None;
+        *self = Self::default();
     }
 
     #[cfg(test)]

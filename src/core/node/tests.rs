@@ -851,6 +851,15 @@ fn a_state_sync_skips_only_what_foca_holds_as_it_is() {
         assert_eq!((incarnation, state), expected, "m{i}");
     }
 
+    // A slice that brings newcomers moves foca's list: the places go at
+    // once, and the next slice reads them again.
+    let more: Vec<_> = (61..=62).map(|i| foca::Member::alive(member(i))).collect();
+    node.merge_state(now, more, Vec::<HealthRecord>::new(), true);
+    assert!(node.foca_places.is_empty());
+    assert_eq!(foca_states(&node).len(), 62);
+    node.merge_state(now, state, Vec::<HealthRecord>::new(), true);
+    assert!(!node.foca_places.is_empty());
+
     // The places go once they are old.
     node.settle(now + Duration::from_secs(1));
     assert!(node.foca_places.is_empty());
