@@ -341,7 +341,7 @@ impl Node {
             })
             .filter(|m| !places.holds_as_is(foca, m))
             .collect();
-        let held = self.foca.iter_membership_state().len();
+        let listed = self.foca.iter_membership_state().len();
         let news = !members.is_empty();
         if let Err(err) = self
             .foca
@@ -349,7 +349,7 @@ impl Node {
         {
             tracing::debug!(error = err.to_string().as_str(), "applying a state sync");
         }
-        if self.foca.iter_membership_state().len() != held {
+        if self.foca.iter_membership_state().len() != listed {
             // foca inserts a newcomer at a random place.
             self.foca_places.forget();
         }

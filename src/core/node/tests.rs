@@ -793,15 +793,7 @@ fn foca_states(node: &Node) -> BTreeMap<String, (u64, foca::Incarnation, foca::S
 /// entry that differs reaches foca, and one that does not asks no scan.
 #[test]
 fn a_state_sync_skips_only_what_foca_holds_as_it_is() {
-    let own = SocketAddr::from(([198, 18, 0, 1], 7946));
-    let mut node = Node::new(
-        NodeConfig::default(),
-        id("a", own),
-        1,
-        Start::Join(vec![]),
-        Duration::ZERO,
-    )
-    .unwrap();
+    let (mut node, _) = a_and_three_members();
     let member = |i: u8| id(&format!("m{i}"), SocketAddr::from(([198, 18, 1, i], 7946)));
     let state: Vec<_> = (1..=40).map(|i| foca::Member::alive(member(i))).collect();
     let now = Duration::from_secs(1);
