@@ -60,6 +60,12 @@ pub(super) struct QuorumCheck {
     pub(super) again_at: Option<Time>,
     /// Another member the last election named primary, and its life then.
     pub(super) named: Option<(MemberKey, u64)>,
+    /// The last datagram from the member then named primary: who, which
+    /// life, when (see [`Node::predecessor_quiet`]).
+    pub(super) named_heard: Option<(MemberKey, u64, Time)>,
+    /// The last holder (and life) whose lease this view heard was over:
+    /// its witnesses agreed it stopped claiming.
+    pub(super) lease_over: Option<(MemberKey, u64)>,
     /// The member this view named primary when it first named this node
     /// instead, its life, and until when a claim waits for its backing
     /// (see [`Node::note_predecessor`]).
@@ -209,6 +215,7 @@ impl Node {
             && self.stalled.is_none()
             && (self.claiming || !merging)
             && (self.check.confirmed || !(fresh_rank || in_flux))
+            && (self.claiming || self.predecessor_quiet(now))
             && !self.check.blocked
             && self.contested_down.is_none()
             && election.claim_quorate
@@ -379,6 +386,65 @@ impl Node {
         if self.members.get(&key).and_then(may_still_claim) == Some(named_life) {
             self.check.predecessor = Some((key, named_life, now + self.suspicion_timeout()));
         }
+    }
+
+    /// A datagram from `key`'s life `life` said its sender vouches for its
+    /// view (as a claimant does): if that is the member this view names
+    /// primary and holds alive, it may still claim as of now (see
+    /// [`Node::predecessor_quiet`]). One that does not vouch claims
+    /// nothing, and what a member held down here says times nothing: a
+    /// primary cut off one way goes on talking after its down.
+    pub(super) fn heard_from(&mut self, now: Time, key: MemberKey, life: u64) {
+        if self.check.named == Some((key, life))
+            && self
+                .members
+                .get(&key)
+                .is_some_and(|known| known.state.is_some_and(MemberState::is_live))
+        {
+            self.check.named_heard = Some((key, life, now));
+        }
+    }
+
+    /// Whether the primary this view named before may have stopped
+    /// claiming, as far as its silence here tells; if not yet, settles
+    /// again when it may have.
+    ///
+    /// A primary cut off with a minority stops claiming once it sees the
+    /// trouble (a failed probe, a suspect, a failed quorum check), which
+    /// the majority's suspicion timeout outlasts when the suspicion starts
+    /// at the cut. A suspicion that started earlier does not: a minority
+    /// that did not yet know it was one suspected the primary, and when
+    /// a second partition left the primary with a minority and that side
+    /// with the majority, its old suspicion ran out 2 s after the cut; a
+    /// witness that had answered
+    /// its renewals until the cut claimed while the primary, renewed by
+    /// its other witness, still did: 0.39 s of split brain (seed 3 #959 of
+    /// the swarm). So a down that comes sooner than a suspicion timeout
+    /// after the primary last spoke here is not taken for its end: the
+    /// claim waits for the rest of that timeout. A down that a lease made
+    /// (both witnesses agreed), a left or restarted primary, and one that
+    /// went quiet a suspicion timeout before its down (any crash) wait
+    /// for nothing.
+    fn predecessor_quiet(&mut self, now: Time) -> bool {
+        let Some((key, life, heard)) = self.check.named_heard else {
+            return true;
+        };
+        let until = heard + self.suspicion_timeout();
+        if now >= until || self.check.lease_over == Some((key, life)) {
+            return true;
+        }
+        let down = self
+            .members
+            .get(&key)
+            .is_some_and(|known| known.life() == life && known.state == Some(MemberState::Down));
+        if down && self.check.again_at != Some(until) {
+            tracing::debug!(
+                wait = ?(until - now),
+                "the primary this view named went down sooner than a suspicion timeout after it last spoke here; claiming when that has passed"
+            );
+            self.confirm_again_at(until);
+        }
+        !down
     }
 
     /// Whether a quorum check's answers include what the claim needs from

@@ -732,6 +732,7 @@ impl Node {
                 "declaring a lapsed primary down"
             );
         }
+        self.check.lease_over = Some((holder.key(), holder.incarnation()));
         self.scan_needed = true;
         self.absorb_foca(now);
         let over = Control::LeaseOver {
@@ -785,6 +786,7 @@ impl Node {
         if holder.key() == self.id().key() || !self.members.contains(&holder.key()) {
             return;
         }
+        self.check.lease_over = Some((holder.key(), holder.incarnation()));
         let state = if vouched {
             foca::State::Down
         } else {

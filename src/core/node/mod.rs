@@ -417,6 +417,9 @@ impl Node {
                 if !self.members.admit(peek.src) {
                     return self.drop_packet(DropReason::MemberCap, from);
                 }
+                if opened.sender_vouches {
+                    self.heard_from(now, peek.src, peek.src_life);
+                }
                 if peek.updates > 0 || !self.sender_as_expected(&peek) {
                     self.scan_needed = true;
                 }
@@ -518,7 +521,14 @@ impl Node {
                     };
                     self.serve_join(now, from, ask)
                 }
-                Ok(message) => self.handle_control(now, from, message),
+                Ok(message) => {
+                    if let Control::LeasePing { from: holder, .. } = &message
+                        && opened.sender_vouches
+                    {
+                        self.heard_from(now, holder.key(), holder.incarnation());
+                    }
+                    self.handle_control(now, from, message)
+                }
                 Err(_) => return self.drop_packet(DropReason::Malformed, from),
             },
         }

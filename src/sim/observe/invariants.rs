@@ -135,8 +135,10 @@ impl Observer {
     /// run the take-over checks: the claim itself did not change.
     pub(super) fn set_claiming(&mut self, at: Duration, host: usize, claiming: bool, quiet: bool) {
         let counted = claiming && self.is_live(host) && self.claim_holds(host, at);
+        let mut started = false;
         if counted {
             if self.claimants.insert(host) {
+                started = true;
                 self.open_claims.insert(host, at);
             }
         } else if self.claimants.remove(&host) {
@@ -186,7 +188,17 @@ impl Observer {
                 );
             }
             self.last_claimant = Some(host);
-            self.hosts[host].disrupted = false;
+            // What disrupted it is forgotten when a claim starts off a
+            // minority side, or once the whole cluster named it again
+            // after the partition: not at every renewal, or a primary
+            // renewed through a witness on its minority side was a working
+            // primary again at the heal, before it heard that the
+            // majority had declared it down meanwhile (seed 3 #959).
+            if (started && !self.on_minority(host))
+                || (self.partition_since.is_none() && self.agreed())
+            {
+                self.hosts[host].disrupted = false;
+            }
         }
         self.check_claimants(at);
         self.check_agreement(at);

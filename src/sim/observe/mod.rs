@@ -107,8 +107,9 @@ struct HostState {
     /// The highest term its view reported: `(life, term)`.
     view_term: (u64, u64),
     /// It was frozen, stopped, failing, draining or cut off with a minority
-    /// since it last started claiming: it may lose the role; any other
-    /// host losing it is a breach.
+    /// since it last started claiming (off a minority side) or was last
+    /// named by every live node with no partition: it may lose the role;
+    /// any other host losing it is a breach.
     disrupted: bool,
     /// The host it names primary, if any.
     naming: Option<usize>,
