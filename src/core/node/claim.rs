@@ -171,6 +171,31 @@ impl Node {
         // are suspected one probe at a time. The check costs one round trip
         // when the majority agrees.
         let in_flux = !self.claiming && election.expected > 1;
+        // A claim that one more member lost would end is checked every
+        // probe period, trouble seen or not. Trouble is seen when a probe
+        // of a member across the cut fails, and with a bare majority only
+        // one member may be across it: a primary whose view held four of
+        // seven alive (the others down) probed the one that a new
+        // partition took only after four seconds, and the majority,
+        // whose suspicions of it had been held since an earlier cut,
+        // declared it down after three and claimed too (seed 4 #761 of
+        // the swarm). The check ends such a claim within two probe
+        // periods; it costs a datagram and an answer per member and
+        // second, only while members are missing and none is to spare (a
+        // cluster of one or two, all there, cannot split into two
+        // majorities, and checks of a cluster still forming failed while
+        // its newest members waited to back anyone).
+        if self.claiming
+            && self.cfg.quorum == QuorumPolicy::Majority
+            && election.alive < election.expected
+            && election.alive.saturating_sub(1) * 2 <= election.expected
+        {
+            self.check.wanted = true;
+            // A settled view is not weighed again until it changes.
+            if let Some(last) = self.check.last {
+                self.confirm_again_at(last + self.cfg.gossip.probe_period);
+            }
+        }
         // A confirmation is good for a claim that starts right away, under
         // the term it proposed: one that waited (a merge settling) may have
         // lost its majority meanwhile, and one whose term is no longer above
