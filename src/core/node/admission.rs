@@ -24,6 +24,9 @@ pub(super) struct Admission {
     /// the round each asked in: answered the moment it is (see
     /// [`Node::answer_admission`]).
     pub(super) unanswered: Vec<(MemberKey, SocketAddr, u64)>,
+    /// An admitted member came back (see [`Node::admission_member_back`]):
+    /// the pending round starts over.
+    pub(super) restart: bool,
 }
 
 /// At most this many newcomers wait for this node's own admission: the
@@ -145,6 +148,27 @@ impl Node {
         }
         self.scan_needed = true;
         self.absorb_foca(now);
+    }
+
+    /// An admitted member this view held suspect or down is alive again
+    /// while this node waits to be admitted: the network may have changed
+    /// under the pending round, so it starts over, and every member is
+    /// asked again at once. A majority of answers means something only if
+    /// the members gave them on one side of any cut: newcomers on a side
+    /// without a majority were admitted in a round that spanned a change
+    /// of partition (answers from four members before it, from two of the
+    /// other side after it), the members that answered first never heard
+    /// of the admissions, and each side counted a majority: two primaries
+    /// for 17 s (seed 4 #352 of the swarm). A member that comes back is
+    /// how a change shows here: its answer can only follow a request sent
+    /// once it was reachable, and the round asks each member once.
+    pub(super) fn admission_member_back(&mut self, key: &MemberKey) {
+        if self.admission.pending.is_some()
+            && !self.record.admitted
+            && self.members.is_admitted(key)
+        {
+            self.admission.restart = true;
+        }
     }
 
     pub(super) fn admitted_by(&mut self, now: Time, member: &NodeId, round: u64) {

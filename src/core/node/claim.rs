@@ -116,7 +116,7 @@ impl Node {
         // Picking or dropping a seniority changes our own record, which can
         // change the election: two rounds reach the fixed point.
         if self.phase == Phase::Joined && !self.record.admitted {
-            if self.admission.pending.is_none() {
+            if self.admission.pending.is_none() || std::mem::take(&mut self.admission.restart) {
                 self.ask_admission(now);
             } else {
                 self.ask_members_not_asked();

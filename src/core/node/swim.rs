@@ -232,6 +232,7 @@ impl Node {
                 self.unheard.insert(key, own);
             }
             (Some(MemberState::Suspect | MemberState::Down), MemberState::Alive) => {
+                self.admission_member_back(&key);
                 let Some(then) = self.unheard.remove(&key) else {
                     return;
                 };
