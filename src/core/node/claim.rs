@@ -441,10 +441,9 @@ impl Node {
     /// that did not yet know it was one suspected the primary, and when
     /// a second partition left the primary with a minority and that side
     /// with the majority, its old suspicion ran out 2 s after the cut; a
-    /// witness that had answered
-    /// its renewals until the cut claimed while the primary, renewed by
-    /// its other witness, still did: 0.39 s of split brain (seed 3 #959 of
-    /// the swarm). So a down that comes sooner than a suspicion timeout
+    /// witness that had answered its renewals until the cut claimed while
+    /// the primary, renewed by its other witness, still did: 0.39 s of
+    /// split brain (seed 3 #959 of the swarm). So a down that comes sooner than a suspicion timeout
     /// after the primary last spoke here is not taken for its end: the
     /// claim waits for the rest of that timeout. A down that a lease made
     /// (both witnesses agreed), a left or restarted primary, and one that
@@ -526,6 +525,11 @@ impl Node {
             .filter(|k| k.id.as_ref() == Some(&asker) && k.swim_down())
             .map(|k| k.down_vouched);
         if let Some(vouched) = held_down {
+            if self.stalled.is_some() {
+                // A stalled view is stale (see `notify_if_down`): it backs
+                // nothing and tells nothing until it has caught up.
+                return;
+            }
             // Declared down here: no renewal of its claim, and it must rejoin.
             // The notice vouches as the down did (see `notify_if_down`).
             let notice = Control::DownNotice {

@@ -118,7 +118,7 @@ impl Node {
             // majority. It rejoins through us, not we through it.
             return self.tell_behind(now, from);
         }
-        if sender_vouches && self.claiming {
+        if sender_vouches && (self.claiming || self.contested_down.is_some()) {
             // Two views that each see a majority cannot both be right, and
             // the sender's may be a minority's that counted members cut off
             // a moment before as alive when it declared us down. A primary
