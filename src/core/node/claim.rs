@@ -434,21 +434,15 @@ impl Node {
     /// claiming, as far as its silence here tells; if not yet, settles
     /// again when it may have.
     ///
-    /// A primary cut off with a minority stops claiming once it sees the
-    /// trouble (a failed probe, a suspect, a failed quorum check), which
-    /// the majority's suspicion timeout outlasts when the suspicion starts
-    /// at the cut. A suspicion that started earlier does not: a minority
-    /// that did not yet know it was one suspected the primary, and when
-    /// a second partition left the primary with a minority and that side
-    /// with the majority, its old suspicion ran out 2 s after the cut; a
-    /// witness that had answered its renewals until the cut claimed while
-    /// the primary, renewed by its other witness, still did: 0.39 s of
-    /// split brain (seed 3 #959 of the swarm). So a down that comes sooner than a suspicion timeout
-    /// after the primary last spoke here is not taken for its end: the
-    /// claim waits for the rest of that timeout. A down that a lease made
-    /// (both witnesses agreed), a left or restarted primary, and one that
-    /// went quiet a suspicion timeout before its down (any crash) wait
-    /// for nothing.
+    /// A cut-off primary stops claiming once it sees trouble, which the
+    /// majority's suspicion timeout outlasts only when the suspicion
+    /// starts at the cut; one that started earlier ran out 2 s after a
+    /// second partition, and a witness claimed while the primary still
+    /// did (seed 3 #959; ARCHITECTURE.md, "A down that came too soon").
+    /// So a down that comes sooner than a suspicion timeout after the
+    /// primary last spoke here waits for the rest of it. A down made by a
+    /// lease, a left or restarted primary, and a crash (silent long before
+    /// its down) wait for nothing.
     fn predecessor_quiet(&mut self, now: Time) -> bool {
         let Some((key, life, heard)) = self.check.named_heard else {
             return true;
