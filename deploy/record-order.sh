@@ -26,11 +26,18 @@ done
 
 work=$(mktemp -d)
 pids=()
+keep=0
 cleanup() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
+    if [ "$keep" = 0 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
+# Stops with the agents' logs kept for a look.
+fail() {
+    echo "$0: $1; logs in $work" >&2
+    keep=1
+    exit 1
+}
 
 deploy/build-dist.sh --no-order --keep-symbols "$work/herd"
 
@@ -57,7 +64,7 @@ for i in $(seq 0 $((n - 1))); do
     if [ "$i" = 0 ]; then
         started=$((SECONDS + 60))
         until curl -sf "http://127.0.0.1:$http/livez" >/dev/null; do
-            [ $SECONDS -lt $started ] || { echo "$0: the founder did not start; see $work/agent.0.log" >&2; trap - EXIT; exit 1; }
+            [ $SECONDS -lt $started ] || fail "the founder did not start"
             sleep 0.5
         done
     fi
@@ -74,11 +81,7 @@ formed() {
 }
 deadline=$((SECONDS + 180))
 until formed; do
-    if [ $SECONDS -ge $deadline ]; then
-        echo "$0: the cluster did not form in 180 s; logs in $work" >&2
-        trap - EXIT
-        exit 1
-    fi
+    [ $SECONDS -lt $deadline ] || fail "the cluster did not form in 180 s"
     sleep 1
 done
 
