@@ -696,6 +696,19 @@ impl Node {
         if now >= until {
             return;
         }
+        // A takeover the holder stopped by renewing here (`lease_ping`)
+        // stays stopped: this witness has answered it since, and a
+        // takeover timer that ran on anyway declared down a holder that
+        // had renewed its lease through this witness and claimed again,
+        // which made its successor claim beside it (found by the swarm,
+        // seed 5 #987).
+        if !self
+            .witnessing
+            .get(&holder.key())
+            .is_some_and(|w| w.holder == holder && w.taking_over.is_some())
+        {
+            return;
+        }
         let Some(known) = self.members.get(&holder.key()) else {
             return;
         };
