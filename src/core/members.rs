@@ -910,13 +910,6 @@ impl Members {
             .collect()
     }
 
-    /// Whether this view holds this life of the member alive.
-    pub(crate) fn is_alive(&self, member: &NodeId) -> bool {
-        self.known
-            .get(&member.key())
-            .is_some_and(|k| k.id.as_ref() == Some(member) && k.state == Some(MemberState::Alive))
-    }
-
     /// The addresses of the members this view holds alive.
     pub(crate) fn alive_addrs(&self) -> Vec<SocketAddr> {
         self.addrs(|k| k.state == Some(MemberState::Alive))

@@ -239,12 +239,6 @@ impl Node {
         let released = self.members.release_held(now, &mut changes);
         self.take_changes(changes);
         if released {
-            // The member whose coming back made the view vouch, if any, or
-            // else the next one (see `Node::member_back`).
-            match self.last_back.take().filter(|id| self.members.is_alive(id)) {
-                Some(id) => self.pull_state(now, &id),
-                None => self.pull_from_back = true,
-            }
             self.heard_again = Some(now);
             self.ask_suspects_again();
         }

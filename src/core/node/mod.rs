@@ -123,12 +123,6 @@ pub struct Node {
     /// down for a suspicion timeout from then (see
     /// [`Node::defer_accusation`]).
     heard_again: Option<Time>,
-    /// The last member back while the view held members down, and whether
-    /// the view, vouching again, waits for the next one: a member of the
-    /// other side of a cut, asked for its whole state (see
-    /// `Node::member_back`).
-    last_back: Option<NodeId>,
-    pull_from_back: bool,
     /// The roll call before declaring members down (see
     /// [`Node::defer_accusation`]).
     roll: RollCall,
@@ -306,8 +300,6 @@ impl Node {
             last_input: None,
             last_heard: None,
             heard_again: None,
-            last_back: None,
-            pull_from_back: false,
             roll: RollCall {
                 round: first_rounds[0],
                 ..RollCall::default()

@@ -233,32 +233,14 @@ impl Node {
             }
             (Some(MemberState::Suspect | MemberState::Down), MemberState::Alive) => {
                 self.admission_member_back(&key);
+                let Some(then) = self.unheard.remove(&key) else {
+                    return;
+                };
                 let back = self
                     .members
                     .get(&key)
                     .and_then(|known| known.id.clone())
                     .filter(|id| id.incarnation() == life);
-                // A view that held members down sat on one side of a cut;
-                // a member back from the other side holds what that side
-                // learned meanwhile, such as members that left there:
-                // gossip carried it only within that side, and the next
-                // whole-state sync can be minutes away, by when the last
-                // member that heard may have left too (found by the swarm:
-                // a scale-in during a partition left three nodes holding
-                // the departed down, no majority of them, for good). One
-                // pull when the view vouches again, from such a member, so
-                // a large heal costs one sync per node, not one per pair.
-                if let Some(id) = back.clone() {
-                    if std::mem::take(&mut self.pull_from_back) {
-                        let now = self.last_input.unwrap_or_default();
-                        self.pull_state(now, &id);
-                    } else if self.members.holding_down() {
-                        self.last_back = Some(id);
-                    }
-                }
-                let Some(then) = self.unheard.remove(&key) else {
-                    return;
-                };
                 if then != own
                     && let Some(id) = back
                 {
@@ -342,17 +324,6 @@ impl Node {
         self.sync_once(now);
         let next = self.jitter(self.cfg.sync_period(self.members.swim_count() + 1));
         self.schedule(now + next, NodeTimer::Sync);
-    }
-
-    /// Asks a member back from the other side of a cut for its whole
-    /// state (see `Node::member_back`).
-    pub(super) fn pull_state(&mut self, now: Time, id: &NodeId) {
-        if self.phase != Phase::Joined {
-            return;
-        }
-        tracing::debug!(member = %id, "the view vouches again; asking a member back from the other side for its state");
-        let to = id.socket_addr();
-        self.join_input(now, |join, cx, steps| steps.push(join.sync_from(cx, to)));
     }
 
     /// Asks a random alive member for its whole state.
