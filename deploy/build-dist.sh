@@ -74,9 +74,10 @@ if [ "$order" = 1 ] && [ -s deploy/agent.order ]; then
     digest=$(sha256sum "$resolved" | cut -c1-16)
     cp "$resolved" "$resolved.$digest"
     resolved="$resolved.$digest"
+    case $resolved in /*) ;; *) resolved="$PWD/$resolved" ;; esac
     # The same crates, profile and flags: only the final link is redone.
     cargo rustc --profile dist --locked --target "$host" --bin herd -- \
-        -C "link-arg=-Wl,--symbol-ordering-file=$PWD/$resolved" \
+        -C "link-arg=-Wl,--symbol-ordering-file=$resolved" \
         -C link-arg=-Wl,--no-warn-symbol-ordering
 fi
 
